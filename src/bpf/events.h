@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The kernel/user boundary of podtop, declared once.
+ *
+ * Every record in the ring buffer starts with `struct event_header`; its
+ * `kind` says which struct follows. The Rust side gets these structs from the
+ * generated skeleton (`types::*`), never from a hand-written twin.
+ *
+ * Bounds (documented in the README): exec filename 512 bytes, argv 4096 bytes
+ * (NUL-separated), open path 512 bytes, cgroup path 512 bytes. A field that was
+ * cut carries a `*_truncated` flag.
+ */
+#ifndef PODTOP_EVENTS_H
+#define PODTOP_EVENTS_H
+
+#define TASK_COMM_LEN 16
+#define FILENAME_MAX_LEN 512
+#define ARGS_MAX_LEN 4096
+#define PATH_MAX_LEN 512
+#define CGROUP_PATH_MAX_LEN 512
+
+enum event_kind {
+	EVENT_EXEC = 1,
+	EVENT_EXIT = 2,
+	EVENT_OPEN = 3,
+	EVENT_CONNECT = 4,
+	EVENT_ACCEPT = 5,
+	EVENT_CLOSE = 6,
+	EVENT_LISTEN = 7,
+	EVENT_CGROUP_MKDIR = 8,
+	EVENT_CGROUP_RMDIR = 9,
+	/* Not a record kind: the size of the per-kind counter arrays. */
+	EVENT_KIND_COUNT = 10,
+};
+
+/* Bits of `events_mask`, chosen with --events. */
+enum event_class {
+	CLASS_EXEC = 1, /* exec, exit */
+	CLASS_FILE = 2, /* open, file I/O counters */
+	CLASS_NET = 4,  /* connect, accept, close, UDP counters */
+};
+
+/* Who did something: captured in the kernel, at the time it happened. */
+struct process_identity {
+	__u64 cgroup_id;
+	__u32 pid; /* thread group id, what user space calls the pid */
+	__u32 tid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	__u32 netns;
+	__u32 mntns;
+	char comm[TASK_COMM_LEN];
+};
+
+struct event_header {
+	__u64 boot_ns; /* CLOCK_BOOTTIME of the event */
+	__u32 kind;    /* enum event_kind */
+	__u32 _pad;
+	struct process_identity who;
+};
+
+struct exec_event {
+	struct event_header hdr;
+	__u32 filename_len;
+	__u32 args_len;
+	__u8 filename_truncated;
+	__u8 args_truncated;
+	__u8 _pad[6];
+	char filename[FILENAME_MAX_LEN];
+	char args[ARGS_MAX_LEN];
+};
+
+struct exit_event {
+	struct event_header hdr;
+	__u64 duration_ns;
+	__u32 exit_code; /* raw wait status: (code << 8) | signal */
+	__u32 _pad;
+};
+
+struct open_event {
+	struct event_header hdr;
+	__s64 ret;   /* fd, or -errno */
+	__u64 flags;
+	__u64 ino;   /* inode of the opened file, 0 on failure */
+	__u32 dev;
+	__u32 path_len;
+	__u8 path_truncated;
+	__u8 _pad[7];
+	char path[PATH_MAX_LEN];
+};
+
+/* connect, accept, close, listen */
+struct conn_event {
+	struct event_header hdr;
+	__u8 saddr[16]; /* IPv4 in the first 4 bytes */
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u16 family; /* AF_INET / AF_INET6 */
+	__u16 protocol; /* IPPROTO_TCP */
+	__u32 sock_netns;
+	__u32 _pad;
+	__u64 tx_bytes; /* close only: bytes the owner sent / received */
+	__u64 rx_bytes;
+	__u64 duration_ns;
+	__u64 cookie; /* kernel socket cookie: ties connect/accept to close */
+};
+
+struct cgroup_event {
+	struct event_header hdr;
+	__u64 id;
+	__u32 level;
+	__u32 path_len;
+	char path[CGROUP_PATH_MAX_LEN];
+};
+
+/* File I/O counted in the kernel, per process and file. */
+struct file_io_key {
+	__u64 cgroup_id;
+	__u64 ino;
+	__u32 dev;
+	__u32 pid;
+};
+
+struct file_io_value {
+	__u64 read_bytes;
+	__u64 write_bytes;
+	__u64 reads;
+	__u64 writes;
+	__u32 tid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	__u32 netns;
+	__u32 mntns;
+	char comm[TASK_COMM_LEN];
+};
+
+/* UDP bytes counted in the kernel, per process and socket endpoints. */
+struct udp_key {
+	__u64 cgroup_id;
+	__u8 saddr[16];
+	__u8 daddr[16]; /* zero for unconnected sockets */
+	__u32 pid;
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+	__u16 _pad[3];
+};
+
+struct udp_value {
+	__u64 tx_bytes;
+	__u64 rx_bytes;
+	__u64 tx_datagrams;
+	__u64 rx_datagrams;
+	struct process_identity who;
+};
+
+/* Per-CPU counters, indexed by enum event_kind. */
+struct kind_counters {
+	__u64 seen[EVENT_KIND_COUNT];
+	__u64 lost[EVENT_KIND_COUNT];
+};
+
+#endif /* PODTOP_EVENTS_H */

@@ -1,0 +1,701 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * podtop's kernel side: exec, file and network activity of every process,
+ * captured with the identity (cgroup, namespaces, pid) of whoever did it.
+ *
+ * Every attach point is a BTF-typed raw tracepoint (tp_btf): they need neither
+ * tracefs nor kprobes, and work on kernels in lockdown where fentry does not.
+ * Syscalls are seen through the one raw `sys_exit` tracepoint: the saved user
+ * registers still hold the arguments there, so no enter/exit pairing map is
+ * needed.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "events.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define MSG_PEEK 2
+#define S_IFMT 0170000
+#define S_IFREG 0100000
+#define MAX_CGROUP_DEPTH 16
+
+/* x86_64 syscall numbers seen by the sys_exit program. */
+#define NR_read 0
+#define NR_write 1
+#define NR_open 2
+#define NR_pread64 17
+#define NR_pwrite64 18
+#define NR_readv 19
+#define NR_writev 20
+#define NR_openat 257
+#define NR_preadv 295
+#define NR_pwritev 296
+#define NR_preadv2 327
+#define NR_pwritev2 328
+#define NR_openat2 437
+
+/* TCP states (include/net/tcp_states.h) */
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_SYN_RECV 3
+#define TCP_CLOSE 7
+#define TCP_LISTEN 10
+
+/* Configuration, written by user space before load. */
+const volatile __u32 events_mask = CLASS_EXEC | CLASS_FILE | CLASS_NET;
+const volatile __u32 filter_pid = 0;
+const volatile bool filter_by_cgroup = false;
+/* Wake the reader only once this much is queued: batches wakeups at high
+ * rates; the reader also polls on a short timeout so nothing waits long. */
+const volatile __u64 wakeup_bytes = 0;
+/* Report TCP close when the socket is destroyed (tcp:tcp_destroy_sock): by then
+ * the application has read and written all it will, so the byte counts are
+ * final. Without that tracepoint, close is reported at the TCP_CLOSE state,
+ * which can come before the application reads the last bytes queued for it. */
+const volatile bool close_at_destroy = false;
+
+/* Dummy instances so the skeleton generates Rust types for the boundary. */
+struct exec_event _exec_event = {};
+struct exit_event _exit_event = {};
+struct open_event _open_event = {};
+struct conn_event _conn_event = {};
+struct cgroup_event _cgroup_event = {};
+struct file_io_key _file_io_key = {};
+struct file_io_value _file_io_value = {};
+struct udp_key _udp_key = {};
+struct udp_value _udp_value = {};
+struct kind_counters _kind_counters = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024); /* resized by user space */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kind_counters);
+} counters SEC(".maps");
+
+/* Cgroup ids whose whole subtree passes the --pod/--container filter. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} cgroup_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct file_io_key);
+	__type(value, struct file_io_value);
+} file_io SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct udp_key);
+	__type(value, struct udp_value);
+} udp_flows SEC(".maps");
+
+/* What podtop knows of one TCP socket; freed by the kernel with the socket. */
+enum sock_role { ROLE_NONE = 0, ROLE_CONNECT = 1, ROLE_ACCEPT = 2 };
+struct sock_state {
+	struct process_identity who;
+	__u64 start_ns;
+	__u64 tx_bytes;
+	__u64 rx_bytes;
+	/* Endpoints as of establishment: at close the port is already released. */
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+	__u8 role;
+	__u8 wanted;
+	__u8 established;
+	/* The owner came from the listener; the first process doing I/O on the
+	 * socket (the one that accepted it) replaces it. */
+	__u8 owner_from_listener;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sock_state);
+} sock_states SEC(".maps");
+
+/* Listening sockets by (netns, port): who will accept their connections.
+ * Accepted connections are established in softirq context, where the current
+ * task is unrelated; the listener tells whose they are. */
+struct listener_key {
+	__u32 netns;
+	__u16 port;
+	__u16 _pad;
+};
+struct listener_value {
+	struct process_identity who;
+	__u8 wanted;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct listener_key);
+	__type(value, struct listener_value);
+} listeners SEC(".maps");
+
+static __always_inline void count(__u32 kind, bool lost)
+{
+	__u32 zero = 0;
+	struct kind_counters *c = bpf_map_lookup_elem(&counters, &zero);
+
+	if (!c || kind >= EVENT_KIND_COUNT)
+		return;
+	if (lost)
+		c->lost[kind]++;
+	else
+		c->seen[kind]++;
+}
+
+static __always_inline void *reserve(__u64 size, __u32 kind)
+{
+	void *e = bpf_ringbuf_reserve(&events, size, 0);
+
+	count(kind, e == NULL);
+	return e;
+}
+
+static __always_inline void submit(void *e)
+{
+	__u64 flags = 0;
+
+	if (wakeup_bytes)
+		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+										       : BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
+static __always_inline bool pid_wanted(void)
+{
+	return !filter_pid || (bpf_get_current_pid_tgid() >> 32) == filter_pid;
+}
+
+/* True when the current task is inside one of the filtered cgroups' subtrees:
+ * a pod's cgroup covers its containers, also those started after podtop. */
+static __always_inline bool cgroup_wanted(void)
+{
+	if (!filter_by_cgroup)
+		return true;
+	for (int level = 1; level <= MAX_CGROUP_DEPTH; level++) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+
+		if (!id)
+			break;
+		if (bpf_map_lookup_elem(&cgroup_filter, &id))
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool wanted(__u32 class)
+{
+	return (events_mask & class) && pid_wanted() && cgroup_wanted();
+}
+
+static __always_inline void fill_identity(struct process_identity *who)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+
+	who->cgroup_id = bpf_get_current_cgroup_id();
+	who->pid = pid_tgid >> 32;
+	who->tid = (__u32)pid_tgid;
+	who->uid = (__u32)uid_gid;
+	who->gid = uid_gid >> 32;
+	who->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	/* nsproxy is NULL late in exit; the reads then yield 0 */
+	who->netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+	who->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	bpf_get_current_comm(who->comm, sizeof(who->comm));
+}
+
+static __always_inline void fill_header(struct event_header *hdr, __u32 kind)
+{
+	hdr->boot_ns = bpf_ktime_get_boot_ns();
+	hdr->kind = kind;
+	hdr->_pad = 0;
+	fill_identity(&hdr->who);
+}
+
+/* ---------------------------------------------------------------- exec */
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct exec_event *e;
+	unsigned long arg_start, arg_end, len;
+	long n;
+
+	if (!wanted(CLASS_EXEC))
+		return 0;
+	e = reserve(sizeof(*e), EVENT_EXEC);
+	if (!e)
+		return 0;
+	fill_header(&e->hdr, EVENT_EXEC);
+
+	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
+	e->filename_len = n > 0 ? n - 1 : 0;
+	e->filename_truncated = n == sizeof(e->filename);
+
+	/* argv lives on the new program's stack, NUL-separated */
+	arg_start = BPF_CORE_READ(task, mm, arg_start);
+	arg_end = BPF_CORE_READ(task, mm, arg_end);
+	len = arg_end > arg_start ? arg_end - arg_start : 0;
+	e->args_truncated = len > ARGS_MAX_LEN;
+	if (len > ARGS_MAX_LEN)
+		len = ARGS_MAX_LEN;
+	if (bpf_probe_read_user(e->args, len, (void *)arg_start))
+		len = 0;
+	e->args_len = len;
+	submit(e);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *task, bool group_dead)
+{
+	struct exit_event *e;
+
+	/* one record per process: when its last thread is gone */
+	if (!group_dead || !wanted(CLASS_EXEC))
+		return 0;
+	e = reserve(sizeof(*e), EVENT_EXIT);
+	if (!e)
+		return 0;
+	fill_header(&e->hdr, EVENT_EXIT);
+	e->exit_code = BPF_CORE_READ(task, signal, group_exit_code);
+	if (!e->exit_code)
+		e->exit_code = BPF_CORE_READ(task, exit_code);
+	e->duration_ns = bpf_ktime_get_ns() - BPF_CORE_READ(task, group_leader, start_time);
+	e->_pad = 0;
+	submit(e);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- files */
+
+static __always_inline struct file *file_of_fd(unsigned int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *file = NULL;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
+static __always_inline void on_open_exit(struct pt_regs *regs, long nr, long ret)
+{
+	struct open_event *e;
+	const char *path;
+	struct file *file;
+	long n;
+
+	e = reserve(sizeof(*e), EVENT_OPEN);
+	if (!e)
+		return;
+	fill_header(&e->hdr, EVENT_OPEN);
+	if (nr == NR_open) {
+		path = (const char *)regs->di;
+		e->flags = regs->si;
+	} else if (nr == NR_openat) {
+		path = (const char *)regs->si;
+		e->flags = regs->dx;
+	} else { /* openat2: flags are the first field of struct open_how */
+		path = (const char *)regs->si;
+		e->flags = 0;
+		bpf_probe_read_user(&e->flags, sizeof(e->flags), (void *)regs->dx);
+	}
+	n = bpf_probe_read_user_str(e->path, sizeof(e->path), path);
+	e->path_len = n > 0 ? n - 1 : 0;
+	e->path_truncated = n == sizeof(e->path);
+	e->ret = ret;
+	e->ino = 0;
+	e->dev = 0;
+	if (ret >= 0) {
+		file = file_of_fd(ret);
+		e->ino = BPF_CORE_READ(file, f_inode, i_ino);
+		e->dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+	}
+	submit(e);
+}
+
+static __always_inline void on_file_io_exit(long nr, unsigned int fd, long ret)
+{
+	struct file_io_key key = {};
+	struct file_io_value *value;
+	struct inode *inode;
+	struct file *file;
+	bool is_write;
+
+	if (ret <= 0)
+		return;
+	file = file_of_fd(fd);
+	if (!file)
+		return;
+	inode = BPF_CORE_READ(file, f_inode);
+	/* sockets and pipes are not file I/O; network bytes are counted per socket */
+	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFREG)
+		return;
+	key.cgroup_id = bpf_get_current_cgroup_id();
+	key.pid = bpf_get_current_pid_tgid() >> 32;
+	key.ino = BPF_CORE_READ(inode, i_ino);
+	key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+
+	value = bpf_map_lookup_elem(&file_io, &key);
+	if (!value) {
+		struct process_identity who = {};
+		struct file_io_value init = {};
+
+		fill_identity(&who);
+		init.tid = who.tid;
+		init.ppid = who.ppid;
+		init.uid = who.uid;
+		init.gid = who.gid;
+		init.netns = who.netns;
+		init.mntns = who.mntns;
+		__builtin_memcpy(init.comm, who.comm, sizeof(init.comm));
+		bpf_map_update_elem(&file_io, &key, &init, BPF_NOEXIST);
+		value = bpf_map_lookup_elem(&file_io, &key);
+		if (!value)
+			return;
+	}
+	is_write = nr == NR_write || nr == NR_pwrite64 || nr == NR_writev || nr == NR_pwritev ||
+		   nr == NR_pwritev2;
+	if (is_write) {
+		__sync_fetch_and_add(&value->write_bytes, ret);
+		__sync_fetch_and_add(&value->writes, 1);
+	} else {
+		__sync_fetch_and_add(&value->read_bytes, ret);
+		__sync_fetch_and_add(&value->reads, 1);
+	}
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+	long nr = regs->orig_ax;
+
+	switch (nr) {
+	case NR_open:
+	case NR_openat:
+	case NR_openat2:
+		if (wanted(CLASS_FILE))
+			on_open_exit(regs, nr, ret);
+		break;
+	case NR_read:
+	case NR_write:
+	case NR_pread64:
+	case NR_pwrite64:
+	case NR_readv:
+	case NR_writev:
+	case NR_preadv:
+	case NR_pwritev:
+	case NR_preadv2:
+	case NR_pwritev2:
+		if (wanted(CLASS_FILE))
+			on_file_io_exit(nr, regs->di, ret);
+		break;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- network */
+
+static __always_inline void read_endpoints(const struct sock *sk, __u8 *saddr, __u8 *daddr, __u16 *sport,
+					   __u16 *dport, __u16 *family)
+{
+	*family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	*sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	*dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (*family == AF_INET6) {
+		BPF_CORE_READ_INTO(saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)daddr, sk, __sk_common.skc_daddr);
+	}
+}
+
+static __always_inline __u32 sock_netns(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+static __always_inline void emit_conn(const struct sock *sk, struct sock_state *st, __u32 kind)
+{
+	struct conn_event *e = reserve(sizeof(*e), kind);
+
+	if (!e)
+		return;
+	e->hdr.boot_ns = bpf_ktime_get_boot_ns();
+	e->hdr.kind = kind;
+	e->hdr._pad = 0;
+	e->hdr.who = st->who;
+	if (kind == EVENT_CONNECT || kind == EVENT_ACCEPT || kind == EVENT_LISTEN) {
+		__builtin_memset(st->saddr, 0, sizeof(st->saddr));
+		__builtin_memset(st->daddr, 0, sizeof(st->daddr));
+		read_endpoints(sk, st->saddr, st->daddr, &st->sport, &st->dport, &st->family);
+	}
+	__builtin_memcpy(e->saddr, st->saddr, sizeof(e->saddr));
+	__builtin_memcpy(e->daddr, st->daddr, sizeof(e->daddr));
+	e->sport = st->sport;
+	e->dport = st->dport;
+	e->family = st->family;
+	e->protocol = IPPROTO_TCP;
+	e->sock_netns = sock_netns(sk);
+	e->_pad = 0;
+	e->tx_bytes = st->tx_bytes;
+	e->rx_bytes = st->rx_bytes;
+	e->duration_ns = kind == EVENT_CLOSE ? bpf_ktime_get_boot_ns() - st->start_ns : 0;
+	e->cookie = bpf_get_socket_cookie((void *)sk);
+	submit(e);
+}
+
+static __always_inline void emit_close(const struct sock *sk, struct sock_state *st)
+{
+	if (st->established)
+		emit_conn(sk, st, EVENT_CLOSE);
+	st->wanted = 0; /* reported once; a socket reused for another connect starts over */
+	st->role = ROLE_NONE;
+}
+
+static __always_inline void on_listen(const struct sock *sk, bool listening)
+{
+	struct listener_key key = {.netns = sock_netns(sk), .port = BPF_CORE_READ(sk, __sk_common.skc_num)};
+	struct listener_value value = {};
+
+	if (!listening) {
+		bpf_map_delete_elem(&listeners, &key);
+		return;
+	}
+	/* listen() runs in the listening process: the current task is its owner */
+	fill_identity(&value.who);
+	value.wanted = wanted(CLASS_NET);
+	bpf_map_update_elem(&listeners, &key, &value, BPF_ANY);
+	if (value.wanted) {
+		struct sock_state st = {.who = value.who};
+
+		emit_conn(sk, &st, EVENT_LISTEN);
+	}
+}
+
+static __always_inline void on_accepted(const struct sock *sk)
+{
+	struct listener_key key = {.netns = sock_netns(sk), .port = BPF_CORE_READ(sk, __sk_common.skc_num)};
+	struct listener_value *listener = bpf_map_lookup_elem(&listeners, &key);
+	struct sock_state *st;
+
+	if (!listener || !listener->wanted)
+		return;
+	st = bpf_sk_storage_get(&sock_states, (void *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st)
+		return;
+	st->who = listener->who;
+	st->start_ns = bpf_ktime_get_boot_ns();
+	st->tx_bytes = 0;
+	st->rx_bytes = 0;
+	st->role = ROLE_ACCEPT;
+	st->wanted = 1;
+	st->established = 1;
+	st->owner_from_listener = 1;
+	emit_conn(sk, st, EVENT_ACCEPT);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_sock_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	struct sock_state *st;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	/* A listener's children start as clones of it (LISTEN -> SYN_RECV):
+	 * only LISTEN -> CLOSE ends the listener. */
+	if (newstate == TCP_LISTEN || (oldstate == TCP_LISTEN && newstate == TCP_CLOSE)) {
+		on_listen(sk, newstate == TCP_LISTEN);
+		return 0;
+	}
+	if (oldstate == TCP_LISTEN)
+		return 0;
+	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) {
+		/* connect() runs in the connecting process */
+		bool w = wanted(CLASS_NET);
+
+		if (!w)
+			return 0;
+		st = bpf_sk_storage_get(&sock_states, (void *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!st)
+			return 0;
+		fill_identity(&st->who);
+		st->start_ns = bpf_ktime_get_boot_ns();
+		st->tx_bytes = 0;
+		st->rx_bytes = 0;
+		st->role = ROLE_CONNECT;
+		st->wanted = 1;
+		st->established = 0;
+		st->owner_from_listener = 0;
+		return 0;
+	}
+	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
+		on_accepted(sk);
+		return 0;
+	}
+	st = bpf_sk_storage_get(&sock_states, (void *)sk, 0, 0);
+	if (!st || !st->wanted)
+		return 0;
+	if (oldstate == TCP_SYN_SENT && newstate == TCP_ESTABLISHED) {
+		st->established = 1;
+		emit_conn(sk, st, EVENT_CONNECT);
+	} else if (newstate == TCP_CLOSE && !close_at_destroy) {
+		emit_close(sk, st);
+	}
+	return 0;
+}
+
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(on_tcp_destroy, struct sock *sk)
+{
+	struct sock_state *st = bpf_sk_storage_get(&sock_states, sk, 0, 0);
+
+	if (st && st->wanted)
+		emit_close(sk, st);
+	return 0;
+}
+
+static __always_inline void count_udp(struct sock *sk, int bytes, bool tx)
+{
+	struct udp_key key = {};
+	struct udp_value *value;
+
+	if (!wanted(CLASS_NET))
+		return;
+	key.cgroup_id = bpf_get_current_cgroup_id();
+	key.pid = bpf_get_current_pid_tgid() >> 32;
+	read_endpoints(sk, key.saddr, key.daddr, &key.sport, &key.dport, &key.family);
+	value = bpf_map_lookup_elem(&udp_flows, &key);
+	if (!value) {
+		struct udp_value init = {};
+
+		fill_identity(&init.who);
+		bpf_map_update_elem(&udp_flows, &key, &init, BPF_NOEXIST);
+		value = bpf_map_lookup_elem(&udp_flows, &key);
+		if (!value)
+			return;
+	}
+	if (tx) {
+		__sync_fetch_and_add(&value->tx_bytes, bytes);
+		__sync_fetch_and_add(&value->tx_datagrams, 1);
+	} else {
+		__sync_fetch_and_add(&value->rx_bytes, bytes);
+		__sync_fetch_and_add(&value->rx_datagrams, 1);
+	}
+}
+
+static __always_inline void count_sock_bytes(struct sock *sk, int bytes, bool tx)
+{
+	struct sock_state *st;
+	__u16 protocol;
+
+	if (bytes <= 0)
+		return;
+	protocol = BPF_CORE_READ(sk, sk_protocol);
+	if (protocol == IPPROTO_UDP) {
+		__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+		if (family == AF_INET || family == AF_INET6)
+			count_udp(sk, bytes, tx);
+		return;
+	}
+	if (protocol != IPPROTO_TCP)
+		return;
+	st = bpf_sk_storage_get(&sock_states, sk, 0, 0);
+	if (!st || !st->wanted)
+		return;
+	if (st->owner_from_listener) {
+		/* in process context now: the process that accepted the socket */
+		fill_identity(&st->who);
+		st->owner_from_listener = 0;
+	}
+	if (tx)
+		__sync_fetch_and_add(&st->tx_bytes, bytes);
+	else
+		__sync_fetch_and_add(&st->rx_bytes, bytes);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(on_sock_send, struct sock *sk, int ret, int flags)
+{
+	count_sock_bytes(sk, ret, true);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(on_sock_recv, struct sock *sk, int ret, int flags)
+{
+	if (!(flags & MSG_PEEK))
+		count_sock_bytes(sk, ret, false);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- cgroups */
+
+/* New cgroups are announced with their path while they exist, so a container
+ * that lives a millisecond is still named (kept even after rmdir). */
+static __always_inline void emit_cgroup(struct cgroup *cgrp, const char *path, __u32 kind)
+{
+	struct cgroup_event *e;
+	long n;
+
+	/* hierarchy 0 is the cgroup v2 (default) hierarchy */
+	if (BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
+		return;
+	e = reserve(sizeof(*e), kind);
+	if (!e)
+		return;
+	fill_header(&e->hdr, kind);
+	e->id = BPF_CORE_READ(cgrp, kn, id);
+	e->level = BPF_CORE_READ(cgrp, level);
+	n = bpf_probe_read_kernel_str(e->path, sizeof(e->path), path);
+	e->path_len = n > 0 ? n - 1 : 0;
+	submit(e);
+}
+
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(on_cgroup_mkdir, struct cgroup *cgrp, const char *path)
+{
+	emit_cgroup(cgrp, path, EVENT_CGROUP_MKDIR);
+	return 0;
+}
+
+SEC("tp_btf/cgroup_rmdir")
+int BPF_PROG(on_cgroup_rmdir, struct cgroup *cgrp, const char *path)
+{
+	emit_cgroup(cgrp, path, EVENT_CGROUP_RMDIR);
+	return 0;
+}

@@ -1,0 +1,117 @@
+//! Command-line interface.
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::probes::EventClasses;
+
+#[derive(Debug, Parser)]
+#[command(name = "podtop", version, about = "Exec, file and network activity of every process on the node, attributed to its container and pod, seen from the kernel with eBPF")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Stream events as JSON, one object per line (the only output until the TUI lands)
+    #[arg(long)]
+    pub json: bool,
+
+    /// Stop after this many seconds (fractions allowed)
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub duration: Option<Duration>,
+
+    /// Event classes to watch, comma-separated; the others are not traced at all
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "exec,file,net")]
+    pub events: Vec<EventClass>,
+
+    /// Only this pod (name or UID), also its containers started later
+    #[arg(long, value_name = "NAME|UID")]
+    pub pod: Option<String>,
+
+    /// Only pods in this Kubernetes namespace
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// Only this container (name, full id, or id prefix of 12+ characters)
+    #[arg(long, value_name = "NAME|ID")]
+    pub container: Option<String>,
+
+    /// Only this process (thread group id)
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+
+    /// How often counters (file_io, udp) and stats records are written
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_seconds)]
+    pub interval: Duration,
+
+    /// Ring buffer size in MiB (a power of two)
+    #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = parse_ringbuf_mib)]
+    pub ringbuf_mib: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every probe: attached, skipped or failed, and why
+    Probes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventClass {
+    /// exec and exit
+    Exec,
+    /// open, and read/write bytes per file
+    File,
+    /// TCP connect, accept, close; UDP bytes
+    Net,
+}
+
+impl Cli {
+    pub fn event_classes(&self) -> EventClasses {
+        EventClasses(self.events.iter().fold(0, |mask, class| {
+            mask | match class {
+                EventClass::Exec => EventClasses::EXEC,
+                EventClass::File => EventClasses::FILE,
+                EventClass::Net => EventClasses::NET,
+            }
+        }))
+    }
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(secs.is_finite() && secs > 0.0) {
+        return Err(format!("{s:?} must be a positive number of seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_ringbuf_mib(s: &str) -> Result<u32, String> {
+    let mib: u32 = s.parse().map_err(|_| format!("{s:?} is not a whole number of MiB"))?;
+    if !mib.is_power_of_two() || mib > 1024 {
+        return Err(format!("{mib} must be a power of two from 1 to 1024"));
+    }
+    Ok(mib)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_flags() {
+        let cli = Cli::try_parse_from(["podtop", "--json", "--events", "exec,net", "--duration", "1.5", "--pod", "web-0"]).unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.event_classes(), EventClasses(EventClasses::EXEC | EventClasses::NET));
+        assert_eq!(cli.duration, Some(Duration::from_millis(1500)));
+        assert_eq!(cli.pod.as_deref(), Some("web-0"));
+        assert_eq!(Cli::try_parse_from(["podtop"]).unwrap().event_classes(), EventClasses::ALL);
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(Cli::try_parse_from(["podtop", "--events", "exec,disk"]).is_err());
+        assert!(Cli::try_parse_from(["podtop", "--duration", "-1"]).is_err());
+        assert!(Cli::try_parse_from(["podtop", "--ringbuf-mib", "3"]).is_err());
+        assert!(Cli::try_parse_from(["podtop", "--pid", "x"]).is_err());
+    }
+}

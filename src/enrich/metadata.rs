@@ -1,0 +1,312 @@
+//! Container and pod names from what the container runtimes keep on the node.
+//!
+//! No Kubernetes API: the CRI runtimes write the pod's name, namespace and UID
+//! into each container's OCI config (annotations), docker keeps its own
+//! config.v2.json, and containers/storage (podman, cri-o) keeps names in
+//! containers.json. Anything not found stays `None`: never a guess.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::cgroup_path::Runtime;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerMetadata {
+    pub runtime: Option<Runtime>,
+    pub name: Option<String>,
+    pub pod_name: Option<String>,
+    pub pod_namespace: Option<String>,
+    pub pod_uid: Option<String>,
+    /// The pod's sandbox ("pause") container rather than a workload container.
+    pub is_sandbox: bool,
+}
+
+/// Where the runtimes keep their state; a root other than `/` serves tests.
+#[derive(Debug, Clone)]
+pub struct MetadataSources {
+    root: PathBuf,
+}
+
+impl Default for MetadataSources {
+    fn default() -> Self {
+        MetadataSources { root: PathBuf::from("/") }
+    }
+}
+
+/// Annotation keys, in the order they are tried.
+const CONTAINER_NAME: &[&str] = &["io.kubernetes.cri.container-name", "io.kubernetes.container.name"];
+const POD_NAME: &[&str] = &["io.kubernetes.cri.sandbox-name", "io.kubernetes.pod.name"];
+const POD_NAMESPACE: &[&str] = &["io.kubernetes.cri.sandbox-namespace", "io.kubernetes.pod.namespace"];
+const POD_UID: &[&str] = &["io.kubernetes.cri.sandbox-uid", "io.kubernetes.pod.uid"];
+
+fn first_of(map: &serde_json::Map<String, Value>, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|k| map.get(*k)?.as_str()).map(str::to_string).filter(|s| !s.is_empty())
+}
+
+fn read_json(path: &Path) -> Option<Value> {
+    serde_json::from_slice(&fs::read(path).ok()?).ok()
+}
+
+/// Kubernetes names from an OCI config's annotations (CRI) or docker labels.
+pub fn from_kubernetes_labels(labels: &serde_json::Map<String, Value>) -> ContainerMetadata {
+    let container_type = labels
+        .get("io.kubernetes.cri.container-type")
+        .or_else(|| labels.get("io.kubernetes.docker.type"))
+        .and_then(Value::as_str);
+    ContainerMetadata {
+        runtime: None,
+        name: first_of(labels, CONTAINER_NAME),
+        pod_name: first_of(labels, POD_NAME),
+        pod_namespace: first_of(labels, POD_NAMESPACE),
+        pod_uid: first_of(labels, POD_UID),
+        is_sandbox: matches!(container_type, Some("sandbox" | "podsandbox")),
+    }
+}
+
+/// Reads an OCI runtime config (config.json).
+pub fn from_oci_config(config: &Value) -> ContainerMetadata {
+    match config.get("annotations").and_then(Value::as_object) {
+        Some(annotations) => from_kubernetes_labels(annotations),
+        None => ContainerMetadata::default(),
+    }
+}
+
+/// Reads docker's config.v2.json: its own name, and kubernetes labels (dockershim).
+pub fn from_docker_config(config: &Value) -> ContainerMetadata {
+    let mut meta = config
+        .pointer("/Config/Labels")
+        .and_then(Value::as_object)
+        .map(from_kubernetes_labels)
+        .unwrap_or_default();
+    if meta.name.is_none() {
+        meta.name = config
+            .get("Name")
+            .and_then(Value::as_str)
+            .map(|n| n.trim_start_matches('/').to_string())
+            .filter(|n| !n.is_empty());
+    }
+    meta.runtime = Some(Runtime::Docker);
+    meta
+}
+
+/// The first name of container `id` in a containers/storage containers.json.
+pub fn name_in_containers_json(list: &Value, id: &str) -> Option<String> {
+    list.as_array()?
+        .iter()
+        .find(|c| c.get("id").and_then(Value::as_str) == Some(id))?
+        .get("names")?
+        .as_array()?
+        .first()?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// The bundle directory of a runc container, from its state.json (`bundle=` label).
+pub fn bundle_from_runc_state(state: &Value) -> Option<PathBuf> {
+    state
+        .pointer("/config/labels")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .find_map(|l| l.strip_prefix("bundle="))
+        .map(PathBuf::from)
+}
+
+impl MetadataSources {
+    #[cfg(test)]
+    pub fn with_root(root: impl Into<PathBuf>) -> Self {
+        MetadataSources { root: root.into() }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.root.join(p.trim_start_matches('/'))
+    }
+
+    /// Entries of `dir` joined with `tail`, for layouts with a namespace level.
+    fn under_each(&self, dir: &str, tail: &str) -> Vec<PathBuf> {
+        let Ok(entries) = fs::read_dir(self.path(dir)) else { return Vec::new() };
+        entries.flatten().map(|e| e.path().join(tail)).collect()
+    }
+
+    /// Everything the node knows of container `id`, `None` if nothing.
+    pub fn lookup(&self, id: &str) -> Option<ContainerMetadata> {
+        if id.is_empty() || id.contains('/') || id.starts_with('.') {
+            return None;
+        }
+        // docker first: its own name beats the bundle's missing annotations.
+        if let Some(config) = read_json(&self.path(&format!("var/lib/docker/containers/{id}/config.v2.json"))) {
+            return Some(from_docker_config(&config));
+        }
+        // containerd's shim v2 bundles: /run/containerd/io.containerd.runtime.v2.task/<namespace>/<id>
+        for bundle in self.under_each("run/containerd/io.containerd.runtime.v2.task", id) {
+            if let Some(config) = read_json(&bundle.join("config.json")) {
+                let mut meta = from_oci_config(&config);
+                let namespace = bundle.parent().and_then(Path::file_name).and_then(|n| n.to_str());
+                meta.runtime = Some(if namespace == Some("moby") { Runtime::Docker } else { Runtime::Containerd });
+                if meta.name.is_none() && !meta.is_sandbox && namespace != Some("k8s.io") {
+                    // plain `ctr run`: the id is the name the user chose
+                    meta.name = Some(id.to_string());
+                }
+                return Some(meta);
+            }
+        }
+        // containers/storage: podman and cri-o
+        for storage in ["run/containers/storage", "var/lib/containers/storage"] {
+            let userdata = self.path(&format!("{storage}/overlay-containers/{id}/userdata"));
+            if let Some(config) = read_json(&userdata.join("config.json")) {
+                let mut meta = from_oci_config(&config);
+                let is_crio = meta.pod_name.is_some();
+                meta.runtime = Some(if is_crio { Runtime::CriO } else { Runtime::Podman });
+                if meta.name.is_none() && !is_crio {
+                    meta.name = self.containers_storage_name(id);
+                }
+                return Some(meta);
+            }
+        }
+        // a bare OCI runtime: runc's state names the bundle
+        let states = [
+            vec![self.path(&format!("run/runc/{id}/state.json"))],
+            self.under_each("run/containerd/runc", &format!("{id}/state.json")),
+            self.under_each("run/docker/runtime-runc", &format!("{id}/state.json")),
+        ];
+        for state in states.iter().flatten() {
+            let Some(bundle) = read_json(state).as_ref().and_then(bundle_from_runc_state) else { continue };
+            let bundle = if bundle.is_absolute() { self.path(&bundle.to_string_lossy()) } else { bundle };
+            let mut meta = read_json(&bundle.join("config.json")).map(|c| from_oci_config(&c)).unwrap_or_default();
+            meta.runtime = Some(Runtime::Runc);
+            return Some(meta);
+        }
+        None
+    }
+
+    fn containers_storage_name(&self, id: &str) -> Option<String> {
+        ["var/lib/containers/storage", "run/containers/storage"].iter().find_map(|storage| {
+            let list = read_json(&self.path(&format!("{storage}/overlay-containers/containers.json")))?;
+            name_in_containers_json(&list, id)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn write(root: &Path, rel: &str, value: &Value) {
+        let path = root.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, serde_json::to_vec(value).unwrap()).unwrap();
+    }
+
+    fn temp_root(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("podtop-meta-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn containerd_cri_annotations() {
+        let root = temp_root("containerd");
+        write(
+            &root,
+            &format!("run/containerd/io.containerd.runtime.v2.task/k8s.io/{ID}/config.json"),
+            &json!({"ociVersion": "1.1.0", "annotations": {
+                "io.kubernetes.cri.container-type": "container",
+                "io.kubernetes.cri.container-name": "api",
+                "io.kubernetes.cri.sandbox-name": "backend-7d4b9",
+                "io.kubernetes.cri.sandbox-namespace": "shop",
+                "io.kubernetes.cri.sandbox-uid": "1a2b-3c4d"}}),
+        );
+        let meta = MetadataSources::with_root(&root).lookup(ID).unwrap();
+        assert_eq!(
+            meta,
+            ContainerMetadata {
+                runtime: Some(Runtime::Containerd),
+                name: Some("api".into()),
+                pod_name: Some("backend-7d4b9".into()),
+                pod_namespace: Some("shop".into()),
+                pod_uid: Some("1a2b-3c4d".into()),
+                is_sandbox: false,
+            }
+        );
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn crio_annotations_and_sandbox() {
+        let root = temp_root("crio");
+        write(
+            &root,
+            &format!("run/containers/storage/overlay-containers/{ID}/userdata/config.json"),
+            &json!({"annotations": {
+                "io.kubernetes.container.name": "POD",
+                "io.kubernetes.cri-o.ContainerType": "sandbox",
+                "io.kubernetes.pod.name": "web-0",
+                "io.kubernetes.pod.namespace": "default",
+                "io.kubernetes.pod.uid": "aa-bb"}}),
+        );
+        let meta = MetadataSources::with_root(&root).lookup(ID).unwrap();
+        assert_eq!(meta.runtime, Some(Runtime::CriO));
+        assert_eq!(meta.pod_name.as_deref(), Some("web-0"));
+        assert_eq!(meta.pod_namespace.as_deref(), Some("default"));
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn docker_name_and_podman_storage_name() {
+        let root = temp_root("docker");
+        write(
+            &root,
+            &format!("var/lib/docker/containers/{ID}/config.v2.json"),
+            &json!({"ID": ID, "Name": "/redis-cache", "Config": {"Labels": {}}}),
+        );
+        let meta = MetadataSources::with_root(&root).lookup(ID).unwrap();
+        assert_eq!((meta.runtime, meta.name.as_deref()), (Some(Runtime::Docker), Some("redis-cache")));
+        fs::remove_dir_all(&root).unwrap();
+
+        let root = temp_root("podman");
+        write(
+            &root,
+            &format!("var/lib/containers/storage/overlay-containers/{ID}/userdata/config.json"),
+            &json!({"ociVersion": "1.0.0", "annotations": {"io.container.manager": "libpod"}}),
+        );
+        write(
+            &root,
+            "var/lib/containers/storage/overlay-containers/containers.json",
+            &json!([{"id": "ff", "names": ["other"]}, {"id": ID, "names": ["quirky_tesla"]}]),
+        );
+        let meta = MetadataSources::with_root(&root).lookup(ID).unwrap();
+        assert_eq!((meta.runtime, meta.name.as_deref()), (Some(Runtime::Podman), Some("quirky_tesla")));
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn runc_state_points_at_the_bundle() {
+        let root = temp_root("runc");
+        write(&root, &format!("run/runc/{ID}/state.json"), &json!({"id": ID, "config": {"labels": ["bundle=/bundles/x"]}}));
+        write(
+            &root,
+            "bundles/x/config.json",
+            &json!({"annotations": {"io.kubernetes.cri.container-name": "db", "io.kubernetes.cri.sandbox-name": "db-0"}}),
+        );
+        let meta = MetadataSources::with_root(&root).lookup(ID).unwrap();
+        assert_eq!(meta.runtime, Some(Runtime::Runc));
+        assert_eq!((meta.name.as_deref(), meta.pod_name.as_deref()), (Some("db"), Some("db-0")));
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn unknown_ids_and_hostile_ids_find_nothing() {
+        let root = temp_root("none");
+        let sources = MetadataSources::with_root(&root);
+        assert_eq!(sources.lookup(ID), None);
+        assert_eq!(sources.lookup("../../etc"), None);
+        assert_eq!(sources.lookup(""), None);
+        fs::remove_dir_all(root).unwrap();
+    }
+}

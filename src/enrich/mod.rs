@@ -1,0 +1,185 @@
+//! Enrichment: the cgroup id captured in the kernel becomes a container and a pod with names.
+//!
+//! cgroup id -> path (`cgroups`) -> runtime, container id, pod UID, QoS (`cgroup_path`)
+//! -> names from the runtime's metadata (`metadata`); network peers through the
+//! namespaces that own their addresses (`netns`, `peers`). Every cache is bounded.
+
+pub mod cgroup_path;
+pub mod cgroups;
+pub mod metadata;
+pub mod netns;
+pub mod peers;
+
+use std::cell::OnceCell;
+use std::fs;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use lru::LruCache;
+
+use cgroup_path::{QosClass, Runtime};
+use cgroups::CgroupDirectory;
+use metadata::{ContainerMetadata, MetadataSources};
+use netns::NetnsDirectory;
+
+const ATTRIBUTION_CAPACITY: usize = 8192;
+const METADATA_CAPACITY: usize = 4096;
+/// Names can appear a moment after a cgroup (a runtime writes its state as it
+/// starts the container): incomplete answers are asked again after this long.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    pub id: String,
+    pub runtime: Option<Runtime>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pod {
+    pub uid: String,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub qos: QosClass,
+    /// The pod's cgroup path, whose subtree holds all of its containers.
+    pub cgroup_path: String,
+}
+
+/// Who owns a cgroup, as far as the node can tell.
+#[derive(Debug)]
+pub struct Attribution {
+    pub cgroup_id: u64,
+    pub cgroup_path: Option<String>,
+    pub container: Option<Container>,
+    pub pod: Option<Pod>,
+    /// The rendered JSON of the fields above, made once by the output sink.
+    pub rendered: OnceCell<String>,
+}
+
+impl Attribution {
+    fn is_complete(&self) -> bool {
+        self.cgroup_path.is_some()
+            && self.container.as_ref().is_none_or(|c| c.name.is_some() && c.runtime.is_some())
+            && self.pod.as_ref().is_none_or(|p| p.name.is_some())
+    }
+}
+
+struct CachedAttribution {
+    attribution: Rc<Attribution>,
+    resolved_at: Instant,
+}
+
+pub struct Enricher {
+    cgroups: CgroupDirectory,
+    metadata: MetadataSources,
+    container_metadata: LruCache<String, (Option<ContainerMetadata>, Instant)>,
+    pod_names: LruCache<String, (String, Option<String>)>,
+    attributions: LruCache<u64, CachedAttribution>,
+    pub netns: NetnsDirectory,
+}
+
+impl Enricher {
+    pub fn new(cgroup_mount: Option<PathBuf>, metadata: MetadataSources) -> Self {
+        Enricher {
+            cgroups: CgroupDirectory::new(cgroup_mount.clone()),
+            metadata,
+            container_metadata: LruCache::new(NonZeroUsize::new(METADATA_CAPACITY).expect("non-zero")),
+            pod_names: LruCache::new(NonZeroUsize::new(METADATA_CAPACITY).expect("non-zero")),
+            attributions: LruCache::new(NonZeroUsize::new(ATTRIBUTION_CAPACITY).expect("non-zero")),
+            netns: NetnsDirectory::new(cgroup_mount),
+        }
+    }
+
+    /// A cgroup the kernel just announced.
+    pub fn cgroup_created(&mut self, id: u64, path: String) {
+        self.cgroups.insert(id, path);
+        self.attributions.pop(&id);
+    }
+
+    /// Every cgroup on the node with its attribution, for filters.
+    pub fn all_cgroups(&mut self) -> Vec<Rc<Attribution>> {
+        let ids: Vec<u64> = self.cgroups.all().into_iter().map(|(id, _)| id).collect();
+        ids.into_iter().map(|id| self.attribution(id)).collect()
+    }
+
+    pub fn attribution(&mut self, cgroup_id: u64) -> Rc<Attribution> {
+        if let Some(cached) = self.attributions.get(&cgroup_id) {
+            if cached.attribution.is_complete() || cached.resolved_at.elapsed() < RETRY_AFTER {
+                return cached.attribution.clone();
+            }
+        }
+        let attribution = Rc::new(self.resolve(cgroup_id));
+        self.attributions.put(
+            cgroup_id,
+            CachedAttribution { attribution: attribution.clone(), resolved_at: Instant::now() },
+        );
+        attribution
+    }
+
+    fn resolve(&mut self, cgroup_id: u64) -> Attribution {
+        let cgroup_path = self.cgroups.path_of(cgroup_id);
+        let info = cgroup_path.as_deref().map(cgroup_path::parse).unwrap_or_default();
+        let meta = info.container.as_ref().and_then(|c| self.container_metadata(&c.id));
+        // A plain `ctr` container lives in /<namespace>/<name>: only its metadata tells.
+        let container = match (&info.container, &meta, &cgroup_path) {
+            (Some(c), _, _) => Some(Container {
+                id: c.id.clone(),
+                runtime: c.runtime.or(meta.as_ref().and_then(|m| m.runtime)),
+                name: meta.as_ref().and_then(|m| m.name.clone()),
+            }),
+            (None, _, Some(path)) => self.plain_ctr_container(path),
+            _ => None,
+        };
+        let pod = info.pod.map(|p| {
+            let names = meta
+                .as_ref()
+                .and_then(|m| m.pod_name.clone().map(|n| (n, m.pod_namespace.clone())))
+                .or_else(|| self.pod_names_from_siblings(&p.uid, &p.cgroup_path));
+            if let Some(names) = &names {
+                self.pod_names.put(p.uid.clone(), names.clone());
+            }
+            let (name, namespace) = names.map_or((None, None), |(n, ns)| (Some(n), ns));
+            Pod { uid: p.uid, name, namespace, qos: p.qos, cgroup_path: p.cgroup_path }
+        });
+        Attribution { cgroup_id, cgroup_path, container, pod, rendered: OnceCell::new() }
+    }
+
+    fn container_metadata(&mut self, id: &str) -> Option<ContainerMetadata> {
+        if let Some((meta, at)) = self.container_metadata.get(id) {
+            if meta.is_some() || at.elapsed() < RETRY_AFTER {
+                return meta.clone();
+            }
+        }
+        let meta = self.metadata.lookup(id);
+        self.container_metadata.put(id.to_string(), (meta.clone(), Instant::now()));
+        meta
+    }
+
+    fn plain_ctr_container(&mut self, path: &str) -> Option<Container> {
+        let mut parts = path.trim_start_matches('/').split('/');
+        let (Some(_namespace), Some(name), None) = (parts.next(), parts.next(), parts.next()) else { return None };
+        let meta = self.container_metadata(name)?;
+        Some(Container { id: name.to_string(), runtime: meta.runtime, name: meta.name })
+    }
+
+    /// Pod names live in each container's metadata; a process in the pod's own
+    /// cgroup, or in a container without metadata, borrows them from a sibling.
+    fn pod_names_from_siblings(&mut self, uid: &str, pod_cgroup: &str) -> Option<(String, Option<String>)> {
+        if let Some(names) = self.pod_names.get(uid) {
+            return Some(names.clone());
+        }
+        let dir = self.cgroups.mount()?.join(pod_cgroup.trim_start_matches('/'));
+        let children: Vec<String> = fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .collect();
+        children.iter().find_map(|child| {
+            let container = cgroup_path::parse(&format!("{pod_cgroup}/{child}")).container?;
+            let meta = self.container_metadata(&container.id)?;
+            meta.pod_name.map(|n| (n, meta.pod_namespace))
+        })
+    }
+}

@@ -1,0 +1,263 @@
+//! Typed records from the kernel, and the one decoder of ring-buffer bytes.
+//!
+//! The structs are the skeleton's generated `types::*` (from `src/bpf/events.h`);
+//! this module only adds `Plain` and a size-checked dispatch on the header's kind.
+
+use crate::probes::skeleton::types;
+
+pub use types::{
+    cgroup_event as CgroupEvent, conn_event as ConnEvent, event_header as EventHeader,
+    exec_event as ExecEvent, exit_event as ExitEvent, file_io_key as FileIoKey,
+    file_io_value as FileIoValue, kind_counters as KindCounters, open_event as OpenEvent,
+    process_identity as ProcessIdentity, udp_key as UdpKey, udp_value as UdpValue,
+};
+
+// SAFETY: all of these are #[repr(C)] structs of integers and integer arrays,
+// valid for every bit pattern.
+unsafe impl plain::Plain for types::event_header {}
+unsafe impl plain::Plain for types::exec_event {}
+unsafe impl plain::Plain for types::exit_event {}
+unsafe impl plain::Plain for types::open_event {}
+unsafe impl plain::Plain for types::conn_event {}
+unsafe impl plain::Plain for types::cgroup_event {}
+unsafe impl plain::Plain for types::file_io_key {}
+unsafe impl plain::Plain for types::file_io_value {}
+unsafe impl plain::Plain for types::udp_key {}
+unsafe impl plain::Plain for types::udp_value {}
+unsafe impl plain::Plain for types::kind_counters {}
+
+/// `enum event_kind` of events.h.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum Kind {
+    Exec = 1,
+    Exit = 2,
+    Open = 3,
+    Connect = 4,
+    Accept = 5,
+    Close = 6,
+    Listen = 7,
+    CgroupMkdir = 8,
+    CgroupRmdir = 9,
+}
+
+impl Kind {
+    /// Every kind, in the order of the kernel's counter arrays.
+    pub const ALL: [Kind; 9] = [
+        Kind::Exec,
+        Kind::Exit,
+        Kind::Open,
+        Kind::Connect,
+        Kind::Accept,
+        Kind::Close,
+        Kind::Listen,
+        Kind::CgroupMkdir,
+        Kind::CgroupRmdir,
+    ];
+
+    pub fn from_raw(raw: u32) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| *k as u32 == raw)
+    }
+
+    /// The `type` of the JSON record.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Exec => "exec",
+            Kind::Exit => "exit",
+            Kind::Open => "open",
+            Kind::Connect => "connect",
+            Kind::Accept => "accept",
+            Kind::Close => "close",
+            Kind::Listen => "listen",
+            Kind::CgroupMkdir => "cgroup_mkdir",
+            Kind::CgroupRmdir => "cgroup_rmdir",
+        }
+    }
+}
+
+/// One decoded ring-buffer record, borrowing the ring buffer's bytes.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    Exec(&'a ExecEvent),
+    Exit(&'a ExitEvent),
+    Open(&'a OpenEvent),
+    /// connect, accept, close and listen share one layout.
+    Connection(Kind, &'a ConnEvent),
+    Cgroup(Kind, &'a CgroupEvent),
+}
+
+impl Event<'_> {
+    pub fn header(&self) -> &EventHeader {
+        match self {
+            Event::Exec(e) => &e.hdr,
+            Event::Exit(e) => &e.hdr,
+            Event::Open(e) => &e.hdr,
+            Event::Connection(_, e) => &e.hdr,
+            Event::Cgroup(_, e) => &e.hdr,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("record of {got} bytes is shorter than its header")]
+    NoHeader { got: usize },
+    #[error("unknown record kind {0}")]
+    UnknownKind(u32),
+    #[error("{kind:?} record of {got} bytes, expected {need}")]
+    TooShort { kind: Kind, need: usize, got: usize },
+    #[error("record is not aligned for its type")]
+    Misaligned,
+}
+
+fn cast<T: plain::Plain>(bytes: &[u8], kind: Kind) -> Result<&T, DecodeError> {
+    let need = std::mem::size_of::<T>();
+    if bytes.len() < need {
+        return Err(DecodeError::TooShort { kind, need, got: bytes.len() });
+    }
+    plain::from_bytes(bytes).map_err(|_| DecodeError::Misaligned)
+}
+
+/// Decodes one record. Never panics, whatever the bytes.
+pub fn decode(bytes: &[u8]) -> Result<Event<'_>, DecodeError> {
+    if bytes.len() < std::mem::size_of::<EventHeader>() {
+        return Err(DecodeError::NoHeader { got: bytes.len() });
+    }
+    let header: &EventHeader = plain::from_bytes(bytes).map_err(|_| DecodeError::Misaligned)?;
+    let kind = Kind::from_raw(header.kind).ok_or(DecodeError::UnknownKind(header.kind))?;
+    Ok(match kind {
+        Kind::Exec => Event::Exec(cast(bytes, kind)?),
+        Kind::Exit => Event::Exit(cast(bytes, kind)?),
+        Kind::Open => Event::Open(cast(bytes, kind)?),
+        Kind::Connect | Kind::Accept | Kind::Close | Kind::Listen => {
+            Event::Connection(kind, cast(bytes, kind)?)
+        }
+        Kind::CgroupMkdir | Kind::CgroupRmdir => Event::Cgroup(kind, cast(bytes, kind)?),
+    })
+}
+
+/// The bytes of a C char array up to `len` (clamped to the array), as the kernel wrote them.
+pub fn c_bytes(array: &[i8], len: u32) -> &[u8] {
+    let len = (len as usize).min(array.len());
+    // SAFETY: i8 and u8 have the same size and alignment.
+    unsafe { std::slice::from_raw_parts(array.as_ptr().cast::<u8>(), len) }
+}
+
+/// The bytes of a NUL-terminated C char array (comm).
+pub fn c_str_bytes(array: &[i8]) -> &[u8] {
+    let all = c_bytes(array, array.len() as u32);
+    let end = all.iter().position(|b| *b == 0).unwrap_or(all.len());
+    &all[..end]
+}
+
+/// Splits the kernel's NUL-separated argv blob into arguments.
+pub fn split_args(blob: &[u8]) -> impl Iterator<Item = &[u8]> + Clone {
+    let blob = blob.strip_suffix(&[0]).unwrap_or(blob);
+    blob.split(|b| *b == 0).filter(move |_| !blob.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A byte buffer with the alignment the ring buffer guarantees.
+    #[repr(C, align(8))]
+    struct Aligned<const N: usize>([u8; N]);
+
+    fn record_of<T: Copy>(value: &T) -> Aligned<8192> {
+        let mut buf = Aligned([0u8; 8192]);
+        let size = std::mem::size_of::<T>();
+        // SAFETY: T is a plain C struct; we copy its bytes.
+        let src = unsafe { std::slice::from_raw_parts((value as *const T).cast::<u8>(), size) };
+        buf.0[..size].copy_from_slice(src);
+        buf
+    }
+
+    #[test]
+    fn decodes_an_exec_record() {
+        let mut e = ExecEvent::default();
+        e.hdr.kind = Kind::Exec as u32;
+        e.hdr.who.pid = 42;
+        e.hdr.who.cgroup_id = 7;
+        let args = b"/bin/echo\0hello\0world\0";
+        for (i, b) in args.iter().enumerate() {
+            e.args[i] = *b as i8;
+        }
+        e.args_len = args.len() as u32;
+        let buf = record_of(&e);
+        let size = std::mem::size_of::<ExecEvent>();
+        match decode(&buf.0[..size]).unwrap() {
+            Event::Exec(got) => {
+                assert_eq!(got.hdr.who.pid, 42);
+                assert_eq!(got.hdr.who.cgroup_id, 7);
+                let parsed: Vec<&[u8]> = split_args(c_bytes(&got.args, got.args_len)).collect();
+                assert_eq!(parsed, vec![&b"/bin/echo"[..], b"hello", b"world"]);
+            }
+            other => panic!("decoded {other:?}"),
+        }
+    }
+
+    #[test]
+    fn decodes_connection_kinds_with_one_layout() {
+        for kind in [Kind::Connect, Kind::Accept, Kind::Close, Kind::Listen] {
+            let mut e = ConnEvent::default();
+            e.hdr.kind = kind as u32;
+            e.tx_bytes = 1_000_000;
+            let buf = record_of(&e);
+            match decode(&buf.0[..std::mem::size_of::<ConnEvent>()]).unwrap() {
+                Event::Connection(k, got) => {
+                    assert_eq!(k, kind);
+                    assert_eq!(got.tx_bytes, 1_000_000);
+                }
+                other => panic!("decoded {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_short_unknown_and_headerless_records() {
+        let mut e = OpenEvent::default();
+        e.hdr.kind = Kind::Open as u32;
+        let buf = record_of(&e);
+        let header = std::mem::size_of::<EventHeader>();
+        assert_eq!(
+            decode(&buf.0[..header + 8]).unwrap_err(),
+            DecodeError::TooShort { kind: Kind::Open, need: std::mem::size_of::<OpenEvent>(), got: header + 8 }
+        );
+        assert_eq!(decode(&buf.0[..3]).unwrap_err(), DecodeError::NoHeader { got: 3 });
+
+        let mut bad = EventHeader::default();
+        bad.kind = 999;
+        let buf = record_of(&bad);
+        assert_eq!(decode(&buf.0[..header]).unwrap_err(), DecodeError::UnknownKind(999));
+        bad.kind = 0;
+        let buf = record_of(&bad);
+        assert_eq!(decode(&buf.0[..header]).unwrap_err(), DecodeError::UnknownKind(0));
+    }
+
+    #[test]
+    fn decoding_garbage_never_panics() {
+        let mut buf = Aligned([0u8; 8192]);
+        let mut seed = 0x2545F4914F6CDD1Du64;
+        for round in 0..2000 {
+            for b in buf.0.iter_mut() {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                *b = seed as u8;
+            }
+            // Make the kind plausible half of the time.
+            if round % 2 == 0 {
+                buf.0[8..12].copy_from_slice(&((round % 11) as u32).to_ne_bytes());
+            }
+            let _ = decode(&buf.0[..(seed as usize) % 8192]);
+        }
+    }
+
+    #[test]
+    fn splits_args_without_inventing_empty_ones() {
+        assert_eq!(split_args(b"").count(), 0);
+        assert_eq!(split_args(b"a\0\0b\0").collect::<Vec<_>>(), vec![&b"a"[..], b"", b"b"]);
+        assert_eq!(split_args(b"cut-short").collect::<Vec<_>>(), vec![&b"cut-short"[..]]);
+    }
+}

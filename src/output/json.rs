@@ -1,0 +1,329 @@
+//! A small NDJSON writer that appends to a reusable buffer: no allocation per
+//! event, and strings that are not UTF-8 kept lossless.
+//!
+//! Linux paths, arguments and command names are arbitrary bytes. A value that
+//! is valid UTF-8 is written as is. One that is not is written with each
+//! invalid sequence replaced by U+FFFD (readable, valid everywhere), and the
+//! exact bytes follow in a sibling field named `<key>_b64` (standard base64).
+//! Every JSON parser accepts the result; `jq -r '.file.path_b64 | @base64d'`
+//! recovers the bytes.
+
+use std::io::Write;
+
+pub struct ObjectWriter<'a> {
+    buf: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> ObjectWriter<'a> {
+    pub fn new(buf: &'a mut Vec<u8>) -> Self {
+        buf.push(b'{');
+        ObjectWriter { buf, first: true }
+    }
+
+    fn key(&mut self, key: &str) {
+        if !self.first {
+            self.buf.push(b',');
+        }
+        self.first = false;
+        write_str(self.buf, key.as_bytes());
+        self.buf.push(b':');
+    }
+
+    pub fn str(&mut self, key: &str, value: impl AsRef<[u8]>) -> &mut Self {
+        self.key(key);
+        write_str(self.buf, value.as_ref());
+        self
+    }
+
+    /// Bytes from the kernel: a string, plus `<key>_b64` when they are not UTF-8.
+    pub fn bytes(&mut self, key: &str, value: &[u8]) -> &mut Self {
+        self.str(key, value);
+        if std::str::from_utf8(value).is_err() {
+            self.key_with_suffix(key, "_b64");
+            write_base64(self.buf, value);
+        }
+        self
+    }
+
+    pub fn opt_bytes(&mut self, key: &str, value: Option<&[u8]>) -> &mut Self {
+        match value {
+            Some(v) => self.bytes(key, v),
+            None => self.null(key),
+        }
+    }
+
+    /// An array of kernel byte strings; `<key>_b64` holds all of them when any is not UTF-8.
+    pub fn bytes_array<'s>(&mut self, key: &str, values: impl Iterator<Item = &'s [u8]> + Clone) -> &mut Self {
+        self.key(key);
+        self.buf.push(b'[');
+        let mut all_utf8 = true;
+        for (i, v) in values.clone().enumerate() {
+            if i > 0 {
+                self.buf.push(b',');
+            }
+            all_utf8 &= std::str::from_utf8(v).is_ok();
+            write_str(self.buf, v);
+        }
+        self.buf.push(b']');
+        if !all_utf8 {
+            self.key_with_suffix(key, "_b64");
+            self.buf.push(b'[');
+            for (i, v) in values.enumerate() {
+                if i > 0 {
+                    self.buf.push(b',');
+                }
+                write_base64(self.buf, v);
+            }
+            self.buf.push(b']');
+        }
+        self
+    }
+
+    fn key_with_suffix(&mut self, key: &str, suffix: &str) {
+        self.buf.extend_from_slice(b",\"");
+        self.buf.extend_from_slice(key.as_bytes());
+        self.buf.extend_from_slice(suffix.as_bytes());
+        self.buf.extend_from_slice(b"\":");
+    }
+
+    pub fn opt_str(&mut self, key: &str, value: Option<impl AsRef<[u8]>>) -> &mut Self {
+        match value {
+            Some(v) => self.str(key, v),
+            None => self.null(key),
+        }
+    }
+
+    pub fn u64(&mut self, key: &str, value: u64) -> &mut Self {
+        self.key(key);
+        let _ = write!(self.buf, "{value}");
+        self
+    }
+
+    pub fn i64(&mut self, key: &str, value: i64) -> &mut Self {
+        self.key(key);
+        let _ = write!(self.buf, "{value}");
+        self
+    }
+
+    pub fn opt_u64(&mut self, key: &str, value: Option<u64>) -> &mut Self {
+        match value {
+            Some(v) => self.u64(key, v),
+            None => self.null(key),
+        }
+    }
+
+    pub fn bool(&mut self, key: &str, value: bool) -> &mut Self {
+        self.key(key);
+        self.buf.extend_from_slice(if value { b"true" } else { b"false" });
+        self
+    }
+
+    pub fn null(&mut self, key: &str) -> &mut Self {
+        self.key(key);
+        self.buf.extend_from_slice(b"null");
+        self
+    }
+
+    /// A value that is already JSON.
+    pub fn raw(&mut self, key: &str, json: &[u8]) -> &mut Self {
+        self.key(key);
+        self.buf.extend_from_slice(json);
+        self
+    }
+
+    /// Fields that are already JSON (`"a":1,"b":2`), spliced in.
+    pub fn raw_fields(&mut self, fields: &[u8]) -> &mut Self {
+        if fields.is_empty() {
+            return self;
+        }
+        if !self.first {
+            self.buf.push(b',');
+        }
+        self.first = false;
+        self.buf.extend_from_slice(fields);
+        self
+    }
+
+    pub fn object(&mut self, key: &str, fill: impl FnOnce(&mut ObjectWriter)) -> &mut Self {
+        self.key(key);
+        let mut inner = ObjectWriter::new(self.buf);
+        fill(&mut inner);
+        inner.buf.push(b'}');
+        self
+    }
+
+    pub fn end(self) {
+        self.buf.push(b'}');
+    }
+}
+
+/// Writes `bytes` as a JSON string, invalid UTF-8 replaced by U+FFFD.
+pub fn write_str(buf: &mut Vec<u8>, mut bytes: &[u8]) {
+    buf.push(b'"');
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(valid) => {
+                escape_valid(buf, valid);
+                break;
+            }
+            Err(e) => {
+                let (valid, rest) = bytes.split_at(e.valid_up_to());
+                // SAFETY: from_utf8 vouched for this prefix.
+                escape_valid(buf, unsafe { std::str::from_utf8_unchecked(valid) });
+                buf.extend_from_slice("\u{fffd}".as_bytes());
+                bytes = &rest[e.error_len().unwrap_or(rest.len())..];
+            }
+        }
+    }
+    buf.push(b'"');
+}
+
+/// Standard base64 with padding.
+pub fn write_base64(buf: &mut Vec<u8>, bytes: &[u8]) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    buf.push(b'"');
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                buf.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]);
+            } else {
+                buf.push(b'=');
+            }
+        }
+    }
+    buf.push(b'"');
+}
+
+fn escape_valid(buf: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: Option<&[u8]> = match b {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            0..=0x1f | 0x7f => None,
+            _ => continue,
+        };
+        buf.extend_from_slice(&bytes[start..i]);
+        match escape {
+            Some(e) => buf.extend_from_slice(e),
+            None => {
+                let _ = write!(buf, "\\u{:04x}", b);
+            }
+        }
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+}
+
+/// Nanoseconds since the Unix epoch as RFC 3339 UTC with nanoseconds.
+pub fn write_rfc3339(buf: &mut Vec<u8>, unix_ns: u64) {
+    let secs = unix_ns / 1_000_000_000;
+    let nanos = unix_ns % 1_000_000_000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    let _ = write!(
+        buf,
+        "\"{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z\"",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    );
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json_of(bytes: &[u8]) -> String {
+        let mut buf = Vec::new();
+        write_str(&mut buf, bytes);
+        String::from_utf8(buf).expect("the writer only emits UTF-8")
+    }
+
+    #[test]
+    fn escapes_quotes_controls_and_keeps_unicode() {
+        assert_eq!(json_of(b"plain"), r#""plain""#);
+        assert_eq!(json_of(b"a\"b\\c\nd\te\x01\x7f"), r#""a\"b\\c\nd\te\u0001\u007f""#);
+        assert_eq!(json_of("caf\u{e9} \u{1F600}".as_bytes()), "\"caf\u{e9} \u{1F600}\"");
+        let parsed: String = serde_json::from_str(&json_of(b"x\"\\\n\x00y")).unwrap();
+        assert_eq!(parsed, "x\"\\\n\0y");
+    }
+
+    #[test]
+    fn invalid_utf8_is_readable_and_lossless_in_b64() {
+        let raw: &[u8] = b"/tmp/caf\xe9/\xff\xfe";
+        assert_eq!(json_of(raw), "\"/tmp/caf\u{fffd}/\u{fffd}\u{fffd}\"");
+        let mut buf = Vec::new();
+        let mut o = ObjectWriter::new(&mut buf);
+        o.bytes("path", raw).bytes("ok", b"fine").bytes_array("args", [&b"ls"[..], b"\xff"].into_iter());
+        o.end();
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(v["path_b64"], "L3RtcC9jYWbpL//+");
+        assert_eq!(v["ok"], "fine");
+        assert!(v.get("ok_b64").is_none());
+        assert_eq!(v["args"], serde_json::json!(["ls", "\u{fffd}"]));
+        assert_eq!(v["args_b64"], serde_json::json!(["bHM=", "/w=="]));
+    }
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (input, want) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+            let mut buf = Vec::new();
+            write_base64(&mut buf, input.as_bytes());
+            assert_eq!(String::from_utf8(buf).unwrap(), format!("\"{want}\""));
+        }
+    }
+
+    #[test]
+    fn objects_and_arrays() {
+        let mut buf = Vec::new();
+        let mut o = ObjectWriter::new(&mut buf);
+        o.str("type", "exec").u64("n", 7).i64("ret", -2).bool("ok", true).null("pod");
+        o.object("process", |p| {
+            p.u64("pid", 1).opt_str("name", None::<&str>);
+        });
+        o.bytes_array("args", [&b"ls"[..], b"-l"].into_iter());
+        o.end();
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"type":"exec","n":7,"ret":-2,"ok":true,"pod":null,
+                "process":{"pid":1,"name":null},"args":["ls","-l"]})
+        );
+    }
+
+    #[test]
+    fn rfc3339_with_nanoseconds() {
+        let mut buf = Vec::new();
+        write_rfc3339(&mut buf, 0);
+        assert_eq!(buf, b"\"1970-01-01T00:00:00.000000000Z\"");
+        buf.clear();
+        // 2026-11-26T03:45:32.123456789Z
+        write_rfc3339(&mut buf, 1_795_664_732_123_456_789);
+        assert_eq!(String::from_utf8(buf).unwrap(), "\"2026-11-26T03:45:32.123456789Z\"");
+        let mut leap = Vec::new();
+        write_rfc3339(&mut leap, 951_782_400_000_000_000); // 2000-02-29
+        assert_eq!(leap, b"\"2000-02-29T00:00:00.000000000Z\"");
+    }
+}

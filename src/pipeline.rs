@@ -1,0 +1,271 @@
+//! decode -> enrich -> sink, for each record of the ring buffer, and the
+//! periodic records made from counters aggregated in the kernel.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::num::NonZeroUsize;
+
+use lru::LruCache;
+
+use crate::clock::Clock;
+use crate::enrich::peers::{Endpoint, PeerTable, SocketView};
+use crate::enrich::Enricher;
+use crate::events::{c_bytes, decode, ConnEvent, Event, FileIoKey, FileIoValue, Kind, ProcessIdentity, UdpKey, UdpValue};
+use crate::filter::Filter;
+use crate::output::{EventRecord, FileIoDelta, FileIoRecord, JsonSink, NetView, Stats, UdpDelta, UdpRecord};
+
+const AF_INET6: u16 = 10;
+const FILE_PATHS_CAPACITY: usize = 65536;
+
+pub fn ip_of(bytes: &[u8; 16], family: u16) -> IpAddr {
+    if family == AF_INET6 {
+        IpAddr::V6(Ipv6Addr::from(*bytes))
+    } else {
+        IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]))
+    }
+}
+
+fn view_of(e: &ConnEvent) -> SocketView {
+    SocketView {
+        local: Endpoint { addr: ip_of(&e.saddr, e.family), port: e.sport },
+        remote: Endpoint { addr: ip_of(&e.daddr, e.family), port: e.dport },
+        netns: e.sock_netns,
+    }
+}
+
+type FileIoId = (u64, u64, u32, u32);
+type UdpId = (u64, [u8; 16], [u8; 16], u32, u16, u16, u16);
+
+pub struct Pipeline<W: Write> {
+    enricher: Enricher,
+    peers: PeerTable,
+    sink: JsonSink<W>,
+    clock: Clock,
+    host_netns: u32,
+    filter: Filter,
+    /// Cgroups created while running that the filter selects, for the kernel's set.
+    pending_filter_cgroups: Vec<u64>,
+    /// (dev, ino) -> the path it was opened by, to name files in file_io records.
+    file_paths: LruCache<(u32, u64), Vec<u8>>,
+    last_file_io: HashMap<FileIoId, FileIoDelta>,
+    last_udp: HashMap<UdpId, UdpDelta>,
+    decode_errors: u64,
+    /// Set when a write failed; the reader stops consuming.
+    pub output_error: Option<io::Error>,
+}
+
+impl<W: Write> Pipeline<W> {
+    pub fn new(enricher: Enricher, sink: JsonSink<W>, filter: Filter) -> Self {
+        let host_netns = enricher.netns.host_netns();
+        Pipeline {
+            enricher,
+            peers: PeerTable::default(),
+            sink,
+            clock: Clock::new(),
+            host_netns,
+            filter,
+            pending_filter_cgroups: Vec::new(),
+            file_paths: LruCache::new(NonZeroUsize::new(FILE_PATHS_CAPACITY).expect("non-zero")),
+            last_file_io: HashMap::new(),
+            last_udp: HashMap::new(),
+            decode_errors: 0,
+            output_error: None,
+        }
+    }
+
+    pub fn sink(&mut self) -> &mut JsonSink<W> {
+        &mut self.sink
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub fn take_pending_filter_cgroups(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.pending_filter_cgroups)
+    }
+
+    fn record_result(&mut self, result: io::Result<()>) -> i32 {
+        match result {
+            Ok(()) => 0,
+            Err(e) => {
+                self.output_error = Some(e);
+                -1 // stops the ring buffer's consume loop
+            }
+        }
+    }
+
+    /// The ring buffer callback: 0 to go on, negative to stop consuming.
+    pub fn handle(&mut self, bytes: &[u8]) -> i32 {
+        if self.output_error.is_some() {
+            return -1;
+        }
+        match decode(bytes) {
+            Ok(event) => {
+                let result = self.on_event(event);
+                self.record_result(result)
+            }
+            Err(_) => {
+                self.decode_errors += 1;
+                0
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event) -> io::Result<()> {
+        let who = event.header().who;
+        if let Event::Cgroup(kind, e) = event {
+            if kind == Kind::CgroupMkdir {
+                let path = String::from_utf8_lossy(c_bytes(&e.path, e.path_len)).into_owned();
+                self.enricher.cgroup_created(e.id, path);
+                if self.filter.is_active() {
+                    let attribution = self.enricher.attribution(e.id);
+                    if self.filter.matches(&attribution) {
+                        self.pending_filter_cgroups.push(e.id);
+                    }
+                }
+            }
+            return Ok(());
+        }
+        let owner = self.enricher.attribution(who.cgroup_id);
+        self.enricher.netns.learn(who.netns, who.pid, who.cgroup_id);
+        let mut net = None;
+        let mut peer = None;
+        let mut sidecar_visible = false;
+        match event {
+            Event::Open(e) if e.ret >= 0 => {
+                self.file_paths.put((e.dev, e.ino), c_bytes(&e.path, e.path_len).to_vec());
+            }
+            Event::Connection(Kind::Listen, e) => {
+                self.peers.listening(e.sock_netns, e.sport, owner);
+                return Ok(());
+            }
+            Event::Connection(kind, e) => {
+                let view = view_of(e);
+                if matches!(kind, Kind::Connect | Kind::Accept) {
+                    self.peers.opened(view, owner.clone());
+                }
+                peer = self.peers.peer_of(view, &mut self.enricher);
+                sidecar_visible = owner.pod.is_some()
+                    && e.sock_netns != self.host_netns
+                    && !self.enricher.netns.is_local(e.sock_netns, view.remote.addr);
+                net = Some(NetView {
+                    proto: "tcp",
+                    saddr: view.local.addr,
+                    sport: view.local.port,
+                    daddr: Some(view.remote.addr),
+                    dport: view.remote.port,
+                });
+            }
+            _ => {}
+        }
+        let record = EventRecord {
+            event,
+            unix_ns: self.clock.unix_ns(event.header().boot_ns),
+            who: &who,
+            owner: &owner,
+            net,
+            peer: peer.as_deref(),
+            sidecar_visible,
+        };
+        self.sink.event(&record)
+    }
+
+    /// Writes what changed in the kernel's per-file counters since the last call.
+    pub fn file_io(&mut self, entries: &[(FileIoKey, FileIoValue)]) -> io::Result<()> {
+        let now = self.clock.now_unix_ns();
+        let mut seen = HashMap::with_capacity(entries.len());
+        for (key, value) in entries {
+            let id: FileIoId = (key.cgroup_id, key.ino, key.dev, key.pid);
+            let total = FileIoDelta {
+                read_bytes: value.read_bytes,
+                write_bytes: value.write_bytes,
+                reads: value.reads,
+                writes: value.writes,
+            };
+            let last = self.last_file_io.get(&id).copied().unwrap_or_default();
+            seen.insert(id, total);
+            if total == last {
+                continue;
+            }
+            let delta = FileIoDelta {
+                read_bytes: total.read_bytes.saturating_sub(last.read_bytes),
+                write_bytes: total.write_bytes.saturating_sub(last.write_bytes),
+                reads: total.reads.saturating_sub(last.reads),
+                writes: total.writes.saturating_sub(last.writes),
+            };
+            let who = ProcessIdentity {
+                cgroup_id: key.cgroup_id,
+                pid: key.pid,
+                tid: value.tid,
+                ppid: value.ppid,
+                uid: value.uid,
+                gid: value.gid,
+                netns: value.netns,
+                mntns: value.mntns,
+                comm: value.comm,
+                ..Default::default()
+            };
+            let owner = self.enricher.attribution(key.cgroup_id);
+            let path = self.file_paths.get(&(key.dev, key.ino)).cloned();
+            let record =
+                FileIoRecord { unix_ns: now, who: &who, owner: &owner, dev: key.dev, ino: key.ino, path: path.as_deref(), delta };
+            self.sink.file_io(&record)?;
+        }
+        self.last_file_io = seen;
+        Ok(())
+    }
+
+    /// Writes what changed in the kernel's per-socket UDP counters since the last call.
+    pub fn udp(&mut self, entries: &[(UdpKey, UdpValue)]) -> io::Result<()> {
+        let now = self.clock.now_unix_ns();
+        let mut seen = HashMap::with_capacity(entries.len());
+        for (key, value) in entries {
+            let id: UdpId = (key.cgroup_id, key.saddr, key.daddr, key.pid, key.sport, key.dport, key.family);
+            let total = UdpDelta {
+                tx_bytes: value.tx_bytes,
+                rx_bytes: value.rx_bytes,
+                tx_datagrams: value.tx_datagrams,
+                rx_datagrams: value.rx_datagrams,
+            };
+            let last = self.last_udp.get(&id).copied().unwrap_or_default();
+            seen.insert(id, total);
+            if total == last {
+                continue;
+            }
+            let delta = UdpDelta {
+                tx_bytes: total.tx_bytes.saturating_sub(last.tx_bytes),
+                rx_bytes: total.rx_bytes.saturating_sub(last.rx_bytes),
+                tx_datagrams: total.tx_datagrams.saturating_sub(last.tx_datagrams),
+                rx_datagrams: total.rx_datagrams.saturating_sub(last.rx_datagrams),
+            };
+            let saddr = ip_of(&key.saddr, key.family);
+            let daddr = (key.dport != 0).then(|| ip_of(&key.daddr, key.family));
+            let net = NetView { proto: "udp", saddr, sport: key.sport, daddr, dport: key.dport };
+            let owner = self.enricher.attribution(key.cgroup_id);
+            let peer = match daddr {
+                Some(addr) => {
+                    let view = SocketView {
+                        local: Endpoint { addr: saddr, port: key.sport },
+                        remote: Endpoint { addr, port: key.dport },
+                        netns: value.who.netns,
+                    };
+                    self.peers.peer_of(view, &mut self.enricher)
+                }
+                None => None,
+            };
+            let record = UdpRecord { unix_ns: now, who: &value.who, owner: &owner, net, peer: peer.as_deref(), delta };
+            self.sink.udp(&record)?;
+        }
+        self.last_udp = seen;
+        Ok(())
+    }
+
+    pub fn stats(&mut self, mut stats: Stats) -> io::Result<()> {
+        self.clock.refresh();
+        stats.decode_errors = self.decode_errors;
+        let now = self.clock.now_unix_ns();
+        self.sink.stats(now, &stats)
+    }
+}

@@ -1,0 +1,250 @@
+//! Loading the BPF object, choosing attach points, owning the links.
+//!
+//! Which program watches what, and what it needs from the kernel, is the table
+//! `PROBES`: data, not scattered `if`s. Every source uses a BTF-typed raw
+//! tracepoint (tp_btf), which needs neither tracefs, kprobes nor fentry; a
+//! tracepoint the kernel lacks is skipped with a reason and podtop goes on.
+
+pub mod skeleton;
+
+use std::mem::MaybeUninit;
+
+use anyhow::{bail, Context, Result};
+use libbpf_rs::btf::types::Typedef;
+use libbpf_rs::btf::Btf;
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
+
+use skeleton::{PodtopSkel, PodtopSkelBuilder};
+
+/// Event classes chosen with `--events`, as the kernel's `events_mask` bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventClasses(pub u32);
+
+impl EventClasses {
+    pub const EXEC: u32 = 1;
+    pub const FILE: u32 = 2;
+    pub const NET: u32 = 4;
+    pub const ALL: EventClasses = EventClasses(Self::EXEC | Self::FILE | Self::NET);
+
+    pub fn contains(self, class: u32) -> bool {
+        self.0 & class != 0
+    }
+}
+
+pub struct ProbeSpec {
+    /// The program in src/bpf/podtop.bpf.c.
+    pub program: &'static str,
+    /// The kernel tracepoint it attaches to, as `subsystem:event`.
+    pub tracepoint: &'static str,
+    pub provides: &'static str,
+    /// The `--events` class that needs it; None: always attached (enrichment).
+    pub class: Option<u32>,
+}
+
+pub const PROBES: &[ProbeSpec] = &[
+    ProbeSpec {
+        program: "on_exec",
+        tracepoint: "sched:sched_process_exec",
+        provides: "exec events: filename, argv",
+        class: Some(EventClasses::EXEC),
+    },
+    ProbeSpec {
+        program: "on_exit",
+        tracepoint: "sched:sched_process_exit",
+        provides: "exit events: code, signal, lifetime",
+        class: Some(EventClasses::EXEC),
+    },
+    ProbeSpec {
+        program: "on_sys_exit",
+        tracepoint: "raw_syscalls:sys_exit",
+        provides: "open/openat/openat2 events; read/write bytes per process and file",
+        class: Some(EventClasses::FILE),
+    },
+    ProbeSpec {
+        program: "on_sock_state",
+        tracepoint: "sock:inet_sock_set_state",
+        provides: "TCP connect, accept, close (IPv4, IPv6)",
+        class: Some(EventClasses::NET),
+    },
+    ProbeSpec {
+        program: "on_tcp_destroy",
+        tracepoint: "tcp:tcp_destroy_sock",
+        provides: "TCP close with final byte counts (else at the TCP_CLOSE state)",
+        class: Some(EventClasses::NET),
+    },
+    ProbeSpec {
+        program: "on_sock_send",
+        tracepoint: "sock:sock_send_length",
+        provides: "TCP and UDP bytes sent (kernel >= 6.5)",
+        class: Some(EventClasses::NET),
+    },
+    ProbeSpec {
+        program: "on_sock_recv",
+        tracepoint: "sock:sock_recv_length",
+        provides: "TCP and UDP bytes received (kernel >= 6.5)",
+        class: Some(EventClasses::NET),
+    },
+    ProbeSpec {
+        program: "on_cgroup_mkdir",
+        tracepoint: "cgroup:cgroup_mkdir",
+        provides: "names of cgroups as they are created (attribution)",
+        class: None,
+    },
+    ProbeSpec {
+        program: "on_cgroup_rmdir",
+        tracepoint: "cgroup:cgroup_rmdir",
+        provides: "cgroup removal (attribution)",
+        class: None,
+    },
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeStatus {
+    Attached,
+    Skipped(String),
+    Failed(String),
+}
+
+impl ProbeStatus {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProbeStatus::Attached => "attached",
+            ProbeStatus::Skipped(_) => "skipped",
+            ProbeStatus::Failed(_) => "failed",
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            ProbeStatus::Attached => None,
+            ProbeStatus::Skipped(r) | ProbeStatus::Failed(r) => Some(r),
+        }
+    }
+}
+
+pub struct ProbeReport {
+    pub spec: &'static ProbeSpec,
+    pub status: ProbeStatus,
+}
+
+/// What the kernel side is told before load.
+#[derive(Debug, Clone)]
+pub struct KernelConfig {
+    pub classes: EventClasses,
+    pub filter_pid: Option<u32>,
+    pub filter_by_cgroup: bool,
+    pub ringbuf_bytes: u32,
+    /// 0: wake the reader on every event.
+    pub wakeup_bytes: u64,
+}
+
+/// The loaded programs and their links; dropping it detaches everything.
+pub struct Probes<'obj> {
+    // Field order matters: links are dropped (detached) before the skeleton.
+    links: Vec<Link>,
+    pub skel: PodtopSkel<'obj>,
+    pub report: Vec<ProbeReport>,
+}
+
+/// The tracepoint's BTF type (`btf_trace_<event>`) is what tp_btf attaches to.
+fn kernel_has_tracepoint(btf: &Btf, tracepoint: &str) -> bool {
+    let event = tracepoint.split_once(':').map_or(tracepoint, |(_, e)| e);
+    btf.type_by_name::<Typedef>(&format!("btf_trace_{event}")).is_some()
+}
+
+/// Checks what loading needs, with one clear line for each way it can't work.
+pub fn check_prerequisites() -> Result<()> {
+    if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
+        bail!("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing); podtop needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+    }
+    if !crate::privileges::can_load_bpf() {
+        bail!("podtop needs root (or CAP_BPF and CAP_PERFMON) to load its eBPF programs: run it with sudo");
+    }
+    Ok(())
+}
+
+impl<'obj> Probes<'obj> {
+    pub fn load(storage: &'obj mut MaybeUninit<OpenObject>, config: &KernelConfig) -> Result<Self> {
+        check_prerequisites()?;
+        let btf = Btf::from_vmlinux().context("reading the kernel's BTF")?;
+        let mut open = PodtopSkelBuilder::default().open(storage).context("opening the BPF object")?;
+
+        let rodata = open.maps.rodata_data.as_deref_mut().context("BPF object has no rodata")?;
+        rodata.events_mask = config.classes.0;
+        rodata.filter_pid = config.filter_pid.unwrap_or(0);
+        rodata.filter_by_cgroup = config.filter_by_cgroup;
+        rodata.wakeup_bytes = config.wakeup_bytes;
+        open.maps.events.set_max_entries(config.ringbuf_bytes).context("sizing the ring buffer")?;
+
+        let mut planned: Vec<(&'static ProbeSpec, Option<String>)> = Vec::new();
+        let mut close_at_destroy = false;
+        for spec in PROBES {
+            let skip = if spec.class.is_some_and(|c| !config.classes.contains(c)) {
+                Some("not requested (--events)".to_string())
+            } else if !kernel_has_tracepoint(&btf, spec.tracepoint) {
+                Some(format!("this kernel has no tracepoint {}", spec.tracepoint))
+            } else {
+                None
+            };
+            close_at_destroy |= spec.program == "on_tcp_destroy" && skip.is_none();
+            planned.push((spec, skip));
+        }
+        rodata.close_at_destroy = close_at_destroy;
+        for mut prog in open.open_object_mut().progs_mut() {
+            let name = prog.name().to_string_lossy().into_owned();
+            let skip = planned.iter().find(|(s, _)| s.program == name).is_none_or(|(_, skip)| skip.is_some());
+            prog.set_autoload(!skip);
+        }
+
+        let skel = open.load().map_err(|e| anyhow::anyhow!("{e}")).context(
+            "loading podtop's eBPF programs into the kernel failed (run with PODTOP_DEBUG=1 for the verifier log)",
+        )?;
+
+        let mut links = Vec::new();
+        let mut report = Vec::new();
+        for (spec, skip) in planned {
+            let status = match skip {
+                Some(reason) => ProbeStatus::Skipped(reason),
+                None => match skel.object().progs_mut().find(|p| p.name() == spec.program).map(|p| p.attach()) {
+                    Some(Ok(link)) => {
+                        links.push(link);
+                        ProbeStatus::Attached
+                    }
+                    Some(Err(e)) => ProbeStatus::Failed(e.to_string()),
+                    None => ProbeStatus::Failed("program missing from the BPF object".into()),
+                },
+            };
+            if let ProbeStatus::Failed(reason) = &status {
+                eprintln!("podtop: warning: {} ({}) did not attach: {reason}", spec.program, spec.tracepoint);
+            }
+            report.push(ProbeReport { spec, status });
+        }
+        if links.is_empty() {
+            bail!("no probe could be attached; see `podtop probes`");
+        }
+        Ok(Probes { links, skel, report })
+    }
+
+    /// Lets the kernel pass events of cgroup `id` and its whole subtree.
+    pub fn allow_cgroup(&self, id: u64) -> Result<()> {
+        self.skel
+            .maps
+            .cgroup_filter
+            .update(&id.to_ne_bytes(), &[1u8], MapFlags::ANY)
+            .with_context(|| format!("adding cgroup {id} to the filter"))
+    }
+
+    pub fn attached_count(&self) -> usize {
+        self.links.len()
+    }
+}
+
+/// Routes libbpf's own messages: silent unless PODTOP_DEBUG is set.
+pub fn configure_libbpf_logging() {
+    if std::env::var_os("PODTOP_DEBUG").is_some() {
+        libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Debug, |_, msg| eprint!("{msg}"))));
+    } else {
+        libbpf_rs::set_print(None);
+    }
+}

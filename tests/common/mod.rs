@@ -1,0 +1,286 @@
+//! Real sandboxes for podtop's integration tests: kubelet-shaped cgroups,
+//! network namespaces joined by veth, runc containers, and podtop itself
+//! running as a child process. Everything is removed on drop, also when a
+//! test fails half-way.
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const PODTOP: &str = env!("CARGO_BIN_EXE_podtop");
+
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(unsafe { libc::geteuid() }, 0, "podtop's integration tests load eBPF programs: run them as root (make test)");
+}
+
+/// Runs a command and fails the test with its output if it fails.
+pub fn sh(cmd: &str) -> String {
+    let out = Command::new("sh").arg("-c").arg(cmd).output().expect("spawning sh");
+    assert!(out.status.success(), "`{cmd}` failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn cgroup2_mount() -> PathBuf {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    mountinfo
+        .lines()
+        .find_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            (right.split_whitespace().next()? == "cgroup2").then(|| PathBuf::from(left.split_whitespace().nth(4).unwrap()))
+        })
+        .expect("a cgroup2 mount")
+}
+
+/// A random lowercase hex string.
+pub fn hex(len: usize) -> String {
+    let mut out = String::new();
+    while out.len() < len {
+        out.push_str(&fs::read_to_string("/proc/sys/kernel/random/uuid").unwrap().replace(['-', '\n'], ""));
+    }
+    out.truncate(len);
+    out
+}
+
+/// Removes a cgroup and the empty parents it was made under, in every hierarchy
+/// (runc also creates it in the v1 controllers of a hybrid layout).
+pub fn remove_cgroup_tree(relative: &str, stop_at: &str) {
+    let mut roots = vec![cgroup2_mount()];
+    if let Ok(entries) = fs::read_dir("/sys/fs/cgroup") {
+        roots.extend(entries.flatten().map(|e| e.path()).filter(|p| p.join(relative.trim_start_matches('/')).exists()));
+    }
+    for root in roots {
+        let mut path = root.join(relative.trim_start_matches('/'));
+        let top = root.join(stop_at.trim_start_matches('/'));
+        loop {
+            if path.exists() {
+                let kill = path.join("cgroup.kill");
+                if kill.exists() {
+                    let _ = fs::write(&kill, "1");
+                }
+                for _ in 0..50 {
+                    if fs::remove_dir(&path).is_ok() || !path.exists() {
+                        break;
+                    }
+                    thread::sleep(Duration::from_millis(20));
+                }
+            }
+            if path == top || !path.starts_with(&top) {
+                break;
+            }
+            let Some(parent) = path.parent() else { break };
+            path = parent.to_path_buf();
+        }
+    }
+}
+
+/// A pod the way kubelet and a CRI runtime lay it out: a pod cgroup with one
+/// container cgroup, and its own network namespace.
+pub struct Pod {
+    pub uid: String,
+    pub container_id: String,
+    pub netns: String,
+    pub addr: Option<String>,
+    /// Relative to the cgroup2 root.
+    pub pod_cgroup: String,
+    pub container_cgroup: String,
+}
+
+impl Pod {
+    pub fn new(tag: &str) -> Pod {
+        let uid = format!("{}-{}-{}-{}-{}", hex(8), hex(4), hex(4), hex(4), hex(12));
+        let container_id = hex(64);
+        let pod_cgroup = format!(
+            "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{}.slice",
+            uid.replace('-', "_")
+        );
+        let container_cgroup = format!("{pod_cgroup}/cri-containerd-{container_id}.scope");
+        fs::create_dir_all(cgroup2_mount().join(container_cgroup.trim_start_matches('/'))).unwrap();
+        let netns = format!("podtop-{tag}-{}", hex(6));
+        let pod = Pod { uid, container_id, netns, addr: None, pod_cgroup, container_cgroup };
+        sh(&format!("ip netns add {} && ip -n {} link set lo up", pod.netns, pod.netns));
+        pod
+    }
+
+    pub fn cgroup_id(&self) -> u64 {
+        fs::metadata(cgroup2_mount().join(self.container_cgroup.trim_start_matches('/'))).unwrap().ino()
+    }
+
+    /// A command that runs `argv` inside the pod: its container cgroup and network namespace.
+    pub fn command(&self, argv: &[&str]) -> Command {
+        let procs = cgroup2_mount().join(self.container_cgroup.trim_start_matches('/')).join("cgroup.procs");
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("echo $$ > {} && exec nsenter --net=/run/netns/{} \"$@\"", procs.display(), self.netns))
+            .arg("sh")
+            .args(argv);
+        cmd
+    }
+
+    /// Runs `argv` in the pod to completion; returns stdout.
+    pub fn run(&self, argv: &[&str]) -> String {
+        let out = self.command(argv).output().unwrap();
+        assert!(out.status.success(), "{argv:?} in pod failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Pod {
+    fn drop(&mut self) {
+        remove_cgroup_tree(&self.container_cgroup, "/kubepods.slice");
+        let _ = Command::new("ip").args(["netns", "del", &self.netns]).status();
+    }
+}
+
+/// Joins two pods with a veth pair: `a` gets 10.244.N.1, `b` 10.244.N.2.
+pub fn link(a: &mut Pod, b: &mut Pod, subnet: u8) {
+    let (va, vb) = (format!("pt{}a", hex(6)), format!("pt{}b", hex(6)));
+    sh(&format!(
+        "ip link add {va} netns {na} type veth peer name {vb} netns {nb} && \
+         ip -n {na} addr add 10.244.{subnet}.1/24 dev {va} && ip -n {nb} addr add 10.244.{subnet}.2/24 dev {vb} && \
+         ip -n {na} link set {va} up && ip -n {nb} link set {vb} up",
+        na = a.netns,
+        nb = b.netns
+    ));
+    a.addr = Some(format!("10.244.{subnet}.1"));
+    b.addr = Some(format!("10.244.{subnet}.2"));
+}
+
+/// podtop --json as a child process, its records collected as they come.
+pub struct Podtop {
+    child: Option<Child>,
+    records: Arc<Mutex<Vec<Value>>>,
+    stderr: Arc<Mutex<String>>,
+    reader: Option<thread::JoinHandle<()>>,
+}
+
+impl Podtop {
+    pub fn start(args: &[&str]) -> Podtop {
+        let mut child = Command::new(PODTOP)
+            .arg("--json")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting podtop");
+        let records = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().unwrap();
+        let sink = records.clone();
+        let reader = thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let value: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                sink.lock().unwrap().push(value);
+            }
+        });
+        let stderr_text = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let err_sink = stderr_text.clone();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                err_sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        let podtop = Podtop { child: Some(child), records, stderr: stderr_text, reader: Some(reader) };
+        podtop.wait_for(Duration::from_secs(20), |r| r["type"] == "start");
+        podtop
+    }
+
+    pub fn records(&self) -> Vec<Value> {
+        self.records.lock().unwrap().clone()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits until a record matches; fails the test with what was seen if none does.
+    pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(found) = self.records.lock().unwrap().iter().find(|r| pred(r)) {
+                return found.clone();
+            }
+            if Instant::now() > deadline {
+                panic!("no matching record within {timeout:?}; stderr: {}", self.stderr());
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops podtop with `signal` and returns its exit status and every record.
+    pub fn stop_with(&mut self, signal: i32) -> (ExitStatus, Vec<Value>) {
+        let mut child = self.child.take().expect("podtop still running");
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let status = wait_timeout(&mut child, Duration::from_secs(10)).expect("podtop did not stop on a signal");
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        (status, self.records())
+    }
+
+    pub fn stop(&mut self) -> Vec<Value> {
+        let (status, records) = self.stop_with(libc::SIGINT);
+        assert!(status.success(), "podtop exited with {status}; stderr: {}", self.stderr());
+        records
+    }
+}
+
+impl Drop for Podtop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Records of one type from one process.
+pub fn of_type<'a>(records: &'a [Value], kind: &str) -> impl Iterator<Item = &'a Value> + 'a {
+    let kind = kind.to_string();
+    records.iter().filter(move |r| r["type"] == kind.as_str())
+}
+
+/// The names of podtop's BPF programs still loaded in the kernel.
+pub fn loaded_podtop_programs() -> Vec<String> {
+    let out = Command::new("bpftool").args(["prog", "show", "--json"]).output().expect("bpftool");
+    let progs: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    progs
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p["name"].as_str())
+                .filter(|n| n.starts_with("on_"))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn path_exists(p: &str) -> bool {
+    Path::new(p).exists()
+}

@@ -1,0 +1,219 @@
+//! Pods on this machine (kubelet-shaped cgroups, own network namespaces
+//! joined by veth) watched by the real podtop with its real eBPF programs.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+const SERVER: &str = r#"
+import socket, sys
+addr = sys.argv[1]
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((addr, 8080)); s.listen()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((addr, 5353))
+print("ready", flush=True)
+c, _ = s.accept(); n = 0
+while True:
+    d = c.recv(65536)
+    if not d: break
+    n += len(d)
+c.sendall(b"y" * 500); c.close()
+got = sum(len(u.recv(2048)) for _ in range(3))
+print(n, got, flush=True)
+"#;
+
+const CLIENT: &str = r#"
+import socket, sys
+addr = sys.argv[1]
+c = socket.create_connection((addr, 8080)); c.sendall(b"x" * 1000000); c.shutdown(socket.SHUT_WR)
+while c.recv(65536): pass
+c.close()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.connect((addr, 5353))
+for _ in range(3): u.send(b"z" * 100)
+# loopback inside the pod: never crosses the pod's boundary
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+k = socket.create_connection(l.getsockname()); a, _ = l.accept(); k.sendall(b"q" * 10); a.recv(10); k.close(); a.close()
+"#;
+
+fn pid_of(r: &Value) -> u64 {
+    r["process"]["pid"].as_u64().unwrap()
+}
+
+#[test]
+fn pod_to_pod_tcp_has_exact_bytes_names_both_ends_and_sidecar_scope() {
+    require_root();
+    let mut client_pod = Pod::new("client");
+    let mut server_pod = Pod::new("server");
+    link(&mut client_pod, &mut server_pod, 77);
+    let server_addr = server_pod.addr.clone().unwrap();
+    let mut podtop = Podtop::start(&["--events", "net"]);
+
+    let mut server = server_pod
+        .command(&["python3", "-c", SERVER, &server_addr])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server_out = BufReader::new(server.stdout.take().unwrap()).lines();
+    assert_eq!(server_out.next().unwrap().unwrap(), "ready");
+    let client = client_pod.command(&["python3", "-c", CLIENT, &server_addr]).output().unwrap();
+    assert!(client.status.success(), "client: {}", String::from_utf8_lossy(&client.stderr));
+    assert_eq!(server_out.next().unwrap().unwrap(), "1000000 300", "what the server itself counted");
+    let server_pid = u64::from(server.id());
+    assert!(server.wait().unwrap().success());
+
+    podtop.wait_for(Duration::from_secs(5), |r| r["type"] == "close" && pid_of(r) == server_pid);
+    std::thread::sleep(Duration::from_millis(1200)); // one counter interval for UDP
+    let records = podtop.stop();
+
+    let in_pod = |r: &&Value, pod: &Pod| r["pod"]["uid"] == pod.uid.as_str();
+    let connect = of_type(&records, "connect")
+        .find(|r| in_pod(r, &client_pod) && r["net"]["dport"] == 8080)
+        .expect("the client's connect");
+    assert_eq!(connect["container"]["id"], client_pod.container_id.as_str());
+    assert_eq!(connect["container"]["runtime"], "containerd");
+    assert_eq!(connect["cgroup"]["id"], client_pod.cgroup_id());
+    assert_eq!(connect["cgroup"]["path"], client_pod.container_cgroup.as_str());
+    assert_eq!(connect["pod"]["qos"], "besteffort");
+    assert_eq!(connect["process"]["comm"], "python3");
+    assert_eq!(connect["net"]["daddr"], server_addr.as_str());
+    assert_eq!(connect["net"]["saddr"], client_pod.addr.as_deref().unwrap());
+    assert_eq!(connect["net"]["family"], "ipv4");
+    assert_eq!(connect["sidecar_visible"], true);
+    assert_eq!(connect["peer"]["pod"]["uid"], server_pod.uid.as_str(), "the server's pod, by its address");
+    assert_eq!(connect["peer"]["container"]["id"], server_pod.container_id.as_str(), "the listener's container");
+    let client_pid = pid_of(connect);
+
+    let accept = of_type(&records, "accept").find(|r| in_pod(r, &server_pod)).expect("the server's accept");
+    assert_eq!(pid_of(accept), server_pid);
+    assert_eq!(accept["container"]["id"], server_pod.container_id.as_str());
+    assert_eq!(accept["net"]["sport"], 8080);
+    assert_eq!(accept["net"]["dport"], connect["net"]["sport"]);
+    assert_eq!(accept["peer"]["pod"]["uid"], client_pod.uid.as_str());
+    assert_eq!(accept["sidecar_visible"], true);
+
+    let client_close = of_type(&records, "close")
+        .find(|r| pid_of(r) == client_pid && r["net"]["dport"] == 8080)
+        .expect("the client's close");
+    assert_eq!(client_close["net"]["tx_bytes"], 1_000_000);
+    assert_eq!(client_close["net"]["rx_bytes"], 500);
+    assert_eq!(client_close["net"]["cookie"], connect["net"]["cookie"]);
+    assert!(client_close["net"]["duration_ns"].as_u64().unwrap() > 0);
+    assert_eq!(client_close["peer"]["pod"]["uid"], server_pod.uid.as_str());
+    assert_eq!(client_close["sidecar_visible"], true);
+
+    let server_close = of_type(&records, "close").find(|r| pid_of(r) == server_pid).expect("the server's close");
+    assert_eq!(server_close["net"]["rx_bytes"], 1_000_000);
+    assert_eq!(server_close["net"]["tx_bytes"], 500);
+    assert_eq!(server_close["pod"]["uid"], server_pod.uid.as_str());
+    assert_eq!(server_close["peer"]["container"]["id"], client_pod.container_id.as_str());
+
+    // UDP: bytes counted in the kernel per socket, summed over intervals.
+    let udp_sum = |pid: u64, field: &str| -> u64 {
+        of_type(&records, "udp").filter(|r| pid_of(r) == pid).map(|r| r["net"][field].as_u64().unwrap()).sum()
+    };
+    assert_eq!(udp_sum(client_pid, "tx_bytes"), 300);
+    assert_eq!(udp_sum(client_pid, "tx_datagrams"), 3);
+    assert_eq!(udp_sum(server_pid, "rx_bytes"), 300);
+    let udp = of_type(&records, "udp").find(|r| pid_of(r) == client_pid).unwrap();
+    assert_eq!(udp["net"]["daddr"], server_addr.as_str());
+    assert_eq!(udp["sidecar_visible"], false, "a TCP sidecar proxy does not see UDP");
+    assert_eq!(udp["peer"]["pod"]["uid"], server_pod.uid.as_str());
+
+    // Loopback inside the client pod: in the kernel's view, not in a sidecar's.
+    let loopback: Vec<&Value> = of_type(&records, "close")
+        .filter(|r| pid_of(r) == client_pid && r["net"]["daddr"] == "127.0.0.1")
+        .collect();
+    assert_eq!(loopback.len(), 2, "both ends of the in-pod loopback connection");
+    assert!(loopback.iter().all(|r| r["sidecar_visible"] == false));
+    assert_eq!(loopback.iter().map(|r| r["net"]["tx_bytes"].as_u64().unwrap()).sum::<u64>(), 10);
+
+    // Every record of the pods' processes carries the pod's own network namespace.
+    let host_netns = std::fs::metadata("/proc/self/ns/net").map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap();
+    assert!(records.iter().filter(|r| in_pod(r, &client_pod)).all(|r| r["netns"] != host_netns));
+}
+
+#[test]
+fn short_lived_processes_files_and_host_are_attributed() {
+    require_root();
+    let mut podtop = Podtop::start(&[]);
+    // The pod is made after podtop started: its cgroup is learnt from the kernel.
+    let pod = Pod::new("exec");
+    let cgroup_id = pod.cgroup_id();
+    let container_cgroup = pod.container_cgroup.clone();
+    let file = format!("/tmp/podtop-file-{}", hex(8));
+    let writer = format!(
+        "import os\nwith open({file:?}, 'wb') as f: f.write(b'w' * 12345)\nwith open({file:?}, 'rb') as f: assert len(f.read()) == 12345\nos.unlink({file:?})"
+    );
+    pod.run(&["/bin/true"]);
+    pod.run(&["python3", "-c", &writer]);
+    let (uid, container_id) = (pod.uid.clone(), pod.container_id.clone());
+    drop(pod); // the cgroup is gone before podtop reads a single record
+    sh("/bin/echo podtop-host-marker > /dev/null");
+    let bad = b"/tmp/podtop-\xff\xfe-missing";
+    let _ = std::fs::File::open(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(bad.as_slice()));
+
+    podtop.wait_for(Duration::from_secs(5), |r| r["type"] == "exec" && r["exec"]["args"][1] == "podtop-host-marker");
+    std::thread::sleep(Duration::from_millis(1200));
+    let records = podtop.stop();
+
+    let true_exec = of_type(&records, "exec")
+        .find(|r| r["exec"]["filename"] == "/bin/true" && r["cgroup"]["id"] == cgroup_id)
+        .expect("exec of /bin/true in the pod");
+    assert_eq!(true_exec["container"]["id"], container_id.as_str());
+    assert_eq!(true_exec["pod"]["uid"], uid.as_str());
+    assert_eq!(true_exec["cgroup"]["path"], container_cgroup.as_str());
+    assert_eq!(true_exec["exec"]["args"], serde_json::json!(["/bin/true"]));
+    let pid = pid_of(true_exec);
+    let exit = of_type(&records, "exit").find(|r| pid_of(r) == pid).expect("exit of /bin/true");
+    assert_eq!(exit["exit"]["code"], 0);
+    assert_eq!(exit["exit"]["signal"], Value::Null);
+    assert!(exit["exit"]["duration_ns"].as_u64().unwrap() < 1_000_000_000);
+    assert_eq!(exit["container"]["id"], container_id.as_str());
+
+    let opens: Vec<&Value> = of_type(&records, "open").filter(|r| r["file"]["path"] == file.as_str()).collect();
+    assert_eq!(opens.len(), 2, "one open to write, one to read");
+    assert!(opens.iter().all(|r| r["pod"]["uid"] == uid.as_str() && r["file"]["ret"].as_i64().unwrap() >= 0));
+    assert!(opens.iter().any(|r| r["file"]["flags_text"].as_str().unwrap().starts_with("O_WRONLY|O_CREAT|O_TRUNC")));
+    let io: Vec<&Value> = of_type(&records, "file_io").filter(|r| r["file"]["path"] == file.as_str()).collect();
+    let sum = |field: &str| io.iter().map(|r| r["file"][field].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(sum("write_bytes"), 12345);
+    assert_eq!(sum("read_bytes"), 12345);
+    assert!(io.iter().all(|r| r["container"]["id"] == container_id.as_str()));
+
+    let host = of_type(&records, "exec").find(|r| r["exec"]["args"][1] == "podtop-host-marker").unwrap();
+    assert_eq!(host["container"], Value::Null);
+    assert_eq!(host["pod"], Value::Null);
+
+    let failed = of_type(&records, "open")
+        .find(|r| r["file"]["error"] == "ENOENT" && r["file"]["path"].as_str().is_some_and(|p| p.contains("-missing")))
+        .expect("the failed open of a non-UTF-8 path");
+    assert_eq!(failed["file"]["ret"], -2);
+    assert_eq!(failed["file"]["path"], "/tmp/podtop-\u{fffd}\u{fffd}-missing");
+    assert_eq!(failed["file"]["path_b64"], "L3RtcC9wb2R0b3At//4tbWlzc2luZw==", "the exact bytes");
+}
+
+#[test]
+fn pod_filter_keeps_only_that_pod_in_the_kernel() {
+    require_root();
+    let watched = Pod::new("watched");
+    let other = Pod::new("other");
+    let mut podtop = Podtop::start(&["--pod", &watched.uid]);
+    assert_eq!(podtop.records()[0]["filters"]["pod"], watched.uid.as_str());
+    for _ in 0..3 {
+        other.run(&["/bin/true"]);
+        watched.run(&["/bin/true"]);
+    }
+    sh("/bin/true");
+    podtop.wait_for(Duration::from_secs(5), |r| r["type"] == "exit" && r["process"]["comm"] == "true");
+    std::thread::sleep(Duration::from_millis(300));
+    let records = podtop.stop();
+    let events: Vec<&Value> = records.iter().filter(|r| !matches!(r["type"].as_str(), Some("start" | "stats"))).collect();
+    assert!(events.iter().filter(|r| r["type"] == "exec").count() >= 3);
+    for r in &events {
+        assert_eq!(r["pod"]["uid"], watched.uid.as_str(), "only the watched pod: {r}");
+    }
+}
