@@ -37,6 +37,14 @@ fn view_of(e: &ConnEvent) -> SocketView {
 type FileIoId = (u64, u64, u32, u32);
 type UdpId = (u64, [u8; 16], [u8; 16], u32, u16, u16, u16);
 
+fn file_io_id(key: &FileIoKey) -> FileIoId {
+    (key.cgroup_id, key.ino, key.dev, key.pid)
+}
+
+fn udp_id(key: &UdpKey) -> UdpId {
+    (key.cgroup_id, key.saddr, key.daddr, key.pid, key.sport, key.dport, key.family)
+}
+
 pub struct Pipeline<W: Write> {
     enricher: Enricher,
     peers: PeerTable,
@@ -172,12 +180,15 @@ impl<W: Write> Pipeline<W> {
         self.sink.event(&record)
     }
 
-    /// Writes what changed in the kernel's per-file counters since the last call.
-    pub fn file_io(&mut self, entries: &[(FileIoKey, FileIoValue)]) -> io::Result<()> {
+    /// Writes what changed in the kernel's per-file counters since the last
+    /// call; returns the entries that stayed idle for a whole interval, which
+    /// the caller removes from the kernel's map (then `forget_file_io`).
+    pub fn file_io(&mut self, entries: &[(FileIoKey, FileIoValue)]) -> io::Result<Vec<FileIoKey>> {
         let now = self.clock.now_unix_ns();
         let mut seen = HashMap::with_capacity(entries.len());
+        let mut idle = Vec::new();
         for (key, value) in entries {
-            let id: FileIoId = (key.cgroup_id, key.ino, key.dev, key.pid);
+            let id = file_io_id(key);
             let total = FileIoDelta {
                 read_bytes: value.read_bytes,
                 write_bytes: value.write_bytes,
@@ -187,6 +198,7 @@ impl<W: Write> Pipeline<W> {
             let last = self.last_file_io.get(&id).copied().unwrap_or_default();
             seen.insert(id, total);
             if total == last {
+                idle.push(*key);
                 continue;
             }
             let delta = FileIoDelta {
@@ -214,15 +226,21 @@ impl<W: Write> Pipeline<W> {
             self.sink.file_io(&record)?;
         }
         self.last_file_io = seen;
-        Ok(())
+        Ok(idle)
     }
 
-    /// Writes what changed in the kernel's per-socket UDP counters since the last call.
-    pub fn udp(&mut self, entries: &[(UdpKey, UdpValue)]) -> io::Result<()> {
+    /// The kernel's entry is gone: a new one with the same key counts from zero.
+    pub fn forget_file_io(&mut self, key: &FileIoKey) {
+        self.last_file_io.remove(&file_io_id(key));
+    }
+
+    /// As `file_io`, for the kernel's per-socket UDP counters.
+    pub fn udp(&mut self, entries: &[(UdpKey, UdpValue)]) -> io::Result<Vec<UdpKey>> {
         let now = self.clock.now_unix_ns();
         let mut seen = HashMap::with_capacity(entries.len());
+        let mut idle = Vec::new();
         for (key, value) in entries {
-            let id: UdpId = (key.cgroup_id, key.saddr, key.daddr, key.pid, key.sport, key.dport, key.family);
+            let id = udp_id(key);
             let total = UdpDelta {
                 tx_bytes: value.tx_bytes,
                 rx_bytes: value.rx_bytes,
@@ -232,6 +250,7 @@ impl<W: Write> Pipeline<W> {
             let last = self.last_udp.get(&id).copied().unwrap_or_default();
             seen.insert(id, total);
             if total == last {
+                idle.push(*key);
                 continue;
             }
             let delta = UdpDelta {
@@ -259,7 +278,11 @@ impl<W: Write> Pipeline<W> {
             self.sink.udp(&record)?;
         }
         self.last_udp = seen;
-        Ok(())
+        Ok(idle)
+    }
+
+    pub fn forget_udp(&mut self, key: &UdpKey) {
+        self.last_udp.remove(&udp_id(key));
     }
 
     pub fn stats(&mut self, mut stats: Stats) -> io::Result<()> {

@@ -72,6 +72,8 @@ fn kernel_stats(probes: &Probes) -> Stats {
                     totals.seen[i] += c.seen[i];
                     totals.lost[i] += c.lost[i];
                 }
+                totals.file_io_dropped += c.file_io_dropped;
+                totals.udp_dropped += c.udp_dropped;
             }
         }
     }
@@ -79,14 +81,29 @@ fn kernel_stats(probes: &Probes) -> Stats {
         .iter()
         .map(|k| (*k, totals.seen[*k as usize], totals.lost[*k as usize]))
         .collect();
-    Stats { per_kind, decode_errors: 0 }
+    Stats { per_kind, file_io_dropped: totals.file_io_dropped, udp_dropped: totals.udp_dropped, decode_errors: 0 }
+}
+
+/// The bytes of a plain key, to address a map entry.
+fn key_bytes<K: plain::Plain>(key: &K) -> &[u8] {
+    // SAFETY: K is a plain C struct; viewing it as bytes is always valid.
+    unsafe { plain::as_bytes(key) }
 }
 
 fn write_counters<W: Write>(probes: &Probes, pipeline: &mut Pipeline<W>) -> io::Result<()> {
-    let file_io: Vec<(FileIoKey, FileIoValue)> = entries(&probes.skel.maps.file_io);
-    pipeline.file_io(&file_io)?;
-    let udp: Vec<(UdpKey, UdpValue)> = entries(&probes.skel.maps.udp_flows);
-    pipeline.udp(&udp)?;
+    let maps = &probes.skel.maps;
+    let file_io: Vec<(FileIoKey, FileIoValue)> = entries(&maps.file_io);
+    for idle in pipeline.file_io(&file_io)? {
+        if maps.file_io.delete(key_bytes(&idle)).is_ok() {
+            pipeline.forget_file_io(&idle);
+        }
+    }
+    let udp: Vec<(UdpKey, UdpValue)> = entries(&maps.udp_flows);
+    for idle in pipeline.udp(&udp)? {
+        if maps.udp_flows.delete(key_bytes(&idle)).is_ok() {
+            pipeline.forget_udp(&idle);
+        }
+    }
     pipeline.stats(kernel_stats(probes))?;
     pipeline.sink().flush()
 }
@@ -197,9 +214,10 @@ pub fn run(opts: StreamOptions) -> Result<()> {
     }
     let stats = kernel_stats(&probes);
     eprintln!(
-        "podtop: {} events seen, {} lost in the kernel (ring buffer full), {} probes detached",
+        "podtop: {} events seen, {} lost in the kernel (ring buffer full), {} counter updates dropped (maps full), {} probes detached",
         stats.seen_total(),
         stats.lost_total(),
+        stats.file_io_dropped + stats.udp_dropped,
         probes.attached_count()
     );
     Ok(())

@@ -157,10 +157,13 @@ struct udp_value {
 	struct process_identity who;
 };
 
-/* Per-CPU counters, indexed by enum event_kind. */
+/* Per-CPU counters: records by enum event_kind, and updates that found the
+ * in-kernel counter maps full (their bytes could not be counted). */
 struct kind_counters {
 	__u64 seen[EVENT_KIND_COUNT];
 	__u64 lost[EVENT_KIND_COUNT];
+	__u64 file_io_dropped;
+	__u64 udp_dropped;
 };
 
 #endif /* PODTOP_EVENTS_H */

@@ -94,15 +94,17 @@ struct {
 	__type(value, __u8);
 } cgroup_filter SEC(".maps");
 
+/* Plain hashes, not LRU: an eviction would lose counts silently. User space
+ * removes entries that stayed idle; a full map is counted as dropped. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct file_io_key);
 	__type(value, struct file_io_value);
 } file_io SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct udp_key);
 	__type(value, struct udp_value);
@@ -166,6 +168,19 @@ static __always_inline void count(__u32 kind, bool lost)
 		c->lost[kind]++;
 	else
 		c->seen[kind]++;
+}
+
+static __always_inline void count_dropped(bool udp)
+{
+	__u32 zero = 0;
+	struct kind_counters *c = bpf_map_lookup_elem(&counters, &zero);
+
+	if (!c)
+		return;
+	if (udp)
+		c->udp_dropped++;
+	else
+		c->file_io_dropped++;
 }
 
 static __always_inline void *reserve(__u64 size, __u32 kind)
@@ -383,8 +398,10 @@ static __always_inline void on_file_io_exit(long nr, unsigned int fd, long ret)
 		__builtin_memcpy(init.comm, who.comm, sizeof(init.comm));
 		bpf_map_update_elem(&file_io, &key, &init, BPF_NOEXIST);
 		value = bpf_map_lookup_elem(&file_io, &key);
-		if (!value)
+		if (!value) {
+			count_dropped(false);
 			return;
+		}
 	}
 	is_write = nr == NR_write || nr == NR_pwrite64 || nr == NR_writev || nr == NR_pwritev ||
 		   nr == NR_pwritev2;
@@ -605,8 +622,10 @@ static __always_inline void count_udp(struct sock *sk, int bytes, bool tx)
 		fill_identity(&init.who);
 		bpf_map_update_elem(&udp_flows, &key, &init, BPF_NOEXIST);
 		value = bpf_map_lookup_elem(&udp_flows, &key);
-		if (!value)
+		if (!value) {
+			count_dropped(true);
 			return;
+		}
 	}
 	if (tx) {
 		__sync_fetch_and_add(&value->tx_bytes, bytes);

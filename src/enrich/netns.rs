@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const RESCAN_INTERVAL: Duration = Duration::from_secs(1);
+/// Namespaces learnt between rescans, at most: bounded under pod churn.
+const MAX_NAMESPACES: usize = 4096;
 
 #[derive(Debug, Clone, Copy)]
 pub struct NetnsMember {
@@ -112,6 +114,12 @@ impl NetnsDirectory {
     pub fn learn(&mut self, netns: u32, pid: u32, cgroup_id: u64) {
         if netns == 0 || self.addresses.contains_key(&netns) {
             return;
+        }
+        if self.addresses.len() >= MAX_NAMESPACES {
+            self.rescan(); // starts over from the namespaces that exist now
+            if self.addresses.contains_key(&netns) {
+                return;
+            }
         }
         let pid = pid.to_string();
         if netns_of(&pid) != Some(netns) {

@@ -5,7 +5,6 @@
 //! that owns the destination address (exact container); any process in that
 //! namespace (the pod, container unknown).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
 use std::rc::Rc;
@@ -30,24 +29,25 @@ pub struct SocketView {
 }
 
 const CONNECTIONS_CAPACITY: usize = 65536;
+const LISTENERS_CAPACITY: usize = 16384;
 
 pub struct PeerTable {
     connections: LruCache<(Endpoint, Endpoint), Rc<Attribution>>,
-    listeners: HashMap<(u32, u16), Rc<Attribution>>,
+    listeners: LruCache<(u32, u16), Rc<Attribution>>,
 }
 
 impl Default for PeerTable {
     fn default() -> Self {
         PeerTable {
             connections: LruCache::new(NonZeroUsize::new(CONNECTIONS_CAPACITY).expect("non-zero")),
-            listeners: HashMap::new(),
+            listeners: LruCache::new(NonZeroUsize::new(LISTENERS_CAPACITY).expect("non-zero")),
         }
     }
 }
 
 impl PeerTable {
     pub fn listening(&mut self, netns: u32, port: u16, owner: Rc<Attribution>) {
-        self.listeners.insert((netns, port), owner);
+        self.listeners.put((netns, port), owner);
     }
 
     /// A connect or accept: remembered (also after close, until evicted) so

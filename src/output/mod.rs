@@ -69,6 +69,9 @@ pub struct UdpRecord<'a> {
 pub struct Stats {
     /// (kind, seen, lost) as counted in the kernel since start.
     pub per_kind: Vec<(Kind, u64, u64)>,
+    /// Counter updates that found the kernel's file_io / udp maps full.
+    pub file_io_dropped: u64,
+    pub udp_dropped: u64,
     pub decode_errors: u64,
 }
 
@@ -233,6 +236,9 @@ impl<W: Write> JsonSink<W> {
         });
         o.u64("seen_total", stats.seen_total())
             .u64("lost_total", stats.lost_total())
+            .object("counters_dropped", |d| {
+                d.u64("file_io", stats.file_io_dropped).u64("udp", stats.udp_dropped);
+            })
             .u64("decode_errors", stats.decode_errors);
         o.end();
         self.finish()

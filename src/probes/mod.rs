@@ -159,7 +159,7 @@ pub fn check_prerequisites() -> Result<()> {
         bail!("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing); podtop needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
     }
     if !crate::privileges::can_load_bpf() {
-        bail!("podtop needs root (or CAP_BPF and CAP_PERFMON) to load its eBPF programs: run it with sudo");
+        bail!("needs root (or CAP_BPF and CAP_PERFMON) to load its eBPF programs: run it with sudo");
     }
     Ok(())
 }

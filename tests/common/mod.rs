@@ -55,7 +55,7 @@ pub fn hex(len: usize) -> String {
 pub fn remove_cgroup_tree(relative: &str, stop_at: &str) {
     let mut roots = vec![cgroup2_mount()];
     if let Ok(entries) = fs::read_dir("/sys/fs/cgroup") {
-        roots.extend(entries.flatten().map(|e| e.path()).filter(|p| p.join(relative.trim_start_matches('/')).exists()));
+        roots.extend(entries.flatten().map(|e| e.path()).filter(|p| p.join(stop_at.trim_start_matches('/')).exists()));
     }
     for root in roots {
         let mut path = root.join(relative.trim_start_matches('/'));
@@ -265,8 +265,21 @@ pub fn of_type<'a>(records: &'a [Value], kind: &str) -> impl Iterator<Item = &'a
     records.iter().filter(move |r| r["type"] == kind.as_str())
 }
 
-/// The names of podtop's BPF programs still loaded in the kernel.
+/// The names of podtop's BPF programs still loaded in the kernel, once the
+/// kernel's deferred freeing of released programs has had up to 3 s to run.
 pub fn loaded_podtop_programs() -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let loaded = podtop_programs_now();
+        if loaded.is_empty() || Instant::now() > deadline {
+            return loaded;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The names of podtop's BPF programs loaded right now.
+pub fn podtop_programs_now() -> Vec<String> {
     let out = Command::new("bpftool").args(["prog", "show", "--json"]).output().expect("bpftool");
     let progs: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     progs

@@ -1,0 +1,100 @@
+//! How podtop starts, fails and ends: one-line errors, clean exits on every
+//! signal, a closed stdout, and nothing left attached in the kernel.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+fn assert_one_line_error(stderr: &[u8], needle: &str) {
+    let text = String::from_utf8_lossy(stderr);
+    assert_eq!(text.lines().count(), 1, "exactly one line on stderr, got: {text}");
+    assert!(text.starts_with("podtop: ") && text.contains(needle), "{text}");
+    assert!(!text.contains("panicked") && !text.contains("backtrace"), "{text}");
+}
+
+#[test]
+fn without_privileges_it_says_how_to_run_it() {
+    require_root();
+    // A copy any user can execute, wherever the checkout lives.
+    let dir = std::env::temp_dir().join(format!("podtop-nobody-{}", hex(6)));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let binary = dir.join("podtop");
+    std::fs::copy(PODTOP, &binary).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"])
+        .arg(&binary)
+        .arg("--json")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_one_line_error(&out.stderr, "run it with sudo");
+}
+
+#[test]
+fn unknown_pod_and_bad_flags_are_clear_errors() {
+    require_root();
+    let out = Command::new(PODTOP).args(["--json", "--pod", "no-such-pod-anywhere"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_one_line_error(&out.stderr, "no pod \"no-such-pod-anywhere\" on this node");
+
+    let out = Command::new(PODTOP).args(["--json", "--events", "exec,disk"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "clap's usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'disk'"));
+    assert!(loaded_podtop_programs().is_empty());
+}
+
+#[test]
+fn every_signal_and_the_duration_end_it_cleanly_with_nothing_attached() {
+    require_root();
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        let mut podtop = Podtop::start(&[]);
+        assert!(!podtop_programs_now().is_empty(), "attached while running");
+        let (status, records) = podtop.stop_with(signal);
+        assert!(status.success(), "signal {signal}: {status}, stderr: {}", podtop.stderr());
+        assert_eq!(records.last().unwrap()["type"], "stats", "a last stats record on the way out");
+        assert!(loaded_podtop_programs().is_empty(), "signal {signal} left programs attached");
+        assert!(podtop.stderr().contains("0 lost"), "the exit summary: {}", podtop.stderr());
+    }
+
+    let mut child = Command::new(PODTOP).args(["--json", "--duration", "1"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let status = wait_timeout(&mut child, Duration::from_secs(15)).expect("--duration 1 ends by itself");
+    assert!(status.success());
+    assert!(loaded_podtop_programs().is_empty());
+}
+
+#[test]
+fn a_closed_stdout_ends_it_quietly() {
+    require_root();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -o pipefail; timeout 20 {PODTOP} --json 2>/tmp/podtop-head-stderr | head -n 1"))
+        .output()
+        .unwrap();
+    let stderr = std::fs::read_to_string("/tmp/podtop-head-stderr").unwrap_or_default();
+    let _ = std::fs::remove_file("/tmp/podtop-head-stderr");
+    assert!(out.status.success(), "podtop | head -n 1 exited {}; stderr: {stderr}", out.status);
+    assert_eq!(stderr, "", "quiet");
+    let first: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(first["type"], "start");
+    assert!(loaded_podtop_programs().is_empty());
+}
+
+#[test]
+fn probes_lists_every_probe_and_detaches() {
+    require_root();
+    let out = Command::new(PODTOP).arg("probes").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for program in ["on_exec", "on_exit", "on_sys_exit", "on_sock_state", "on_tcp_destroy", "on_sock_send", "on_sock_recv", "on_cgroup_mkdir"] {
+        let line = text.lines().find(|l| l.starts_with(program)).unwrap_or_else(|| panic!("{program} listed:\n{text}"));
+        assert!(line.contains("attached"), "{line}");
+    }
+    assert!(loaded_podtop_programs().is_empty());
+}

@@ -1,0 +1,107 @@
+//! A real container started by a real OCI runtime (runc), named only by what
+//! the runtime keeps on the node: podtop reads the pod and container names
+//! from the bundle's CRI annotations, and filters on them in the kernel.
+
+mod common;
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+struct RuncContainer {
+    id: String,
+    bundle: PathBuf,
+    cgroup: String,
+}
+
+impl RuncContainer {
+    /// A busybox container in a kubelet (cgroupfs driver) layout, with the
+    /// annotations containerd's CRI plugin writes.
+    fn start(pod_uid: &str, script: &str) -> RuncContainer {
+        let id = hex(64);
+        let bundle = std::env::temp_dir().join(format!("podtop-runc-{}", &id[..12]));
+        let cgroup = format!("/kubepods/besteffort/pod{pod_uid}/{id}");
+        let container = RuncContainer { id: id.clone(), bundle: bundle.clone(), cgroup: cgroup.clone() };
+        let bin = bundle.join("rootfs/bin");
+        fs::create_dir_all(&bin).unwrap();
+        fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static (make deps installs it)");
+        for applet in ["sh", "cat", "true", "sleep", "test", "["] {
+            std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+        }
+        fs::create_dir_all(bundle.join("rootfs/etc")).unwrap();
+        fs::write(bundle.join("rootfs/etc/hostname"), "web-0\n").unwrap();
+        sh(&format!("cd {} && runc spec", bundle.display()));
+        let mut config: Value = serde_json::from_slice(&fs::read(bundle.join("config.json")).unwrap()).unwrap();
+        config["process"]["terminal"] = json!(false);
+        config["process"]["args"] = json!(["/bin/sh", "-c", script]);
+        config["linux"]["cgroupsPath"] = json!(cgroup);
+        config["annotations"] = json!({
+            "io.kubernetes.cri.container-type": "container",
+            "io.kubernetes.cri.container-name": "app",
+            "io.kubernetes.cri.sandbox-name": "web-0",
+            "io.kubernetes.cri.sandbox-namespace": "shop",
+            "io.kubernetes.cri.sandbox-uid": pod_uid,
+        });
+        fs::write(bundle.join("config.json"), serde_json::to_vec(&config).unwrap()).unwrap();
+        sh(&format!("cd {} && runc run -d --pid-file pid {id} > /dev/null 2>&1 < /dev/null", bundle.display()));
+        container
+    }
+}
+
+impl Drop for RuncContainer {
+    fn drop(&mut self) {
+        let _ = Command::new("runc").args(["kill", &self.id, "KILL"]).output();
+        for _ in 0..50 {
+            if Command::new("runc").args(["delete", "--force", &self.id]).output().is_ok_and(|o| o.status.success()) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        remove_cgroup_tree(&self.cgroup, "/kubepods");
+        let _ = fs::remove_dir_all(&self.bundle);
+    }
+}
+
+#[test]
+fn runc_container_is_named_from_its_annotations_and_filtered_in_the_kernel() {
+    require_root();
+    let pod_uid = format!("{}-{}-{}-{}-{}", hex(8), hex(4), hex(4), hex(4), hex(12));
+    let container = RuncContainer::start(
+        &pod_uid,
+        "while [ ! -e /bin/go ]; do sleep 0.05; done; cat /etc/hostname; /bin/true; exit 3",
+    );
+    let bystander = Pod::new("bystander");
+    // Filtered by the name found in the runtime's metadata, not by id.
+    let mut podtop = Podtop::start(&["--container", "app"]);
+    bystander.run(&["/bin/true"]);
+    std::os::unix::fs::symlink("busybox", container.bundle.join("rootfs/bin/go")).unwrap();
+    let exit = podtop.wait_for(Duration::from_secs(10), |r| r["type"] == "exit" && r["exit"]["code"] == 3);
+    bystander.run(&["/bin/true"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let records = podtop.stop();
+
+    let expected_container = json!({"id": container.id, "runtime": "runc", "name": "app"});
+    let expected_pod = json!({"uid": pod_uid, "name": "web-0", "namespace": "shop", "qos": "besteffort"});
+    assert_eq!(exit["container"], expected_container);
+    assert_eq!(exit["pod"], expected_pod);
+    assert_eq!(exit["cgroup"]["path"], container.cgroup.as_str());
+
+    let true_exec = of_type(&records, "exec").find(|r| r["exec"]["filename"] == "/bin/true").expect("exec in the container");
+    assert_eq!(true_exec["container"], expected_container);
+    assert_eq!(true_exec["pod"], expected_pod);
+    let cat = of_type(&records, "open")
+        .find(|r| r["process"]["comm"] == "cat" && r["file"]["path"] == "/etc/hostname")
+        .expect("cat's open of /etc/hostname");
+    assert_eq!(cat["container"]["id"], container.id.as_str());
+    assert!(cat["file"]["ret"].as_i64().unwrap() >= 0);
+
+    let events: Vec<&Value> = records.iter().filter(|r| !matches!(r["type"].as_str(), Some("start" | "stats"))).collect();
+    assert!(!events.is_empty());
+    for r in events {
+        assert_eq!(r["container"]["id"], container.id.as_str(), "the bystander pod is filtered out in the kernel: {r}");
+    }
+}
