@@ -217,3 +217,71 @@ fn pod_filter_keeps_only_that_pod_in_the_kernel() {
         assert_eq!(r["pod"]["uid"], watched.uid.as_str(), "only the watched pod: {r}");
     }
 }
+
+const SERVER6: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET6); s.bind((sys.argv[1], 8443)); s.listen()
+print("ready", flush=True)
+c, _ = s.accept(); n = 0
+while True:
+    d = c.recv(65536)
+    if not d: break
+    n += len(d)
+c.close(); print(n, flush=True)
+"#;
+
+#[test]
+fn ipv6_between_pods_is_exact_and_named() {
+    require_root();
+    let mut client_pod = Pod::new("client6");
+    let mut server_pod = Pod::new("server6");
+    link(&mut client_pod, &mut server_pod, 78);
+    let server_addr = server_pod.addr6.clone().unwrap();
+    let mut podtop = Podtop::start(&["--events", "net"]);
+    let mut server = server_pod.command(&["python3", "-c", SERVER6, &server_addr]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut server_out = BufReader::new(server.stdout.take().unwrap()).lines();
+    assert_eq!(server_out.next().unwrap().unwrap(), "ready");
+    let client = format!(
+        "import socket\nc = socket.create_connection(({server_addr:?}, 8443)); c.sendall(b'6' * 70000); c.close()"
+    );
+    client_pod.run(&["python3", "-c", &client]);
+    assert_eq!(server_out.next().unwrap().unwrap(), "70000");
+    let server_pid = u64::from(server.id());
+    assert!(server.wait().unwrap().success());
+    podtop.wait_for(Duration::from_secs(5), |r| r["type"] == "close" && pid_of(r) == server_pid);
+    let records = podtop.stop();
+
+    let client_close = of_type(&records, "close")
+        .find(|r| r["pod"]["uid"] == client_pod.uid.as_str() && r["net"]["dport"] == 8443)
+        .expect("the client's close");
+    assert_eq!(client_close["net"]["family"], "ipv6");
+    assert_eq!(client_close["net"]["saddr"], client_pod.addr6.as_deref().unwrap());
+    assert_eq!(client_close["net"]["daddr"], server_addr.as_str());
+    assert_eq!(client_close["net"]["tx_bytes"], 70000);
+    assert_eq!(client_close["sidecar_visible"], true);
+    assert_eq!(client_close["peer"]["pod"]["uid"], server_pod.uid.as_str());
+    let server_close = of_type(&records, "close").find(|r| pid_of(r) == server_pid).expect("the server's close");
+    assert_eq!(server_close["net"]["rx_bytes"], 70000);
+    assert_eq!(server_close["peer"]["container"]["id"], client_pod.container_id.as_str());
+}
+
+#[test]
+fn pid_filter_keeps_only_that_process() {
+    require_root();
+    let mut target = std::process::Command::new("sh")
+        .args(["-c", "sleep 1; /bin/true; exec cat /etc/hostname"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = u64::from(target.id());
+    let mut podtop = Podtop::start(&["--pid", &pid.to_string()]);
+    assert!(target.wait().unwrap().success());
+    podtop.wait_for(Duration::from_secs(5), |r| r["type"] == "exit" && pid_of(r) == pid);
+    let records = podtop.stop();
+    let events: Vec<&Value> = records.iter().filter(|r| !matches!(r["type"].as_str(), Some("start" | "stats"))).collect();
+    assert!(of_type(&records, "exec").any(|r| r["exec"]["filename"] == "/usr/bin/cat" || r["exec"]["filename"] == "/bin/cat"));
+    assert!(of_type(&records, "open").any(|r| r["file"]["path"] == "/etc/hostname"));
+    for r in events {
+        assert_eq!(pid_of(r), pid, "only the filtered process: {r}");
+    }
+}

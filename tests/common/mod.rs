@@ -89,6 +89,7 @@ pub struct Pod {
     pub container_id: String,
     pub netns: String,
     pub addr: Option<String>,
+    pub addr6: Option<String>,
     /// Relative to the cgroup2 root.
     pub pod_cgroup: String,
     pub container_cgroup: String,
@@ -105,7 +106,7 @@ impl Pod {
         let container_cgroup = format!("{pod_cgroup}/cri-containerd-{container_id}.scope");
         fs::create_dir_all(cgroup2_mount().join(container_cgroup.trim_start_matches('/'))).unwrap();
         let netns = format!("podtop-{tag}-{}", hex(6));
-        let pod = Pod { uid, container_id, netns, addr: None, pod_cgroup, container_cgroup };
+        let pod = Pod { uid, container_id, netns, addr: None, addr6: None, pod_cgroup, container_cgroup };
         sh(&format!("ip netns add {} && ip -n {} link set lo up", pod.netns, pod.netns));
         pod
     }
@@ -140,18 +141,21 @@ impl Drop for Pod {
     }
 }
 
-/// Joins two pods with a veth pair: `a` gets 10.244.N.1, `b` 10.244.N.2.
+/// Joins two pods with a veth pair: `a` gets 10.244.N.1 and fd00:244:N::1, `b` .2 and ::2.
 pub fn link(a: &mut Pod, b: &mut Pod, subnet: u8) {
     let (va, vb) = (format!("pt{}a", hex(6)), format!("pt{}b", hex(6)));
     sh(&format!(
         "ip link add {va} netns {na} type veth peer name {vb} netns {nb} && \
          ip -n {na} addr add 10.244.{subnet}.1/24 dev {va} && ip -n {nb} addr add 10.244.{subnet}.2/24 dev {vb} && \
+         ip -n {na} addr add fd00:244:{subnet}::1/64 dev {va} nodad && ip -n {nb} addr add fd00:244:{subnet}::2/64 dev {vb} nodad && \
          ip -n {na} link set {va} up && ip -n {nb} link set {vb} up",
         na = a.netns,
         nb = b.netns
     ));
     a.addr = Some(format!("10.244.{subnet}.1"));
     b.addr = Some(format!("10.244.{subnet}.2"));
+    a.addr6 = Some(format!("fd00:244:{subnet}::1"));
+    b.addr6 = Some(format!("fd00:244:{subnet}::2"));
 }
 
 /// podtop --json as a child process, its records collected as they come.
