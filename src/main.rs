@@ -4,6 +4,7 @@
 //! kernel (src/bpf) -> probes (load, attach) -> events (decode) -> enrich
 //! (cgroup -> container, pod) -> pipeline -> output (JSON lines).
 
+mod aggregate;
 mod cli;
 mod clock;
 mod enrich;

@@ -1,17 +1,17 @@
 //! decode -> enrich -> sink, for each record of the ring buffer, and the
 //! periodic records made from counters aggregated in the kernel.
 
-use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::num::NonZeroUsize;
 
 use lru::LruCache;
 
+use crate::aggregate::deltas::Deltas;
 use crate::clock::Clock;
 use crate::enrich::peers::{Endpoint, PeerTable, SocketView};
 use crate::enrich::Enricher;
-use crate::events::{c_bytes, decode, ConnEvent, Event, FileIoKey, FileIoValue, Kind, ProcessIdentity, UdpKey, UdpValue};
+use crate::events::{c_bytes, decode, ConnEvent, Event, FileIoKey, FileIoValue, Kind, UdpKey, UdpValue};
 use crate::filter::Filter;
 use crate::output::{EventRecord, FileIoDelta, FileIoRecord, JsonSink, NetView, Stats, UdpDelta, UdpRecord};
 
@@ -56,8 +56,8 @@ pub struct Pipeline<W: Write> {
     pending_filter_cgroups: Vec<u64>,
     /// (dev, ino) -> the path it was opened by, to name files in file_io records.
     file_paths: LruCache<(u32, u64), Vec<u8>>,
-    last_file_io: HashMap<FileIoId, FileIoDelta>,
-    last_udp: HashMap<UdpId, UdpDelta>,
+    file_io_deltas: Deltas<FileIoId, FileIoDelta>,
+    udp_deltas: Deltas<UdpId, UdpDelta>,
     decode_errors: u64,
     /// Set when a write failed; the reader stops consuming.
     pub output_error: Option<io::Error>,
@@ -75,8 +75,8 @@ impl<W: Write> Pipeline<W> {
             filter,
             pending_filter_cgroups: Vec::new(),
             file_paths: LruCache::new(NonZeroUsize::new(FILE_PATHS_CAPACITY).expect("non-zero")),
-            last_file_io: HashMap::new(),
-            last_udp: HashMap::new(),
+            file_io_deltas: Deltas::default(),
+            udp_deltas: Deltas::default(),
             decode_errors: 0,
             output_error: None,
         }
@@ -185,79 +185,54 @@ impl<W: Write> Pipeline<W> {
     /// the caller removes from the kernel's map (then `forget_file_io`).
     pub fn file_io(&mut self, entries: &[(FileIoKey, FileIoValue)]) -> io::Result<Vec<FileIoKey>> {
         let now = self.clock.now_unix_ns();
-        let mut seen = HashMap::with_capacity(entries.len());
         let mut idle = Vec::new();
         for (key, value) in entries {
-            let id = file_io_id(key);
             let total = FileIoDelta {
                 read_bytes: value.read_bytes,
                 write_bytes: value.write_bytes,
                 reads: value.reads,
                 writes: value.writes,
             };
-            let last = self.last_file_io.get(&id).copied().unwrap_or_default();
-            seen.insert(id, total);
-            if total == last {
+            let Some(delta) = self.file_io_deltas.observe(file_io_id(key), total) else {
                 idle.push(*key);
                 continue;
-            }
-            let delta = FileIoDelta {
-                read_bytes: total.read_bytes.saturating_sub(last.read_bytes),
-                write_bytes: total.write_bytes.saturating_sub(last.write_bytes),
-                reads: total.reads.saturating_sub(last.reads),
-                writes: total.writes.saturating_sub(last.writes),
-            };
-            let who = ProcessIdentity {
-                cgroup_id: key.cgroup_id,
-                pid: key.pid,
-                tid: value.tid,
-                ppid: value.ppid,
-                uid: value.uid,
-                gid: value.gid,
-                netns: value.netns,
-                mntns: value.mntns,
-                comm: value.comm,
-                ..Default::default()
             };
             let owner = self.enricher.attribution(key.cgroup_id);
             let path = self.file_paths.get(&(key.dev, key.ino)).cloned();
-            let record =
-                FileIoRecord { unix_ns: now, who: &who, owner: &owner, dev: key.dev, ino: key.ino, path: path.as_deref(), delta };
+            let record = FileIoRecord {
+                unix_ns: now,
+                who: &value.who,
+                owner: &owner,
+                dev: key.dev,
+                ino: key.ino,
+                path: path.as_deref(),
+                delta,
+            };
             self.sink.file_io(&record)?;
         }
-        self.last_file_io = seen;
+        self.file_io_deltas.finish_read();
         Ok(idle)
     }
 
     /// The kernel's entry is gone: a new one with the same key counts from zero.
     pub fn forget_file_io(&mut self, key: &FileIoKey) {
-        self.last_file_io.remove(&file_io_id(key));
+        self.file_io_deltas.forget(&file_io_id(key));
     }
 
     /// As `file_io`, for the kernel's per-socket UDP counters.
     pub fn udp(&mut self, entries: &[(UdpKey, UdpValue)]) -> io::Result<Vec<UdpKey>> {
         let now = self.clock.now_unix_ns();
-        let mut seen = HashMap::with_capacity(entries.len());
         let mut idle = Vec::new();
         for (key, value) in entries {
-            let id = udp_id(key);
             let total = UdpDelta {
                 tx_bytes: value.tx_bytes,
                 rx_bytes: value.rx_bytes,
                 tx_datagrams: value.tx_datagrams,
                 rx_datagrams: value.rx_datagrams,
             };
-            let last = self.last_udp.get(&id).copied().unwrap_or_default();
-            seen.insert(id, total);
-            if total == last {
+            let Some(delta) = self.udp_deltas.observe(udp_id(key), total) else {
                 idle.push(*key);
                 continue;
-            }
-            let delta = UdpDelta {
-                tx_bytes: total.tx_bytes.saturating_sub(last.tx_bytes),
-                rx_bytes: total.rx_bytes.saturating_sub(last.rx_bytes),
-                tx_datagrams: total.tx_datagrams.saturating_sub(last.tx_datagrams),
-                rx_datagrams: total.rx_datagrams.saturating_sub(last.rx_datagrams),
             };
             let saddr = ip_of(&key.saddr, key.family);
             let daddr = (key.dport != 0).then(|| ip_of(&key.daddr, key.family));
@@ -277,12 +252,12 @@ impl<W: Write> Pipeline<W> {
             let record = UdpRecord { unix_ns: now, who: &value.who, owner: &owner, net, peer: peer.as_deref(), delta };
             self.sink.udp(&record)?;
         }
-        self.last_udp = seen;
+        self.udp_deltas.finish_read();
         Ok(idle)
     }
 
     pub fn forget_udp(&mut self, key: &UdpKey) {
-        self.last_udp.remove(&udp_id(key));
+        self.udp_deltas.forget(&udp_id(key));
     }
 
     pub fn stats(&mut self, mut stats: Stats) -> io::Result<()> {

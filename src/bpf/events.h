@@ -128,13 +128,7 @@ struct file_io_value {
 	__u64 write_bytes;
 	__u64 reads;
 	__u64 writes;
-	__u32 tid;
-	__u32 ppid;
-	__u32 uid;
-	__u32 gid;
-	__u32 netns;
-	__u32 mntns;
-	char comm[TASK_COMM_LEN];
+	struct process_identity who; /* the first thread that did I/O on it */
 };
 
 /* UDP bytes counted in the kernel, per process and socket endpoints. */

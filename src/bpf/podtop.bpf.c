@@ -385,17 +385,9 @@ static __always_inline void on_file_io_exit(long nr, unsigned int fd, long ret)
 
 	value = bpf_map_lookup_elem(&file_io, &key);
 	if (!value) {
-		struct process_identity who = {};
 		struct file_io_value init = {};
 
-		fill_identity(&who);
-		init.tid = who.tid;
-		init.ppid = who.ppid;
-		init.uid = who.uid;
-		init.gid = who.gid;
-		init.netns = who.netns;
-		init.mntns = who.mntns;
-		__builtin_memcpy(init.comm, who.comm, sizeof(init.comm));
+		fill_identity(&init.who);
 		bpf_map_update_elem(&file_io, &key, &init, BPF_NOEXIST);
 		value = bpf_map_lookup_elem(&file_io, &key);
 		if (!value) {

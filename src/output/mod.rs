@@ -5,6 +5,7 @@ pub mod json;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
+use crate::aggregate::deltas::Counters;
 use crate::enrich::Attribution;
 use crate::events::{c_bytes, c_str_bytes, split_args, Event, Kind, ProcessIdentity};
 use json::{write_rfc3339, ObjectWriter};
@@ -38,6 +39,17 @@ pub struct FileIoDelta {
     pub writes: u64,
 }
 
+impl Counters for FileIoDelta {
+    fn since(self, e: Self) -> Self {
+        FileIoDelta {
+            read_bytes: self.read_bytes.saturating_sub(e.read_bytes),
+            write_bytes: self.write_bytes.saturating_sub(e.write_bytes),
+            reads: self.reads.saturating_sub(e.reads),
+            writes: self.writes.saturating_sub(e.writes),
+        }
+    }
+}
+
 pub struct FileIoRecord<'a> {
     pub unix_ns: u64,
     pub who: &'a ProcessIdentity,
@@ -54,6 +66,17 @@ pub struct UdpDelta {
     pub rx_bytes: u64,
     pub tx_datagrams: u64,
     pub rx_datagrams: u64,
+}
+
+impl Counters for UdpDelta {
+    fn since(self, e: Self) -> Self {
+        UdpDelta {
+            tx_bytes: self.tx_bytes.saturating_sub(e.tx_bytes),
+            rx_bytes: self.rx_bytes.saturating_sub(e.rx_bytes),
+            tx_datagrams: self.tx_datagrams.saturating_sub(e.tx_datagrams),
+            rx_datagrams: self.rx_datagrams.saturating_sub(e.rx_datagrams),
+        }
+    }
 }
 
 pub struct UdpRecord<'a> {
