@@ -61,8 +61,8 @@ mod tests {
         assert_eq!(d.observe("a", Bytes(15)), Some(Bytes(5)));
         d.finish_read();
         assert_eq!(d.observe("a", Bytes(15)), None, "idle");
-        d.forget(&"a");
         d.finish_read();
+        d.forget(&"a");
         assert_eq!(d.observe("a", Bytes(3)), Some(Bytes(3)), "a new entry counts from zero");
     }
 }
