@@ -4,7 +4,7 @@
 //! ids, so a pod's cgroup covers all of its containers, also those started
 //! later; filtered-out events never reach user space.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
@@ -58,7 +58,7 @@ impl Filter {
     }
 
     /// The cgroup ids to load into the kernel's filter; an error names what was not found.
-    pub fn resolve(&self, all: &[Rc<Attribution>]) -> Result<Vec<u64>> {
+    pub fn resolve(&self, all: &[Arc<Attribution>]) -> Result<Vec<u64>> {
         let id_of_path = |path: &str| all.iter().find(|a| a.cgroup_path.as_deref() == Some(path)).map(|a| a.cgroup_id);
         let mut ids: Vec<u64> = all.iter().filter_map(|a| self.selected_cgroup(a, id_of_path)).collect();
         ids.sort_unstable();
@@ -86,8 +86,8 @@ mod tests {
     use crate::enrich::cgroup_path::{QosClass, Runtime};
     use crate::enrich::{Container, Pod};
 
-    fn attribution(id: u64, path: &str, container: Option<(&str, &str)>, pod: Option<(&str, &str, &str)>) -> Rc<Attribution> {
-        Rc::new(Attribution {
+    fn attribution(id: u64, path: &str, container: Option<(&str, &str)>, pod: Option<(&str, &str, &str)>) -> Arc<Attribution> {
+        Arc::new(Attribution {
             cgroup_id: id,
             cgroup_path: Some(path.to_string()),
             container: container.map(|(id, name)| Container {
@@ -106,7 +106,7 @@ mod tests {
         })
     }
 
-    fn node() -> Vec<Rc<Attribution>> {
+    fn node() -> Vec<Arc<Attribution>> {
         vec![
             attribution(1, "/", None, None),
             attribution(10, "/kubepods/poduid-a", None, Some(("uid-a", "web-0", "shop"))),

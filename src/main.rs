@@ -7,6 +7,7 @@
 mod aggregate;
 mod cli;
 mod clock;
+mod collect;
 mod enrich;
 mod events;
 mod filter;
@@ -26,13 +27,15 @@ use cli::{Cli, Command};
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Probes) => probes_report::print(),
-        None => stream::run(stream::StreamOptions {
+        None => stream::run(collect::CollectOptions {
             classes: cli.event_classes(),
             filter: filter::Filter { pod: cli.pod.clone(), namespace: cli.namespace.clone(), container: cli.container.clone() },
             pid: cli.pid,
             duration: cli.duration,
             interval: cli.interval,
             ringbuf_bytes: cli.ringbuf_mib * 1024 * 1024,
+            ringbuf_kinds: collect::CollectOptions::ALL_KINDS,
+            bpf_run_time: false,
         }),
     }
 }

@@ -1,7 +1,7 @@
 //! decode -> enrich -> sink, for each record of the ring buffer, and the
 //! periodic records made from counters aggregated in the kernel.
 
-use std::io::{self, Write};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::num::NonZeroUsize;
 
@@ -11,9 +11,9 @@ use crate::aggregate::deltas::Deltas;
 use crate::clock::Clock;
 use crate::enrich::peers::{Endpoint, PeerTable, SocketView};
 use crate::enrich::Enricher;
-use crate::events::{c_bytes, decode, ConnEvent, Event, FileIoKey, FileIoValue, Kind, UdpKey, UdpValue};
+use crate::events::{c_bytes, decode, CgroupCounters, ConnEvent, Event, FileIoKey, FileIoValue, Kind, UdpKey, UdpValue};
 use crate::filter::Filter;
-use crate::output::{EventRecord, FileIoDelta, FileIoRecord, JsonSink, NetView, Stats, UdpDelta, UdpRecord};
+use crate::output::{CountersRecord, EventRecord, FileIoDelta, FileIoRecord, NetView, Sink, Stats, UdpDelta, UdpRecord};
 
 const AF_INET6: u16 = 10;
 const FILE_PATHS_CAPACITY: usize = 65536;
@@ -45,10 +45,10 @@ fn udp_id(key: &UdpKey) -> UdpId {
     (key.cgroup_id, key.saddr, key.daddr, key.pid, key.sport, key.dport, key.family)
 }
 
-pub struct Pipeline<W: Write> {
+pub struct Pipeline<S: Sink> {
     enricher: Enricher,
     peers: PeerTable,
-    sink: JsonSink<W>,
+    sink: S,
     clock: Clock,
     host_netns: u32,
     filter: Filter,
@@ -57,14 +57,15 @@ pub struct Pipeline<W: Write> {
     /// (dev, ino) -> the path it was opened by, to name files in file_io records.
     file_paths: LruCache<(u32, u64), Vec<u8>>,
     file_io_deltas: Deltas<FileIoId, FileIoDelta>,
+    cgroup_deltas: Deltas<u64, CgroupCounters>,
     udp_deltas: Deltas<UdpId, UdpDelta>,
     decode_errors: u64,
     /// Set when a write failed; the reader stops consuming.
     pub output_error: Option<io::Error>,
 }
 
-impl<W: Write> Pipeline<W> {
-    pub fn new(enricher: Enricher, sink: JsonSink<W>, filter: Filter) -> Self {
+impl<S: Sink> Pipeline<S> {
+    pub fn new(enricher: Enricher, sink: S, filter: Filter) -> Self {
         let host_netns = enricher.netns.host_netns();
         Pipeline {
             enricher,
@@ -76,18 +77,15 @@ impl<W: Write> Pipeline<W> {
             pending_filter_cgroups: Vec::new(),
             file_paths: LruCache::new(NonZeroUsize::new(FILE_PATHS_CAPACITY).expect("non-zero")),
             file_io_deltas: Deltas::default(),
+            cgroup_deltas: Deltas::default(),
             udp_deltas: Deltas::default(),
             decode_errors: 0,
             output_error: None,
         }
     }
 
-    pub fn sink(&mut self) -> &mut JsonSink<W> {
+    pub fn sink(&mut self) -> &mut S {
         &mut self.sink
-    }
-
-    pub fn clock(&self) -> &Clock {
-        &self.clock
     }
 
     pub fn take_pending_filter_cgroups(&mut self) -> Vec<u64> {
@@ -258,6 +256,27 @@ impl<W: Write> Pipeline<W> {
 
     pub fn forget_udp(&mut self, key: &UdpKey) {
         self.udp_deltas.forget(&udp_id(key));
+    }
+
+    /// Writes each cgroup's activity during the last interval; returns the
+    /// cgroups that were idle, for the caller to remove from the kernel's map.
+    pub fn cgroup_counters(&mut self, entries: &[(u64, CgroupCounters)]) -> io::Result<Vec<u64>> {
+        let now = self.clock.now_unix_ns();
+        let mut idle = Vec::new();
+        for (cgroup_id, totals) in entries {
+            let Some(delta) = self.cgroup_deltas.observe(*cgroup_id, *totals) else {
+                idle.push(*cgroup_id);
+                continue;
+            };
+            let owner = self.enricher.attribution(*cgroup_id);
+            self.sink.counters(&CountersRecord { unix_ns: now, owner: &owner, delta })?;
+        }
+        self.cgroup_deltas.finish_read();
+        Ok(idle)
+    }
+
+    pub fn forget_cgroup_counters(&mut self, cgroup_id: u64) {
+        self.cgroup_deltas.forget(&cgroup_id);
     }
 
     pub fn stats(&mut self, mut stats: Stats) -> io::Result<()> {

@@ -14,6 +14,7 @@ pub fn print() -> Result<()> {
         filter_pid: None,
         filter_by_cgroup: false,
         ringbuf_bytes: 1024 * 1024,
+        ringbuf_kinds: u32::MAX,
         wakeup_bytes: 0,
     };
     let mut storage = MaybeUninit::uninit();

@@ -105,6 +105,8 @@ struct conn_event {
 	__u64 rx_bytes;
 	__u64 duration_ns;
 	__u64 cookie; /* kernel socket cookie: ties connect/accept to close */
+	__u8 local;   /* stays inside its network namespace (loopback, own address) */
+	__u8 _pad2[7];
 };
 
 struct cgroup_event {
@@ -151,6 +153,33 @@ struct udp_value {
 	struct process_identity who;
 };
 
+/* Activity of one cgroup, counted in the kernel: what the TUI shows as rates.
+ * TCP is split by whether the connection crosses the network namespace's
+ * boundary (what a sidecar proxy could see) or stays inside it (loopback,
+ * or the namespace's own address). */
+struct cgroup_counters {
+	__u64 execs;
+	__u64 exits;
+	__u64 opens;
+	__u64 open_errors;
+	__u64 file_reads;
+	__u64 file_writes;
+	__u64 file_read_bytes;
+	__u64 file_write_bytes;
+	__u64 tcp_connects;
+	__u64 tcp_accepts;
+	__u64 tcp_closes;
+	__u64 tcp_tx_bytes;
+	__u64 tcp_rx_bytes;
+	__u64 tcp_local_connections;
+	__u64 tcp_local_tx_bytes;
+	__u64 tcp_local_rx_bytes;
+	__u64 udp_tx_datagrams;
+	__u64 udp_rx_datagrams;
+	__u64 udp_tx_bytes;
+	__u64 udp_rx_bytes;
+};
+
 /* Per-CPU counters: records by enum event_kind, and updates that found the
  * in-kernel counter maps full (their bytes could not be counted). */
 struct kind_counters {
@@ -158,6 +187,7 @@ struct kind_counters {
 	__u64 lost[EVENT_KIND_COUNT];
 	__u64 file_io_dropped;
 	__u64 udp_dropped;
+	__u64 cgroup_dropped;
 };
 
 #endif /* PODTOP_EVENTS_H */

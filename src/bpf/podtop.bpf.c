@@ -61,6 +61,9 @@ const volatile __u64 wakeup_bytes = 0;
  * final. Without that tracepoint, close is reported at the TCP_CLOSE state,
  * which can come before the application reads the last bytes queued for it. */
 const volatile bool close_at_destroy = false;
+/* Which record kinds go through the ring buffer (bit 1 << kind): the TUI
+ * takes opens from counters only, so they are never shipped one by one. */
+const volatile __u32 ringbuf_kinds = 0xffffffff;
 
 /* Dummy instances so the skeleton generates Rust types for the boundary. */
 struct exec_event _exec_event = {};
@@ -73,6 +76,7 @@ struct file_io_value _file_io_value = {};
 struct udp_key _udp_key = {};
 struct udp_value _udp_value = {};
 struct kind_counters _kind_counters = {};
+struct cgroup_counters _cgroup_counters = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -93,6 +97,13 @@ struct {
 	__type(key, __u64);
 	__type(value, __u8);
 } cgroup_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct cgroup_counters);
+} cgroup_stats SEC(".maps");
 
 /* Plain hashes, not LRU: an eviction would lose counts silently. User space
  * removes entries that stayed idle; a full map is counted as dropped. */
@@ -126,6 +137,7 @@ struct sock_state {
 	__u8 role;
 	__u8 wanted;
 	__u8 established;
+	__u8 local;
 	/* The owner came from the listener; the first process doing I/O on the
 	 * socket (the one that accepted it) replaces it. */
 	__u8 owner_from_listener;
@@ -170,26 +182,59 @@ static __always_inline void count(__u32 kind, bool lost)
 		c->seen[kind]++;
 }
 
-static __always_inline void count_dropped(bool udp)
+enum counter_map { FILE_IO_MAP, UDP_MAP, CGROUP_MAP };
+
+static __always_inline void count_dropped(enum counter_map map)
 {
 	__u32 zero = 0;
 	struct kind_counters *c = bpf_map_lookup_elem(&counters, &zero);
 
 	if (!c)
 		return;
-	if (udp)
+	if (map == UDP_MAP)
 		c->udp_dropped++;
-	else
+	else if (map == FILE_IO_MAP)
 		c->file_io_dropped++;
+	else
+		c->cgroup_dropped++;
 }
 
+/* A ring buffer slot for a record of `kind`, or NULL: not shipped to this
+ * sink (counted as seen), or the ring buffer is full (counted as lost). */
 static __always_inline void *reserve(__u64 size, __u32 kind)
 {
-	void *e = bpf_ringbuf_reserve(&events, size, 0);
+	void *e;
 
+	if (!(ringbuf_kinds & (1U << kind))) {
+		count(kind, false);
+		return NULL;
+	}
+	e = bpf_ringbuf_reserve(&events, size, 0);
 	count(kind, e == NULL);
 	return e;
 }
+
+static __always_inline struct cgroup_counters *cgroup_counters_of(__u64 cgroup_id)
+{
+	struct cgroup_counters *c = bpf_map_lookup_elem(&cgroup_stats, &cgroup_id);
+
+	if (c)
+		return c;
+	struct cgroup_counters zero = {};
+	bpf_map_update_elem(&cgroup_stats, &cgroup_id, &zero, BPF_NOEXIST);
+	c = bpf_map_lookup_elem(&cgroup_stats, &cgroup_id);
+	if (!c)
+		count_dropped(CGROUP_MAP);
+	return c;
+}
+
+/* Adds to one counter of a cgroup: the field's offset in the struct. */
+#define COUNT(cgroup_id, field, n)                                                  \
+	do {                                                                        \
+		struct cgroup_counters *__c = cgroup_counters_of(cgroup_id);        \
+		if (__c)                                                            \
+			__sync_fetch_and_add(&__c->field, (n));                     \
+	} while (0)
 
 static __always_inline void submit(void *e)
 {
@@ -265,6 +310,7 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 
 	if (!wanted(CLASS_EXEC))
 		return 0;
+	COUNT(bpf_get_current_cgroup_id(), execs, 1);
 	e = reserve(sizeof(*e), EVENT_EXEC);
 	if (!e)
 		return 0;
@@ -296,6 +342,7 @@ int BPF_PROG(on_exit, struct task_struct *task, bool group_dead)
 	/* one record per process: when its last thread is gone */
 	if (!group_dead || !wanted(CLASS_EXEC))
 		return 0;
+	COUNT(bpf_get_current_cgroup_id(), exits, 1);
 	e = reserve(sizeof(*e), EVENT_EXIT);
 	if (!e)
 		return 0;
@@ -331,7 +378,11 @@ static __always_inline void on_open_exit(struct pt_regs *regs, long nr, long ret
 	const char *path;
 	struct file *file;
 	long n;
+	__u64 cgroup_id = bpf_get_current_cgroup_id();
 
+	COUNT(cgroup_id, opens, 1);
+	if (ret < 0)
+		COUNT(cgroup_id, open_errors, 1);
 	e = reserve(sizeof(*e), EVENT_OPEN);
 	if (!e)
 		return;
@@ -391,7 +442,7 @@ static __always_inline void on_file_io_exit(long nr, unsigned int fd, long ret)
 		bpf_map_update_elem(&file_io, &key, &init, BPF_NOEXIST);
 		value = bpf_map_lookup_elem(&file_io, &key);
 		if (!value) {
-			count_dropped(false);
+			count_dropped(FILE_IO_MAP);
 			return;
 		}
 	}
@@ -400,9 +451,13 @@ static __always_inline void on_file_io_exit(long nr, unsigned int fd, long ret)
 	if (is_write) {
 		__sync_fetch_and_add(&value->write_bytes, ret);
 		__sync_fetch_and_add(&value->writes, 1);
+		COUNT(key.cgroup_id, file_write_bytes, ret);
+		COUNT(key.cgroup_id, file_writes, 1);
 	} else {
 		__sync_fetch_and_add(&value->read_bytes, ret);
 		__sync_fetch_and_add(&value->reads, 1);
+		COUNT(key.cgroup_id, file_read_bytes, ret);
+		COUNT(key.cgroup_id, file_reads, 1);
 	}
 }
 
@@ -458,21 +513,51 @@ static __always_inline __u32 sock_netns(const struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
+/* Loopback, or the namespace's own address: the connection never leaves it. */
+static __always_inline bool stays_inside(struct sock_state *st)
+{
+	if (st->family == AF_INET)
+		return st->daddr[0] == 127 || *(__u32 *)st->daddr == *(__u32 *)st->saddr;
+	bool loopback6 = true, same = true;
+
+	for (int i = 0; i < 16; i++) {
+		if (st->daddr[i] != st->saddr[i])
+			same = false;
+		if (st->daddr[i] != (i == 15 ? 1 : 0))
+			loopback6 = false;
+	}
+	/* ::ffff:127.x.x.x */
+	bool mapped = st->daddr[10] == 0xff && st->daddr[11] == 0xff && st->daddr[12] == 127;
+	return loopback6 || same || mapped;
+}
+
 static __always_inline void emit_conn(const struct sock *sk, struct sock_state *st, __u32 kind)
 {
-	struct conn_event *e = reserve(sizeof(*e), kind);
+	struct conn_event *e;
 
+	if (kind == EVENT_CONNECT || kind == EVENT_ACCEPT || kind == EVENT_LISTEN) {
+		__builtin_memset(st->saddr, 0, sizeof(st->saddr));
+		__builtin_memset(st->daddr, 0, sizeof(st->daddr));
+		read_endpoints(sk, st->saddr, st->daddr, &st->sport, &st->dport, &st->family);
+		st->local = stays_inside(st);
+	}
+	if (kind == EVENT_CONNECT || kind == EVENT_ACCEPT) {
+		if (st->local)
+			COUNT(st->who.cgroup_id, tcp_local_connections, 1);
+		else if (kind == EVENT_CONNECT)
+			COUNT(st->who.cgroup_id, tcp_connects, 1);
+		else
+			COUNT(st->who.cgroup_id, tcp_accepts, 1);
+	} else if (kind == EVENT_CLOSE && !st->local) {
+		COUNT(st->who.cgroup_id, tcp_closes, 1);
+	}
+	e = reserve(sizeof(*e), kind);
 	if (!e)
 		return;
 	e->hdr.boot_ns = bpf_ktime_get_boot_ns();
 	e->hdr.kind = kind;
 	e->hdr._pad = 0;
 	e->hdr.who = st->who;
-	if (kind == EVENT_CONNECT || kind == EVENT_ACCEPT || kind == EVENT_LISTEN) {
-		__builtin_memset(st->saddr, 0, sizeof(st->saddr));
-		__builtin_memset(st->daddr, 0, sizeof(st->daddr));
-		read_endpoints(sk, st->saddr, st->daddr, &st->sport, &st->dport, &st->family);
-	}
 	__builtin_memcpy(e->saddr, st->saddr, sizeof(e->saddr));
 	__builtin_memcpy(e->daddr, st->daddr, sizeof(e->daddr));
 	e->sport = st->sport;
@@ -485,6 +570,8 @@ static __always_inline void emit_conn(const struct sock *sk, struct sock_state *
 	e->rx_bytes = st->rx_bytes;
 	e->duration_ns = kind == EVENT_CLOSE ? bpf_ktime_get_boot_ns() - st->start_ns : 0;
 	e->cookie = bpf_get_socket_cookie((void *)sk);
+	e->local = st->local;
+	__builtin_memset(e->_pad2, 0, sizeof(e->_pad2));
 	submit(e);
 }
 
@@ -616,16 +703,20 @@ static __always_inline void count_udp(struct sock *sk, int bytes, bool tx)
 		bpf_map_update_elem(&udp_flows, &key, &init, BPF_NOEXIST);
 		value = bpf_map_lookup_elem(&udp_flows, &key);
 		if (!value) {
-			count_dropped(true);
+			count_dropped(UDP_MAP);
 			return;
 		}
 	}
 	if (tx) {
 		__sync_fetch_and_add(&value->tx_bytes, bytes);
 		__sync_fetch_and_add(&value->tx_datagrams, 1);
+		COUNT(key.cgroup_id, udp_tx_bytes, bytes);
+		COUNT(key.cgroup_id, udp_tx_datagrams, 1);
 	} else {
 		__sync_fetch_and_add(&value->rx_bytes, bytes);
 		__sync_fetch_and_add(&value->rx_datagrams, 1);
+		COUNT(key.cgroup_id, udp_rx_bytes, bytes);
+		COUNT(key.cgroup_id, udp_rx_datagrams, 1);
 	}
 }
 
@@ -654,10 +745,19 @@ static __always_inline void count_sock_bytes(struct sock *sk, int bytes, bool tx
 		fill_identity(&st->who);
 		st->owner_from_listener = 0;
 	}
-	if (tx)
+	if (tx) {
 		__sync_fetch_and_add(&st->tx_bytes, bytes);
-	else
+		if (st->local)
+			COUNT(st->who.cgroup_id, tcp_local_tx_bytes, bytes);
+		else
+			COUNT(st->who.cgroup_id, tcp_tx_bytes, bytes);
+	} else {
 		__sync_fetch_and_add(&st->rx_bytes, bytes);
+		if (st->local)
+			COUNT(st->who.cgroup_id, tcp_local_rx_bytes, bytes);
+		else
+			COUNT(st->who.cgroup_id, tcp_rx_bytes, bytes);
+	}
 }
 
 SEC("tp_btf/sock_send_length")

@@ -10,11 +10,11 @@ pub mod metadata;
 pub mod netns;
 pub mod peers;
 
-use std::cell::OnceCell;
+use std::sync::OnceLock;
 use std::fs;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
@@ -55,7 +55,7 @@ pub struct Attribution {
     pub container: Option<Container>,
     pub pod: Option<Pod>,
     /// The rendered JSON of the fields above, made once by the output sink.
-    pub rendered: OnceCell<String>,
+    pub rendered: OnceLock<String>,
 }
 
 impl Attribution {
@@ -67,7 +67,7 @@ impl Attribution {
 }
 
 struct CachedAttribution {
-    attribution: Rc<Attribution>,
+    attribution: Arc<Attribution>,
     resolved_at: Instant,
 }
 
@@ -99,18 +99,18 @@ impl Enricher {
     }
 
     /// Every cgroup on the node with its attribution, for filters.
-    pub fn all_cgroups(&mut self) -> Vec<Rc<Attribution>> {
+    pub fn all_cgroups(&mut self) -> Vec<Arc<Attribution>> {
         let ids: Vec<u64> = self.cgroups.all().into_iter().map(|(id, _)| id).collect();
         ids.into_iter().map(|id| self.attribution(id)).collect()
     }
 
-    pub fn attribution(&mut self, cgroup_id: u64) -> Rc<Attribution> {
+    pub fn attribution(&mut self, cgroup_id: u64) -> Arc<Attribution> {
         if let Some(cached) = self.attributions.get(&cgroup_id) {
             if cached.attribution.is_complete() || cached.resolved_at.elapsed() < RETRY_AFTER {
                 return cached.attribution.clone();
             }
         }
-        let attribution = Rc::new(self.resolve(cgroup_id));
+        let attribution = Arc::new(self.resolve(cgroup_id));
         self.attributions.put(
             cgroup_id,
             CachedAttribution { attribution: attribution.clone(), resolved_at: Instant::now() },
@@ -143,7 +143,7 @@ impl Enricher {
             let (name, namespace) = names.map_or((None, None), |(n, ns)| (Some(n), ns));
             Pod { uid: p.uid, name, namespace, qos: p.qos, cgroup_path: p.cgroup_path }
         });
-        Attribution { cgroup_id, cgroup_path, container, pod, rendered: OnceCell::new() }
+        Attribution { cgroup_id, cgroup_path, container, pod, rendered: OnceLock::new() }
     }
 
     fn container_metadata(&mut self, id: &str) -> Option<ContainerMetadata> {

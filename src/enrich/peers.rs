@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use lru::LruCache;
 
@@ -32,8 +32,8 @@ const CONNECTIONS_CAPACITY: usize = 65536;
 const LISTENERS_CAPACITY: usize = 16384;
 
 pub struct PeerTable {
-    connections: LruCache<(Endpoint, Endpoint), Rc<Attribution>>,
-    listeners: LruCache<(u32, u16), Rc<Attribution>>,
+    connections: LruCache<(Endpoint, Endpoint), Arc<Attribution>>,
+    listeners: LruCache<(u32, u16), Arc<Attribution>>,
 }
 
 impl Default for PeerTable {
@@ -46,18 +46,18 @@ impl Default for PeerTable {
 }
 
 impl PeerTable {
-    pub fn listening(&mut self, netns: u32, port: u16, owner: Rc<Attribution>) {
+    pub fn listening(&mut self, netns: u32, port: u16, owner: Arc<Attribution>) {
         self.listeners.put((netns, port), owner);
     }
 
     /// A connect or accept: remembered (also after close, until evicted) so
     /// that the other end's events can name this one.
-    pub fn opened(&mut self, view: SocketView, owner: Rc<Attribution>) {
+    pub fn opened(&mut self, view: SocketView, owner: Arc<Attribution>) {
         self.connections.put((view.local, view.remote), owner);
     }
 
     /// The pod at the other end, `None` when it is not a pod on this node.
-    pub fn peer_of(&mut self, view: SocketView, enricher: &mut Enricher) -> Option<Rc<Attribution>> {
+    pub fn peer_of(&mut self, view: SocketView, enricher: &mut Enricher) -> Option<Arc<Attribution>> {
         let exact = self.connections.get(&(view.remote, view.local)).cloned();
         let peer = exact.or_else(|| {
             let netns = if view.remote.addr.is_loopback() {
@@ -71,7 +71,7 @@ impl PeerTable {
             let members: Vec<u64> = enricher.netns.members(netns).iter().map(|m| m.cgroup_id).collect();
             members.into_iter().map(|id| enricher.attribution(id)).find(|a| a.pod.is_some()).map(|a| {
                 // Only the pod is known: not which of its containers.
-                Rc::new(Attribution {
+                Arc::new(Attribution {
                     cgroup_id: 0,
                     cgroup_path: None,
                     container: None,

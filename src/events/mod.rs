@@ -6,7 +6,7 @@
 use crate::probes::skeleton::types;
 
 pub use types::{
-    cgroup_event as CgroupEvent, conn_event as ConnEvent, event_header as EventHeader,
+    cgroup_counters as CgroupCounters, cgroup_event as CgroupEvent, conn_event as ConnEvent, event_header as EventHeader,
     exec_event as ExecEvent, exit_event as ExitEvent, file_io_key as FileIoKey,
     file_io_value as FileIoValue, kind_counters as KindCounters, open_event as OpenEvent,
     process_identity as ProcessIdentity, udp_key as UdpKey, udp_value as UdpValue,
@@ -25,6 +25,57 @@ unsafe impl plain::Plain for types::file_io_value {}
 unsafe impl plain::Plain for types::udp_key {}
 unsafe impl plain::Plain for types::udp_value {}
 unsafe impl plain::Plain for types::kind_counters {}
+unsafe impl plain::Plain for types::cgroup_counters {}
+
+/// Names every field of `struct cgroup_counters` once, for the JSON record,
+/// the replay parser and the delta arithmetic.
+macro_rules! with_cgroup_counter_fields {
+    ($apply:ident) => {
+        $apply! {
+            execs, exits, opens, open_errors, file_reads, file_writes, file_read_bytes, file_write_bytes,
+            tcp_connects, tcp_accepts, tcp_closes, tcp_tx_bytes, tcp_rx_bytes, tcp_local_connections,
+            tcp_local_tx_bytes, tcp_local_rx_bytes, udp_tx_datagrams, udp_rx_datagrams, udp_tx_bytes, udp_rx_bytes
+        }
+    };
+}
+
+macro_rules! cgroup_counter_methods {
+    ($($field:ident),*) => {
+        impl CgroupCounters {
+            /// (name, value) of every counter, in the kernel struct's order.
+            pub fn fields(&self) -> Vec<(&'static str, u64)> {
+                vec![$((stringify!($field), self.$field)),*]
+            }
+
+            /// Sets a counter by name; false for an unknown name.
+            pub fn set(&mut self, name: &str, value: u64) -> bool {
+                match name {
+                    $(stringify!($field) => self.$field = value,)*
+                    _ => return false,
+                }
+                true
+            }
+
+            /// Field by field sum, for totals over cgroups.
+            pub fn add(&mut self, other: &CgroupCounters) {
+                $(self.$field += other.$field;)*
+            }
+        }
+
+        impl PartialEq for CgroupCounters {
+            fn eq(&self, other: &Self) -> bool {
+                true $(&& self.$field == other.$field)*
+            }
+        }
+
+        impl crate::aggregate::deltas::Counters for CgroupCounters {
+            fn since(self, earlier: Self) -> Self {
+                CgroupCounters { $($field: self.$field.saturating_sub(earlier.$field)),* }
+            }
+        }
+    };
+}
+with_cgroup_counter_fields!(cgroup_counter_methods);
 
 /// `enum event_kind` of events.h.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

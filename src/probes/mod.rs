@@ -135,14 +135,17 @@ pub struct KernelConfig {
     pub filter_pid: Option<u32>,
     pub filter_by_cgroup: bool,
     pub ringbuf_bytes: u32,
+    /// Record kinds shipped through the ring buffer (bit 1 << kind).
+    pub ringbuf_kinds: u32,
     /// 0: wake the reader on every event.
     pub wakeup_bytes: u64,
 }
 
 /// The loaded programs and their links; dropping it detaches everything.
 pub struct Probes<'obj> {
-    // Field order matters: links are dropped (detached) before the skeleton.
-    links: Vec<Link>,
+    // Held only to be dropped: dropping a link detaches it, before the skeleton
+    // (fields drop in order) unloads the programs.
+    _links: Vec<Link>,
     pub skel: PodtopSkel<'obj>,
     pub report: Vec<ProbeReport>,
 }
@@ -175,6 +178,7 @@ impl<'obj> Probes<'obj> {
         rodata.filter_pid = config.filter_pid.unwrap_or(0);
         rodata.filter_by_cgroup = config.filter_by_cgroup;
         rodata.wakeup_bytes = config.wakeup_bytes;
+        rodata.ringbuf_kinds = config.ringbuf_kinds;
         open.maps.events.set_max_entries(config.ringbuf_bytes).context("sizing the ring buffer")?;
 
         let mut planned: Vec<(&'static ProbeSpec, Option<String>)> = Vec::new();
@@ -223,7 +227,7 @@ impl<'obj> Probes<'obj> {
         if links.is_empty() {
             bail!("no probe could be attached; see `podtop probes`");
         }
-        Ok(Probes { links, skel, report })
+        Ok(Probes { _links: links, skel, report })
     }
 
     /// Lets the kernel pass events of cgroup `id` and its whole subtree.
@@ -235,9 +239,6 @@ impl<'obj> Probes<'obj> {
             .with_context(|| format!("adding cgroup {id} to the filter"))
     }
 
-    pub fn attached_count(&self) -> usize {
-        self.links.len()
-    }
 }
 
 /// Routes libbpf's own messages: silent unless PODTOP_DEBUG is set.
@@ -246,5 +247,42 @@ pub fn configure_libbpf_logging() {
         libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Debug, |_, msg| eprint!("{msg}"))));
     } else {
         libbpf_rs::set_print(None);
+    }
+}
+
+/// Keeps the kernel's run-time accounting of BPF programs on while it lives
+/// (`BPF_ENABLE_STATS`): it costs two clock reads per program run, so only
+/// the TUI, which shows it, turns it on.
+pub struct RunTimeStats {
+    _enabled_while_open: std::os::fd::OwnedFd,
+}
+
+impl RunTimeStats {
+    pub fn enable() -> Option<RunTimeStats> {
+        // SAFETY: a plain syscall wrapper; a non-negative result is a new fd we own.
+        let fd = unsafe { libbpf_sys::bpf_enable_stats(libbpf_sys::BPF_STATS_RUN_TIME) };
+        // SAFETY: the kernel just gave us this fd.
+        (fd >= 0).then(|| RunTimeStats { _enabled_while_open: unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) } })
+    }
+}
+
+impl Probes<'_> {
+    /// Total run time (ns) and runs of podtop's programs, as the kernel accounts them.
+    pub fn run_time(&self) -> (u64, u64) {
+        use std::os::fd::{AsFd, AsRawFd};
+        let mut total = (0, 0);
+        for prog in self.skel.object().progs() {
+            let mut info = libbpf_sys::bpf_prog_info::default();
+            let mut len = std::mem::size_of_val(&info) as u32;
+            // SAFETY: info is a bpf_prog_info of `len` bytes that the kernel fills.
+            let ret = unsafe {
+                libbpf_sys::bpf_prog_get_info_by_fd(prog.as_fd().as_raw_fd(), (&mut info as *mut libbpf_sys::bpf_prog_info).cast(), &mut len)
+            };
+            if ret == 0 {
+                total.0 += info.run_time_ns;
+                total.1 += info.run_cnt;
+            }
+        }
+        total
     }
 }

@@ -1,0 +1,247 @@
+//! `--json`: one JSON object per line, through one reused buffer.
+
+use std::io::{self, Write};
+
+use super::json::{write_rfc3339, ObjectWriter};
+use super::{device_text, errno_name, open_flags_text, CountersRecord, EventRecord, FileIoRecord, NetView, Sink, Stats, UdpRecord};
+use crate::enrich::Attribution;
+use crate::events::{c_bytes, c_str_bytes, split_args, Event, Kind, ProcessIdentity};
+
+/// Writes NDJSON to any writer (stdout in practice), through one reused buffer.
+pub struct JsonSink<W: Write> {
+    out: W,
+    line: Vec<u8>,
+    node: String,
+}
+
+/// A write failed because the reader went away (`| head`): not an error to report.
+pub fn is_closed_output(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::BrokenPipe
+}
+
+impl<W: Write> JsonSink<W> {
+    pub fn new(out: W, node: String) -> Self {
+        JsonSink { out, line: Vec::with_capacity(8192), node }
+    }
+
+    fn begin(&mut self, kind: &str, unix_ns: u64) -> ObjectWriter<'_> {
+        self.line.clear();
+        let mut o = ObjectWriter::new(&mut self.line);
+        o.str("type", kind);
+        let mut time = Vec::with_capacity(32);
+        write_rfc3339(&mut time, unix_ns);
+        o.raw("time", &time);
+        o.str("node", &self.node);
+        o
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)
+    }
+
+    /// Any JSON line made by the caller (start record).
+    pub fn write_raw_line(&mut self, fill: impl FnOnce(&mut ObjectWriter), kind: &str, unix_ns: u64) -> io::Result<()> {
+        let mut o = self.begin(kind, unix_ns);
+        fill(&mut o);
+        o.end();
+        self.finish()
+    }
+}
+
+impl<W: Write> Sink for JsonSink<W> {
+    fn event(&mut self, r: &EventRecord) -> io::Result<()> {
+        let kind = match r.event {
+            Event::Exec(_) => Kind::Exec,
+            Event::Exit(_) => Kind::Exit,
+            Event::Open(_) => Kind::Open,
+            Event::Connection(k, _) => k,
+            Event::Cgroup(k, _) => k,
+        };
+        let mut o = self.begin(kind.name(), r.unix_ns);
+        write_identity(&mut o, r.who, r.owner);
+        o.bool("sidecar_visible", r.sidecar_visible);
+        match r.event {
+            Event::Exec(e) => {
+                o.object("exec", |x| {
+                    x.bytes("filename", c_bytes(&e.filename, e.filename_len))
+                        .bool("filename_truncated", e.filename_truncated != 0)
+                        .bytes_array("args", split_args(c_bytes(&e.args, e.args_len)))
+                        .bool("args_truncated", e.args_truncated != 0);
+                });
+            }
+            Event::Exit(e) => {
+                let status = e.exit_code;
+                let signal = status & 0x7f;
+                o.object("exit", |x| {
+                    x.opt_u64("code", (signal == 0).then_some(u64::from((status >> 8) & 0xff)))
+                        .opt_u64("signal", (signal != 0).then_some(u64::from(signal)))
+                        .bool("core_dumped", status & 0x80 != 0)
+                        .u64("duration_ns", e.duration_ns);
+                });
+            }
+            Event::Open(e) => {
+                o.object("file", |x| {
+                    x.bytes("path", c_bytes(&e.path, e.path_len))
+                        .bool("path_truncated", e.path_truncated != 0)
+                        .u64("flags", e.flags)
+                        .str("flags_text", open_flags_text(e.flags))
+                        .i64("ret", e.ret)
+                        .opt_str("error", (e.ret < 0).then(|| errno_name(-e.ret)));
+                    if e.ret >= 0 {
+                        x.str("dev", device_text(e.dev)).u64("ino", e.ino);
+                    }
+                });
+            }
+            Event::Connection(_, e) => {
+                if let Some(net) = r.net {
+                    o.object("net", |x| {
+                        write_net(x, &net);
+                        x.u64("tx_bytes", e.tx_bytes)
+                            .u64("rx_bytes", e.rx_bytes)
+                            .u64("duration_ns", e.duration_ns)
+                            .u64("cookie", e.cookie);
+                    });
+                }
+                write_peer(&mut o, r.peer);
+            }
+            Event::Cgroup(_, e) => {
+                o.u64("id", e.id).bytes("path", c_bytes(&e.path, e.path_len));
+            }
+        }
+        o.end();
+        self.finish()
+    }
+
+    fn file_io(&mut self, r: &FileIoRecord) -> io::Result<()> {
+        let mut o = self.begin("file_io", r.unix_ns);
+        write_identity(&mut o, r.who, r.owner);
+        o.bool("sidecar_visible", false);
+        o.object("file", |x| {
+            x.opt_bytes("path", r.path)
+                .str("dev", device_text(r.dev))
+                .u64("ino", r.ino)
+                .u64("read_bytes", r.delta.read_bytes)
+                .u64("write_bytes", r.delta.write_bytes)
+                .u64("reads", r.delta.reads)
+                .u64("writes", r.delta.writes);
+        });
+        o.end();
+        self.finish()
+    }
+
+    fn udp(&mut self, r: &UdpRecord) -> io::Result<()> {
+        let mut o = self.begin("udp", r.unix_ns);
+        write_identity(&mut o, r.who, r.owner);
+        o.bool("sidecar_visible", false);
+        o.object("net", |x| {
+            write_net(x, &r.net);
+            x.u64("tx_bytes", r.delta.tx_bytes)
+                .u64("rx_bytes", r.delta.rx_bytes)
+                .u64("tx_datagrams", r.delta.tx_datagrams)
+                .u64("rx_datagrams", r.delta.rx_datagrams);
+        });
+        write_peer(&mut o, r.peer);
+        o.end();
+        self.finish()
+    }
+
+    fn stats(&mut self, unix_ns: u64, stats: &Stats) -> io::Result<()> {
+        let mut o = self.begin("stats", unix_ns);
+        o.object("events", |x| {
+            for (kind, seen, lost) in &stats.per_kind {
+                x.object(kind.name(), |k| {
+                    k.u64("seen", *seen).u64("lost", *lost);
+                });
+            }
+        });
+        o.u64("seen_total", stats.seen_total())
+            .u64("lost_total", stats.lost_total())
+            .object("counters_dropped", |d| {
+                d.u64("file_io", stats.file_io_dropped).u64("udp", stats.udp_dropped).u64("cgroup", stats.cgroup_dropped);
+            })
+            .u64("decode_errors", stats.decode_errors)
+            .opt_u64("bpf_run_time_ns", stats.bpf_run_time_ns)
+            .opt_u64("bpf_run_count", stats.bpf_run_count);
+        o.end();
+        self.finish()
+    }
+
+    fn counters(&mut self, r: &CountersRecord) -> io::Result<()> {
+        let mut o = self.begin("counters", r.unix_ns);
+        o.raw_fields(r.owner.rendered.get_or_init(|| render_attribution(r.owner)).as_bytes());
+        o.object("counters", |x| {
+            for (name, value) in r.delta.fields() {
+                x.u64(name, value);
+            }
+        });
+        o.end();
+        self.finish()
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+fn write_identity(o: &mut ObjectWriter, who: &ProcessIdentity, owner: &Attribution) {
+    o.object("process", |p| {
+        p.u64("pid", who.pid.into())
+            .u64("tid", who.tid.into())
+            .u64("ppid", who.ppid.into())
+            .u64("uid", who.uid.into())
+            .u64("gid", who.gid.into())
+            .bytes("comm", c_str_bytes(&who.comm));
+    });
+    o.raw_fields(owner.rendered.get_or_init(|| render_attribution(owner)).as_bytes());
+    o.u64("netns", who.netns.into()).u64("mntns", who.mntns.into());
+}
+
+/// `"cgroup":{..},"container":..,"pod":..`, rendered once per attribution.
+fn render_attribution(a: &Attribution) -> String {
+    let mut buf = Vec::with_capacity(256);
+    let mut o = ObjectWriter::new(&mut buf);
+    o.object("cgroup", |c| {
+        c.u64("id", a.cgroup_id).opt_str("path", a.cgroup_path.as_deref());
+    });
+    write_container_and_pod(&mut o, a);
+    o.end();
+    // Strip the braces: these are fields to splice into the record.
+    String::from_utf8_lossy(&buf[1..buf.len() - 1]).into_owned()
+}
+
+fn write_container_and_pod(o: &mut ObjectWriter, a: &Attribution) {
+    match &a.container {
+        Some(c) => o.object("container", |x| {
+            x.str("id", &c.id).opt_str("runtime", c.runtime.map(|r| r.name())).opt_str("name", c.name.as_deref());
+        }),
+        None => o.null("container"),
+    };
+    match &a.pod {
+        Some(p) => o.object("pod", |x| {
+            x.str("uid", &p.uid)
+                .opt_str("name", p.name.as_deref())
+                .opt_str("namespace", p.namespace.as_deref())
+                .str("qos", p.qos.name());
+        }),
+        None => o.null("pod"),
+    };
+}
+
+fn write_peer(o: &mut ObjectWriter, peer: Option<&Attribution>) {
+    match peer {
+        Some(p) => o.object("peer", |x| write_container_and_pod(x, p)),
+        None => o.null("peer"),
+    };
+}
+
+fn write_net(x: &mut ObjectWriter, net: &NetView) {
+    let family = if net.saddr.is_ipv4() { "ipv4" } else { "ipv6" };
+    x.str("proto", net.proto)
+        .str("family", family)
+        .str("saddr", net.saddr.to_string())
+        .u64("sport", net.sport.into())
+        .opt_str("daddr", net.daddr.map(|a| a.to_string()))
+        .u64("dport", net.dport.into());
+}
+
