@@ -7,7 +7,7 @@ BINARY     := target/release/podtop
 # What the build (clang for the BPF object, libelf/zlib for libbpf) and the
 # tests (bpftool, runc with a busybox rootfs, iproute2, setpriv, python3) need.
 APT_PACKAGES := clang llvm libelf-dev zlib1g-dev pkg-config bpftool runc busybox-static \
-                iproute2 util-linux python3 jq
+                iproute2 util-linux python3 jq haproxy tmux
 
 .PHONY: all deps build test unit-test integration-test run probes clean
 

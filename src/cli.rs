@@ -1,5 +1,6 @@
 //! Command-line interface.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -7,17 +8,22 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::probes::EventClasses;
 
 #[derive(Debug, Parser)]
-#[command(name = "podtop", version, about = "Exec, file and network activity of every process on the node, attributed to its container and pod, seen from the kernel with eBPF")]
+#[command(
+    name = "podtop",
+    version,
+    about = "Exec, file and network activity of every process on the node, attributed to its container and pod, seen from the kernel with eBPF",
+    after_help = "On a terminal podtop opens its TUI (press ? for keys); with --json, or when stdout is not a terminal, it streams JSON lines."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// Stream events as JSON, one object per line (the only output until the TUI lands)
-    #[arg(long)]
+    /// Stream events as JSON, one object per line
+    #[arg(long, global = true)]
     pub json: bool,
 
     /// Stop after this many seconds (fractions allowed)
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, global = true)]
     pub duration: Option<Duration>,
 
     /// Event classes to watch, comma-separated; the others are not traced at all
@@ -40,19 +46,40 @@ pub struct Cli {
     #[arg(long, value_name = "PID")]
     pub pid: Option<u32>,
 
-    /// How often counters (file_io, udp) and stats records are written
-    #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_seconds)]
+    /// How often counters are read and the TUI's rates refresh; JSON: file_io, udp, counters and stats records
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_seconds, global = true)]
     pub interval: Duration,
 
     /// Ring buffer size in MiB (a power of two)
     #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = parse_ringbuf_mib)]
     pub ringbuf_mib: u32,
+
+    /// TUI: also write the records to FILE as JSON lines, for `podtop replay`
+    #[arg(long, value_name = "FILE", global = true)]
+    pub record: Option<PathBuf>,
+
+    /// No terminal: at the end (--duration, or the end of a replay) print the last TUI screen as text
+    #[arg(long, value_name = "COLSxROWS", value_parser = parse_size, global = true)]
+    pub dump_screen: Option<(u16, u16)>,
+
+    /// With --dump-screen: keys pressed before the screen is printed (e.g. "c" for the sidecar scope)
+    #[arg(long, value_name = "KEYS", default_value = "", global = true, hide = true)]
+    pub keys: String,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List every probe: attached, skipped or failed, and why
     Probes,
+    /// Show a recording (from --json or --record) in the TUI; no root needed
+    Replay {
+        file: PathBuf,
+        /// Playback speed: 1 as recorded, 10 ten times faster, 0 at once
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+    },
+    /// Start three demo pods (frontend -> backend -> db, with an haproxy sidecar) and watch them
+    Demo,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -93,6 +120,16 @@ fn parse_ringbuf_mib(s: &str) -> Result<u32, String> {
     Ok(mib)
 }
 
+fn parse_size(s: &str) -> Result<(u16, u16), String> {
+    let (cols, rows) = s.split_once('x').ok_or_else(|| format!("{s:?} is not COLSxROWS, e.g. 120x40"))?;
+    let cols: u16 = cols.parse().map_err(|_| format!("{cols:?} is not a number of columns"))?;
+    let rows: u16 = rows.parse().map_err(|_| format!("{rows:?} is not a number of rows"))?;
+    if cols == 0 || rows == 0 || cols > 1000 || rows > 1000 {
+        return Err(format!("{s} is out of range (1x1 to 1000x1000)"));
+    }
+    Ok((cols, rows))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +142,9 @@ mod tests {
         assert_eq!(cli.duration, Some(Duration::from_millis(1500)));
         assert_eq!(cli.pod.as_deref(), Some("web-0"));
         assert_eq!(Cli::try_parse_from(["podtop"]).unwrap().event_classes(), EventClasses::ALL);
+        let replay = Cli::try_parse_from(["podtop", "replay", "x.json", "--speed", "0", "--dump-screen", "100x30"]).unwrap();
+        assert!(matches!(replay.command, Some(Command::Replay { speed, .. }) if speed == 0.0));
+        assert_eq!(replay.dump_screen, Some((100, 30)));
     }
 
     #[test]
@@ -113,5 +153,6 @@ mod tests {
         assert!(Cli::try_parse_from(["podtop", "--duration", "-1"]).is_err());
         assert!(Cli::try_parse_from(["podtop", "--ringbuf-mib", "3"]).is_err());
         assert!(Cli::try_parse_from(["podtop", "--pid", "x"]).is_err());
+        assert!(Cli::try_parse_from(["podtop", "--dump-screen", "80"]).is_err());
     }
 }

@@ -13,6 +13,7 @@ use anyhow::{Context, Result};
 use libbpf_rs::{MapCore, MapFlags, RingBufferBuilder};
 
 use crate::enrich::cgroups::find_cgroup2_mount;
+use crate::enrich::listeners;
 use crate::enrich::metadata::MetadataSources;
 use crate::enrich::Enricher;
 use crate::events::{CgroupCounters, FileIoKey, FileIoValue, Kind, KindCounters, UdpKey, UdpValue};
@@ -143,6 +144,19 @@ fn write_counters<S: Sink>(probes: &Probes, pipeline: &mut Pipeline<S>, run_time
     pipeline.sink().flush()
 }
 
+/// Listening sockets older than podtop, so that their connections are attributed.
+fn add_existing_listeners(probes: &Probes, enricher: &mut Enricher, opts: &CollectOptions) {
+    let mount = find_cgroup2_mount();
+    for listener in listeners::scan() {
+        let Some(who) = listeners::identity_of(listener.pid, mount.as_deref()) else { continue };
+        let wanted = opts.pid.is_none_or(|pid| pid == listener.pid)
+            && (!opts.filter.is_active() || opts.filter.matches(&enricher.attribution(who.cgroup_id)));
+        if let Err(e) = probes.add_listener(listener.netns, listener.port, who, wanted) {
+            eprintln!("podtop: warning: listener on port {} not recorded: {e}", listener.port);
+        }
+    }
+}
+
 fn ended_by(e: io::Error, what: &str) -> Result<Ended> {
     if is_closed_output(&e) {
         Ok(Ended::OutputClosed)
@@ -179,6 +193,9 @@ pub fn collect<S: Sink>(
     let probes = Probes::load(&mut storage, &config)?;
     for id in filter_ids {
         probes.allow_cgroup(id)?;
+    }
+    if opts.classes.contains(EventClasses::NET) {
+        add_existing_listeners(&probes, &mut enricher, opts);
     }
     let _run_time_stats = if opts.bpf_run_time { RunTimeStats::enable() } else { None };
 

@@ -2,12 +2,14 @@
 //! attributed to its container and pod, seen from the kernel with eBPF.
 //!
 //! kernel (src/bpf) -> probes (load, attach) -> events (decode) -> enrich
-//! (cgroup -> container, pod) -> pipeline -> output (JSON lines).
+//! (cgroup -> container, pod) -> pipeline -> sink: JSON lines (output) or
+//! the TUI's model (aggregate, ui).
 
 mod aggregate;
 mod cli;
 mod clock;
 mod collect;
+mod demo;
 mod enrich;
 mod events;
 mod filter;
@@ -16,27 +18,61 @@ mod pipeline;
 mod privileges;
 mod probes;
 mod probes_report;
+mod replay;
 mod stream;
+mod ui;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command};
+pub(crate) use cli::Cli;
+use cli::Command;
+use collect::CollectOptions;
+use events::Kind;
+
+fn collect_options(cli: &Cli, for_tui: bool) -> CollectOptions {
+    CollectOptions {
+        classes: cli.event_classes(),
+        filter: filter::Filter { pod: cli.pod.clone(), namespace: cli.namespace.clone(), container: cli.container.clone() },
+        pid: cli.pid,
+        duration: cli.duration,
+        interval: cli.interval,
+        ringbuf_bytes: cli.ringbuf_mib * 1024 * 1024,
+        // The TUI counts opens in the kernel; only discrete events it lists are shipped.
+        ringbuf_kinds: if for_tui { !(1 << Kind::Open as u32) } else { CollectOptions::ALL_KINDS },
+        bpf_run_time: for_tui,
+    }
+}
+
+/// The TUI on a terminal, or its last screen as text with --dump-screen.
+fn present(source: ui::Source, cli: &Cli, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> anyhow::Result<()> {
+    match cli.dump_screen {
+        Some((cols, rows)) => {
+            print!("{}", ui::dump_screen(source, cli.interval, cols, rows, &cli.keys)?);
+            Ok(())
+        }
+        None => ui::run_terminal(source, cli.interval, stop),
+    }
+}
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+    let wants_tui = !cli.json && (cli.dump_screen.is_some() || std::io::stdout().is_terminal());
+    match &cli.command {
         Some(Command::Probes) => probes_report::print(),
-        None => stream::run(collect::CollectOptions {
-            classes: cli.event_classes(),
-            filter: filter::Filter { pod: cli.pod.clone(), namespace: cli.namespace.clone(), container: cli.container.clone() },
-            pid: cli.pid,
-            duration: cli.duration,
-            interval: cli.interval,
-            ringbuf_bytes: cli.ringbuf_mib * 1024 * 1024,
-            ringbuf_kinds: collect::CollectOptions::ALL_KINDS,
-            bpf_run_time: false,
-        }),
+        Some(Command::Replay { file, speed }) => {
+            let stop = stream::stop_on_signals()?;
+            let source = ui::Source::replay(file.clone(), *speed, stop.clone())?;
+            present(source, &cli, stop)
+        }
+        Some(Command::Demo) => demo::run(&cli, wants_tui),
+        None if !wants_tui => stream::run(collect_options(&cli, false)),
+        None => {
+            let stop = stream::stop_on_signals()?;
+            let source = ui::Source::live(collect_options(&cli, true), cli.record.clone(), stop.clone())?;
+            present(source, &cli, stop)
+        }
     }
 }
 

@@ -3,20 +3,18 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::num::NonZeroUsize;
 
-use lru::LruCache;
 
 use crate::aggregate::deltas::Deltas;
 use crate::clock::Clock;
 use crate::enrich::peers::{Endpoint, PeerTable, SocketView};
+use crate::enrich::files::FilePaths;
 use crate::enrich::Enricher;
 use crate::events::{c_bytes, decode, CgroupCounters, ConnEvent, Event, FileIoKey, FileIoValue, Kind, UdpKey, UdpValue};
 use crate::filter::Filter;
 use crate::output::{CountersRecord, EventRecord, FileIoDelta, FileIoRecord, NetView, Sink, Stats, UdpDelta, UdpRecord};
 
 const AF_INET6: u16 = 10;
-const FILE_PATHS_CAPACITY: usize = 65536;
 
 pub fn ip_of(bytes: &[u8; 16], family: u16) -> IpAddr {
     if family == AF_INET6 {
@@ -54,8 +52,7 @@ pub struct Pipeline<S: Sink> {
     filter: Filter,
     /// Cgroups created while running that the filter selects, for the kernel's set.
     pending_filter_cgroups: Vec<u64>,
-    /// (dev, ino) -> the path it was opened by, to name files in file_io records.
-    file_paths: LruCache<(u32, u64), Vec<u8>>,
+    file_paths: FilePaths,
     file_io_deltas: Deltas<FileIoId, FileIoDelta>,
     cgroup_deltas: Deltas<u64, CgroupCounters>,
     udp_deltas: Deltas<UdpId, UdpDelta>,
@@ -75,7 +72,7 @@ impl<S: Sink> Pipeline<S> {
             host_netns,
             filter,
             pending_filter_cgroups: Vec::new(),
-            file_paths: LruCache::new(NonZeroUsize::new(FILE_PATHS_CAPACITY).expect("non-zero")),
+            file_paths: FilePaths::default(),
             file_io_deltas: Deltas::default(),
             cgroup_deltas: Deltas::default(),
             udp_deltas: Deltas::default(),
@@ -141,7 +138,7 @@ impl<S: Sink> Pipeline<S> {
         let mut sidecar_visible = false;
         match event {
             Event::Open(e) if e.ret >= 0 => {
-                self.file_paths.put((e.dev, e.ino), c_bytes(&e.path, e.path_len).to_vec());
+                self.file_paths.opened(e.dev, e.ino, c_bytes(&e.path, e.path_len));
             }
             Event::Connection(Kind::Listen, e) => {
                 self.peers.listening(e.sock_netns, e.sport, owner);
@@ -184,6 +181,7 @@ impl<S: Sink> Pipeline<S> {
     pub fn file_io(&mut self, entries: &[(FileIoKey, FileIoValue)]) -> io::Result<Vec<FileIoKey>> {
         let now = self.clock.now_unix_ns();
         let mut idle = Vec::new();
+        self.file_paths.new_read();
         for (key, value) in entries {
             let total = FileIoDelta {
                 read_bytes: value.read_bytes,
@@ -196,7 +194,7 @@ impl<S: Sink> Pipeline<S> {
                 continue;
             };
             let owner = self.enricher.attribution(key.cgroup_id);
-            let path = self.file_paths.get(&(key.dev, key.ino)).cloned();
+            let path = self.file_paths.path_of(key.dev, key.ino, key.pid);
             let record = FileIoRecord {
                 unix_ns: now,
                 who: &value.who,

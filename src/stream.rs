@@ -18,7 +18,7 @@ pub fn stop_on_signals() -> Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
-fn start_record<W: Write>(sink: &mut JsonSink<W>, start: &StartInfo, opts: &CollectOptions) -> io::Result<()> {
+pub(crate) fn start_record<W: Write>(sink: &mut JsonSink<W>, start: &StartInfo, opts: &CollectOptions) -> io::Result<()> {
     let now = crate::clock::Clock::new().now_unix_ns();
     let filter = &opts.filter;
     sink.write_raw_line(

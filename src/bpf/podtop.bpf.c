@@ -603,13 +603,56 @@ static __always_inline void on_listen(const struct sock *sk, bool listening)
 	}
 }
 
+/* The cgroup filter, for a socket's cgroup rather than the current task's. */
+static __always_inline bool sock_cgroup_wanted(struct cgroup *cgrp)
+{
+	int level = BPF_CORE_READ(cgrp, level);
+
+	if (!filter_by_cgroup)
+		return true;
+	for (int i = 1; i <= MAX_CGROUP_DEPTH; i++) {
+		struct cgroup *ancestor = NULL;
+		__u64 id;
+
+		if (i > level)
+			break;
+		bpf_core_read(&ancestor, sizeof(ancestor), &cgrp->ancestors[i]);
+		id = BPF_CORE_READ(ancestor, kn, id);
+		if (bpf_map_lookup_elem(&cgroup_filter, &id))
+			return true;
+	}
+	return false;
+}
+
+/* A listener podtop never saw (listening before it started, and not found by
+ * its start-up scan): the socket's own cgroup, inherited from the listener,
+ * says whose it is; the process is filled in at its first I/O. */
+static __always_inline bool listener_from_socket(const struct sock *sk, struct listener_value *out)
+{
+	struct cgroup *cgrp = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+
+	if (!cgrp || filter_pid || !(events_mask & CLASS_NET) || !sock_cgroup_wanted(cgrp))
+		return false;
+	__builtin_memset(out, 0, sizeof(*out));
+	out->who.cgroup_id = BPF_CORE_READ(cgrp, kn, id);
+	out->who.netns = sock_netns(sk);
+	out->wanted = 1;
+	return true;
+}
+
 static __always_inline void on_accepted(const struct sock *sk)
 {
 	struct listener_key key = {.netns = sock_netns(sk), .port = BPF_CORE_READ(sk, __sk_common.skc_num)};
 	struct listener_value *listener = bpf_map_lookup_elem(&listeners, &key);
+	struct listener_value unknown;
 	struct sock_state *st;
 
-	if (!listener || !listener->wanted)
+	if (!listener) {
+		if (!listener_from_socket(sk, &unknown))
+			return;
+		listener = &unknown;
+	}
+	if (!listener->wanted)
 		return;
 	st = bpf_sk_storage_get(&sock_states, (void *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st)

@@ -15,6 +15,13 @@ pub enum Runtime {
 }
 
 impl Runtime {
+    pub const ALL: [Runtime; 5] = [Runtime::Docker, Runtime::Containerd, Runtime::CriO, Runtime::Podman, Runtime::Runc];
+
+    /// The inverse of `name`, for recordings.
+    pub fn from_name(name: &str) -> Option<Runtime> {
+        Runtime::ALL.into_iter().find(|r| r.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Runtime::Docker => "docker",
@@ -34,6 +41,11 @@ pub enum QosClass {
 }
 
 impl QosClass {
+    /// The inverse of `name`, for recordings.
+    pub fn from_name(name: &str) -> Option<QosClass> {
+        [QosClass::Guaranteed, QosClass::Burstable, QosClass::BestEffort].into_iter().find(|q| q.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             QosClass::Guaranteed => "guaranteed",

@@ -6,6 +6,8 @@
 
 pub mod cgroup_path;
 pub mod cgroups;
+pub mod files;
+pub mod listeners;
 pub mod metadata;
 pub mod netns;
 pub mod peers;

@@ -26,6 +26,8 @@ unsafe impl plain::Plain for types::udp_key {}
 unsafe impl plain::Plain for types::udp_value {}
 unsafe impl plain::Plain for types::kind_counters {}
 unsafe impl plain::Plain for types::cgroup_counters {}
+unsafe impl plain::Plain for types::listener_key {}
+unsafe impl plain::Plain for types::listener_value {}
 
 /// Names every field of `struct cgroup_counters` once, for the JSON record,
 /// the replay parser and the delta arithmetic.

@@ -237,6 +237,34 @@ pub fn write_rfc3339(buf: &mut Vec<u8>, unix_ns: u64) {
     );
 }
 
+/// The inverse of `write_rfc3339` (UTC, `Z`, optional fraction): nanoseconds since the epoch.
+pub fn parse_rfc3339(text: &str) -> Option<u64> {
+    let (date, time) = text.strip_suffix('Z')?.split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (year, month, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, fraction) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.splitn(3, ':').map(|p| p.parse::<u64>().ok());
+    let (h, m, s) = (t.next()??, t.next()??, t.next()??);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 || fraction.len() > 9 {
+        return None;
+    }
+    let nanos: u64 = format!("{fraction:0<9}").parse().ok()?;
+    let days = days_from_civil(year, month as u32, day as u32);
+    let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + m * 60 + s;
+    Some(secs * 1_000_000_000 + nanos)
+}
+
+/// (year, month, day) to days since 1970-01-01, proleptic Gregorian (H. Hinnant's algorithm).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((month + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -325,5 +353,14 @@ mod tests {
         let mut leap = Vec::new();
         write_rfc3339(&mut leap, 951_782_400_000_000_000); // 2000-02-29
         assert_eq!(leap, b"\"2000-02-29T00:00:00.000000000Z\"");
+        for ns in [0, 951_782_400_000_000_000, 1_795_664_732_123_456_789, 4_102_444_799_999_999_999] {
+            let mut buf = Vec::new();
+            write_rfc3339(&mut buf, ns);
+            let text = String::from_utf8(buf).unwrap();
+            assert_eq!(parse_rfc3339(text.trim_matches('"')), Some(ns), "{text}");
+        }
+        assert_eq!(parse_rfc3339("2026-11-26T03:45:32Z"), Some(1_795_664_732_000_000_000));
+        assert_eq!(parse_rfc3339("2026-13-26T03:45:32Z"), None);
+        assert_eq!(parse_rfc3339("yesterday"), None);
     }
 }

@@ -230,6 +230,19 @@ impl<'obj> Probes<'obj> {
         Ok(Probes { _links: links, skel, report })
     }
 
+    /// Tells the kernel who listens on `port` in network namespace `netns`.
+    pub fn add_listener(&self, netns: u32, port: u16, who: crate::events::ProcessIdentity, wanted: bool) -> Result<()> {
+        let key = skeleton::types::listener_key { netns, port, ..Default::default() };
+        let value = skeleton::types::listener_value { who, wanted: u8::from(wanted), ..Default::default() };
+        // SAFETY: both are plain C structs generated from the BPF object.
+        let (key, value) = unsafe { (plain::as_bytes(&key), plain::as_bytes(&value)) };
+        self.skel.maps.listeners.update(key, value, MapFlags::NO_EXIST).or_else(|e| {
+            // A listen seen by the kernel side since load is fresher than the scan.
+            if e.kind() == libbpf_rs::ErrorKind::AlreadyExists { Ok(()) } else { Err(e) }
+        })?;
+        Ok(())
+    }
+
     /// Lets the kernel pass events of cgroup `id` and its whole subtree.
     pub fn allow_cgroup(&self, id: u64) -> Result<()> {
         self.skel

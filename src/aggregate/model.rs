@@ -1,0 +1,522 @@
+//! The node as the TUI shows it: one group per pod (and per bare container,
+//! and one for the host), with rates from the kernel's per-cgroup counters
+//! and recent execs, files and connections from the records.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use super::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, What};
+use crate::enrich::Attribution;
+use crate::events::CgroupCounters;
+
+/// Samples of history kept for sparklines.
+pub const HISTORY: usize = 120;
+const RECENT_EXECS: usize = 100;
+const CONNECTIONS: usize = 200;
+const FILES: usize = 500;
+const EVENT_LINES: usize = 500;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GroupKey {
+    /// A pod, by UID.
+    Pod(String),
+    /// A container outside any pod (docker, podman), by id.
+    Container(String),
+    /// Processes in no container.
+    Host,
+}
+
+impl GroupKey {
+    pub fn of(a: &Attribution) -> GroupKey {
+        match (&a.pod, &a.container) {
+            (Some(pod), _) => GroupKey::Pod(pod.uid.clone()),
+            (None, Some(c)) => GroupKey::Container(c.id.clone()),
+            (None, None) => GroupKey::Host,
+        }
+    }
+}
+
+/// Everything a pod did, in events: what SIDECAR% is a share of.
+pub fn activity(c: &CgroupCounters) -> u64 {
+    c.execs
+        + c.opens
+        + c.file_reads
+        + c.file_writes
+        + c.tcp_connects
+        + c.tcp_accepts
+        + c.tcp_local_connections
+        + c.udp_tx_datagrams
+        + c.udp_rx_datagrams
+}
+
+/// What a sidecar proxy in the pod sees of it: TCP connections across the pod's boundary.
+pub fn sidecar_visible(c: &CgroupCounters) -> u64 {
+    c.tcp_connects + c.tcp_accepts
+}
+
+/// Counters over one interval and since start, and the per-second rates.
+#[derive(Debug, Clone, Default)]
+pub struct Activity {
+    pub totals: CgroupCounters,
+    window: CgroupCounters,
+    /// Per second, over the last interval.
+    pub rates: CgroupCounters,
+}
+
+impl Activity {
+    fn add(&mut self, delta: &CgroupCounters) {
+        self.totals.add(delta);
+        self.window.add(delta);
+    }
+
+    fn close_window(&mut self, seconds: f64) {
+        let window = std::mem::take(&mut self.window);
+        let mut rates = CgroupCounters::default();
+        for (name, value) in window.fields() {
+            rates.set(name, (value as f64 / seconds).round() as u64);
+        }
+        self.rates = rates;
+    }
+
+    /// Share of the activity since start that a sidecar could see, in percent.
+    pub fn sidecar_percent(&self) -> Option<f64> {
+        let all = activity(&self.totals);
+        (all > 0).then(|| 100.0 * sidecar_visible(&self.totals) as f64 / all as f64)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ContainerRow {
+    pub id: String,
+    pub name: Option<String>,
+    pub runtime: Option<&'static str>,
+    pub activity: Activity,
+}
+
+impl ContainerRow {
+    pub fn title(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.id.chars().take(12).collect())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ProcessRow {
+    pub pid: u32,
+    pub ppid: u32,
+    pub comm: String,
+    pub container: Option<String>,
+    /// The arguments of its last exec, where podtop saw it.
+    pub args: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExecRow {
+    pub unix_ns: u64,
+    pub pid: u32,
+    pub container: Option<String>,
+    pub args: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FileRow {
+    pub read_bytes: u64,
+    pub write_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnRow {
+    pub pid: u32,
+    pub comm: String,
+    pub connection: Connection,
+    pub open: bool,
+    /// Outbound (connect) or inbound (accept); None when only the close was seen.
+    pub outbound: Option<bool>,
+}
+
+impl ConnRow {
+    pub fn peer_title(&self) -> Option<String> {
+        let peer = self.connection.peer.as_ref()?;
+        let pod = peer.pod.as_ref()?;
+        let name = pod.name.clone().unwrap_or_else(|| pod.uid.chars().take(8).collect());
+        Some(match (&pod.namespace, peer.container.as_ref().and_then(|c| c.name.as_ref())) {
+            (Some(ns), Some(c)) => format!("{ns}/{name}/{c}"),
+            (Some(ns), None) => format!("{ns}/{name}"),
+            (None, Some(c)) => format!("{name}/{c}"),
+            (None, None) => name,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub key: GroupKey,
+    pub title: String,
+    pub namespace: Option<String>,
+    pub qos: Option<&'static str>,
+    pub containers: BTreeMap<String, ContainerRow>,
+    pub activity: Activity,
+    /// Events per second, one sample per interval.
+    pub history: VecDeque<u64>,
+    pub processes: BTreeMap<u32, ProcessRow>,
+    pub execs: VecDeque<ExecRow>,
+    pub files: HashMap<String, FileRow>,
+    pub connections: VecDeque<ConnRow>,
+}
+
+impl Group {
+    fn new(key: GroupKey, owner: &Attribution) -> Group {
+        let mut group = Group {
+            key,
+            title: String::new(),
+            namespace: None,
+            qos: None,
+            containers: BTreeMap::new(),
+            activity: Activity::default(),
+            history: VecDeque::with_capacity(HISTORY),
+            processes: BTreeMap::new(),
+            execs: VecDeque::new(),
+            files: HashMap::new(),
+            connections: VecDeque::new(),
+        };
+        group.learn_names(owner);
+        group
+    }
+
+    /// Names can arrive later than the first record (runtime metadata written late).
+    fn learn_names(&mut self, owner: &Attribution) {
+        self.title = match (&self.key, &owner.pod, &owner.container) {
+            (GroupKey::Host, _, _) => "host".to_string(),
+            (_, Some(pod), _) => pod.name.clone().unwrap_or_else(|| format!("pod {}", short(&pod.uid))),
+            (_, None, Some(c)) => c.name.clone().unwrap_or_else(|| format!("container {}", short(&c.id))),
+            _ => "?".to_string(),
+        };
+        if let Some(pod) = &owner.pod {
+            self.namespace = pod.namespace.clone().or(self.namespace.take());
+            self.qos = Some(pod.qos.name());
+        }
+        if let Some(c) = &owner.container {
+            let row = self.containers.entry(c.id.clone()).or_insert_with(|| ContainerRow {
+                id: c.id.clone(),
+                name: None,
+                runtime: None,
+                activity: Activity::default(),
+            });
+            row.name = c.name.clone().or(row.name.take());
+            row.runtime = c.runtime.map(|r| r.name()).or(row.runtime);
+        }
+    }
+
+    pub fn is_pod(&self) -> bool {
+        matches!(self.key, GroupKey::Pod(_))
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.connections.iter().filter(|c| c.open).count()
+    }
+
+    /// Files by bytes moved, largest first.
+    pub fn top_files(&self) -> Vec<(&String, &FileRow)> {
+        let mut files: Vec<_> = self.files.iter().collect();
+        files.sort_by(|a, b| (b.1.read_bytes + b.1.write_bytes).cmp(&(a.1.read_bytes + a.1.write_bytes)).then(a.0.cmp(b.0)));
+        files
+    }
+}
+
+fn short(id: &str) -> String {
+    id.chars().take(8).collect()
+}
+
+/// One line of the event pane.
+#[derive(Debug, Clone)]
+pub struct EventLine {
+    pub unix_ns: u64,
+    pub group: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NodeModel {
+    pub groups: BTreeMap<GroupKey, Group>,
+    pub events: VecDeque<EventLine>,
+    /// The kernel's totals as of the last tick.
+    pub totals: KernelTotals,
+    pub events_per_sec: u64,
+    /// Share of one CPU spent in podtop's BPF programs over the last interval.
+    pub bpf_cpu_percent: Option<f64>,
+    /// Where the current rate window started.
+    window_start: Option<(u64, KernelTotals)>,
+    /// Seconds per interval, until two ticks tell.
+    pub default_interval: f64,
+}
+
+impl NodeModel {
+    pub fn new(default_interval: f64) -> NodeModel {
+        NodeModel { default_interval, ..Default::default() }
+    }
+
+    fn group(&mut self, owner: &Attribution) -> &mut Group {
+        let key = GroupKey::of(owner);
+        let group = self.groups.entry(key.clone()).or_insert_with(|| Group::new(key, owner));
+        group.learn_names(owner);
+        group
+    }
+
+    pub fn apply(&mut self, observation: Observation) {
+        match observation {
+            Observation::Counters { owner, delta } => {
+                let group = self.group(&owner);
+                group.activity.add(&delta);
+                if let Some(c) = &owner.container {
+                    if let Some(row) = group.containers.get_mut(&c.id) {
+                        row.activity.add(&delta);
+                    }
+                }
+            }
+            Observation::Tick { unix_ns, totals } => self.tick(unix_ns, totals),
+            Observation::Happened(h) => self.happened(h),
+        }
+    }
+
+    fn tick(&mut self, unix_ns: u64, totals: KernelTotals) {
+        self.totals = totals.clone();
+        let (seconds, before) = match &self.window_start {
+            Some((start, before)) => (unix_ns.saturating_sub(*start) as f64 / 1e9, before.clone()),
+            None => (self.default_interval.max(0.001), KernelTotals::default()),
+        };
+        // A much shorter window (the last read on the way out) would give
+        // jumpy rates: it joins the next one instead.
+        if self.window_start.is_some() && seconds < self.default_interval / 2.0 {
+            return;
+        }
+        self.events_per_sec = (totals.seen.saturating_sub(before.seen) as f64 / seconds).round() as u64;
+        self.bpf_cpu_percent = match (totals.bpf_run_time_ns, before.bpf_run_time_ns) {
+            (Some(now), Some(before)) => Some(100.0 * now.saturating_sub(before) as f64 / (seconds * 1e9)),
+            _ => None,
+        };
+        self.window_start = Some((unix_ns, totals));
+        for group in self.groups.values_mut() {
+            group.activity.close_window(seconds);
+            for row in group.containers.values_mut() {
+                row.activity.close_window(seconds);
+            }
+            if group.history.len() == HISTORY {
+                group.history.pop_front();
+            }
+            group.history.push_back(activity(&group.activity.rates));
+        }
+    }
+
+    fn happened(&mut self, h: Happening) {
+        let container = h.owner.container.as_ref().map(|c| c.name.clone().unwrap_or_else(|| short(&c.id)));
+        let pid = h.process.pid;
+        let line = describe(&h);
+        let group = self.group(&h.owner);
+        let title = group.title.clone();
+        match h.what {
+            What::Exit { .. } => {
+                group.processes.remove(&pid);
+            }
+            _ => {
+                let row = group.processes.entry(pid).or_insert_with(|| ProcessRow {
+                    pid,
+                    ppid: h.process.ppid,
+                    comm: h.process.comm.clone(),
+                    container: container.clone(),
+                    args: None,
+                });
+                row.comm = h.process.comm.clone();
+            }
+        }
+        match h.what {
+            What::Exec { args, .. } => {
+                let args = args.join(" ");
+                if let Some(row) = group.processes.get_mut(&pid) {
+                    row.args = Some(args.clone());
+                }
+                if group.execs.len() == RECENT_EXECS {
+                    group.execs.pop_front();
+                }
+                group.execs.push_back(ExecRow { unix_ns: h.unix_ns, pid, container, args });
+            }
+            What::FileIo { path, read_bytes, write_bytes } => {
+                let path = path.unwrap_or_else(|| "(opened before podtop)".to_string());
+                if group.files.len() >= FILES && !group.files.contains_key(&path) {
+                    // Make room by forgetting the file that moved the fewest bytes.
+                    if let Some(smallest) = group.top_files().last().map(|(p, _)| (*p).clone()) {
+                        group.files.remove(&smallest);
+                    }
+                }
+                let row = group.files.entry(path).or_default();
+                row.read_bytes += read_bytes;
+                row.write_bytes += write_bytes;
+            }
+            What::Connection(connection) => {
+                let open = connection.kind != ConnKind::Close;
+                match group.connections.iter_mut().find(|c| c.connection.cookie == connection.cookie && c.pid == pid) {
+                    Some(existing) => {
+                        existing.open = open;
+                        existing.connection = connection;
+                    }
+                    None => {
+                        if group.connections.len() == CONNECTIONS {
+                            let oldest_closed = group.connections.iter().position(|c| !c.open).unwrap_or(0);
+                            group.connections.remove(oldest_closed);
+                        }
+                        let outbound = match connection.kind {
+                            ConnKind::Connect => Some(true),
+                            ConnKind::Accept => Some(false),
+                            ConnKind::Close => None,
+                        };
+                        group.connections.push_back(ConnRow { pid, comm: h.process.comm.clone(), connection, open, outbound });
+                    }
+                }
+            }
+            What::Exit { .. } | What::Open { .. } | What::Udp { .. } => {}
+        }
+        if self.events.len() == EVENT_LINES {
+            self.events.pop_front();
+        }
+        self.events.push_back(EventLine { unix_ns: h.unix_ns, group: title, text: line });
+    }
+
+    /// Activity since start outside the group: (other pods, host and bare containers).
+    pub fn activity_elsewhere(&self, key: &GroupKey) -> (u64, u64) {
+        self.groups.values().filter(|g| &g.key != key).fold((0, 0), |(pods, host), g| {
+            let a = activity(&g.activity.totals);
+            if g.is_pod() {
+                (pods + a, host)
+            } else {
+                (pods, host + a)
+            }
+        })
+    }
+}
+
+/// Wall-clock time of day (UTC) of a record, for lists.
+pub fn time_of_day(unix_ns: u64) -> String {
+    let secs = unix_ns / 1_000_000_000 % 86_400;
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// A one-line description of a record for the event pane.
+pub fn describe(h: &Happening) -> String {
+    let who = format!("{}[{}]", h.process.comm, h.process.pid);
+    match &h.what {
+        What::Exec { filename, args } => match args.is_empty() {
+            true => format!("exec    {who} {filename}"),
+            false => format!("exec    {who} {}", args.join(" ")),
+        },
+        What::Exit { code, signal } => match (code, signal) {
+            (_, Some(sig)) => format!("exit    {who} signal {sig}"),
+            (Some(code), _) => format!("exit    {who} code {code}"),
+            _ => format!("exit    {who}"),
+        },
+        What::Open { path, ret } => format!("open    {who} {path} = {ret}"),
+        What::Connection(c) => {
+            let kind = match c.kind {
+                ConnKind::Connect => "connect",
+                ConnKind::Accept => "accept ",
+                ConnKind::Close => "close  ",
+            };
+            let bytes = if c.kind == ConnKind::Close { format!(" tx {} rx {}", c.tx_bytes, c.rx_bytes) } else { String::new() };
+            format!("{kind} {who} {} -> {}{bytes}", c.local, c.remote)
+        }
+        What::FileIo { path, read_bytes, write_bytes } => {
+            format!("file    {who} {} r {read_bytes} w {write_bytes}", path.as_deref().unwrap_or("?"))
+        }
+        What::Udp { local, remote, tx_bytes, rx_bytes, datagrams } => {
+            let remote = remote.map(|r| r.to_string()).unwrap_or_else(|| "*".into());
+            format!("udp     {who} {local} -> {remote} tx {tx_bytes} rx {rx_bytes} ({datagrams} datagrams)")
+        }
+    }
+}
+
+/// Groups in display order for a sort column, filtered by a substring.
+pub fn sorted_groups<'a>(model: &'a NodeModel, sort: SortColumn, reverse: bool, filter: &str) -> Vec<&'a Group> {
+    let needle = filter.to_lowercase();
+    let mut groups: Vec<&Group> = model
+        .groups
+        .values()
+        .filter(|g| {
+            needle.is_empty()
+                || g.title.to_lowercase().contains(&needle)
+                || g.namespace.as_deref().is_some_and(|n| n.to_lowercase().contains(&needle))
+                || g.containers.values().any(|c| c.title().to_lowercase().contains(&needle))
+        })
+        .collect();
+    groups.sort_by(|a, b| {
+        let order = sort.value(b).partial_cmp(&sort.value(a)).unwrap_or(std::cmp::Ordering::Equal);
+        let order = if sort == SortColumn::Name { a.title.cmp(&b.title) } else { order.then(a.title.cmp(&b.title)) };
+        if reverse {
+            order.reverse()
+        } else {
+            order
+        }
+    });
+    groups
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortColumn {
+    Name,
+    Processes,
+    Execs,
+    Opens,
+    FileRead,
+    FileWrite,
+    TcpTx,
+    TcpRx,
+    Connections,
+    Sidecar,
+}
+
+impl SortColumn {
+    pub const ALL: [SortColumn; 10] = [
+        SortColumn::Name,
+        SortColumn::Processes,
+        SortColumn::Execs,
+        SortColumn::Opens,
+        SortColumn::FileRead,
+        SortColumn::FileWrite,
+        SortColumn::TcpTx,
+        SortColumn::TcpRx,
+        SortColumn::Connections,
+        SortColumn::Sidecar,
+    ];
+
+    pub fn header(self) -> &'static str {
+        match self {
+            SortColumn::Name => "POD / CONTAINER",
+            SortColumn::Processes => "PROCS",
+            SortColumn::Execs => "EXEC/s",
+            SortColumn::Opens => "OPEN/s",
+            SortColumn::FileRead => "FILE R/s",
+            SortColumn::FileWrite => "FILE W/s",
+            SortColumn::TcpTx => "TCP TX/s",
+            SortColumn::TcpRx => "TCP RX/s",
+            SortColumn::Connections => "CONNS",
+            SortColumn::Sidecar => "SIDECAR%",
+        }
+    }
+
+    pub fn next(self) -> SortColumn {
+        let i = SortColumn::ALL.iter().position(|c| *c == self).unwrap_or(0);
+        SortColumn::ALL[(i + 1) % SortColumn::ALL.len()]
+    }
+
+    fn value(self, g: &Group) -> f64 {
+        let r = &g.activity.rates;
+        match self {
+            SortColumn::Name => 0.0,
+            SortColumn::Processes => g.processes.len() as f64,
+            SortColumn::Execs => r.execs as f64,
+            SortColumn::Opens => r.opens as f64,
+            SortColumn::FileRead => r.file_read_bytes as f64,
+            SortColumn::FileWrite => r.file_write_bytes as f64,
+            SortColumn::TcpTx => (r.tcp_tx_bytes + r.tcp_local_tx_bytes) as f64,
+            SortColumn::TcpRx => (r.tcp_rx_bytes + r.tcp_local_rx_bytes) as f64,
+            SortColumn::Connections => g.open_connections() as f64,
+            SortColumn::Sidecar => g.activity.sidecar_percent().unwrap_or(-1.0),
+        }
+    }
+}
+

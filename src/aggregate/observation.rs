@@ -1,0 +1,71 @@
+//! What the TUI's model is built from: owned, sink-independent records.
+//!
+//! Live, the pipeline's records become observations (`ui::sink`); in replay,
+//! the JSON lines of a recording do (`replay`). Both feed the same model.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::enrich::Attribution;
+use crate::events::CgroupCounters;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessRef {
+    pub pid: u32,
+    pub ppid: u32,
+    pub comm: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnKind {
+    Connect,
+    Accept,
+    Close,
+}
+
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub kind: ConnKind,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    pub cookie: u64,
+    pub peer: Option<Arc<Attribution>>,
+    pub sidecar_visible: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum What {
+    Exec { filename: String, args: Vec<String> },
+    Exit { code: Option<u32>, signal: Option<u32> },
+    Open { path: String, ret: i64 },
+    Connection(Connection),
+    FileIo { path: Option<String>, read_bytes: u64, write_bytes: u64 },
+    Udp { local: SocketAddr, remote: Option<SocketAddr>, tx_bytes: u64, rx_bytes: u64, datagrams: u64 },
+}
+
+#[derive(Debug, Clone)]
+pub struct Happening {
+    pub unix_ns: u64,
+    pub owner: Arc<Attribution>,
+    pub process: ProcessRef,
+    pub what: What,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KernelTotals {
+    pub seen: u64,
+    pub lost: u64,
+    pub dropped: u64,
+    pub bpf_run_time_ns: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Observation {
+    Happened(Happening),
+    /// One cgroup's activity during the interval that ends with the next `Tick`.
+    Counters { owner: Arc<Attribution>, delta: CgroupCounters },
+    /// The end of an interval, with the kernel's running totals.
+    Tick { unix_ns: u64, totals: KernelTotals },
+}

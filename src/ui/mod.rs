@@ -1,0 +1,298 @@
+//! The TUI: a source of observations (live collection, or a recording) feeds
+//! the model on the UI thread; input and drawing never hold up collection.
+
+pub mod app;
+pub mod render;
+pub mod sink;
+
+use std::fs::File;
+use std::io::{self, BufWriter, Stdout};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use ratatui::backend::{CrosstermBackend, TestBackend};
+use ratatui::crossterm::event::{self, Event};
+use ratatui::crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
+use ratatui::crossterm::{cursor, execute};
+use ratatui::Terminal;
+
+use crate::aggregate::model::NodeModel;
+use crate::aggregate::observation::Observation;
+use crate::collect::{collect, CollectOptions};
+use crate::output::JsonSink;
+use crate::probes::ProbeStatus;
+use app::{App, RunInfo, SelfUsage};
+use sink::{ObservationSink, Tee};
+
+/// Redraws are at most this frequent; data changes arrive once per interval.
+const FRAME: Duration = Duration::from_millis(50);
+
+/// Where observations come from, and the thread producing them.
+pub struct Source {
+    pub run: RunInfo,
+    observations: Receiver<Vec<Observation>>,
+    worker: JoinHandle<Result<()>>,
+}
+
+impl Source {
+    /// Live collection on a thread of its own; returns once every probe is
+    /// attached, or with the error that stopped it (before the terminal changes).
+    pub fn live(opts: CollectOptions, record: Option<PathBuf>, stop: Arc<AtomicBool>) -> Result<Source> {
+        let (to_ui, observations) = mpsc::channel();
+        let (started_tx, started_rx) = mpsc::channel();
+        let worker = std::thread::Builder::new()
+            .name("podtop-collect".into())
+            .spawn(move || -> Result<()> {
+                collect(&opts, &stop, |start| {
+                    let attached = start.probes.iter().filter(|p| p.status == ProbeStatus::Attached).count();
+                    let run = RunInfo {
+                        node: start.node.clone(),
+                        kernel: start.kernel.clone(),
+                        probes_attached: attached,
+                        probes_skipped: start.probes.len() - attached,
+                        source: if record.is_some() { "live, recording".into() } else { "live".into() },
+                    };
+                    let recording = match &record {
+                        Some(path) => {
+                            let file = File::create(path)?;
+                            let mut json = JsonSink::new(BufWriter::new(file), start.node.clone());
+                            crate::stream::start_record(&mut json, start, &opts)?;
+                            Some(json)
+                        }
+                        None => None,
+                    };
+                    let _ = started_tx.send(run);
+                    Ok(Tee(ObservationSink::new(to_ui), Recording(recording)))
+                })?;
+                Ok(())
+            })
+            .context("starting the collection thread")?;
+        match started_rx.recv() {
+            Ok(run) => Ok(Source { run, observations, worker }),
+            Err(_) => Err(join(worker).err().unwrap_or_else(|| anyhow!("collection ended before it started"))),
+        }
+    }
+
+    /// A recording played back on a thread of its own.
+    pub fn replay(path: PathBuf, speed: f64, stop: Arc<AtomicBool>) -> Result<Source> {
+        let (run, reader) = crate::replay::open(&path)?;
+        let (to_ui, observations) = mpsc::channel();
+        let worker = std::thread::Builder::new()
+            .name("podtop-replay".into())
+            .spawn(move || crate::replay::play(reader, speed, to_ui, &stop))
+            .context("starting the replay thread")?;
+        Ok(Source { run, observations, worker })
+    }
+
+    /// Applies what has arrived; false once the source has ended and is drained.
+    fn drain_into(&self, model: &mut NodeModel) -> (bool, bool) {
+        let mut changed = false;
+        loop {
+            match self.observations.try_recv() {
+                Ok(batch) => {
+                    changed = true;
+                    for o in batch {
+                        model.apply(o);
+                    }
+                }
+                Err(TryRecvError::Empty) => return (changed, true),
+                Err(TryRecvError::Disconnected) => return (changed, false),
+            }
+        }
+    }
+
+    fn finish(self) -> Result<()> {
+        join(self.worker)
+    }
+}
+
+/// The recording half of `--record`: absent, or a JSON sink to a file.
+pub struct Recording(Option<JsonSink<BufWriter<File>>>);
+
+impl crate::output::Sink for Recording {
+    fn event(&mut self, r: &crate::output::EventRecord) -> io::Result<()> {
+        self.0.as_mut().map_or(Ok(()), |s| s.event(r))
+    }
+    fn file_io(&mut self, r: &crate::output::FileIoRecord) -> io::Result<()> {
+        self.0.as_mut().map_or(Ok(()), |s| s.file_io(r))
+    }
+    fn udp(&mut self, r: &crate::output::UdpRecord) -> io::Result<()> {
+        self.0.as_mut().map_or(Ok(()), |s| s.udp(r))
+    }
+    fn counters(&mut self, r: &crate::output::CountersRecord) -> io::Result<()> {
+        self.0.as_mut().map_or(Ok(()), |s| s.counters(r))
+    }
+    fn stats(&mut self, unix_ns: u64, stats: &crate::output::Stats) -> io::Result<()> {
+        self.0.as_mut().map_or(Ok(()), |s| s.stats(unix_ns, stats))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.as_mut().map_or(Ok(()), |s| s.flush())
+    }
+}
+
+fn join(worker: JoinHandle<Result<()>>) -> Result<()> {
+    worker.join().map_err(|_| anyhow!("the collection thread panicked"))?
+}
+
+/// podtop's own CPU and memory, from /proc/self (both threads).
+struct UsageMeter {
+    last: Option<(Instant, u64)>,
+    ticks_per_second: f64,
+    page_size: u64,
+}
+
+impl UsageMeter {
+    fn new() -> Self {
+        // SAFETY: sysconf has no preconditions.
+        let (ticks, page) = unsafe { (libc::sysconf(libc::_SC_CLK_TCK), libc::sysconf(libc::_SC_PAGESIZE)) };
+        UsageMeter { last: None, ticks_per_second: ticks.max(1) as f64, page_size: page.max(1) as u64 }
+    }
+
+    fn cpu_ticks() -> Option<u64> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // Fields after the parenthesised comm: state is field 3, utime 14, stime 15.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+    }
+
+    fn sample(&mut self) -> Option<SelfUsage> {
+        let ticks = Self::cpu_ticks()?;
+        let now = Instant::now();
+        let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+        let rss_pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+        let cpu_percent = match self.last {
+            Some((then, before)) if now > then => {
+                100.0 * (ticks.saturating_sub(before) as f64 / self.ticks_per_second) / now.duration_since(then).as_secs_f64()
+            }
+            _ => 0.0,
+        };
+        self.last = Some((now, ticks));
+        Some(SelfUsage { cpu_percent, rss_bytes: rss_pages * self.page_size })
+    }
+}
+
+/// Raw mode and the alternate screen while it lives; restored on drop, also
+/// when unwinding from a panic (and by the panic hook before the message).
+struct TerminalGuard {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
+}
+
+impl TerminalGuard {
+    fn enter() -> Result<Self> {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_terminal();
+            previous(info);
+        }));
+        enable_raw_mode().context("switching the terminal to raw mode")?;
+        let mut stdout = io::stdout();
+        if let Err(e) = execute!(stdout, EnterAlternateScreen, cursor::Hide) {
+            restore_terminal();
+            return Err(e).context("opening the alternate screen");
+        }
+        let terminal = Terminal::new(CrosstermBackend::new(stdout)).context("setting up the terminal")?;
+        Ok(TerminalGuard { terminal })
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// The interactive TUI until `q`, a stop signal, or the end of a live source.
+pub fn run_terminal(source: Source, interval: Duration, stop: Arc<AtomicBool>) -> Result<()> {
+    let mut app = App::new(NodeModel::new(interval.as_secs_f64()), source.run.clone());
+    let mut guard = TerminalGuard::enter()?;
+    let mut meter = UsageMeter::new();
+    let mut last_usage = Instant::now() - Duration::from_secs(10);
+    let mut last_draw = Instant::now() - FRAME;
+    let mut dirty = true;
+    let mut live = true;
+    let is_replay = app.run.source.starts_with("replay");
+    loop {
+        if live {
+            let (changed, still_live) = source.drain_into(&mut app.model);
+            dirty |= changed;
+            live = still_live;
+            if !live && !is_replay {
+                break; // collection ended (--duration, or an error reported below)
+            }
+        }
+        if app.quit || stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if last_usage.elapsed() >= Duration::from_secs(1) {
+            app.usage = meter.sample();
+            last_usage = Instant::now();
+            dirty = true;
+        }
+        if dirty && last_draw.elapsed() >= FRAME {
+            app.clamp_selection();
+            guard.terminal.draw(|frame| render::render(frame, &app)).context("drawing")?;
+            last_draw = Instant::now();
+            dirty = false;
+        }
+        if event::poll(FRAME).context("reading the terminal")? {
+            match event::read().context("reading the terminal")? {
+                Event::Key(key) => {
+                    app.on_key(key);
+                    dirty = true;
+                }
+                Event::Resize(..) => dirty = true,
+                _ => {}
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    drop(guard);
+    source.finish()
+}
+
+/// Without a terminal: takes everything the source sends, then renders the
+/// last screen as text (`--dump-screen COLSxROWS`), for scripts, tests and docs.
+pub fn dump_screen(source: Source, interval: Duration, cols: u16, rows: u16, keys: &str) -> Result<String> {
+    let mut app = App::new(NodeModel::new(interval.as_secs_f64()), source.run.clone());
+    app.color = false;
+    while let Ok(batch) = source.observations.recv() {
+        for o in batch {
+            app.model.apply(o);
+        }
+    }
+    source.finish()?;
+    for c in keys.chars() {
+        let code = match c {
+            '\n' => event::KeyCode::Enter,
+            '\u{1b}' => event::KeyCode::Esc,
+            c => event::KeyCode::Char(c),
+        };
+        app.on_key(event::KeyEvent::new(code, event::KeyModifiers::NONE));
+    }
+    Ok(screen_text(&app, cols, rows))
+}
+
+/// The screen of `app` as plain text, one line per row.
+pub fn screen_text(app: &App, cols: u16, rows: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(cols, rows)).expect("a test backend never fails");
+    terminal.draw(|frame| render::render(frame, app)).expect("a test backend never fails");
+    let buffer = terminal.backend().buffer();
+    let mut text = String::new();
+    for y in 0..rows {
+        let line: String = (0..cols).map(|x| buffer[(x, y)].symbol().to_string()).collect();
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}

@@ -1,0 +1,489 @@
+//! Drawing the app: header, the current screen, the event pane, the footer.
+
+use std::collections::BTreeMap;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::Frame;
+
+use super::app::{App, RowRef, Screen};
+use crate::aggregate::model::{activity, sidecar_visible, time_of_day, Activity, Group, SortColumn};
+
+/// Below this the screens do not fit; a message says so instead.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 12;
+
+struct Theme {
+    color: bool,
+}
+
+impl Theme {
+    fn accent(&self) -> Style {
+        if self.color {
+            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().add_modifier(Modifier::BOLD)
+        }
+    }
+    fn visible(&self) -> Style {
+        if self.color {
+            Style::new().fg(Color::Green)
+        } else {
+            Style::new()
+        }
+    }
+    fn missed(&self) -> Style {
+        if self.color {
+            Style::new().fg(Color::Yellow)
+        } else {
+            Style::new()
+        }
+    }
+    fn warn(&self) -> Style {
+        if self.color {
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().add_modifier(Modifier::BOLD)
+        }
+    }
+    fn selected(&self) -> Style {
+        Style::new().add_modifier(Modifier::REVERSED)
+    }
+    fn dim(&self) -> Style {
+        if self.color {
+            Style::new().fg(Color::DarkGray)
+        } else {
+            Style::new()
+        }
+    }
+}
+
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "K", "M", "G", "T"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n}B")
+    } else if value < 10.0 {
+        format!("{value:.1}{}", UNITS[unit])
+    } else {
+        format!("{value:.0}{}", UNITS[unit])
+    }
+}
+
+pub fn count(n: u64) -> String {
+    match n {
+        0..=9_999 => n.to_string(),
+        10_000..=9_999_999 => format!("{:.0}k", n as f64 / 1e3),
+        _ => format!("{:.0}M", n as f64 / 1e6),
+    }
+}
+
+/// A sparkline as text, the last `width` samples scaled to their maximum.
+pub fn sparkline(samples: impl DoubleEndedIterator<Item = u64> + Clone, width: usize) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let mut recent: Vec<u64> = samples.rev().take(width).collect();
+    recent.reverse();
+    let max = recent.iter().copied().max().unwrap_or(0);
+    let line: String = recent
+        .iter()
+        .map(|v| if max == 0 { ' ' } else { BARS[((v * 7 + max / 2) / max).min(7) as usize] })
+        .collect();
+    format!("{line:>width$}")
+}
+
+fn percent(p: Option<f64>) -> String {
+    p.map_or("-".to_string(), |p| format!("{p:.1}%"))
+}
+
+pub fn render(frame: &mut Frame, app: &App) {
+    let theme = Theme { color: app.color };
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let text = format!("terminal too small: {}x{}, podtop needs {MIN_WIDTH}x{MIN_HEIGHT}\n(q quits)", area.width, area.height);
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let event_rows = if app.show_events { (area.height / 3).max(5) } else { 0 };
+    let [header, body, events, footer] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(5),
+        Constraint::Length(event_rows),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    render_header(frame, app, &theme, header);
+    match &app.screen {
+        Screen::Node => render_node(frame, app, &theme, body),
+        Screen::Detail(key) => match app.model.groups.get(key) {
+            Some(group) => render_detail(frame, group, &theme, body),
+            None => frame.render_widget(Paragraph::new("this group is gone"), body),
+        },
+        Screen::Sidecar(key) => match app.model.groups.get(key) {
+            Some(group) => render_sidecar(frame, app, group, &theme, body),
+            None => frame.render_widget(Paragraph::new("this group is gone"), body),
+        },
+    }
+    if app.show_events {
+        render_events(frame, app, &theme, events);
+    }
+    render_footer(frame, app, &theme, footer);
+    if app.show_help {
+        render_help(frame, &theme, area);
+    }
+}
+
+fn render_header(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let m = &app.model;
+    let run = &app.run;
+    let first = Line::from(vec![
+        Span::styled("podtop ", theme.accent()),
+        Span::raw(format!(
+            "node {} · kernel {} · probes {} attached, {} skipped · {}",
+            run.node, run.kernel, run.probes_attached, run.probes_skipped, run.source
+        )),
+    ]);
+    let lost_style = if m.totals.lost + m.totals.dropped > 0 { theme.warn() } else { Style::new() };
+    let mut second = vec![
+        Span::raw(format!("events/s {} · ", count(m.events_per_sec))),
+        Span::styled(format!("lost {} · dropped {}", m.totals.lost, m.totals.dropped), lost_style),
+    ];
+    if let Some(usage) = app.usage {
+        second.push(Span::raw(format!(" · podtop CPU {:.1}% RSS {}", usage.cpu_percent, bytes(usage.rss_bytes))));
+    }
+    if let Some(bpf) = m.bpf_cpu_percent {
+        second.push(Span::raw(format!(" · BPF {bpf:.2}% of a CPU")));
+    }
+    frame.render_widget(Paragraph::new(vec![first, Line::from(second)]), area);
+}
+
+fn rate_cells(a: &Activity) -> Vec<String> {
+    let r = &a.rates;
+    vec![
+        count(r.execs),
+        count(r.opens),
+        bytes(r.file_read_bytes),
+        bytes(r.file_write_bytes),
+        bytes(r.tcp_tx_bytes + r.tcp_local_tx_bytes),
+        bytes(r.tcp_rx_bytes + r.tcp_local_rx_bytes),
+    ]
+}
+
+fn render_node(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let mut header_cells = vec![];
+    for column in SortColumn::ALL {
+        let mut text = column.header().to_string();
+        if column == app.sort {
+            text.push(if app.reverse { '▲' } else { '▼' });
+        }
+        header_cells.push(Cell::from(text));
+    }
+    header_cells.push(Cell::from("ACTIVITY"));
+    let header = Row::new(header_cells).style(theme.accent());
+    let spark_width = 16;
+    let rows: Vec<Row> = app
+        .rows()
+        .iter()
+        .filter_map(|row| match row {
+            RowRef::Group(key) => {
+                let g = app.model.groups.get(key)?;
+                let marker = if g.containers.is_empty() {
+                    "  "
+                } else if app.expanded.contains(key) {
+                    "▾ "
+                } else {
+                    "▸ "
+                };
+                let name = match &g.namespace {
+                    Some(ns) => format!("{marker}{ns}/{}", g.title),
+                    None => format!("{marker}{}", g.title),
+                };
+                let mut cells = vec![name, g.processes.len().to_string()];
+                cells.extend(rate_cells(&g.activity));
+                cells.push(g.open_connections().to_string());
+                cells.push(if g.is_pod() { percent(g.activity.sidecar_percent()) } else { "-".into() });
+                cells.push(sparkline(g.history.iter().copied(), spark_width));
+                Some(Row::new(cells))
+            }
+            RowRef::Container(key, id) => {
+                let g = app.model.groups.get(key)?;
+                let c = g.containers.get(id)?;
+                let runtime = c.runtime.map(|r| format!(" ({r})")).unwrap_or_default();
+                let procs = g.processes.values().filter(|p| p.container.as_deref() == Some(c.title().as_str())).count();
+                let mut cells = vec![format!("   └ {}{runtime}", c.title()), procs.to_string()];
+                cells.extend(rate_cells(&c.activity));
+                cells.push(String::new());
+                cells.push(percent(c.activity.sidecar_percent()));
+                cells.push(String::new());
+                Some(Row::new(cells).style(theme.dim()))
+            }
+        })
+        .collect();
+    let empty = rows.is_empty();
+    let widths = [
+        Constraint::Min(22),
+        Constraint::Length(5),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(5),
+        Constraint::Length(9),
+        Constraint::Length(spark_width as u16),
+    ];
+    let title = if app.filter.is_empty() { " node ".to_string() } else { format!(" node · filter: {} ", app.filter) };
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(Block::bordered().title(title))
+        .row_highlight_style(theme.selected());
+    let mut state = TableState::default().with_selected(Some(app.selected));
+    frame.render_stateful_widget(table, area, &mut state);
+    if empty {
+        let inner = Rect { x: area.x + 2, y: area.y + 2, width: area.width.saturating_sub(4), height: 1 };
+        frame.render_widget(Paragraph::new("waiting for activity…").style(theme.dim()), inner);
+    }
+}
+
+/// Processes as a tree by parent pid, roots first.
+fn process_lines(group: &Group) -> Vec<String> {
+    let mut children: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    let mut roots = Vec::new();
+    for p in group.processes.values() {
+        if group.processes.contains_key(&p.ppid) && p.ppid != p.pid {
+            children.entry(p.ppid).or_default().push(p.pid);
+        } else {
+            roots.push(p.pid);
+        }
+    }
+    let mut lines = Vec::new();
+    let mut stack: Vec<(u32, usize)> = roots.into_iter().rev().map(|pid| (pid, 0)).collect();
+    while let Some((pid, depth)) = stack.pop() {
+        let Some(p) = group.processes.get(&pid) else { continue };
+        let indent = if depth == 0 { String::new() } else { format!("{}└ ", "  ".repeat(depth - 1)) };
+        let container = p.container.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default();
+        let args = p.args.as_deref().unwrap_or(&p.comm);
+        lines.push(format!("{:>7} {indent}{args}{container}", p.pid));
+        if depth < 16 {
+            for child in children.get(&pid).into_iter().flatten().rev() {
+                stack.push((*child, depth + 1));
+            }
+        }
+    }
+    lines
+}
+
+fn lines_block<'a>(title: String, lines: Vec<Line<'a>>, empty: &'a str, theme: &Theme) -> Paragraph<'a> {
+    let lines = if lines.is_empty() { vec![Line::styled(empty, theme.dim())] } else { lines };
+    Paragraph::new(lines).block(Block::bordered().title(title))
+}
+
+fn render_detail(frame: &mut Frame, group: &Group, theme: &Theme, area: Rect) {
+    let [top, bottom] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+    let [procs, execs] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(top);
+    let [files, conns] = Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(bottom);
+    let name = match &group.namespace {
+        Some(ns) => format!("{ns}/{}", group.title),
+        None => group.title.clone(),
+    };
+
+    let proc_lines: Vec<Line> = process_lines(group).into_iter().map(Line::from).collect();
+    frame.render_widget(lines_block(format!(" {name}: processes "), proc_lines, "none seen yet", theme), procs);
+
+    let exec_lines: Vec<Line> = group
+        .execs
+        .iter()
+        .rev()
+        .map(|e| {
+            let container = e.container.as_deref().map(|c| format!("[{c}] ")).unwrap_or_default();
+            Line::from(format!("{} {:>7} {container}{}", time_of_day(e.unix_ns), e.pid, e.args))
+        })
+        .collect();
+    frame.render_widget(lines_block(" recent execs ".into(), exec_lines, "no exec yet", theme), execs);
+
+    let file_lines: Vec<Line> = group
+        .top_files()
+        .into_iter()
+        .map(|(path, f)| Line::from(format!("{:>6} {:>6}  {path}", bytes(f.read_bytes), bytes(f.write_bytes))))
+        .collect();
+    frame.render_widget(lines_block(" top files (read write) ".into(), file_lines, "no file I/O yet", theme), files);
+
+    let conn_lines: Vec<Line> = group
+        .connections
+        .iter()
+        .rev()
+        .map(|c| {
+            let direction = match c.outbound {
+                Some(true) => "→",
+                Some(false) => "←",
+                None => "·",
+            };
+            let peer = c.peer_title().map(|p| format!(" ({p})")).unwrap_or_default();
+            let state = if c.open { "open" } else { "closed" };
+            let style = if c.connection.sidecar_visible { theme.visible() } else { theme.missed() };
+            Line::styled(
+                format!(
+                    "{} {direction} {}{peer} tx {} rx {} {state} {}[{}]",
+                    c.connection.local,
+                    c.connection.remote,
+                    bytes(c.connection.tx_bytes),
+                    bytes(c.connection.rx_bytes),
+                    c.comm,
+                    c.pid
+                ),
+                style,
+            )
+        })
+        .collect();
+    frame.render_widget(
+        lines_block(" connections (green: a sidecar sees it) ".into(), conn_lines, "no TCP connection yet", theme),
+        conns,
+    );
+}
+
+fn render_sidecar(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, area: Rect) {
+    let name = match &group.namespace {
+        Some(ns) => format!("{ns}/{}", group.title),
+        None => group.title.clone(),
+    };
+    let [seen, missed] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area);
+
+    let mut flows: Vec<Line> = vec![Line::styled(
+        format!("{:<4} {:<26} {:<26} {:>7} {:>7} {}", "DIR", "LOCAL", "REMOTE", "TX", "RX", "STATE"),
+        theme.accent(),
+    )];
+    if !group.is_pod() {
+        flows.push(Line::styled("not a pod: no sidecar here", theme.dim()));
+    }
+    for c in group.connections.iter().rev().filter(|c| c.connection.sidecar_visible) {
+        let dir = match c.outbound {
+            Some(true) => "out",
+            Some(false) => "in",
+            None => "?",
+        };
+        flows.push(Line::styled(
+            format!(
+                "{dir:<4} {:<26} {:<26} {:>7} {:>7} {}",
+                c.connection.local.to_string(),
+                c.connection.remote.to_string(),
+                bytes(c.connection.tx_bytes),
+                bytes(c.connection.rx_bytes),
+                if c.open { "open" } else { "closed" }
+            ),
+            theme.visible(),
+        ));
+    }
+    if flows.len() == 1 && group.is_pod() {
+        flows.push(Line::styled("no TCP flow across the pod's boundary yet", theme.dim()));
+    }
+    flows.push(Line::raw(""));
+    flows.push(Line::styled("A proxy sees sockets, not programs: no pid, no process, no exec.", theme.dim()));
+    frame.render_widget(
+        Paragraph::new(flows).block(Block::bordered().title(format!(" sidecar scope: {name} — what a proxy in this pod sees "))),
+        seen,
+    );
+
+    let t = &group.activity.totals;
+    let all = activity(t).max(1);
+    let share = |n: u64| format!("{:>8} {:>6.1}%", count(n), 100.0 * n as f64 / all as f64);
+    let (other_pods, host) = app.model.activity_elsewhere(&group.key);
+    let mut lines = vec![
+        Line::styled(format!("{:<22} {:>8} {:>7}", "", "EVENTS", "SHARE"), theme.accent()),
+        Line::styled(format!("{:<22} {}", "sidecar sees (TCP)", share(sidecar_visible(t))), theme.visible()),
+        Line::raw(""),
+        Line::styled("it misses, in this pod:", theme.missed()),
+        Line::styled(format!("{:<22} {}", "  execs", share(t.execs)), theme.missed()),
+        Line::styled(format!("{:<22} {}", "  file I/O", share(t.opens + t.file_reads + t.file_writes)), theme.missed()),
+        Line::styled(format!("{:<22} {}", "  UDP datagrams", share(t.udp_tx_datagrams + t.udp_rx_datagrams)), theme.missed()),
+        Line::styled(format!("{:<22} {}", "  loopback TCP", share(t.tcp_local_connections)), theme.missed()),
+        Line::raw(""),
+        Line::styled("and everything elsewhere:", theme.missed()),
+        Line::styled(format!("{:<22} {:>8}", "  other pods", count(other_pods)), theme.missed()),
+        Line::styled(format!("{:<22} {:>8}", "  host", count(host)), theme.missed()),
+        Line::raw(""),
+        Line::raw(format!("{:<22} {:>8}", "this pod, all events", count(activity(t)))),
+        Line::raw(format!("{:<22} {:>8}", "bytes a sidecar sees", bytes(t.tcp_tx_bytes + t.tcp_rx_bytes))),
+        Line::raw(format!(
+            "{:<22} {:>8}",
+            "bytes it misses",
+            bytes(t.file_read_bytes + t.file_write_bytes + t.udp_tx_bytes + t.udp_rx_bytes + t.tcp_local_tx_bytes + t.tcp_local_rx_bytes)
+        )),
+    ];
+    if !group.is_pod() {
+        lines.truncate(1);
+    }
+    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" what it misses (since start) ")), missed);
+}
+
+fn render_events(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let needle = app.filter.to_lowercase();
+    let visible = area.height.saturating_sub(2) as usize;
+    let mut lines: Vec<Line> = app
+        .model
+        .events
+        .iter()
+        .rev()
+        .filter(|e| needle.is_empty() || e.group.to_lowercase().contains(&needle) || e.text.to_lowercase().contains(&needle))
+        .take(visible)
+        .map(|e| {
+            Line::from(vec![
+                Span::styled(format!("{} {:<16} ", time_of_day(e.unix_ns), truncate(&e.group, 16)), theme.dim()),
+                Span::raw(e.text.clone()),
+            ])
+        })
+        .collect();
+    lines.reverse();
+    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" events ")), area);
+}
+
+fn truncate(s: &str, width: usize) -> String {
+    s.chars().take(width).collect()
+}
+
+fn render_footer(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let text = if app.editing_filter {
+        format!("filter: {}▏ (Enter keeps, Esc clears)", app.filter)
+    } else {
+        let back = if app.screen == Screen::Node { "" } else { "Esc back  " };
+        format!(
+            "{back}↑↓ move  Enter details  c sidecar scope  Space expand  s sort  / filter  e events  ? help  q quit"
+        )
+    };
+    frame.render_widget(Paragraph::new(text).style(theme.dim()), area);
+}
+
+pub const HELP: &[(&str, &str)] = &[
+    ("↑ ↓  j k", "move the selection"),
+    ("PgUp PgDn g G", "page, first, last"),
+    ("Enter", "details of the selected pod: processes, execs, files, connections"),
+    ("c", "sidecar scope: what a proxy in the selected pod sees, and misses"),
+    ("Space → l / ← h", "expand / collapse a pod into its containers"),
+    ("s / r", "sort by the next column / reverse the order"),
+    ("/", "filter pods, containers and events by name"),
+    ("e", "show / hide the live event pane"),
+    ("Esc", "back to the node view; clear the filter"),
+    ("? F1", "this help"),
+    ("q Ctrl-C", "quit"),
+];
+
+fn render_help(frame: &mut Frame, theme: &Theme, area: Rect) {
+    let width = area.width.min(76);
+    let height = (HELP.len() as u16 + 6).min(area.height);
+    let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height };
+    let mut lines: Vec<Line> = HELP
+        .iter()
+        .map(|(keys, what)| Line::from(vec![Span::styled(format!("{keys:<17}"), theme.accent()), Span::raw(*what)]))
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::raw("SIDECAR%: share of a pod's events (execs, opens, file reads and writes,"));
+    lines.push(Line::raw("connections, UDP datagrams) that a sidecar proxy could see: TCP across the pod's boundary."));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title(" keys ")), popup);
+}

@@ -1,0 +1,166 @@
+//! The TUI's sink: the pipeline's records become observations, sent in
+//! batches to the UI thread so that drawing never holds up the ring buffer.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+
+use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, What};
+use crate::enrich::Attribution;
+use crate::events::{c_bytes, c_str_bytes, split_args, Event, Kind, ProcessIdentity};
+use crate::output::{CountersRecord, EventRecord, FileIoRecord, Sink, Stats, UdpRecord};
+
+pub struct ObservationSink {
+    batch: Vec<Observation>,
+    to_ui: Sender<Vec<Observation>>,
+}
+
+impl ObservationSink {
+    pub fn new(to_ui: Sender<Vec<Observation>>) -> Self {
+        ObservationSink { batch: Vec::new(), to_ui }
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn process(who: &ProcessIdentity) -> ProcessRef {
+    ProcessRef { pid: who.pid, ppid: who.ppid, comm: text(c_str_bytes(&who.comm)) }
+}
+
+/// The owner as the model keeps it: shared, not re-resolved.
+fn shared(owner: &Attribution) -> Arc<Attribution> {
+    Arc::new(Attribution {
+        cgroup_id: owner.cgroup_id,
+        cgroup_path: owner.cgroup_path.clone(),
+        container: owner.container.clone(),
+        pod: owner.pod.clone(),
+        rendered: Default::default(),
+    })
+}
+
+impl ObservationSink {
+    fn happened(&mut self, unix_ns: u64, owner: &Attribution, who: &ProcessIdentity, what: What) {
+        self.batch.push(Observation::Happened(Happening { unix_ns, owner: shared(owner), process: process(who), what }));
+    }
+}
+
+impl Sink for ObservationSink {
+    fn event(&mut self, r: &EventRecord) -> io::Result<()> {
+        let what = match r.event {
+            Event::Exec(e) => What::Exec {
+                filename: text(c_bytes(&e.filename, e.filename_len)),
+                args: split_args(c_bytes(&e.args, e.args_len)).map(text).collect(),
+            },
+            Event::Exit(e) => {
+                let signal = e.exit_code & 0x7f;
+                What::Exit {
+                    code: (signal == 0).then_some((e.exit_code >> 8) & 0xff),
+                    signal: (signal != 0).then_some(signal),
+                }
+            }
+            Event::Open(e) => What::Open { path: text(c_bytes(&e.path, e.path_len)), ret: e.ret },
+            Event::Connection(kind, e) => {
+                let Some(net) = r.net else { return Ok(()) };
+                let kind = match kind {
+                    Kind::Connect => ConnKind::Connect,
+                    Kind::Accept => ConnKind::Accept,
+                    Kind::Close => ConnKind::Close,
+                    _ => return Ok(()),
+                };
+                What::Connection(Connection {
+                    kind,
+                    local: SocketAddr::new(net.saddr, net.sport),
+                    remote: SocketAddr::new(net.daddr.unwrap_or(net.saddr), net.dport),
+                    tx_bytes: e.tx_bytes,
+                    rx_bytes: e.rx_bytes,
+                    cookie: e.cookie,
+                    peer: r.peer.map(shared),
+                    sidecar_visible: r.sidecar_visible,
+                })
+            }
+            Event::Cgroup(..) => return Ok(()),
+        };
+        self.happened(r.unix_ns, r.owner, r.who, what);
+        Ok(())
+    }
+
+    fn file_io(&mut self, r: &FileIoRecord) -> io::Result<()> {
+        let what = What::FileIo {
+            path: r.path.map(text),
+            read_bytes: r.delta.read_bytes,
+            write_bytes: r.delta.write_bytes,
+        };
+        self.happened(r.unix_ns, r.owner, r.who, what);
+        Ok(())
+    }
+
+    fn udp(&mut self, r: &UdpRecord) -> io::Result<()> {
+        let what = What::Udp {
+            local: SocketAddr::new(r.net.saddr, r.net.sport),
+            remote: r.net.daddr.map(|a| SocketAddr::new(a, r.net.dport)),
+            tx_bytes: r.delta.tx_bytes,
+            rx_bytes: r.delta.rx_bytes,
+            datagrams: r.delta.tx_datagrams + r.delta.rx_datagrams,
+        };
+        self.happened(r.unix_ns, r.owner, r.who, what);
+        Ok(())
+    }
+
+    fn counters(&mut self, r: &CountersRecord) -> io::Result<()> {
+        self.batch.push(Observation::Counters { owner: shared(r.owner), delta: r.delta });
+        Ok(())
+    }
+
+    fn stats(&mut self, unix_ns: u64, stats: &Stats) -> io::Result<()> {
+        let totals = KernelTotals {
+            seen: stats.seen_total(),
+            lost: stats.lost_total(),
+            dropped: stats.file_io_dropped + stats.udp_dropped + stats.cgroup_dropped,
+            bpf_run_time_ns: stats.bpf_run_time_ns,
+        };
+        self.batch.push(Observation::Tick { unix_ns, totals });
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        self.to_ui
+            .send(std::mem::take(&mut self.batch))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the UI has closed"))
+    }
+}
+
+/// Both sinks at once: the TUI and a recording (`--record FILE`).
+pub struct Tee<A, B>(pub A, pub B);
+
+impl<A: Sink, B: Sink> Sink for Tee<A, B> {
+    fn event(&mut self, r: &EventRecord) -> io::Result<()> {
+        self.0.event(r)?;
+        self.1.event(r)
+    }
+    fn file_io(&mut self, r: &FileIoRecord) -> io::Result<()> {
+        self.0.file_io(r)?;
+        self.1.file_io(r)
+    }
+    fn udp(&mut self, r: &UdpRecord) -> io::Result<()> {
+        self.0.udp(r)?;
+        self.1.udp(r)
+    }
+    fn counters(&mut self, r: &CountersRecord) -> io::Result<()> {
+        self.0.counters(r)?;
+        self.1.counters(r)
+    }
+    fn stats(&mut self, unix_ns: u64, stats: &Stats) -> io::Result<()> {
+        self.0.stats(unix_ns, stats)?;
+        self.1.stats(unix_ns, stats)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()?;
+        self.1.flush()
+    }
+}
