@@ -131,6 +131,29 @@ fn pod_to_pod_tcp_has_exact_bytes_names_both_ends_and_sidecar_scope() {
     assert!(loopback.iter().all(|r| r["sidecar_visible"] == false));
     assert_eq!(loopback.iter().map(|r| r["net"]["tx_bytes"].as_u64().unwrap()).sum::<u64>(), 10);
 
+    // The kernel's per-cgroup counters (what the TUI shows) agree to the byte.
+    let counted = |pod: &Pod, field: &str| -> u64 {
+        of_type(&records, "counters")
+            .filter(|r| r["cgroup"]["id"] == pod.cgroup_id())
+            .map(|r| r["counters"][field].as_u64().unwrap())
+            .sum()
+    };
+    for (field, want) in [
+        ("tcp_connects", 1),
+        ("tcp_tx_bytes", 1_000_000),
+        ("tcp_rx_bytes", 500),
+        ("tcp_local_connections", 2),
+        ("tcp_local_tx_bytes", 10),
+        ("tcp_local_rx_bytes", 10),
+        ("udp_tx_datagrams", 3),
+        ("udp_tx_bytes", 300),
+    ] {
+        assert_eq!(counted(&client_pod, field), want, "client pod {field}");
+    }
+    for (field, want) in [("tcp_accepts", 1), ("tcp_rx_bytes", 1_000_000), ("tcp_tx_bytes", 500), ("udp_rx_bytes", 300)] {
+        assert_eq!(counted(&server_pod, field), want, "server pod {field}");
+    }
+
     // Every record of the pods' processes carries the pod's own network namespace.
     let host_netns = std::fs::metadata("/proc/self/ns/net").map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap();
     assert!(records.iter().filter(|r| in_pod(r, &client_pod)).all(|r| r["netns"] != host_netns));
@@ -211,7 +234,7 @@ fn pod_filter_keeps_only_that_pod_in_the_kernel() {
     podtop.wait_for(Duration::from_secs(5), |r| r["type"] == "exit" && r["process"]["comm"] == "true");
     std::thread::sleep(Duration::from_millis(300));
     let records = podtop.stop();
-    let events: Vec<&Value> = records.iter().filter(|r| !matches!(r["type"].as_str(), Some("start" | "stats"))).collect();
+    let events: Vec<&Value> = records.iter().filter(|r| !matches!(r["type"].as_str(), Some("start" | "stats" | "counters"))).collect();
     assert!(events.iter().filter(|r| r["type"] == "exec").count() >= 3);
     for r in &events {
         assert_eq!(r["pod"]["uid"], watched.uid.as_str(), "only the watched pod: {r}");
@@ -278,7 +301,7 @@ fn pid_filter_keeps_only_that_process() {
     assert!(target.wait().unwrap().success());
     podtop.wait_for(Duration::from_secs(5), |r| r["type"] == "exit" && pid_of(r) == pid);
     let records = podtop.stop();
-    let events: Vec<&Value> = records.iter().filter(|r| !matches!(r["type"].as_str(), Some("start" | "stats"))).collect();
+    let events: Vec<&Value> = records.iter().filter(|r| !matches!(r["type"].as_str(), Some("start" | "stats" | "counters"))).collect();
     assert!(of_type(&records, "exec").any(|r| r["exec"]["filename"] == "/usr/bin/cat" || r["exec"]["filename"] == "/bin/cat"));
     assert!(of_type(&records, "open").any(|r| r["file"]["path"] == "/etc/hostname"));
     for r in events {
