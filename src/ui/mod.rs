@@ -296,3 +296,6 @@ pub fn screen_text(app: &App, cols: u16, rows: u16) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests;

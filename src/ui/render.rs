@@ -356,7 +356,7 @@ fn render_sidecar(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, ar
     let [seen, missed] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area);
 
     let mut flows: Vec<Line> = vec![Line::styled(
-        format!("{:<4} {:<26} {:<26} {:>7} {:>7} {}", "DIR", "LOCAL", "REMOTE", "TX", "RX", "STATE"),
+        format!("{:<4} {:<22} {:<22} {:>7} {:>7} {}", "DIR", "LOCAL", "REMOTE", "TX", "RX", "STATE"),
         theme.accent(),
     )];
     if !group.is_pod() {
@@ -370,7 +370,7 @@ fn render_sidecar(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, ar
         };
         flows.push(Line::styled(
             format!(
-                "{dir:<4} {:<26} {:<26} {:>7} {:>7} {}",
+                "{dir:<4} {:<22} {:<22} {:>7} {:>7} {}",
                 c.connection.local.to_string(),
                 c.connection.remote.to_string(),
                 bytes(c.connection.tx_bytes),

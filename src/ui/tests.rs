@@ -1,0 +1,180 @@
+//! The real app state and rendering, driven by scripted observations through
+//! ratatui's TestBackend, checked with insta snapshots. No root needed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use insta::assert_snapshot;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::app::{App, RunInfo, Screen};
+use super::screen_text;
+use crate::aggregate::model::NodeModel;
+use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, What};
+use crate::enrich::cgroup_path::{QosClass, Runtime};
+use crate::enrich::{Attribution, Container, Pod};
+use crate::events::CgroupCounters;
+
+const T0: u64 = 1_795_664_732_000_000_000; // 2026-11-26T03:45:32Z
+
+fn owner(cgroup_id: u64, pod: Option<(&str, &str)>, container: Option<(&str, &str)>) -> Arc<Attribution> {
+    Arc::new(Attribution {
+        cgroup_id,
+        cgroup_path: Some(format!("/cg/{cgroup_id}")),
+        container: container.map(|(id, name)| Container { id: id.repeat(16), runtime: Some(Runtime::Containerd), name: Some(name.into()) }),
+        pod: pod.map(|(uid, name)| Pod {
+            uid: uid.into(),
+            name: Some(name.into()),
+            namespace: Some("shop".into()),
+            qos: QosClass::Burstable,
+            cgroup_path: String::new(),
+        }),
+        rendered: Default::default(),
+    })
+}
+
+fn happened(at: u64, owner: &Arc<Attribution>, pid: u32, ppid: u32, comm: &str, what: What) -> Observation {
+    Observation::Happened(Happening {
+        unix_ns: T0 + at * 1_000_000_000,
+        owner: owner.clone(),
+        process: ProcessRef { pid, ppid, comm: comm.into() },
+        what,
+    })
+}
+
+fn counters(owner: &Arc<Attribution>, fields: &[(&str, u64)]) -> Observation {
+    let mut delta = CgroupCounters::default();
+    for (name, value) in fields {
+        assert!(delta.set(name, *value), "{name}");
+    }
+    Observation::Counters { owner: owner.clone(), delta }
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn connection(kind: ConnKind, local: &str, remote: &str, tx: u64, rx: u64, cookie: u64, peer: Option<Arc<Attribution>>, visible: bool) -> What {
+    What::Connection(Connection { kind, local: addr(local), remote: addr(remote), tx_bytes: tx, rx_bytes: rx, cookie, peer, sidecar_visible: visible })
+}
+
+/// A node with three pods (one with a sidecar) and the host, two intervals long.
+fn scripted_app() -> App {
+    let web = owner(10, Some(("aaaa-1111", "web-0")), Some(("a", "app")));
+    let proxy = owner(11, Some(("aaaa-1111", "web-0")), Some(("b", "envoy")));
+    let api = owner(20, Some(("bbbb-2222", "api-7d4b9")), Some(("c", "api")));
+    let db = owner(30, Some(("cccc-3333", "db-0")), Some(("d", "postgres")));
+    let host = owner(1, None, None);
+    let mut model = NodeModel::new(1.0);
+    let mut script = vec![
+        happened(0, &web, 100, 1, "python3", What::Exec { filename: "/usr/bin/python3".into(), args: vec!["python3".into(), "web.py".into()] }),
+        happened(0, &proxy, 101, 1, "envoy", What::Exec { filename: "/usr/bin/envoy".into(), args: vec!["envoy".into(), "-c".into(), "/etc/envoy.yaml".into()] }),
+        happened(0, &api, 200, 1, "api", What::Exec { filename: "/app/api".into(), args: vec!["/app/api".into(), "--port".into(), "8080".into()] }),
+        happened(1, &api, 201, 200, "sh", What::Exec { filename: "/bin/sh".into(), args: vec!["sh".into(), "-c".into(), "date".into()] }),
+        happened(1, &web, 100, 1, "python3", connection(ConnKind::Connect, "127.0.0.1:40000", "127.0.0.1:15001", 0, 0, 1, None, false)),
+        happened(1, &proxy, 101, 1, "envoy", connection(ConnKind::Connect, "10.244.0.10:41000", "10.244.0.20:8080", 0, 0, 2, Some(api.clone()), true)),
+        happened(1, &api, 200, 1, "api", connection(ConnKind::Accept, "10.244.0.20:8080", "10.244.0.10:41000", 0, 0, 3, Some(proxy.clone()), true)),
+        happened(2, &proxy, 101, 1, "envoy", connection(ConnKind::Close, "10.244.0.10:41000", "10.244.0.20:8080", 26, 1019, 2, Some(api.clone()), true)),
+        happened(2, &api, 200, 1, "api", What::FileIo { path: Some("/var/log/api.log".into()), read_bytes: 0, write_bytes: 4096 }),
+        happened(2, &api, 200, 1, "api", What::FileIo { path: Some("/etc/services".into()), read_bytes: 12813, write_bytes: 0 }),
+        happened(2, &db, 300, 1, "postgres", What::Udp { local: addr("10.244.0.30:8125"), remote: None, tx_bytes: 0, rx_bytes: 21, datagrams: 1 }),
+        happened(2, &host, 1, 0, "systemd", What::Exit { code: Some(0), signal: None }),
+    ];
+    for (second, scale) in [(1u64, 1u64), (2, 2)] {
+        script.push(counters(&web, &[("execs", scale), ("opens", 10 * scale), ("file_reads", 20), ("tcp_local_connections", 2 * scale), ("tcp_local_tx_bytes", 26)]));
+        script.push(counters(&proxy, &[("tcp_connects", 3 * scale), ("tcp_closes", scale), ("tcp_tx_bytes", 78 * scale), ("tcp_rx_bytes", 3057 * scale)]));
+        script.push(counters(&api, &[("execs", 2), ("opens", 40 * scale), ("file_read_bytes", 12813), ("file_write_bytes", 4096), ("tcp_accepts", 3), ("tcp_tx_bytes", 3057), ("tcp_rx_bytes", 78)]));
+        script.push(counters(&db, &[("opens", 4), ("udp_rx_datagrams", 5 * scale), ("udp_rx_bytes", 105)]));
+        script.push(counters(&host, &[("execs", 7), ("opens", 300 * scale), ("file_read_bytes", 1 << 20)]));
+        script.push(Observation::Tick {
+            unix_ns: T0 + second * 1_000_000_000,
+            totals: KernelTotals { seen: 500 * second, lost: 0, dropped: 0, bpf_run_time_ns: Some(2_000_000 * second) },
+        });
+    }
+    for o in script {
+        model.apply(o);
+    }
+    let run = RunInfo { node: "node-1".into(), kernel: "6.18.44".into(), probes_attached: 9, probes_skipped: 0, source: "live".into() };
+    let mut app = App::new(model, run);
+    app.color = false;
+    app
+}
+
+fn press(app: &mut App, keys: &str) {
+    for c in keys.chars() {
+        let code = match c {
+            '\n' => KeyCode::Enter,
+            '\u{1b}' => KeyCode::Esc,
+            c => KeyCode::Char(c),
+        };
+        app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
+    }
+}
+
+#[test]
+fn node_view() {
+    assert_snapshot!(screen_text(&scripted_app(), 120, 16));
+}
+
+#[test]
+fn node_view_expanded_and_sorted_by_name() {
+    let mut app = scripted_app();
+    // sort cycles from EXEC/s to the name column; expand the first pod
+    for _ in 0..9 {
+        press(&mut app, "s");
+    }
+    press(&mut app, " ");
+    assert_snapshot!(screen_text(&app, 120, 16));
+}
+
+#[test]
+fn drill_down() {
+    let mut app = scripted_app();
+    press(&mut app, "j\n"); // second row: api-7d4b9 (sorted by EXEC/s)
+    assert!(matches!(app.screen, Screen::Detail(_)));
+    assert_snapshot!(screen_text(&app, 120, 24));
+}
+
+#[test]
+fn sidecar_scope() {
+    let mut app = scripted_app();
+    press(&mut app, "/web\n");
+    press(&mut app, "c");
+    assert!(matches!(app.screen, Screen::Sidecar(_)));
+    assert_snapshot!(screen_text(&app, 140, 24));
+}
+
+#[test]
+fn events_pane_and_filter() {
+    let mut app = scripted_app();
+    press(&mut app, "e/api\n");
+    assert_snapshot!(screen_text(&app, 120, 24));
+}
+
+#[test]
+fn help() {
+    let mut app = scripted_app();
+    press(&mut app, "?");
+    assert_snapshot!(screen_text(&app, 100, 24));
+    press(&mut app, "x");
+    assert!(!app.show_help && !app.quit, "any key closes the help");
+}
+
+#[test]
+fn tiny_terminal() {
+    assert_snapshot!(screen_text(&scripted_app(), 40, 8));
+}
+
+#[test]
+fn keys_quit_and_navigate() {
+    let mut app = scripted_app();
+    press(&mut app, "jjjjjjjjjj");
+    assert_eq!(app.selected, 3, "stops at the last row");
+    press(&mut app, "k\u{1b}");
+    assert_eq!(app.selected, 2);
+    press(&mut app, "q");
+    assert!(app.quit);
+    let mut app = scripted_app();
+    app.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(app.quit, "Ctrl-C quits in raw mode");
+}
