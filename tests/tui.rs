@@ -1,0 +1,161 @@
+//! The TUI end to end: the real binary, real BPF, a real terminal (tmux), the
+//! demo pods with their haproxy sidecar; and replay of a recording.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn start(command: &str) -> Tmux {
+        let session = format!("podtop-test-{}", hex(6));
+        sh(&format!("tmux new-session -d -s {session} -x 160 -y 45 \"{command}\""));
+        Tmux { session }
+    }
+
+    fn screen(&self) -> String {
+        sh(&format!("tmux capture-pane -p -t {}", self.session))
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            sh(&format!("tmux send-keys -t {} {key}", self.session));
+            thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let screen = self.screen();
+            if pred(&screen) {
+                return screen;
+            }
+            assert!(Instant::now() < deadline, "no {what} within {timeout:?}; the screen:\n{screen}");
+            thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["kill-session", "-t", &self.session]).output();
+    }
+}
+
+/// The numbers in a node-view row, after its name.
+fn row_numbers(screen: &str, name: &str) -> Vec<String> {
+    let line = screen.lines().find(|l| l.contains(name)).unwrap_or_default();
+    let after = line.split(name).nth(1).unwrap_or_default();
+    after.split_whitespace().map(|s| s.trim_matches('│').to_string()).filter(|s| !s.is_empty()).collect()
+}
+
+#[test]
+fn demo_in_a_real_terminal_shows_pods_and_the_sidecar_scope() {
+    require_root();
+    let status_file = format!("/tmp/podtop-tui-{}", hex(6));
+    let tmux = Tmux::start(&format!("{PODTOP} demo; echo podtop exited $? > {status_file}; sleep 60"));
+
+    // The demo's pods appear, with rates from the kernel's counters.
+    let screen = tmux.wait_for("demo pods with traffic", Duration::from_secs(30), |s| {
+        let backend = row_numbers(s, "demo/backend");
+        s.contains("demo/frontend") && s.contains("demo/db") && backend.get(5).is_some_and(|tx| tx != "0B")
+    });
+    assert!(screen.contains("probes 9 attached, 0 skipped"), "{screen}");
+    let frontend = row_numbers(&screen, "demo/frontend");
+    assert_ne!(frontend.get(6).map(String::as_str), Some("0B"), "frontend TCP RX/s: {screen}");
+    assert!(frontend.iter().any(|c| c.ends_with('%') && c != "0.0%"), "frontend SIDECAR%: {screen}");
+
+    // The frontend pod through its haproxy sidecar's eyes, and its blind spots.
+    tmux.keys(&["/", "frontend", "Enter", "c"]);
+    let scope = tmux.wait_for("the sidecar scope", Duration::from_secs(10), |s| {
+        s.contains("sidecar scope: demo/frontend") && s.contains("10.244.99.20:8080")
+    });
+    assert!(scope.contains("out  10.244.99.10:"), "outbound flows to the backend: {scope}");
+    for blind_spot in ["execs", "file I/O", "UDP datagrams", "loopback TCP", "other pods", "host"] {
+        assert!(scope.contains(blind_spot), "{blind_spot} missing from the scope:\n{scope}");
+    }
+    assert!(!scope.contains("python3") && !scope.contains("haproxy"), "a proxy sees no process identity:\n{scope}");
+
+    // Drill-down: processes and their execs, with the sidecar container named.
+    tmux.keys(&["Escape", "Enter"]);
+    let detail = tmux.wait_for("the drill-down", Duration::from_secs(10), |s| s.contains("demo/frontend: processes"));
+    assert!(detail.contains("[proxy]") && detail.contains("haproxy"), "{detail}");
+
+    // q quits: exit code 0, the terminal back from the alternate screen.
+    tmux.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !path_exists(&status_file) {
+        assert!(Instant::now() < deadline, "podtop did not exit on q");
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(std::fs::read_to_string(&status_file).unwrap().trim(), "podtop exited 0");
+    let _ = std::fs::remove_file(&status_file);
+    let alternate = sh(&format!("tmux display -p -t {} '#{{alternate_on}}'", tmux.session));
+    assert_eq!(alternate.trim(), "0", "the alternate screen was left");
+    assert!(!tmux.screen().contains("probes 9 attached"), "the TUI is gone from the screen");
+
+    // Nothing left behind: no demo namespaces, cgroups, containers or programs.
+    assert!(!sh("ip netns list").contains("podtop-demo"));
+    assert!(!path_exists("/run/podtop-demo"));
+    assert!(!path_exists(&format!("{}/kubepods.slice", cgroup2_mount().display())));
+    assert!(loaded_podtop_programs().is_empty());
+}
+
+#[test]
+fn replay_of_a_recording_shows_the_screen_of_the_live_run() {
+    require_root();
+    let dir = std::env::temp_dir().join(format!("podtop-replay-{}", hex(6)));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let recording = dir.join("recording.json");
+    let mut client = Pod::new("rec-client");
+    let mut server = Pod::new("rec-server");
+    link(&mut client, &mut server, 79);
+    let server_addr = server.addr.clone().unwrap();
+    let mut listener = server
+        .command(&["python3", "-c", "import socket,sys\ns=socket.socket(); s.bind((sys.argv[1], 7000)); s.listen()\nwhile True:\n  c,_=s.accept(); c.recv(100); c.sendall(b'r'*3000); c.close()", &server_addr])
+        .spawn()
+        .unwrap();
+    let live = Command::new(PODTOP)
+        .args(["--record", recording.to_str().unwrap(), "--duration", "4", "--dump-screen", "140x30"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    thread::sleep(Duration::from_millis(1500));
+    let work = format!(
+        "import socket,time\nfor i in range(20):\n  c=socket.create_connection(({server_addr:?},7000)); c.sendall(b'q'*100); c.recv(4096); c.close(); time.sleep(0.05)"
+    );
+    client.run(&["python3", "-c", &work]);
+    let live = live.wait_with_output().unwrap();
+    let _ = listener.kill();
+    let _ = listener.wait();
+    assert!(live.status.success());
+    let live_screen = String::from_utf8(live.stdout).unwrap();
+    assert!(live_screen.contains(&format!("pod {}", &client.uid[..8])), "{live_screen}");
+
+    // Replayed by an unprivileged user, at once: no root, no BPF.
+    std::fs::set_permissions(&recording, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let binary = dir.join("podtop");
+    std::fs::copy(PODTOP, &binary).unwrap();
+    let replayed = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"])
+        .arg(&binary)
+        .args(["replay", recording.to_str().unwrap(), "--speed", "0", "--dump-screen", "140x30"])
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(replayed.status.success(), "{}", String::from_utf8_lossy(&replayed.stderr));
+    let replay_screen = String::from_utf8(replayed.stdout).unwrap();
+    // The first line names the source (live, or the replayed file); the rest is the same screen.
+    let body = |s: &str| s.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&replay_screen), body(&live_screen));
+}
