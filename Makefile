@@ -1,5 +1,5 @@
 # podtop: build, test and run on a fresh Debian 12 machine (as root).
-#   make run    build and start podtop, streaming JSON events (Ctrl-C to stop)
+#   make run    build and start podtop's TUI on this node; with no pods here, on the demo pods
 #   make test   install what is missing, build, run every test (root: real eBPF)
 
 CARGO      ?= cargo
@@ -9,7 +9,7 @@ BINARY     := target/release/podtop
 APT_PACKAGES := clang llvm libelf-dev zlib1g-dev pkg-config bpftool runc busybox-static \
                 iproute2 util-linux python3 jq haproxy tmux
 
-.PHONY: all deps build test unit-test integration-test run probes clean
+.PHONY: all deps build test unit-test integration-test run demo json probes clean
 
 all: build
 
@@ -35,7 +35,19 @@ integration-test: build
 
 test: unit-test integration-test
 
+# Kubelet's pods live under a kubepods cgroup; without any, the demo makes three.
 run: build
+	@if ls -d /sys/fs/cgroup/kubepods* /sys/fs/cgroup/unified/kubepods* >/dev/null 2>&1; then \
+		$(BINARY); \
+	else \
+		echo "no pods on this machine: podtop demo starts three (frontend -> backend -> db)"; \
+		$(BINARY) demo; \
+	fi
+
+demo: build
+	$(BINARY) demo
+
+json: build
 	$(BINARY) --json
 
 probes: build

@@ -36,6 +36,8 @@ pub struct CollectOptions {
     pub ringbuf_bytes: u32,
     /// Record kinds shipped through the ring buffer (bit 1 << kind); others are only counted.
     pub ringbuf_kinds: u32,
+    /// Ship an open only the first time its file is seen: enough to name files.
+    pub first_open_per_file: bool,
     /// Have the kernel account the BPF programs' run time (shown by the TUI).
     pub bpf_run_time: bool,
 }
@@ -187,6 +189,7 @@ pub fn collect<S: Sink>(
         filter_by_cgroup: opts.filter.is_active(),
         ringbuf_bytes: opts.ringbuf_bytes,
         ringbuf_kinds: opts.ringbuf_kinds,
+        first_open_per_file: opts.first_open_per_file,
         wakeup_bytes: WAKEUP_BYTES,
     };
     let mut storage = MaybeUninit::uninit();

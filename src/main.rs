@@ -30,7 +30,6 @@ use clap::Parser;
 pub(crate) use cli::Cli;
 use cli::Command;
 use collect::CollectOptions;
-use events::Kind;
 
 fn collect_options(cli: &Cli, for_tui: bool) -> CollectOptions {
     CollectOptions {
@@ -40,8 +39,9 @@ fn collect_options(cli: &Cli, for_tui: bool) -> CollectOptions {
         duration: cli.duration,
         interval: cli.interval,
         ringbuf_bytes: cli.ringbuf_mib * 1024 * 1024,
-        // The TUI counts opens in the kernel; only discrete events it lists are shipped.
-        ringbuf_kinds: if for_tui { !(1 << Kind::Open as u32) } else { CollectOptions::ALL_KINDS },
+        ringbuf_kinds: CollectOptions::ALL_KINDS,
+        // The TUI counts opens in the kernel; it needs an open only to name a file.
+        first_open_per_file: for_tui,
         bpf_run_time: for_tui,
     }
 }

@@ -15,6 +15,7 @@ pub fn print() -> Result<()> {
         filter_by_cgroup: false,
         ringbuf_bytes: 1024 * 1024,
         ringbuf_kinds: u32::MAX,
+        first_open_per_file: false,
         wakeup_bytes: 0,
     };
     let mut storage = MaybeUninit::uninit();

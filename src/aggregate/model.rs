@@ -311,11 +311,17 @@ impl NodeModel {
         let line = describe(&h);
         let group = self.group(&h.owner);
         let title = group.title.clone();
+        // Counter records and closes can arrive after the process exited: only
+        // what a live process does adds it to the list.
+        let alive = matches!(
+            &h.what,
+            What::Exec { .. } | What::Open { .. } | What::Connection(Connection { kind: ConnKind::Connect | ConnKind::Accept, .. })
+        );
         match h.what {
             What::Exit { .. } => {
                 group.processes.remove(&pid);
             }
-            _ => {
+            _ if alive => {
                 let row = group.processes.entry(pid).or_insert_with(|| ProcessRow {
                     pid,
                     ppid: h.process.ppid,
@@ -325,6 +331,7 @@ impl NodeModel {
                 });
                 row.comm = h.process.comm.clone();
             }
+            _ => {}
         }
         match h.what {
             What::Exec { args, .. } => {
@@ -338,7 +345,7 @@ impl NodeModel {
                 group.execs.push_back(ExecRow { unix_ns: h.unix_ns, pid, container, args });
             }
             What::FileIo { path, read_bytes, write_bytes } => {
-                let path = path.unwrap_or_else(|| "(opened before podtop)".to_string());
+                let path = path.unwrap_or_else(|| "(path unknown)".to_string());
                 if group.files.len() >= FILES && !group.files.contains_key(&path) {
                     // Make room by forgetting the file that moved the fewest bytes.
                     if let Some(smallest) = group.top_files().last().map(|(p, _)| (*p).clone()) {

@@ -64,6 +64,9 @@ const volatile bool close_at_destroy = false;
 /* Which record kinds go through the ring buffer (bit 1 << kind): the TUI
  * takes opens from counters only, so they are never shipped one by one. */
 const volatile __u32 ringbuf_kinds = 0xffffffff;
+/* Ship an open only the first time its file is seen (the TUI wants the names
+ * of files for its counters, not every open). */
+const volatile bool first_open_per_file = false;
 
 /* Dummy instances so the skeleton generates Rust types for the boundary. */
 struct exec_event _exec_event = {};
@@ -120,6 +123,19 @@ struct {
 	__type(key, struct udp_key);
 	__type(value, struct udp_value);
 } udp_flows SEC(".maps");
+
+struct file_id {
+	__u64 ino;
+	__u32 dev;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH); /* forgetting a file only ships its name again */
+	__uint(max_entries, 65536);
+	__type(key, struct file_id);
+	__type(value, __u8);
+} named_files SEC(".maps");
 
 /* What podtop knows of one TCP socket; freed by the kernel with the socket. */
 enum sock_role { ROLE_NONE = 0, ROLE_CONNECT = 1, ROLE_ACCEPT = 2 };
@@ -383,6 +399,21 @@ static __always_inline void on_open_exit(struct pt_regs *regs, long nr, long ret
 	COUNT(cgroup_id, opens, 1);
 	if (ret < 0)
 		COUNT(cgroup_id, open_errors, 1);
+	if (first_open_per_file) {
+		struct file_id id = {};
+		__u8 yes = 1;
+
+		if (ret >= 0) {
+			file = file_of_fd(ret);
+			id.ino = BPF_CORE_READ(file, f_inode, i_ino);
+			id.dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+		}
+		if (ret < 0 || bpf_map_lookup_elem(&named_files, &id)) {
+			count(EVENT_OPEN, false);
+			return;
+		}
+		bpf_map_update_elem(&named_files, &id, &yes, BPF_ANY);
+	}
 	e = reserve(sizeof(*e), EVENT_OPEN);
 	if (!e)
 		return;

@@ -137,6 +137,8 @@ pub struct KernelConfig {
     pub ringbuf_bytes: u32,
     /// Record kinds shipped through the ring buffer (bit 1 << kind).
     pub ringbuf_kinds: u32,
+    /// Ship an open only the first time its file is seen.
+    pub first_open_per_file: bool,
     /// 0: wake the reader on every event.
     pub wakeup_bytes: u64,
 }
@@ -179,6 +181,7 @@ impl<'obj> Probes<'obj> {
         rodata.filter_by_cgroup = config.filter_by_cgroup;
         rodata.wakeup_bytes = config.wakeup_bytes;
         rodata.ringbuf_kinds = config.ringbuf_kinds;
+        rodata.first_open_per_file = config.first_open_per_file;
         open.maps.events.set_max_entries(config.ringbuf_bytes).context("sizing the ring buffer")?;
 
         let mut planned: Vec<(&'static ProbeSpec, Option<String>)> = Vec::new();

@@ -212,6 +212,15 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// Whether the terminal on stdin is gone (SIGHUP's usual cause): crossterm
+/// would otherwise read end-of-file from it forever.
+fn terminal_hung_up() -> bool {
+    let mut fd = libc::pollfd { fd: libc::STDIN_FILENO, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one pollfd we own, no wait.
+    let ready = unsafe { libc::poll(&mut fd, 1, 0) };
+    ready < 0 || fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+}
+
 /// The interactive TUI until `q`, a stop signal, or the end of a live source.
 pub fn run_terminal(source: Source, interval: Duration, stop: Arc<AtomicBool>) -> Result<()> {
     let mut app = App::new(NodeModel::new(interval.as_secs_f64()), source.run.clone());
@@ -246,6 +255,9 @@ pub fn run_terminal(source: Source, interval: Duration, stop: Arc<AtomicBool>) -
             dirty = false;
         }
         if event::poll(FRAME).context("reading the terminal")? {
+            if terminal_hung_up() {
+                break; // its window closed: reading would only ever return end-of-file
+            }
             match event::read().context("reading the terminal")? {
                 Event::Key(key) => {
                     app.on_key(key);

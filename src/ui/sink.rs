@@ -61,7 +61,9 @@ impl Sink for ObservationSink {
                     signal: (signal != 0).then_some(signal),
                 }
             }
-            Event::Open(e) => What::Open { path: text(c_bytes(&e.path, e.path_len)), ret: e.ret },
+            // Only the first open of each file arrives here: it names the file
+            // for the counters upstream, and is not an event to list.
+            Event::Open(_) => return Ok(()),
             Event::Connection(kind, e) => {
                 let Some(net) = r.net else { return Ok(()) };
                 let kind = match kind {
