@@ -14,6 +14,7 @@ const RECENT_EXECS: usize = 100;
 const CONNECTIONS: usize = 200;
 const FILES: usize = 500;
 const EVENT_LINES: usize = 500;
+const EXITED: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GroupKey {
@@ -246,6 +247,8 @@ pub struct NodeModel {
     window_start: Option<(u64, KernelTotals)>,
     /// Seconds per interval, until two ticks tell.
     pub default_interval: f64,
+    /// Recently exited pids, whose late counter records must not revive them.
+    exited: VecDeque<u32>,
 }
 
 impl NodeModel {
@@ -309,19 +312,22 @@ impl NodeModel {
         let container = h.owner.container.as_ref().map(|c| c.name.clone().unwrap_or_else(|| short(&c.id)));
         let pid = h.process.pid;
         let line = describe(&h);
+        // Counter records and closes can arrive after the process exited:
+        // they must not bring it back to the list.
+        let exited = self.exited.contains(&pid) && !matches!(h.what, What::Exec { .. });
+        if matches!(h.what, What::Exit { .. }) {
+            if self.exited.len() == EXITED {
+                self.exited.pop_front();
+            }
+            self.exited.push_back(pid);
+        }
         let group = self.group(&h.owner);
         let title = group.title.clone();
-        // Counter records and closes can arrive after the process exited: only
-        // what a live process does adds it to the list.
-        let alive = matches!(
-            &h.what,
-            What::Exec { .. } | What::Open { .. } | What::Connection(Connection { kind: ConnKind::Connect | ConnKind::Accept, .. })
-        );
         match h.what {
             What::Exit { .. } => {
                 group.processes.remove(&pid);
             }
-            _ if alive => {
+            _ if !exited => {
                 let row = group.processes.entry(pid).or_insert_with(|| ProcessRow {
                     pid,
                     ppid: h.process.ppid,
@@ -377,7 +383,7 @@ impl NodeModel {
                     }
                 }
             }
-            What::Exit { .. } | What::Open { .. } | What::Udp { .. } => {}
+            What::Exit { .. } | What::Udp { .. } => {}
         }
         if self.events.len() == EVENT_LINES {
             self.events.pop_front();
@@ -417,7 +423,6 @@ pub fn describe(h: &Happening) -> String {
             (Some(code), _) => format!("exit    {who} code {code}"),
             _ => format!("exit    {who}"),
         },
-        What::Open { path, ret } => format!("open    {who} {path} = {ret}"),
         What::Connection(c) => {
             let kind = match c.kind {
                 ConnKind::Connect => "connect",

@@ -39,7 +39,6 @@ pub struct Connection {
 pub enum What {
     Exec { filename: String, args: Vec<String> },
     Exit { code: Option<u32>, signal: Option<u32> },
-    Open { path: String, ret: i64 },
     Connection(Connection),
     FileIo { path: Option<String>, read_bytes: u64, write_bytes: u64 },
     Udp { local: SocketAddr, remote: Option<SocketAddr>, tx_bytes: u64, rx_bytes: u64, datagrams: u64 },
