@@ -25,7 +25,7 @@ build: deps
 
 # Unit tests need no root: decoders, parsers, JSON encoding.
 unit-test: deps
-	$(CARGO) test --release --locked --bins
+	$(CARGO) test --release --locked --lib --bins
 
 # Integration tests load the real eBPF programs and make real cgroups,
 # network namespaces and runc containers: root, and one at a time, since they

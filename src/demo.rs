@@ -17,7 +17,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use crate::Cli;
+use crate::cli::Cli;
+use crate::commands::{collect_options, present};
 
 const NAMESPACE: &str = "demo";
 const BRIDGE_NETNS: &str = "podtop-demo-bridge";
@@ -316,10 +317,10 @@ pub fn run(cli: &Cli, tui: bool) -> Result<()> {
     let stop = crate::stream::stop_on_signals()?;
     let node = DemoNode::start()?;
     let result = if tui {
-        crate::ui::Source::live(crate::collect_options(cli, true), cli.record.clone(), stop.clone())
-            .and_then(|source| crate::present(source, cli, stop))
+        crate::ui::Source::live(collect_options(cli, true), cli.record.clone(), stop.clone())
+            .and_then(|source| present(source, cli, stop))
     } else {
-        crate::stream::run(crate::collect_options(cli, false))
+        crate::stream::run(collect_options(cli, false))
     };
     drop(node);
     result

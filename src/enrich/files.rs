@@ -33,6 +33,10 @@ fn user_dev(kernel_dev: u32) -> u64 {
 
 impl FilePaths {
     pub fn opened(&mut self, dev: u32, ino: u64, path: &[u8]) {
+        // Most opens are of files opened before: no allocation for those.
+        if self.by_inode.get(&(dev, ino)).is_some_and(|known| known.as_slice() == path) {
+            return;
+        }
         self.by_inode.put((dev, ino), path.to_vec());
     }
 

@@ -96,13 +96,31 @@ impl<'a> ObjectWriter<'a> {
 
     pub fn u64(&mut self, key: &str, value: u64) -> &mut Self {
         self.key(key);
-        let _ = write!(self.buf, "{value}");
+        self.buf.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
         self
     }
 
     pub fn i64(&mut self, key: &str, value: i64) -> &mut Self {
         self.key(key);
-        let _ = write!(self.buf, "{value}");
+        self.buf.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        self
+    }
+
+    /// A string whose text `fill` writes straight into the line: for values
+    /// made of ASCII that needs no escaping (addresses, flag names), without
+    /// an intermediate String.
+    pub fn ascii_with(&mut self, key: &str, fill: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
+        self.key(key);
+        self.buf.push(b'"');
+        fill(self.buf);
+        self.buf.push(b'"');
+        self
+    }
+
+    /// An RFC 3339 timestamp, written in place.
+    pub fn time(&mut self, key: &str, unix_ns: u64) -> &mut Self {
+        self.key(key);
+        write_rfc3339(self.buf, unix_ns);
         self
     }
 
@@ -221,20 +239,37 @@ fn escape_valid(buf: &mut Vec<u8>, s: &str) {
     buf.extend_from_slice(&bytes[start..]);
 }
 
-/// Nanoseconds since the Unix epoch as RFC 3339 UTC with nanoseconds.
+fn push_digits(buf: &mut Vec<u8>, value: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut v = value;
+    for slot in digits[..width].iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    buf.extend_from_slice(&digits[..width]);
+}
+
+/// Nanoseconds since the Unix epoch as RFC 3339 UTC with nanoseconds, quoted.
 pub fn write_rfc3339(buf: &mut Vec<u8>, unix_ns: u64) {
     let secs = unix_ns / 1_000_000_000;
-    let nanos = unix_ns % 1_000_000_000;
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (year, month, day) = civil_from_days(days);
-    let _ = write!(
-        buf,
-        "\"{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z\"",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    );
+    buf.push(b'"');
+    push_digits(buf, year.max(0) as u64, 4);
+    buf.push(b'-');
+    push_digits(buf, u64::from(month), 2);
+    buf.push(b'-');
+    push_digits(buf, u64::from(day), 2);
+    buf.push(b'T');
+    push_digits(buf, rem / 3600, 2);
+    buf.push(b':');
+    push_digits(buf, rem / 60 % 60, 2);
+    buf.push(b':');
+    push_digits(buf, rem % 60, 2);
+    buf.push(b'.');
+    push_digits(buf, unix_ns % 1_000_000_000, 9);
+    buf.extend_from_slice(b"Z\"");
 }
 
 /// The inverse of `write_rfc3339` (UTC, `Z`, optional fraction): nanoseconds since the epoch.

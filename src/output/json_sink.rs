@@ -2,8 +2,8 @@
 
 use std::io::{self, Write};
 
-use super::json::{write_rfc3339, ObjectWriter};
-use super::{device_text, errno_name, open_flags_text, CountersRecord, EventRecord, FileIoRecord, NetView, Sink, Stats, UdpRecord};
+use super::json::ObjectWriter;
+use super::{errno_name, write_device, write_ip, write_open_flags, CountersRecord, EventRecord, FileIoRecord, NetView, Sink, Stats, UdpRecord};
 use crate::enrich::Attribution;
 use crate::events::{c_bytes, c_str_bytes, split_args, Event, Kind, ProcessIdentity};
 
@@ -27,11 +27,7 @@ impl<W: Write> JsonSink<W> {
     fn begin(&mut self, kind: &str, unix_ns: u64) -> ObjectWriter<'_> {
         self.line.clear();
         let mut o = ObjectWriter::new(&mut self.line);
-        o.str("type", kind);
-        let mut time = Vec::with_capacity(32);
-        write_rfc3339(&mut time, unix_ns);
-        o.raw("time", &time);
-        o.str("node", &self.node);
+        o.str("type", kind).time("time", unix_ns).str("node", &self.node);
         o
     }
 
@@ -85,11 +81,11 @@ impl<W: Write> Sink for JsonSink<W> {
                     x.bytes("path", c_bytes(&e.path, e.path_len))
                         .bool("path_truncated", e.path_truncated != 0)
                         .u64("flags", e.flags)
-                        .str("flags_text", open_flags_text(e.flags))
+                        .ascii_with("flags_text", |b| write_open_flags(b, e.flags))
                         .i64("ret", e.ret)
                         .opt_str("error", (e.ret < 0).then(|| errno_name(-e.ret)));
                     if e.ret >= 0 {
-                        x.str("dev", device_text(e.dev)).u64("ino", e.ino);
+                        x.ascii_with("dev", |b| write_device(b, e.dev)).u64("ino", e.ino);
                     }
                 });
             }
@@ -119,7 +115,7 @@ impl<W: Write> Sink for JsonSink<W> {
         o.bool("sidecar_visible", false);
         o.object("file", |x| {
             x.opt_bytes("path", r.path)
-                .str("dev", device_text(r.dev))
+                .ascii_with("dev", |b| write_device(b, r.dev))
                 .u64("ino", r.ino)
                 .u64("read_bytes", r.delta.read_bytes)
                 .u64("write_bytes", r.delta.write_bytes)
@@ -239,9 +235,12 @@ fn write_net(x: &mut ObjectWriter, net: &NetView) {
     let family = if net.saddr.is_ipv4() { "ipv4" } else { "ipv6" };
     x.str("proto", net.proto)
         .str("family", family)
-        .str("saddr", net.saddr.to_string())
-        .u64("sport", net.sport.into())
-        .opt_str("daddr", net.daddr.map(|a| a.to_string()))
-        .u64("dport", net.dport.into());
+        .ascii_with("saddr", |b| write_ip(b, net.saddr))
+        .u64("sport", net.sport.into());
+    match net.daddr {
+        Some(daddr) => x.ascii_with("daddr", |b| write_ip(b, daddr)),
+        None => x.null("daddr"),
+    }
+    .u64("dport", net.dport.into());
 }
 

@@ -132,16 +132,25 @@ impl Stats {
 }
 
 /// The kernel's internal dev_t (major << 20 | minor) as "major:minor".
-pub fn device_text(dev: u32) -> String {
-    format!("{}:{}", dev >> 20, dev & 0xfffff)
+pub fn write_device(buf: &mut Vec<u8>, dev: u32) {
+    let mut n = itoa::Buffer::new();
+    buf.extend_from_slice(n.format(dev >> 20).as_bytes());
+    buf.push(b':');
+    buf.extend_from_slice(n.format(dev & 0xfffff).as_bytes());
 }
 
-pub fn open_flags_text(flags: u64) -> String {
-    let access = match flags & 3 {
-        0 => "O_RDONLY",
-        1 => "O_WRONLY",
-        2 => "O_RDWR",
-        _ => "O_ACCMODE",
+pub fn write_ip(buf: &mut Vec<u8>, ip: IpAddr) {
+    use std::io::Write;
+    let _ = write!(buf, "{ip}");
+}
+
+/// open(2) flags by name, as strace writes them.
+pub fn write_open_flags(buf: &mut Vec<u8>, flags: u64) {
+    let access: &[u8] = match flags & 3 {
+        0 => b"O_RDONLY",
+        1 => b"O_WRONLY",
+        2 => b"O_RDWR",
+        _ => b"O_ACCMODE",
     };
     // O_TMPFILE includes O_DIRECTORY's bit: it must be matched first.
     const NAMED: &[(u64, &str)] = &[
@@ -160,19 +169,19 @@ pub fn open_flags_text(flags: u64) -> String {
         (0o2000000, "O_CLOEXEC"),
         (0o10000000, "O_PATH"),
     ];
-    let mut text = String::from(access);
+    buf.extend_from_slice(access);
     let mut rest = flags & !3 & !0o100000; // O_LARGEFILE is implied on 64-bit
     for (bit, name) in NAMED {
         if rest & bit == *bit {
-            text.push('|');
-            text.push_str(name);
+            buf.push(b'|');
+            buf.extend_from_slice(name.as_bytes());
             rest &= !bit;
         }
     }
     if rest != 0 {
-        text.push_str(&format!("|0x{rest:x}"));
+        use std::io::Write;
+        let _ = write!(buf, "|0x{rest:x}");
     }
-    text
 }
 
 pub fn errno_name(errno: i64) -> String {
@@ -212,6 +221,18 @@ pub fn errno_name(errno: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn open_flags_text(flags: u64) -> String {
+        let mut buf = Vec::new();
+        write_open_flags(&mut buf, flags);
+        String::from_utf8(buf).unwrap()
+    }
+
+    fn device_text(dev: u32) -> String {
+        let mut buf = Vec::new();
+        write_device(&mut buf, dev);
+        String::from_utf8(buf).unwrap()
+    }
 
     #[test]
     fn flags_and_errors_read_like_strace() {

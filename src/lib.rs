@@ -1,0 +1,24 @@
+//! podtop: exec, file and network activity of every process on the node,
+//! attributed to its container and pod, seen from the kernel with eBPF.
+//!
+//! kernel (src/bpf) -> probes (load, attach) -> events (decode) -> enrich
+//! (cgroup -> container, pod) -> pipeline -> sink: JSON lines (output) or
+//! the TUI's model (aggregate, ui). `collect` runs that loop for every output.
+
+pub mod aggregate;
+pub mod cli;
+pub mod clock;
+pub mod collect;
+pub mod commands;
+pub mod demo;
+pub mod enrich;
+pub mod events;
+pub mod filter;
+pub mod output;
+pub mod pipeline;
+pub mod privileges;
+pub mod probes;
+pub mod probes_report;
+pub mod replay;
+pub mod stream;
+pub mod ui;
