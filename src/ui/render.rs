@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
 use super::app::{App, RowRef, Screen};
@@ -175,18 +175,37 @@ fn rate_cells(a: &Activity) -> Vec<String> {
     ]
 }
 
-fn render_node(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
-    let mut header_cells = vec![];
-    for column in SortColumn::ALL {
-        let mut text = column.header().to_string();
-        if column == app.sort {
-            text.push(if app.reverse { '▲' } else { '▼' });
+/// Widths of the node view's columns: the name, the `SortColumn`s after it, ACTIVITY.
+const NODE_WIDTHS: [u16; 11] = [22, 5, 7, 7, 8, 8, 8, 8, 5, 9, 16];
+/// Which columns give way first when the terminal is narrow (the name and
+/// SIDECAR% always stay): the layout never has to squeeze columns.
+const DROP_ORDER: [usize; 9] = [10, 1, 8, 5, 4, 3, 7, 6, 2];
+
+fn visible_columns(width: u16) -> Vec<usize> {
+    let mut visible: Vec<usize> = (0..NODE_WIDTHS.len()).collect();
+    let needed = |cols: &[usize]| cols.iter().map(|c| NODE_WIDTHS[*c]).sum::<u16>() + cols.len() as u16 - 1;
+    for drop in DROP_ORDER {
+        if needed(&visible) <= width {
+            break;
         }
-        header_cells.push(Cell::from(text));
+        visible.retain(|c| *c != drop);
     }
-    header_cells.push(Cell::from("ACTIVITY"));
-    let header = Row::new(header_cells).style(theme.accent());
-    let spark_width = 16;
+    visible
+}
+
+fn render_node(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let visible = visible_columns(area.width.saturating_sub(2));
+    let pick = |cells: Vec<String>| -> Vec<String> { visible.iter().map(|c| cells[*c].clone()).collect() };
+    let mut header_cells = vec![SortColumn::Name.header().to_string()];
+    for column in &SortColumn::ALL[1..] {
+        header_cells.push(column.header().to_string());
+    }
+    header_cells.push("ACTIVITY".to_string());
+    if let Some(i) = SortColumn::ALL.iter().position(|c| *c == app.sort) {
+        header_cells[i].push(if app.reverse { '▲' } else { '▼' });
+    }
+    let header = Row::new(pick(header_cells)).style(theme.accent());
+    let spark_width = NODE_WIDTHS[10] as usize;
     let rows: Vec<Row> = app
         .rows()
         .iter()
@@ -209,7 +228,7 @@ fn render_node(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
                 cells.push(g.open_connections().to_string());
                 cells.push(if g.is_pod() { percent(g.activity.sidecar_percent()) } else { "-".into() });
                 cells.push(sparkline(g.history.iter().copied(), spark_width));
-                Some(Row::new(cells))
+                Some(Row::new(pick(cells)))
             }
             RowRef::Container(key, id) => {
                 let g = app.model.groups.get(key)?;
@@ -221,24 +240,15 @@ fn render_node(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
                 cells.push(String::new());
                 cells.push(percent(c.activity.sidecar_percent()));
                 cells.push(String::new());
-                Some(Row::new(cells).style(theme.dim()))
+                Some(Row::new(pick(cells)).style(theme.dim()))
             }
         })
         .collect();
     let empty = rows.is_empty();
-    let widths = [
-        Constraint::Min(22),
-        Constraint::Length(5),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(5),
-        Constraint::Length(9),
-        Constraint::Length(spark_width as u16),
-    ];
+    let widths: Vec<Constraint> = visible
+        .iter()
+        .map(|c| if *c == 0 { Constraint::Min(NODE_WIDTHS[0]) } else { Constraint::Length(NODE_WIDTHS[*c]) })
+        .collect();
     let title = if app.filter.is_empty() { " node ".to_string() } else { format!(" node · filter: {} ", app.filter) };
     let table = Table::new(rows, widths)
         .header(header)
