@@ -7,9 +7,9 @@ BINARY     := target/release/podtop
 # What the build (clang for the BPF object, libelf/zlib for libbpf) and the
 # tests (bpftool, runc with a busybox rootfs, iproute2, setpriv, python3) need.
 APT_PACKAGES := clang llvm libelf-dev zlib1g-dev pkg-config bpftool runc busybox-static \
-                iproute2 util-linux python3 jq haproxy tmux
+                iproute2 util-linux python3 jq haproxy tmux bpftrace
 
-.PHONY: all deps build test unit-test integration-test run demo json probes clean
+.PHONY: all deps build test unit-test integration-test run demo json probes bench clean
 
 all: build
 
@@ -52,6 +52,13 @@ json: build
 
 probes: build
 	$(BINARY) probes
+
+# What watching costs, beside bpftrace and an haproxy sidecar: figures printed
+# as tables (root; a few minutes). ROUNDS=N interleaved rounds (default 5).
+bench: build
+	$(CARGO) bench --locked --bench pipeline -- --warm-up-time 1 --measurement-time 3
+	$(CARGO) build --release --locked --example bench
+	target/release/examples/bench
 
 clean:
 	$(CARGO) clean
