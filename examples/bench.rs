@@ -241,8 +241,13 @@ fn per_operation_cost(rounds: usize) {
         }
         eprintln!("  round {}/{rounds} done", round + 1);
     }
-    let medians: Vec<Vec<f64>> = samples.iter_mut().map(|per_w| per_w.iter_mut().map(|s| median(s)).collect()).collect();
-    println!("\n### 1. Added cost per operation (median of {rounds} interleaved rounds, ns per operation)\n");
+    // Added cost: per round against that round's own baseline (paired), then the median.
+    let median_of = |t: usize, w: usize| median(&mut samples[t][w].clone());
+    let added = |t: usize, w: usize| {
+        let mut diffs: Vec<f64> = samples[t][w].iter().zip(&samples[0][w]).map(|(x, base)| x - base).collect();
+        median(&mut diffs)
+    };
+    println!("\n### 1. Added cost per operation (ns per operation; median of {rounds} interleaved rounds, added cost paired with each round's baseline)\n");
     print!("| configuration |");
     for (name, _, _) in &workloads {
         print!(" {name} |");
@@ -252,22 +257,21 @@ fn per_operation_cost(rounds: usize) {
     for (t, tool) in tools.iter().enumerate() {
         print!("| {} |", tool.name());
         for w in 0..workloads.len() {
-            let added = medians[t][w] - medians[0][w];
             if t == 0 {
-                print!(" {:.0} ns |", medians[t][w]);
+                print!(" {:.0} |", median_of(t, w));
             } else {
-                print!(" {:.0} (+{:.0}) |", medians[t][w], added);
+                print!(" {:.0} ({:+.0}) |", median_of(t, w), added(t, w));
             }
         }
         println!();
     }
-    let added = |t: usize, w: usize| (medians[t][w] - medians[0][w]).max(1.0);
+    let ratio = |a: f64, b: f64| if a <= 0.0 || b <= 0.0 { "within noise".to_string() } else { format!("{:.2}x", a / b) };
     println!();
     for (w, (name, _, _)) in workloads.iter().enumerate() {
         println!(
-            "- {name}: podtop TUI adds {:.2}x what bpftrace counting adds; podtop --json adds {:.2}x what bpftrace printf adds",
-            added(1, w) / added(3, w),
-            added(2, w) / added(4, w)
+            "- {name}: podtop TUI adds {} what bpftrace counting adds; podtop --json adds {} what bpftrace printf adds",
+            ratio(added(1, w), added(3, w)),
+            ratio(added(2, w), added(4, w))
         );
     }
 }
@@ -609,14 +613,24 @@ fn main() {
         && Command::new("mount").args(["-t", "tracefs", "tracefs", "/sys/kernel/tracing"]).status().is_ok_and(|s| s.success());
     base_programs();
     println!("## podtop benchmark ({} cores, kernel {})", thread::available_parallelism().map_or(0, |n| n.get()), podtop::collect::kernel_release());
-    eprintln!("1/4 per-operation cost");
-    per_operation_cost(rounds);
-    eprintln!("2/4 throughput");
-    throughput();
-    eprintln!("3/4 the sidecar");
-    sidecar(rounds);
-    eprintln!("4/4 footprint");
-    footprint();
+    // SECTIONS=13 runs sections 1 and 3 only.
+    let sections = std::env::var("SECTIONS").unwrap_or_else(|_| "1234".into());
+    if sections.contains('1') {
+        eprintln!("1/4 per-operation cost");
+        per_operation_cost(rounds);
+    }
+    if sections.contains('2') {
+        eprintln!("2/4 throughput");
+        throughput();
+    }
+    if sections.contains('3') {
+        eprintln!("3/4 the sidecar");
+        sidecar(rounds);
+    }
+    if sections.contains('4') {
+        eprintln!("4/4 footprint");
+        footprint();
+    }
     if mounted_tracefs {
         let _ = Command::new("umount").arg("/sys/kernel/tracing").status();
     }

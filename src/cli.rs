@@ -54,6 +54,10 @@ pub struct Cli {
     #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = parse_ringbuf_mib)]
     pub ringbuf_mib: u32,
 
+    /// TUI: have the kernel account the BPF programs' run time, shown in the header (costs ~2 clock reads per probe hit)
+    #[arg(long, global = true)]
+    pub bpf_stats: bool,
+
     /// TUI: also write the records to FILE as JSON lines, for `podtop replay`
     #[arg(long, value_name = "FILE", global = true)]
     pub record: Option<PathBuf>,

@@ -38,7 +38,8 @@ pub struct CollectOptions {
     pub ringbuf_kinds: u32,
     /// Ship an open only the first time its file is seen: enough to name files.
     pub first_open_per_file: bool,
-    /// Have the kernel account the BPF programs' run time (shown by the TUI).
+    /// Turn on the kernel's accounting of BPF run time (shown by the TUI);
+    /// where it is already on (sysctl kernel.bpf_stats_enabled), it is read anyway.
     pub bpf_run_time: bool,
 }
 
@@ -201,6 +202,7 @@ pub fn collect<S: Sink>(
         add_existing_listeners(&probes, &mut enricher, opts);
     }
     let _run_time_stats = if opts.bpf_run_time { RunTimeStats::enable() } else { None };
+    let read_run_time = opts.bpf_run_time || RunTimeStats::enabled_by_sysctl();
 
     let start = StartInfo { node: node_name(), kernel: kernel_release(), cgroup_mount: mount_text, probes: &probes.report };
     let sink = match make_sink(&start) {
@@ -233,7 +235,7 @@ pub fn collect<S: Sink>(
         }
         let result = if Instant::now() >= next_tick {
             next_tick += opts.interval;
-            write_counters(&probes, &mut p, opts.bpf_run_time)
+            write_counters(&probes, &mut p, read_run_time)
         } else {
             p.sink().flush()
         };
@@ -247,7 +249,7 @@ pub fn collect<S: Sink>(
     let _ = ring.consume();
     let mut p = pipeline.borrow_mut();
     if p.output_error.is_none() {
-        if let Err(e) = write_counters(&probes, &mut p, opts.bpf_run_time) {
+        if let Err(e) = write_counters(&probes, &mut p, read_run_time) {
             p.output_error = Some(e);
         }
     }

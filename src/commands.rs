@@ -17,7 +17,7 @@ pub fn collect_options(cli: &Cli, for_tui: bool) -> CollectOptions {
         ringbuf_kinds: CollectOptions::ALL_KINDS,
         // The TUI counts opens in the kernel; it needs an open only to name a file.
         first_open_per_file: for_tui,
-        bpf_run_time: for_tui,
+        bpf_run_time: for_tui && cli.bpf_stats,
     }
 }
 

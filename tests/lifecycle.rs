@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -19,19 +18,7 @@ fn assert_one_line_error(stderr: &[u8], needle: &str) {
 #[test]
 fn without_privileges_it_says_how_to_run_it() {
     require_root();
-    // A copy any user can execute, wherever the checkout lives.
-    let dir = std::env::temp_dir().join(format!("podtop-nobody-{}", hex(6)));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let binary = dir.join("podtop");
-    std::fs::copy(PODTOP, &binary).unwrap();
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"])
-        .arg(&binary)
-        .arg("--json")
-        .output()
-        .unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    let out = podtop_as_nobody(&OpenDir::new("nobody"), &["--json"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     assert_one_line_error(&out.stderr, "run it with sudo");

@@ -113,10 +113,8 @@ fn demo_in_a_real_terminal_shows_pods_and_the_sidecar_scope() {
 #[test]
 fn replay_of_a_recording_shows_the_screen_of_the_live_run() {
     require_root();
-    let dir = std::env::temp_dir().join(format!("podtop-replay-{}", hex(6)));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let recording = dir.join("recording.json");
+    let dir = OpenDir::new("replay");
+    let recording = dir.0.join("recording.json");
     let mut client = Pod::new("rec-client");
     let mut server = Pod::new("rec-server");
     link(&mut client, &mut server, 79);
@@ -144,15 +142,7 @@ fn replay_of_a_recording_shows_the_screen_of_the_live_run() {
 
     // Replayed by an unprivileged user, at once: no root, no BPF.
     std::fs::set_permissions(&recording, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let binary = dir.join("podtop");
-    std::fs::copy(PODTOP, &binary).unwrap();
-    let replayed = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"])
-        .arg(&binary)
-        .args(["replay", recording.to_str().unwrap(), "--speed", "0", "--dump-screen", "140x30"])
-        .output()
-        .unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    let replayed = podtop_as_nobody(&dir, &["replay", recording.to_str().unwrap(), "--speed", "0", "--dump-screen", "140x30"]);
     assert!(replayed.status.success(), "{}", String::from_utf8_lossy(&replayed.stderr));
     let replay_screen = String::from_utf8(replayed.stdout).unwrap();
     // The first line names the source (live, or the replayed file); the rest is the same screen.

@@ -124,6 +124,22 @@ struct {
 	__type(value, struct udp_value);
 } udp_flows SEC(".maps");
 
+/* Set by the socket tracepoints inside a read/write(v) on a socket, so that
+ * the syscall's exit need not look the fd up to learn it is no regular file.
+ * Per CPU, for one (task, fd): a task moved to another CPU in between just
+ * takes the lookup, and a stale entry only matches that task and fd again. */
+struct socket_io {
+	__u64 task;
+	__u64 fd;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct socket_io);
+} socket_io_task SEC(".maps");
+
 struct file_id {
 	__u64 ino;
 	__u32 dev;
@@ -450,9 +466,19 @@ static __always_inline void on_file_io_exit(long nr, unsigned int fd, long ret)
 	struct inode *inode;
 	struct file *file;
 	bool is_write;
+	__u32 zero = 0;
+	struct socket_io *socket_io;
 
 	if (ret <= 0)
 		return;
+	socket_io = bpf_map_lookup_elem(&socket_io_task, &zero);
+	if (socket_io && socket_io->task == bpf_get_current_pid_tgid()) {
+		bool same_fd = socket_io->fd == fd;
+
+		socket_io->task = 0;
+		if (same_fd)
+			return; /* this read or write was on a socket, counted per socket */
+	}
 	file = file_of_fd(fd);
 	if (!file)
 		return;
@@ -798,7 +824,15 @@ static __always_inline void count_sock_bytes(struct sock *sk, int bytes, bool tx
 {
 	struct sock_state *st;
 	__u16 protocol;
+	__u32 zero = 0;
+	struct socket_io *socket_io = bpf_map_lookup_elem(&socket_io_task, &zero);
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	long nr = BPF_CORE_READ(regs, orig_ax);
 
+	if (socket_io && (nr == NR_read || nr == NR_write || nr == NR_readv || nr == NR_writev)) {
+		socket_io->task = bpf_get_current_pid_tgid();
+		socket_io->fd = BPF_CORE_READ(regs, di);
+	}
 	if (bytes <= 0)
 		return;
 	protocol = BPF_CORE_READ(sk, sk_protocol);

@@ -274,6 +274,11 @@ pub struct RunTimeStats {
 }
 
 impl RunTimeStats {
+    /// Whether the administrator turned the accounting on for every program.
+    pub fn enabled_by_sysctl() -> bool {
+        std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled").is_ok_and(|v| v.trim() == "1")
+    }
+
     pub fn enable() -> Option<RunTimeStats> {
         // SAFETY: a plain syscall wrapper; a non-negative result is a new fd we own.
         let fd = unsafe { libbpf_sys::bpf_enable_stats(libbpf_sys::BPF_STATS_RUN_TIME) };

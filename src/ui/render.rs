@@ -157,8 +157,9 @@ fn render_header(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     if let Some(usage) = app.usage {
         second.push(Span::raw(format!(" · podtop CPU {:.1}% RSS {}", usage.cpu_percent, bytes(usage.rss_bytes))));
     }
-    if let Some(bpf) = m.bpf_cpu_percent {
-        second.push(Span::raw(format!(" · BPF {bpf:.2}% of a CPU")));
+    match m.bpf_cpu_percent {
+        Some(bpf) => second.push(Span::raw(format!(" · BPF {bpf:.2}% of a CPU"))),
+        None => second.push(Span::styled(" · BPF time: --bpf-stats", theme.dim())),
     }
     frame.render_widget(Paragraph::new(vec![first, Line::from(second)]), area);
 }

@@ -301,3 +301,37 @@ pub fn podtop_programs_now() -> Vec<String> {
 pub fn path_exists(p: &str) -> bool {
     Path::new(p).exists()
 }
+
+/// A directory any user can read and enter, removed on drop.
+pub struct OpenDir(pub PathBuf);
+
+impl OpenDir {
+    pub fn new(tag: &str) -> OpenDir {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("podtop-{tag}-{}", hex(6)));
+        fs::create_dir_all(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        OpenDir(dir)
+    }
+}
+
+impl Drop for OpenDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs a copy of podtop (one any user can execute, wherever the checkout
+/// lives) as nobody, without any capability.
+pub fn podtop_as_nobody(dir: &OpenDir, args: &[&str]) -> std::process::Output {
+    let binary = dir.0.join("podtop");
+    if !binary.exists() {
+        fs::copy(PODTOP, &binary).unwrap();
+    }
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"])
+        .arg(&binary)
+        .args(args)
+        .output()
+        .unwrap()
+}
