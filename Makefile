@@ -5,16 +5,22 @@
 CARGO      ?= cargo
 BINARY     := target/release/podtop
 # What the build (clang for the BPF object, libelf/zlib for libbpf) and the
-# tests (bpftool, runc with a busybox rootfs, iproute2, setpriv, python3) need.
+# tests and the demo (bpftool, runc with a busybox rootfs, iproute2, setpriv,
+# python3, haproxy as the sidecar, tmux as the terminal) need.
 APT_PACKAGES := clang llvm libelf-dev zlib1g-dev pkg-config bpftool runc busybox-static \
-                iproute2 util-linux python3 jq haproxy tmux bpftrace
+                iproute2 util-linux python3 jq haproxy tmux
+# bpftrace is the peer `make bench` measures podtop against.
+BENCH_PACKAGES := bpftrace
 
-.PHONY: all deps build test unit-test integration-test run demo json probes bench clean
+.PHONY: all deps install-packages build test unit-test integration-test run demo json probes bench clean
 
 all: build
 
 deps:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(APT_PACKAGES)"
+
+install-packages:
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
@@ -56,6 +62,7 @@ probes: build
 # What watching costs, beside bpftrace and an haproxy sidecar: figures printed
 # as tables (root; a few minutes). ROUNDS=N interleaved rounds (default 5).
 bench: build
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BENCH_PACKAGES)"
 	$(CARGO) bench --locked --bench pipeline -- --warm-up-time 1 --measurement-time 3
 	$(CARGO) build --release --locked --example bench
 	target/release/examples/bench
