@@ -632,6 +632,12 @@ fn main() {
         footprint();
     }
     if mounted_tracefs {
-        let _ = Command::new("umount").arg("/sys/kernel/tracing").status();
+        // Leave the machine as found; tracefs can be busy for a moment after bpftrace exits.
+        for _ in 0..50 {
+            if Command::new("umount").arg("/sys/kernel/tracing").status().is_ok_and(|s| s.success()) {
+                break;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
     }
 }
