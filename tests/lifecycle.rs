@@ -85,3 +85,46 @@ fn probes_lists_every_probe_and_detaches() {
     }
     assert!(loaded_podtop_programs().is_empty());
 }
+
+#[test]
+fn a_full_ring_buffer_is_counted_never_silent() {
+    require_root();
+    // A 1 MiB ring buffer and a reader that stops reading: the kernel must
+    // count every open it could not hand over.
+    let mut child = Command::new(PODTOP)
+        .args(["--json", "--events", "file", "--ringbuf-mib", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    assert!(first.contains("\"type\":\"start\""));
+    let marker = format!("/tmp/podtop-flood-{}", hex(6));
+    std::fs::write(&marker, b"x").unwrap();
+    let opens = 20_000; // about 12 MB of open records: far more than the ring and the pipe hold
+    for _ in 0..opens {
+        drop(std::fs::File::open(&marker).unwrap());
+    }
+    std::fs::remove_file(&marker).unwrap();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut records = Vec::new();
+    for line in std::io::BufRead::lines(stdout) {
+        records.push(serde_json::from_str::<serde_json::Value>(&line.unwrap()).unwrap());
+    }
+    let status = wait_timeout(&mut child, Duration::from_secs(20)).expect("podtop stops");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
+    let delivered = of_type(&records, "open").filter(|r| r["file"]["path"] == marker.as_str()).count() as u64;
+    let stats = records.last().unwrap();
+    assert_eq!(stats["type"], "stats");
+    let lost = stats["events"]["open"]["lost"].as_u64().unwrap();
+    assert!(lost > 0, "the flood overflowed a 1 MiB ring buffer");
+    assert!(delivered + lost >= opens, "every open is either delivered ({delivered}) or counted lost ({lost})");
+    assert_eq!(stats["lost_total"].as_u64().unwrap(), lost);
+    assert!(stderr.contains(&format!("{lost} lost")) || stderr.contains(" lost in the kernel"), "{stderr}");
+    assert!(!stderr.contains(" 0 lost in the kernel"), "the exit summary shows the loss: {stderr}");
+}
