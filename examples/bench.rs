@@ -537,6 +537,8 @@ fn sidecar(rounds: usize) {
         let (p50, p99, cpu) = summary[p];
         println!("| {name} | {p50:.1} | {p99:.1} | {cpu:.1} | {:+.1} | {:+.1} |", p50 - summary[0].0, cpu - summary[0].2);
     }
+    drop(pods);
+    let _ = fs::remove_file(&cfg);
     let ratio = |sidecar: f64, ebpf: f64| if ebpf <= 0.05 { f64::INFINITY } else { sidecar / ebpf };
     println!(
         "\nSidecar cost / eBPF cost: latency {:.1}x, CPU {:.1}x (eBPF costs below 0.05 µs read as ∞: within noise).",
