@@ -148,10 +148,9 @@ fn write_counters<S: Sink>(probes: &Probes, pipeline: &mut Pipeline<S>, run_time
 }
 
 /// Listening sockets older than podtop, so that their connections are attributed.
-fn add_existing_listeners(probes: &Probes, enricher: &mut Enricher, opts: &CollectOptions) {
-    let mount = find_cgroup2_mount();
+fn add_existing_listeners(probes: &Probes, enricher: &mut Enricher, cgroup_mount: Option<&std::path::Path>, opts: &CollectOptions) {
     for listener in listeners::scan() {
-        let Some(who) = listeners::identity_of(listener.pid, mount.as_deref()) else { continue };
+        let Some(who) = listeners::identity_of(listener.pid, cgroup_mount) else { continue };
         let wanted = opts.pid.is_none_or(|pid| pid == listener.pid)
             && (!opts.filter.is_active() || opts.filter.matches(&enricher.attribution(who.cgroup_id)));
         if let Err(e) = probes.add_listener(listener.netns, listener.port, who, wanted) {
@@ -181,7 +180,7 @@ pub fn collect<S: Sink>(
         eprintln!("podtop: warning: no cgroup v2 mount found; containers and pods cannot be named");
     }
     let mount_text = cgroup_mount.as_ref().map(|m| m.display().to_string()).unwrap_or_default();
-    let mut enricher = Enricher::new(cgroup_mount, MetadataSources::default());
+    let mut enricher = Enricher::new(cgroup_mount.clone(), MetadataSources::default());
     let filter_ids = if opts.filter.is_active() { opts.filter.resolve(&enricher.all_cgroups())? } else { Vec::new() };
 
     let config = KernelConfig {
@@ -199,7 +198,7 @@ pub fn collect<S: Sink>(
         probes.allow_cgroup(id)?;
     }
     if opts.classes.contains(EventClasses::NET) {
-        add_existing_listeners(&probes, &mut enricher, opts);
+        add_existing_listeners(&probes, &mut enricher, cgroup_mount.as_deref(), opts);
     }
     let _run_time_stats = if opts.bpf_run_time { RunTimeStats::enable() } else { None };
     let read_run_time = opts.bpf_run_time || RunTimeStats::enabled_by_sysctl();

@@ -169,7 +169,7 @@ impl<S: Sink> Pipeline<S> {
             who: &who,
             owner: &owner,
             net,
-            peer: peer.as_deref(),
+            peer: peer.as_ref(),
             sidecar_visible,
         };
         self.sink.event(&record)
@@ -245,7 +245,7 @@ impl<S: Sink> Pipeline<S> {
                 }
                 None => None,
             };
-            let record = UdpRecord { unix_ns: now, who: &value.who, owner: &owner, net, peer: peer.as_deref(), delta };
+            let record = UdpRecord { unix_ns: now, who: &value.who, owner: &owner, net, peer: peer.as_ref(), delta };
             self.sink.udp(&record)?;
         }
         self.udp_deltas.finish_read();

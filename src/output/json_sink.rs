@@ -99,7 +99,7 @@ impl<W: Write> Sink for JsonSink<W> {
                             .u64("cookie", e.cookie);
                     });
                 }
-                write_peer(&mut o, r.peer);
+                write_peer(&mut o, r.peer.map(|p| &**p));
             }
             Event::Cgroup(_, e) => {
                 o.u64("id", e.id).bytes("path", c_bytes(&e.path, e.path_len));
@@ -137,7 +137,7 @@ impl<W: Write> Sink for JsonSink<W> {
                 .u64("tx_datagrams", r.delta.tx_datagrams)
                 .u64("rx_datagrams", r.delta.rx_datagrams);
         });
-        write_peer(&mut o, r.peer);
+        write_peer(&mut o, r.peer.map(|p| &**p));
         o.end();
         self.finish()
     }

@@ -6,6 +6,7 @@ mod json_sink;
 
 use std::io;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::aggregate::deltas::Counters;
 use crate::enrich::Attribution;
@@ -26,7 +27,7 @@ pub trait Sink {
 /// What one cgroup did during one interval, counted in the kernel.
 pub struct CountersRecord<'a> {
     pub unix_ns: u64,
-    pub owner: &'a Attribution,
+    pub owner: &'a Arc<Attribution>,
     pub delta: CgroupCounters,
 }
 
@@ -41,13 +42,15 @@ pub struct NetView {
     pub dport: u16,
 }
 
+/// Records borrow the pipeline's shared attributions: a sink that keeps one
+/// (the TUI's model) clones the `Arc`, not the attribution.
 pub struct EventRecord<'a> {
     pub event: Event<'a>,
     pub unix_ns: u64,
     pub who: &'a ProcessIdentity,
-    pub owner: &'a Attribution,
+    pub owner: &'a Arc<Attribution>,
     pub net: Option<NetView>,
-    pub peer: Option<&'a Attribution>,
+    pub peer: Option<&'a Arc<Attribution>>,
     pub sidecar_visible: bool,
 }
 
@@ -73,7 +76,7 @@ impl Counters for FileIoDelta {
 pub struct FileIoRecord<'a> {
     pub unix_ns: u64,
     pub who: &'a ProcessIdentity,
-    pub owner: &'a Attribution,
+    pub owner: &'a Arc<Attribution>,
     pub dev: u32,
     pub ino: u64,
     pub path: Option<&'a [u8]>,
@@ -102,9 +105,9 @@ impl Counters for UdpDelta {
 pub struct UdpRecord<'a> {
     pub unix_ns: u64,
     pub who: &'a ProcessIdentity,
-    pub owner: &'a Attribution,
+    pub owner: &'a Arc<Attribution>,
     pub net: NetView,
-    pub peer: Option<&'a Attribution>,
+    pub peer: Option<&'a Arc<Attribution>>,
     pub delta: UdpDelta,
 }
 

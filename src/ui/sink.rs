@@ -30,20 +30,9 @@ fn process(who: &ProcessIdentity) -> ProcessRef {
     ProcessRef { pid: who.pid, ppid: who.ppid, comm: text(c_str_bytes(&who.comm)) }
 }
 
-/// The owner as the model keeps it: shared, not re-resolved.
-fn shared(owner: &Attribution) -> Arc<Attribution> {
-    Arc::new(Attribution {
-        cgroup_id: owner.cgroup_id,
-        cgroup_path: owner.cgroup_path.clone(),
-        container: owner.container.clone(),
-        pod: owner.pod.clone(),
-        rendered: Default::default(),
-    })
-}
-
 impl ObservationSink {
-    fn happened(&mut self, unix_ns: u64, owner: &Attribution, who: &ProcessIdentity, what: What) {
-        self.batch.push(Observation::Happened(Happening { unix_ns, owner: shared(owner), process: process(who), what }));
+    fn happened(&mut self, unix_ns: u64, owner: &Arc<Attribution>, who: &ProcessIdentity, what: What) {
+        self.batch.push(Observation::Happened(Happening { unix_ns, owner: owner.clone(), process: process(who), what }));
     }
 }
 
@@ -79,7 +68,7 @@ impl Sink for ObservationSink {
                     tx_bytes: e.tx_bytes,
                     rx_bytes: e.rx_bytes,
                     cookie: e.cookie,
-                    peer: r.peer.map(shared),
+                    peer: r.peer.cloned(),
                     sidecar_visible: r.sidecar_visible,
                 })
             }
@@ -112,7 +101,7 @@ impl Sink for ObservationSink {
     }
 
     fn counters(&mut self, r: &CountersRecord) -> io::Result<()> {
-        self.batch.push(Observation::Counters { owner: shared(r.owner), delta: r.delta });
+        self.batch.push(Observation::Counters { owner: r.owner.clone(), delta: r.delta });
         Ok(())
     }
 
