@@ -27,23 +27,23 @@ pub struct Cli {
     pub duration: Option<Duration>,
 
     /// Event classes to watch, comma-separated; the others are not traced at all
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "exec,file,net")]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "exec,file,net", global = true)]
     pub events: Vec<EventClass>,
 
     /// Only this pod (name or UID), also its containers started later
-    #[arg(long, value_name = "NAME|UID")]
+    #[arg(long, value_name = "NAME|UID", global = true)]
     pub pod: Option<String>,
 
     /// Only pods in this Kubernetes namespace
-    #[arg(long, value_name = "NS")]
+    #[arg(long, value_name = "NS", global = true)]
     pub namespace: Option<String>,
 
     /// Only this container (name, full id, or id prefix of 12+ characters)
-    #[arg(long, value_name = "NAME|ID")]
+    #[arg(long, value_name = "NAME|ID", global = true)]
     pub container: Option<String>,
 
     /// Only this process (thread group id)
-    #[arg(long, value_name = "PID")]
+    #[arg(long, value_name = "PID", global = true)]
     pub pid: Option<u32>,
 
     /// How often counters are read and the TUI's rates refresh; JSON: file_io, udp, counters and stats records
@@ -51,7 +51,7 @@ pub struct Cli {
     pub interval: Duration,
 
     /// Ring buffer size in MiB (a power of two)
-    #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = parse_ringbuf_mib)]
+    #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = parse_ringbuf_mib, global = true)]
     pub ringbuf_mib: u32,
 
     /// TUI: have the kernel account the BPF programs' run time, shown in the header (costs ~2 clock reads per probe hit)
@@ -149,6 +149,9 @@ mod tests {
         let replay = Cli::try_parse_from(["podtop", "replay", "x.json", "--speed", "0", "--dump-screen", "100x30"]).unwrap();
         assert!(matches!(replay.command, Some(Command::Replay { speed, .. }) if speed == 0.0));
         assert_eq!(replay.dump_screen, Some((100, 30)));
+        let demo = Cli::try_parse_from(["podtop", "demo", "--json", "--events", "net", "--pod", "frontend"]).unwrap();
+        assert_eq!(demo.event_classes(), EventClasses(EventClasses::NET));
+        assert_eq!(demo.pod.as_deref(), Some("frontend"));
     }
 
     #[test]
