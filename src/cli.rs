@@ -54,6 +54,10 @@ pub struct Cli {
     #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = parse_ringbuf_mib, global = true)]
     pub ringbuf_mib: u32,
 
+    /// Probes not to attach (see `podtop probes`), e.g. one that misbehaves on a kernel
+    #[arg(long, value_name = "LIST", value_delimiter = ',', global = true)]
+    pub skip_probes: Vec<String>,
+
     /// TUI: have the kernel account the BPF programs' run time, shown in the header (costs ~2 clock reads per probe hit)
     #[arg(long, global = true)]
     pub bpf_stats: bool,

@@ -38,6 +38,8 @@ pub struct CollectOptions {
     pub ringbuf_kinds: u32,
     /// Ship an open only the first time its file is seen: enough to name files.
     pub first_open_per_file: bool,
+    /// Programs not to attach, as if the kernel lacked their tracepoints.
+    pub skip_probes: Vec<String>,
     /// Turn on the kernel's accounting of BPF run time (shown by the TUI);
     /// where it is already on (sysctl kernel.bpf_stats_enabled), it is read anyway.
     pub bpf_run_time: bool,
@@ -190,6 +192,7 @@ pub fn collect<S: Sink>(
         ringbuf_bytes: opts.ringbuf_bytes,
         ringbuf_kinds: opts.ringbuf_kinds,
         first_open_per_file: opts.first_open_per_file,
+        skip_probes: opts.skip_probes.clone(),
         wakeup_bytes: WAKEUP_BYTES,
     };
     let mut storage = MaybeUninit::uninit();

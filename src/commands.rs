@@ -17,6 +17,7 @@ pub fn collect_options(cli: &Cli, for_tui: bool) -> CollectOptions {
         ringbuf_kinds: CollectOptions::ALL_KINDS,
         // The TUI counts opens in the kernel; it needs an open only to name a file.
         first_open_per_file: for_tui,
+        skip_probes: cli.skip_probes.clone(),
         bpf_run_time: for_tui && cli.bpf_stats,
     }
 }
@@ -35,7 +36,7 @@ pub fn present(source: ui::Source, cli: &Cli, stop: std::sync::Arc<std::sync::at
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let wants_tui = !cli.json && (cli.dump_screen.is_some() || std::io::stdout().is_terminal());
     match &cli.command {
-        Some(Command::Probes) => probes_report::print(),
+        Some(Command::Probes) => probes_report::print(&cli.skip_probes),
         Some(Command::Replay { file, speed }) => {
             let stop = stream::stop_on_signals()?;
             let source = ui::Source::replay(file.clone(), *speed, stop.clone())?;

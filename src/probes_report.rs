@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::probes::{self, EventClasses, KernelConfig, Probes};
 
-pub fn print() -> Result<()> {
+pub fn print(skip_probes: &[String]) -> Result<()> {
     probes::configure_libbpf_logging();
     let config = KernelConfig {
         classes: EventClasses::ALL,
@@ -16,6 +16,7 @@ pub fn print() -> Result<()> {
         ringbuf_bytes: 1024 * 1024,
         ringbuf_kinds: u32::MAX,
         first_open_per_file: false,
+        skip_probes: skip_probes.to_vec(),
         wakeup_bytes: 0,
     };
     let mut storage = MaybeUninit::uninit();

@@ -128,3 +128,25 @@ fn a_full_ring_buffer_is_counted_never_silent() {
     assert!(stderr.contains(&format!("{lost} lost")) || stderr.contains(" lost in the kernel"), "{stderr}");
     assert!(!stderr.contains(" 0 lost in the kernel"), "the exit summary shows the loss: {stderr}");
 }
+
+#[test]
+fn a_missing_probe_is_reported_and_the_rest_goes_on() {
+    require_root();
+    // As on a kernel without tcp:tcp_destroy_sock: close falls back to the TCP_CLOSE state.
+    let mut podtop = Podtop::start(&["--events", "net", "--skip-probes", "on_tcp_destroy"]);
+    let start = podtop.records()[0].clone();
+    assert_eq!(start["probes"]["on_tcp_destroy"]["status"], "skipped");
+    assert_eq!(start["probes"]["on_tcp_destroy"]["reason"], "turned off (--skip-probes)");
+    assert_eq!(start["probes"]["on_sock_state"]["status"], "attached");
+    let script = "import socket\nl=socket.socket(); l.bind(('127.0.0.1',0)); l.listen()\n\
+                  c=socket.create_connection(l.getsockname()); a,_=l.accept()\n\
+                  c.sendall(b'f'*5000); c.close()\nn=0\nwhile True:\n  d=a.recv(65536)\n  if not d: break\n  n+=len(d)\nassert n==5000\na.close()";
+    let client = Command::new("python3").args(["-c", script]).spawn().unwrap();
+    let pid = u64::from(client.id());
+    assert!(client.wait_with_output().unwrap().status.success());
+    let close = podtop.wait_for(Duration::from_secs(5), |r| {
+        r["type"] == "close" && r["process"]["pid"] == pid && r["net"]["tx_bytes"] == 5000
+    });
+    assert_eq!(close["net"]["rx_bytes"], 0);
+    podtop.stop();
+}

@@ -139,6 +139,8 @@ pub struct KernelConfig {
     pub ringbuf_kinds: u32,
     /// Ship an open only the first time its file is seen.
     pub first_open_per_file: bool,
+    /// Programs the user turned off (`--skip-probes`), treated as absent from the kernel.
+    pub skip_probes: Vec<String>,
     /// 0: wake the reader on every event.
     pub wakeup_bytes: u64,
 }
@@ -172,6 +174,10 @@ pub fn check_prerequisites() -> Result<()> {
 impl<'obj> Probes<'obj> {
     pub fn load(storage: &'obj mut MaybeUninit<OpenObject>, config: &KernelConfig) -> Result<Self> {
         check_prerequisites()?;
+        if let Some(unknown) = config.skip_probes.iter().find(|p| !PROBES.iter().any(|s| s.program == p.as_str())) {
+            let known: Vec<&str> = PROBES.iter().map(|s| s.program).collect();
+            bail!("--skip-probes: no probe named {unknown:?} (probes: {})", known.join(", "));
+        }
         let btf = Btf::from_vmlinux().context("reading the kernel's BTF")?;
         let mut open = PodtopSkelBuilder::default().open(storage).context("opening the BPF object")?;
 
@@ -189,6 +195,8 @@ impl<'obj> Probes<'obj> {
         for spec in PROBES {
             let skip = if spec.class.is_some_and(|c| !config.classes.contains(c)) {
                 Some("not requested (--events)".to_string())
+            } else if config.skip_probes.iter().any(|p| p == spec.program) {
+                Some("turned off (--skip-probes)".to_string())
             } else if !kernel_has_tracepoint(&btf, spec.tracepoint) {
                 Some(format!("this kernel has no tracepoint {}", spec.tracepoint))
             } else {
