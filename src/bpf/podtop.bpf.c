@@ -390,17 +390,23 @@ int BPF_PROG(on_exit, struct task_struct *task, bool group_dead)
 
 /* ---------------------------------------------------------------- files */
 
+/* The hot path of opens, reads and writes: BTF-typed loads from the current
+ * task (plain loads, no helper call) down to the fd array, then one read. */
 static __always_inline struct file *file_of_fd(unsigned int fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct files_struct *files = task->files;
+	struct fdtable *fdt;
 	struct file **fds;
 	struct file *file = NULL;
 
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (!files)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	fdt = files->fdt;
+	if (!fdt || fd >= fdt->max_fds)
+		return NULL;
+	fds = fdt->fd;
+	bpf_probe_read_kernel(&file, sizeof(file), (void *)((unsigned long)fds + fd * sizeof(file)));
 	return file;
 }
 
@@ -420,9 +426,10 @@ static __always_inline void on_open_exit(struct pt_regs *regs, long nr, long ret
 		__u8 yes = 1;
 
 		if (ret >= 0) {
-			file = file_of_fd(ret);
-			id.ino = BPF_CORE_READ(file, f_inode, i_ino);
-			id.dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+			struct inode *inode = BPF_CORE_READ(file_of_fd(ret), f_inode);
+
+			id.ino = BPF_CORE_READ(inode, i_ino);
+			id.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 		}
 		if (ret < 0 || bpf_map_lookup_elem(&named_files, &id)) {
 			count(EVENT_OPEN, false);
