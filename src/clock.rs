@@ -13,6 +13,12 @@ pub struct Clock {
     offset_ns: i128,
 }
 
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::new()
+    }
+}
+
 impl Clock {
     pub fn new() -> Self {
         let mut clock = Clock { offset_ns: 0 };

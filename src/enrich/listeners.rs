@@ -82,32 +82,6 @@ pub fn scan() -> Vec<Listener> {
     found
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn listening_sockets_from_proc_net_tcp() {
-        let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 31337 1 0000000000000000 100 0 0 10 0
-   1: 0100007F:8AE2 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 31338 1 0000000000000000 20 4 30 10 -1
-";
-        assert_eq!(parse_proc_net_tcp(text), vec![(31337, 8080)]);
-        let v6 = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 00000000000000000000000000000000:01BB 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0
-";
-        assert_eq!(parse_proc_net_tcp(v6), vec![(4242, 443)]);
-    }
-
-    #[test]
-    fn finds_our_own_listener() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let me = std::process::id();
-        assert!(scan().iter().any(|l| l.port == port && l.pid == me), "port {port} of pid {me}");
-    }
-}
-
 /// A process's identity as the kernel side records it, read from /proc.
 pub fn identity_of(pid: u32, cgroup_mount: Option<&Path>) -> Option<crate::events::ProcessIdentity> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -133,4 +107,30 @@ pub fn identity_of(pid: u32, cgroup_mount: Option<&Path>) -> Option<crate::event
         *slot = byte as i8;
     }
     Some(identity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listening_sockets_from_proc_net_tcp() {
+        let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 31337 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:8AE2 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 31338 1 0000000000000000 20 4 30 10 -1
+";
+        assert_eq!(parse_proc_net_tcp(text), vec![(31337, 8080)]);
+        let v6 = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000000000000:01BB 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0
+";
+        assert_eq!(parse_proc_net_tcp(v6), vec![(4242, 443)]);
+    }
+
+    #[test]
+    fn finds_our_own_listener() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let me = std::process::id();
+        assert!(scan().iter().any(|l| l.port == port && l.pid == me), "port {port} of pid {me}");
+    }
 }

@@ -93,7 +93,7 @@ pub fn sparkline(samples: impl DoubleEndedIterator<Item = u64> + Clone, width: u
     let max = recent.iter().copied().max().unwrap_or(0);
     let line: String = recent
         .iter()
-        .map(|v| if max == 0 { ' ' } else { BARS[((v * 7 + max / 2) / max).min(7) as usize] })
+        .map(|v| (v * 7 + max / 2).checked_div(max).map_or(' ', |level| BARS[level.min(7) as usize]))
         .collect();
     format!("{line:>width$}")
 }
