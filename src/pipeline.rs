@@ -128,6 +128,8 @@ impl<S: Sink> Pipeline<S> {
                         self.pending_filter_cgroups.push(e.id);
                     }
                 }
+            } else {
+                self.enricher.cgroup_removed(e.id);
             }
             return Ok(());
         }

@@ -15,6 +15,9 @@ const CONNECTIONS: usize = 200;
 const FILES: usize = 500;
 const EVENT_LINES: usize = 500;
 const EXITED: usize = 4096;
+/// A pod or container quiet this many intervals, with no process or open
+/// connection left, is gone from the node (and from the view).
+const GONE_AFTER_IDLE_TICKS: u32 = 60;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GroupKey {
@@ -161,6 +164,8 @@ pub struct Group {
     pub execs: VecDeque<ExecRow>,
     pub files: HashMap<String, FileRow>,
     pub connections: VecDeque<ConnRow>,
+    /// Intervals since it last did anything.
+    idle_ticks: u32,
 }
 
 impl Group {
@@ -177,6 +182,7 @@ impl Group {
             execs: VecDeque::new(),
             files: HashMap::new(),
             connections: VecDeque::new(),
+            idle_ticks: 0,
         };
         group.learn_names(owner);
         group
@@ -304,8 +310,13 @@ impl NodeModel {
             if group.history.len() == HISTORY {
                 group.history.pop_front();
             }
+            let active = activity(&group.activity.rates) > 0 || group.activity.rates.file_read_bytes > 0;
             group.history.push_back(activity(&group.activity.rates));
+            let quiet = !active && group.processes.is_empty() && group.open_connections() == 0;
+            group.idle_ticks = if quiet { group.idle_ticks + 1 } else { 0 };
         }
+        // Pods and containers that ended leave the view; the host stays.
+        self.groups.retain(|key, g| *key == GroupKey::Host || g.idle_ticks < GONE_AFTER_IDLE_TICKS);
     }
 
     fn happened(&mut self, h: Happening) {

@@ -82,6 +82,10 @@ impl CgroupDirectory {
         self.paths.put(id, path);
     }
 
+    pub fn forget(&mut self, id: u64) {
+        self.paths.pop(&id);
+    }
+
     /// The path of cgroup `id` relative to the v2 root ("/" for the root).
     pub fn path_of(&mut self, id: u64) -> Option<String> {
         if let Some(path) = self.paths.get(&id) {

@@ -13,6 +13,7 @@ pub mod netns;
 pub mod peers;
 
 use std::sync::OnceLock;
+use std::collections::VecDeque;
 use std::fs;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -31,6 +32,10 @@ const METADATA_CAPACITY: usize = 4096;
 /// Names can appear a moment after a cgroup (a runtime writes its state as it
 /// starts the container): incomplete answers are asked again after this long.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// A removed cgroup is forgotten this long after its rmdir: records about it
+/// that come later (counters read at the next tick, sockets closing after
+/// their process) are still attributed, and memory stays flat under churn.
+const FORGET_REMOVED_AFTER: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Container {
@@ -79,6 +84,8 @@ pub struct Enricher {
     container_metadata: LruCache<String, (Option<ContainerMetadata>, Instant)>,
     pod_names: LruCache<String, (String, Option<String>)>,
     attributions: LruCache<u64, CachedAttribution>,
+    /// Removed cgroups, oldest first, to forget once they are old enough.
+    removed: VecDeque<(u64, Instant)>,
     pub netns: NetnsDirectory,
 }
 
@@ -90,6 +97,7 @@ impl Enricher {
             container_metadata: LruCache::new(NonZeroUsize::new(METADATA_CAPACITY).expect("non-zero")),
             pod_names: LruCache::new(NonZeroUsize::new(METADATA_CAPACITY).expect("non-zero")),
             attributions: LruCache::new(NonZeroUsize::new(ATTRIBUTION_CAPACITY).expect("non-zero")),
+            removed: VecDeque::new(),
             netns: NetnsDirectory::new(cgroup_mount),
         }
     }
@@ -98,6 +106,27 @@ impl Enricher {
     pub fn cgroup_created(&mut self, id: u64, path: String) {
         self.cgroups.insert(id, path);
         self.attributions.pop(&id);
+    }
+
+    /// A cgroup the kernel removed: forgotten later, not at once.
+    pub fn cgroup_removed(&mut self, id: u64) {
+        self.removed.push_back((id, Instant::now()));
+        self.forget_old_removals();
+    }
+
+    fn forget_old_removals(&mut self) {
+        while let Some((id, at)) = self.removed.front().copied() {
+            if at.elapsed() < FORGET_REMOVED_AFTER {
+                break;
+            }
+            self.removed.pop_front();
+            if let Some(cached) = self.attributions.pop(&id) {
+                if let Some(container) = &cached.attribution.container {
+                    self.container_metadata.pop(&container.id);
+                }
+            }
+            self.cgroups.forget(id);
+        }
     }
 
     /// Every cgroup on the node with its attribution, for filters.

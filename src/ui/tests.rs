@@ -178,3 +178,22 @@ fn keys_quit_and_navigate() {
     app.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
     assert!(app.quit, "Ctrl-C quits in raw mode");
 }
+
+#[test]
+fn pods_that_ended_leave_the_view() {
+    let mut app = scripted_app();
+    assert!(app.model.groups.len() > 1);
+    // Their processes gone and sixty quiet intervals later, only the host stays.
+    for group in app.model.groups.values_mut() {
+        group.processes.clear();
+        group.connections.clear();
+    }
+    for second in 3..=70u64 {
+        app.model.apply(Observation::Tick {
+            unix_ns: T0 + second * 1_000_000_000,
+            totals: KernelTotals { seen: 1000, lost: 0, dropped: 0, bpf_run_time_ns: None },
+        });
+    }
+    let left: Vec<_> = app.model.groups.keys().cloned().collect();
+    assert_eq!(left, vec![crate::aggregate::model::GroupKey::Host]);
+}
