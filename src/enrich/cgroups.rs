@@ -56,6 +56,14 @@ fn unescape_mountinfo(s: &str) -> String {
     out
 }
 
+/// The cgroup v2 id (its directory's inode) of a running process, from the
+/// "0::" line of /proc/PID/cgroup.
+pub fn cgroup_id_of_pid(mount: &Path, pid: impl std::fmt::Display) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let path = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    fs::metadata(mount.join(path.trim_start_matches('/'))).ok().map(|m| m.ino())
+}
+
 pub struct CgroupDirectory {
     mount: Option<PathBuf>,
     paths: LruCache<u64, String>,

@@ -88,9 +88,7 @@ pub fn identity_of(pid: u32, cgroup_mount: Option<&Path>) -> Option<crate::event
     let field = |name: &str| -> Option<u32> {
         status.lines().find_map(|l| l.strip_prefix(name))?.split_whitespace().next()?.parse().ok()
     };
-    let cgroup = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    let cgroup_path = cgroup.lines().find_map(|l| l.strip_prefix("0::"))?;
-    let cgroup_id = inode_of(cgroup_mount?.join(cgroup_path.trim_start_matches('/')))?;
+    let cgroup_id = super::cgroups::cgroup_id_of_pid(cgroup_mount?, pid)?;
     let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
     let mut identity = crate::events::ProcessIdentity {
         cgroup_id,

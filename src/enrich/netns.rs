@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use super::cgroups::cgroup_id_of_pid;
 use std::time::{Duration, Instant};
 
 const RESCAN_INTERVAL: Duration = Duration::from_secs(1);
@@ -161,7 +163,7 @@ impl NetnsDirectory {
             let name = entry.file_name();
             let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else { continue };
             let Some(netns) = netns_of(pid) else { continue };
-            let Some(cgroup_id) = self.cgroup_mount.as_deref().and_then(|m| cgroup_id_of(m, pid)) else { continue };
+            let Some(cgroup_id) = self.cgroup_mount.as_deref().and_then(|m| cgroup_id_of_pid(m, pid)) else { continue };
             let members = self.members.entry(netns).or_default();
             if members.len() < 64 {
                 members.push(NetnsMember { cgroup_id });
@@ -183,12 +185,6 @@ fn is_link_local_v6(addr: &IpAddr) -> bool {
     matches!(addr, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80)
 }
 
-/// The cgroup v2 id (directory inode) of a process, from /proc/PID/cgroup's "0::" line.
-fn cgroup_id_of(mount: &Path, pid: &str) -> Option<u64> {
-    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    let path = text.lines().find_map(|l| l.strip_prefix("0::"))?;
-    fs::metadata(mount.join(path.trim_start_matches('/'))).ok().map(|m| m.ino())
-}
 
 #[cfg(test)]
 mod tests {

@@ -189,6 +189,14 @@ pub fn decode(bytes: &[u8]) -> Result<Event<'_>, DecodeError> {
     })
 }
 
+/// A wait status as the kernel keeps it: (exit code, terminating signal, core dumped).
+/// Exactly one of code and signal is set.
+pub fn exit_status(status: u32) -> (Option<u32>, Option<u32>, bool) {
+    let signal = status & 0x7f;
+    let code = (signal == 0).then_some((status >> 8) & 0xff);
+    (code, (signal != 0).then_some(signal), status & 0x80 != 0)
+}
+
 /// The bytes of a C char array up to `len` (clamped to the array), as the kernel wrote them.
 pub fn c_bytes(array: &[i8], len: u32) -> &[u8] {
     let len = (len as usize).min(array.len());
@@ -305,6 +313,13 @@ mod tests {
             }
             let _ = decode(&buf.0[..(seed as usize) % 8192]);
         }
+    }
+
+    #[test]
+    fn exit_status_is_a_code_or_a_signal() {
+        assert_eq!(exit_status(3 << 8), (Some(3), None, false));
+        assert_eq!(exit_status(9), (None, Some(9), false));
+        assert_eq!(exit_status(0x80 | 11), (None, Some(11), true));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use super::json::ObjectWriter;
 use super::{errno_name, write_device, write_ip, write_open_flags, CountersRecord, EventRecord, FileIoRecord, NetView, Sink, Stats, UdpRecord};
 use crate::enrich::Attribution;
-use crate::events::{c_bytes, c_str_bytes, split_args, Event, Kind, ProcessIdentity};
+use crate::events::{c_bytes, c_str_bytes, exit_status, split_args, Event, Kind, ProcessIdentity};
 
 /// Writes NDJSON to any writer (stdout in practice), through one reused buffer.
 pub struct JsonSink<W: Write> {
@@ -67,12 +67,11 @@ impl<W: Write> Sink for JsonSink<W> {
                 });
             }
             Event::Exit(e) => {
-                let status = e.exit_code;
-                let signal = status & 0x7f;
+                let (code, signal, core_dumped) = exit_status(e.exit_code);
                 o.object("exit", |x| {
-                    x.opt_u64("code", (signal == 0).then_some(u64::from((status >> 8) & 0xff)))
-                        .opt_u64("signal", (signal != 0).then_some(u64::from(signal)))
-                        .bool("core_dumped", status & 0x80 != 0)
+                    x.opt_u64("code", code.map(u64::from))
+                        .opt_u64("signal", signal.map(u64::from))
+                        .bool("core_dumped", core_dumped)
                         .u64("duration_ns", e.duration_ns);
                 });
             }

@@ -24,6 +24,28 @@ pub trait Sink {
     fn flush(&mut self) -> io::Result<()>;
 }
 
+/// An optional sink (`--record` without a file): records go nowhere.
+impl<S: Sink> Sink for Option<S> {
+    fn event(&mut self, r: &EventRecord) -> io::Result<()> {
+        self.as_mut().map_or(Ok(()), |s| s.event(r))
+    }
+    fn file_io(&mut self, r: &FileIoRecord) -> io::Result<()> {
+        self.as_mut().map_or(Ok(()), |s| s.file_io(r))
+    }
+    fn udp(&mut self, r: &UdpRecord) -> io::Result<()> {
+        self.as_mut().map_or(Ok(()), |s| s.udp(r))
+    }
+    fn counters(&mut self, r: &CountersRecord) -> io::Result<()> {
+        self.as_mut().map_or(Ok(()), |s| s.counters(r))
+    }
+    fn stats(&mut self, unix_ns: u64, stats: &Stats) -> io::Result<()> {
+        self.as_mut().map_or(Ok(()), |s| s.stats(unix_ns, stats))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.as_mut().map_or(Ok(()), |s| s.flush())
+    }
+}
+
 /// What one cgroup did during one interval, counted in the kernel.
 pub struct CountersRecord<'a> {
     pub unix_ns: u64,

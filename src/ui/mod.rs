@@ -67,7 +67,7 @@ impl Source {
                         None => None,
                     };
                     let _ = started_tx.send(run);
-                    Ok(Tee(ObservationSink::new(to_ui), Recording(recording)))
+                    Ok(Tee(ObservationSink::new(to_ui), recording))
                 })?;
                 Ok(())
             })
@@ -108,30 +108,6 @@ impl Source {
 
     fn finish(self) -> Result<()> {
         join(self.worker)
-    }
-}
-
-/// The recording half of `--record`: absent, or a JSON sink to a file.
-pub struct Recording(Option<JsonSink<BufWriter<File>>>);
-
-impl crate::output::Sink for Recording {
-    fn event(&mut self, r: &crate::output::EventRecord) -> io::Result<()> {
-        self.0.as_mut().map_or(Ok(()), |s| s.event(r))
-    }
-    fn file_io(&mut self, r: &crate::output::FileIoRecord) -> io::Result<()> {
-        self.0.as_mut().map_or(Ok(()), |s| s.file_io(r))
-    }
-    fn udp(&mut self, r: &crate::output::UdpRecord) -> io::Result<()> {
-        self.0.as_mut().map_or(Ok(()), |s| s.udp(r))
-    }
-    fn counters(&mut self, r: &crate::output::CountersRecord) -> io::Result<()> {
-        self.0.as_mut().map_or(Ok(()), |s| s.counters(r))
-    }
-    fn stats(&mut self, unix_ns: u64, stats: &crate::output::Stats) -> io::Result<()> {
-        self.0.as_mut().map_or(Ok(()), |s| s.stats(unix_ns, stats))
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.as_mut().map_or(Ok(()), |s| s.flush())
     }
 }
 

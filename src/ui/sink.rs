@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, What};
 use crate::enrich::Attribution;
-use crate::events::{c_bytes, c_str_bytes, split_args, Event, Kind, ProcessIdentity};
+use crate::events::{c_bytes, c_str_bytes, exit_status, split_args, Event, Kind, ProcessIdentity};
 use crate::output::{CountersRecord, EventRecord, FileIoRecord, Sink, Stats, UdpRecord};
 
 pub struct ObservationSink {
@@ -44,11 +44,8 @@ impl Sink for ObservationSink {
                 args: split_args(c_bytes(&e.args, e.args_len)).map(text).collect(),
             },
             Event::Exit(e) => {
-                let signal = e.exit_code & 0x7f;
-                What::Exit {
-                    code: (signal == 0).then_some((e.exit_code >> 8) & 0xff),
-                    signal: (signal != 0).then_some(signal),
-                }
+                let (code, signal, _) = exit_status(e.exit_code);
+                What::Exit { code, signal }
             }
             // Only the first open of each file arrives here: it names the file
             // for the counters upstream, and is not an event to list.
