@@ -1,6 +1,7 @@
 # podtop: build, test and run on a fresh Debian 12 machine (as root).
 #   make run    build and start podtop's TUI on this node; with no pods here, on the demo pods
-#   make test   install what is missing, build, run every test (root: real eBPF)
+#   make test   install what is missing, build, run every test (root: real eBPF),
+#               also on Debian's 6.1 and 6.12 kernels under qemu
 
 CARGO      ?= cargo
 BINARY     := target/release/podtop
@@ -11,8 +12,10 @@ APT_PACKAGES := clang llvm libelf-dev zlib1g-dev pkg-config bpftool runc busybox
                 iproute2 util-linux python3 jq haproxy tmux
 # bpftrace is the peer `make bench` measures podtop against.
 BENCH_PACKAGES := bpftrace
+# Other kernels under qemu (virtiofsd comes with qemu-system-common).
+KERNEL_TEST_PACKAGES := qemu-system-x86 xz-utils
 
-.PHONY: all deps install-packages build test unit-test integration-test run demo json probes bench clean
+.PHONY: all deps install-packages build test unit-test integration-test test-kernels run demo json probes bench clean
 
 all: build
 
@@ -39,7 +42,13 @@ unit-test: deps
 integration-test: build
 	$(CARGO) test --release --locked --test '*' -- --test-threads=1
 
-test: unit-test integration-test
+# The integration tests that matter, on Debian's 6.1 and 6.12 cloud kernels
+# booted under qemu (a few minutes; KERNELS="6.1" for one).
+test-kernels: build
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(KERNEL_TEST_PACKAGES)"
+	bash tests/kernels/run.sh
+
+test: unit-test integration-test test-kernels
 
 # Kubelet's pods live under a kubepods cgroup; without any, the demo makes three.
 run: build

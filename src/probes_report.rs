@@ -1,4 +1,5 @@
-//! `podtop probes`: every probe, whether it attached, and why not.
+//! `podtop probes`: every probe, whether it attached, and why not; then what
+//! serves each kind of event on this kernel and what it cannot give.
 
 use std::io::Write;
 use std::mem::MaybeUninit;
@@ -21,14 +22,29 @@ pub fn print(skip_probes: &[String]) -> Result<()> {
     };
     let mut storage = MaybeUninit::uninit();
     let loaded = Probes::load(&mut storage, &config)?;
-    let mut out = std::io::stdout().lock();
-    let mut lines = vec![format!("{:<16} {:<28} {:<9} {}", "PROGRAM", "TRACEPOINT (tp_btf)", "STATUS", "WHAT IT GIVES / WHY NOT")];
+    let mut lines = vec![format!("{:<22} {:<6} {:<28} {:<9} {}", "PROGRAM", "HOOK", "ATTACH POINT", "STATUS", "WHAT IT GIVES / WHY NOT")];
     for r in &loaded.report {
         let detail = r.status.reason().unwrap_or(r.spec.provides);
-        lines.push(format!("{:<16} {:<28} {:<9} {}", r.spec.program, r.spec.tracepoint, r.status.name(), detail));
+        lines.push(format!(
+            "{:<22} {:<6} {:<28} {:<9} {}",
+            r.spec.program,
+            r.spec.hook.kind(),
+            r.spec.hook.target(),
+            r.status.name(),
+            detail
+        ));
     }
     lines.push(String::new());
-    lines.push("kprobe/fentry upgrades: none needed; every source above is a BTF tracepoint (no tracefs, no kprobes).".into());
+    lines.push(format!("{:<22} {}", "CAPABILITY", "SERVED BY"));
+    for cap in probes::capabilities(&loaded.report, config.classes) {
+        let served = match (cap.programs.is_empty(), cap.degraded) {
+            (true, _) => format!("nothing on this kernel: {}", cap.capability.missing_means()),
+            (false, Some(how)) => format!("{} ({how})", cap.programs.join(", ")),
+            (false, None) => cap.programs.join(", "),
+        };
+        lines.push(format!("{:<22} {served}", cap.capability.name()));
+    }
+    let mut out = std::io::stdout().lock();
     for line in lines {
         if writeln!(out, "{line}").is_err() {
             break; // closed stdout: nothing more to say

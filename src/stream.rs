@@ -27,8 +27,30 @@ pub(crate) fn start_record<W: Write>(sink: &mut JsonSink<W>, start: &StartInfo, 
             o.object("probes", |p| {
                 for r in start.probes {
                     p.object(r.spec.program, |x| {
-                        x.str("tracepoint", r.spec.tracepoint).str("status", r.status.name()).opt_str("reason", r.status.reason());
+                        x.str("hook", r.spec.hook.kind())
+                            .str("target", r.spec.hook.target())
+                            .str("status", r.status.name())
+                            .opt_str("reason", r.status.reason());
                     });
+                }
+            });
+            // What serves each kind of event on this kernel, and what it cannot give.
+            let capabilities = crate::probes::capabilities(start.probes, opts.classes);
+            o.object("capabilities", |c| {
+                for cap in capabilities.iter().filter(|c| c.requested) {
+                    c.bytes_array(cap.capability.name(), cap.programs.iter().map(|p| p.as_bytes()));
+                }
+            });
+            o.object("degraded", |d| {
+                for cap in capabilities.iter().filter(|c| c.requested) {
+                    if let Some(how) = cap.degraded {
+                        d.str(cap.capability.name(), how);
+                    }
+                }
+            });
+            o.object("unavailable", |u| {
+                for cap in capabilities.iter().filter(|c| c.requested && c.programs.is_empty()) {
+                    u.str(cap.capability.name(), cap.capability.missing_means());
                 }
             });
             o.object("filters", |f| {

@@ -79,10 +79,18 @@ fn probes_lists_every_probe_and_detaches() {
     let out = Command::new(PODTOP).arg("probes").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
-    for program in ["on_exec", "on_exit", "on_sys_exit", "on_sock_state", "on_tcp_destroy", "on_sock_send", "on_sock_recv", "on_cgroup_mkdir"] {
+    // On every kernel podtop supports, each of these is attached...
+    for program in ["on_exec", "on_sys_exit", "on_sock_state", "on_tcp_destroy", "on_cgroup_mkdir", "on_cgroup_rmdir"] {
         let line = text.lines().find(|l| l.starts_with(program)).unwrap_or_else(|| panic!("{program} listed:\n{text}"));
-        assert!(line.contains("attached"), "{line}");
+        assert!(line.contains(" attached "), "{line}");
     }
+    // ...and every capability is served, by whichever variant this kernel takes.
+    let capabilities = text.split("CAPABILITY").nth(1).expect("a capability table");
+    for capability in ["exec", "exit", "files", "tcp_connections", "tcp_bytes_sent", "tcp_bytes_received", "udp_bytes_sent", "udp_bytes_received"] {
+        let line = capabilities.lines().find(|l| l.starts_with(&format!("{capability} "))).unwrap_or_else(|| panic!("{capability}:\n{text}"));
+        assert!(!line.contains("nothing on this kernel") && line.contains("on_"), "{line}");
+    }
+    assert!(out.stderr.is_empty(), "no program was refused: {}", String::from_utf8_lossy(&out.stderr));
     assert!(loaded_podtop_programs().is_empty());
 }
 

@@ -291,13 +291,16 @@ fn ipv6_between_pods_is_exact_and_named() {
 #[test]
 fn pid_filter_keeps_only_that_process() {
     require_root();
+    // The target waits for a line on stdin: it runs only once podtop watches.
     let mut target = std::process::Command::new("sh")
-        .args(["-c", "sleep 1; /bin/true; exec cat /etc/hostname"])
+        .args(["-c", "read go; /bin/true; exec cat /etc/hostname"])
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     let pid = u64::from(target.id());
     let mut podtop = Podtop::start(&["--pid", &pid.to_string()]);
+    std::io::Write::write_all(target.stdin.as_mut().unwrap(), b"go\n").unwrap();
     assert!(target.wait().unwrap().success());
     podtop.wait_for(Duration::from_secs(5), |r| r["type"] == "exit" && pid_of(r) == pid);
     let records = podtop.stop();

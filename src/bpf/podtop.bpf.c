@@ -46,8 +46,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2
 #define TCP_SYN_RECV 3
+#define TCP_FIN_WAIT1 4
 #define TCP_CLOSE 7
+#define TCP_LAST_ACK 9
 #define TCP_LISTEN 10
+#define SOCK_DONE 1 /* enum sock_flags: set when a FIN is received */
 
 /* Configuration, written by user space before load. */
 const volatile __u32 events_mask = CLASS_EXEC | CLASS_FILE | CLASS_NET;
@@ -61,6 +64,10 @@ const volatile __u64 wakeup_bytes = 0;
  * final. Without that tracepoint, close is reported at the TCP_CLOSE state,
  * which can come before the application reads the last bytes queued for it. */
 const volatile bool close_at_destroy = false;
+/* No tracepoint or fexit counts TCP bytes sent (received) on this kernel:
+ * they are taken at close from the socket's sequence numbers instead. */
+const volatile bool tcp_tx_from_sequence = false;
+const volatile bool tcp_rx_from_sequence = false;
 /* Which record kinds go through the ring buffer (bit 1 << kind): the TUI
  * takes opens from counters only, so they are never shipped one by one. */
 const volatile __u32 ringbuf_kinds = 0xffffffff;
@@ -173,6 +180,11 @@ struct sock_state {
 	/* The owner came from the listener; the first process doing I/O on the
 	 * socket (the one that accepted it) replaces it. */
 	__u8 owner_from_listener;
+	/* sequence fallback: a FIN was queued (it takes a sequence number) */
+	__u8 fin_sent;
+	/* sequence fallback: write_seq and copied_seq when established */
+	__u32 start_write_seq;
+	__u32 start_copied_seq;
 };
 
 struct {
@@ -232,7 +244,13 @@ static __always_inline void count_dropped(enum counter_map map)
 }
 
 /* A ring buffer slot for a record of `kind`, or NULL: not shipped to this
- * sink (counted as seen), or the ring buffer is full (counted as lost). */
+ * sink (counted as seen), or the ring buffer is full (counted as lost).
+ *
+ * The slot is tested against NULL once on each path, and callers test it once
+ * more: the verifier of kernels before 6.2 does not know that a ring buffer
+ * pointer found non-NULL stays so, and would follow the impossible branch to
+ * an "unreleased reference". Written as branches, the compiler folds the two
+ * tests into one; computing `e == NULL` into a flag does not fold. */
 static __always_inline void *reserve(__u64 size, __u32 kind)
 {
 	void *e;
@@ -242,7 +260,11 @@ static __always_inline void *reserve(__u64 size, __u32 kind)
 		return NULL;
 	}
 	e = bpf_ringbuf_reserve(&events, size, 0);
-	count(kind, e == NULL);
+	if (!e) {
+		count(kind, true);
+		return NULL;
+	}
+	count(kind, false);
 	return e;
 }
 
@@ -366,18 +388,14 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(on_exit, struct task_struct *task, bool group_dead)
+static __always_inline void emit_exit(struct task_struct *task)
 {
 	struct exit_event *e;
 
-	/* one record per process: when its last thread is gone */
-	if (!group_dead || !wanted(CLASS_EXEC))
-		return 0;
 	COUNT(bpf_get_current_cgroup_id(), exits, 1);
 	e = reserve(sizeof(*e), EVENT_EXIT);
 	if (!e)
-		return 0;
+		return;
 	fill_header(&e->hdr, EVENT_EXIT);
 	e->exit_code = BPF_CORE_READ(task, signal, group_exit_code);
 	if (!e->exit_code)
@@ -385,6 +403,51 @@ int BPF_PROG(on_exit, struct task_struct *task, bool group_dead)
 	e->duration_ns = bpf_ktime_get_ns() - BPF_CORE_READ(task, group_leader, start_time);
 	e->_pad = 0;
 	submit(e);
+}
+
+/* Kernels >= 6.16 pass group_dead: one record per process, when its last
+ * thread is gone. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *task, bool group_dead)
+{
+	if (group_dead && wanted(CLASS_EXEC))
+		emit_exit(task);
+	return 0;
+}
+
+/* Processes whose exit was reported, by their signal_struct and the start
+ * time of their leader (a freed signal_struct's address can come back). */
+struct exited_group {
+	__u64 signal;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct exited_group);
+	__type(value, __u64);
+} exited_groups SEC(".maps");
+
+/* Older kernels pass only the task. do_exit() has already counted the thread
+ * out of signal->live, so the last thread finds it at 0; two threads ending
+ * at once can both find 0, and the map lets only the first one report. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit_live, struct task_struct *task)
+{
+	struct exited_group key = {};
+	__u64 started, *reported;
+
+	if (BPF_CORE_READ(task, signal, live.counter) != 0 || !wanted(CLASS_EXEC))
+		return 0;
+	key.signal = (__u64)BPF_CORE_READ(task, signal);
+	started = BPF_CORE_READ(task, group_leader, start_time);
+	if (bpf_map_update_elem(&exited_groups, &key, &started, BPF_NOEXIST)) {
+		reported = bpf_map_lookup_elem(&exited_groups, &key);
+		if (reported && *reported == started)
+			return 0;
+		bpf_map_update_elem(&exited_groups, &key, &started, BPF_ANY);
+	}
+	emit_exit(task);
 	return 0;
 }
 
@@ -639,8 +702,49 @@ static __always_inline void emit_conn(const struct sock *sk, struct sock_state *
 	submit(e);
 }
 
+/* sequence fallback: the socket's sequence numbers when it is established. */
+static __always_inline void mark_sequence_start(const struct sock *sk, struct sock_state *st)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+
+	st->start_write_seq = BPF_CORE_READ(tp, write_seq);
+	st->start_copied_seq = BPF_CORE_READ(tp, copied_seq);
+	st->fin_sent = 0;
+}
+
+/* sequence fallback: what the application wrote and read over the
+ * connection's life. A FIN takes a sequence number on either side: one queued
+ * by close() or shutdown() is in write_seq, and one the application read (as
+ * end of file) is in copied_seq, which then equals rcv_nxt. */
+static __always_inline void add_sequence_totals(const struct sock *sk, struct sock_state *st)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u32 copied = BPF_CORE_READ(tp, copied_seq);
+	__u32 tx = BPF_CORE_READ(tp, write_seq) - st->start_write_seq - st->fin_sent;
+	__u32 rx = copied - st->start_copied_seq;
+
+	if ((BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << SOCK_DONE)) && copied == BPF_CORE_READ(tp, rcv_nxt) && rx > 0)
+		rx--;
+	if (tcp_tx_from_sequence) {
+		st->tx_bytes = tx;
+		if (st->local)
+			COUNT(st->who.cgroup_id, tcp_local_tx_bytes, tx);
+		else
+			COUNT(st->who.cgroup_id, tcp_tx_bytes, tx);
+	}
+	if (tcp_rx_from_sequence) {
+		st->rx_bytes = rx;
+		if (st->local)
+			COUNT(st->who.cgroup_id, tcp_local_rx_bytes, rx);
+		else
+			COUNT(st->who.cgroup_id, tcp_rx_bytes, rx);
+	}
+}
+
 static __always_inline void emit_close(const struct sock *sk, struct sock_state *st)
 {
+	if (st->established && (tcp_tx_from_sequence || tcp_rx_from_sequence))
+		add_sequence_totals(sk, st);
 	if (st->established)
 		emit_conn(sk, st, EVENT_CLOSE);
 	st->wanted = 0; /* reported once; a socket reused for another connect starts over */
@@ -729,6 +833,8 @@ static __always_inline void on_accepted(const struct sock *sk)
 	st->wanted = 1;
 	st->established = 1;
 	st->owner_from_listener = 1;
+	if (tcp_tx_from_sequence || tcp_rx_from_sequence)
+		mark_sequence_start(sk, st);
 	emit_conn(sk, st, EVENT_ACCEPT);
 }
 
@@ -775,7 +881,12 @@ int BPF_PROG(on_sock_state, const struct sock *sk, const int oldstate, const int
 		return 0;
 	if (oldstate == TCP_SYN_SENT && newstate == TCP_ESTABLISHED) {
 		st->established = 1;
+		if (tcp_tx_from_sequence || tcp_rx_from_sequence)
+			mark_sequence_start(sk, st);
 		emit_conn(sk, st, EVENT_CONNECT);
+	} else if (newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK) {
+		/* close() or shutdown(): a FIN follows, after this state change */
+		st->fin_sent = 1;
 	} else if (newstate == TCP_CLOSE && !close_at_destroy) {
 		emit_close(sk, st);
 	}
@@ -875,6 +986,11 @@ static __always_inline void count_sock_bytes(struct sock *sk, int bytes, bool tx
 	}
 }
 
+/* Socket bytes, from the best source the kernel offers (user space picks
+ * one): the sock_{send,recv}_length tracepoints (6.5+), else fexit on the
+ * protocols' sendmsg/recvmsg (needs a kernel that allows fexit), else TCP
+ * totals at close from the socket's sequence numbers (tcp_*_from_sequence). */
+
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(on_sock_send, struct sock *sk, int ret, int flags)
 {
@@ -884,6 +1000,51 @@ int BPF_PROG(on_sock_send, struct sock *sk, int ret, int flags)
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(on_sock_recv, struct sock *sk, int ret, int flags)
+{
+	if (!(flags & MSG_PEEK))
+		count_sock_bytes(sk, ret, false);
+	return 0;
+}
+
+SEC("fexit/tcp_sendmsg")
+int BPF_PROG(on_tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t size, int ret)
+{
+	count_sock_bytes(sk, ret, true);
+	return 0;
+}
+
+SEC("fexit/tcp_recvmsg")
+int BPF_PROG(on_tcp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len, int ret)
+{
+	if (!(flags & MSG_PEEK))
+		count_sock_bytes(sk, ret, false);
+	return 0;
+}
+
+SEC("fexit/udp_sendmsg")
+int BPF_PROG(on_udp_sendmsg, struct sock *sk, struct msghdr *msg, size_t len, int ret)
+{
+	count_sock_bytes(sk, ret, true);
+	return 0;
+}
+
+SEC("fexit/udp_recvmsg")
+int BPF_PROG(on_udp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len, int ret)
+{
+	if (!(flags & MSG_PEEK))
+		count_sock_bytes(sk, ret, false);
+	return 0;
+}
+
+SEC("fexit/udpv6_sendmsg")
+int BPF_PROG(on_udpv6_sendmsg, struct sock *sk, struct msghdr *msg, size_t len, int ret)
+{
+	count_sock_bytes(sk, ret, true);
+	return 0;
+}
+
+SEC("fexit/udpv6_recvmsg")
+int BPF_PROG(on_udpv6_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len, int ret)
 {
 	if (!(flags & MSG_PEEK))
 		count_sock_bytes(sk, ret, false);

@@ -25,7 +25,6 @@ use crate::aggregate::model::NodeModel;
 use crate::aggregate::observation::Observation;
 use crate::collect::{collect, CollectOptions};
 use crate::output::JsonSink;
-use crate::probes::ProbeStatus;
 use app::{App, RunInfo, SelfUsage};
 use sink::{ObservationSink, Tee};
 
@@ -49,12 +48,13 @@ impl Source {
             .name("podtop-collect".into())
             .spawn(move || -> Result<()> {
                 collect(&opts, &stop, |start| {
-                    let attached = start.probes.iter().filter(|p| p.status == ProbeStatus::Attached).count();
+                    let with_status = |name: &str| start.probes.iter().filter(|p| p.status.name() == name).count();
                     let run = RunInfo {
                         node: start.node.clone(),
                         kernel: start.kernel.clone(),
-                        probes_attached: attached,
-                        probes_skipped: start.probes.len() - attached,
+                        probes_attached: with_status("attached"),
+                        // Stand-ins a better program made unnecessary are not gaps.
+                        probes_skipped: with_status("skipped") + with_status("failed"),
                         source: if record.is_some() { "live, recording".into() } else { "live".into() },
                     };
                     let recording = match &record {
