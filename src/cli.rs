@@ -62,9 +62,13 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub bpf_stats: bool,
 
-    /// TUI: also write the records to FILE as JSON lines, for `podtop replay`
+    /// TUI: also write the records to FILE as JSON lines, for `podtop replay` (a new file, mode 0600)
     #[arg(long, value_name = "FILE", global = true)]
     pub record: Option<PathBuf>,
+
+    /// With --record: overwrite FILE if it exists (never through a symbolic link)
+    #[arg(long, global = true, requires = "record")]
+    pub force: bool,
 
     /// No terminal: at the end (--duration, or the end of a replay) print the last TUI screen as text
     #[arg(long, value_name = "COLSxROWS", value_parser = parse_size, global = true)]

@@ -4,6 +4,8 @@ use std::io::IsTerminal;
 
 use crate::cli::{Cli, Command};
 use crate::collect::CollectOptions;
+use crate::output::recording;
+use crate::shutdown::Shutdown;
 use crate::{demo, filter, probes_report, stream, ui};
 
 pub fn collect_options(cli: &Cli, for_tui: bool) -> CollectOptions {
@@ -23,32 +25,36 @@ pub fn collect_options(cli: &Cli, for_tui: bool) -> CollectOptions {
 }
 
 /// The TUI on a terminal, or its last screen as text with --dump-screen.
-pub fn present(source: ui::Source, cli: &Cli, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> anyhow::Result<()> {
+pub fn present(source: ui::Source, cli: &Cli, shutdown: &Shutdown) -> anyhow::Result<()> {
     match cli.dump_screen {
         Some((cols, rows)) => {
             print!("{}", ui::dump_screen(source, cli.interval, cols, rows, &cli.keys)?);
             Ok(())
         }
-        None => ui::run_terminal(source, cli.interval, stop),
+        None => ui::run_terminal(source, cli.interval, shutdown),
     }
+}
+
+/// The live TUI on this node (also the demo's).
+pub fn live_tui(cli: &Cli, shutdown: &Shutdown) -> anyhow::Result<()> {
+    let record = cli.record.as_deref().map(|path| recording::create(path, cli.force)).transpose()?;
+    let source = ui::Source::live(collect_options(cli, true), record, shutdown.flag())?;
+    present(source, cli, shutdown)
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let wants_tui = !cli.json && (cli.dump_screen.is_some() || std::io::stdout().is_terminal());
-    match &cli.command {
+    let shutdown = Shutdown::install(cli.duration)?;
+    let result = match &cli.command {
         Some(Command::Probes) => probes_report::print(&cli.skip_probes),
         Some(Command::Replay { file, speed }) => {
-            let stop = stream::stop_on_signals()?;
-            let source = ui::Source::replay(file.clone(), *speed, stop.clone())?;
-            present(source, &cli, stop)
+            let source = ui::Source::replay(file.clone(), *speed, shutdown.flag())?;
+            present(source, &cli, &shutdown)
         }
-        Some(Command::Demo) => demo::run(&cli, wants_tui),
-        None if !wants_tui => stream::run(collect_options(&cli, false)),
-        None => {
-            let stop = stream::stop_on_signals()?;
-            let source = ui::Source::live(collect_options(&cli, true), cli.record.clone(), stop.clone())?;
-            present(source, &cli, stop)
-        }
-    }
+        Some(Command::Demo) => demo::run(&cli, wants_tui, &shutdown),
+        None if !wants_tui => stream::run(collect_options(&cli, false), &shutdown),
+        None => live_tui(&cli, &shutdown),
+    };
+    shutdown.finished();
+    result
 }
-

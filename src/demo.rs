@@ -18,7 +18,8 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use crate::cli::Cli;
-use crate::commands::{collect_options, present};
+use crate::commands::{collect_options, live_tui};
+use crate::shutdown::Shutdown;
 
 const NAMESPACE: &str = "demo";
 const BRIDGE_NETNS: &str = "podtop-demo-bridge";
@@ -313,15 +314,12 @@ impl Drop for DemoNode {
 }
 
 /// Starts the demo node, then podtop on it (TUI, or JSON with --json), then removes it all.
-pub fn run(cli: &Cli, tui: bool) -> Result<()> {
-    let stop = crate::stream::stop_on_signals()?;
+pub fn run(cli: &Cli, tui: bool, shutdown: &Shutdown) -> Result<()> {
     let node = DemoNode::start()?;
-    let result = if tui {
-        crate::ui::Source::live(collect_options(cli, true), cli.record.clone(), stop.clone())
-            .and_then(|source| present(source, cli, stop))
-    } else {
-        crate::stream::run(collect_options(cli, false))
-    };
+    // Should the normal path get stuck, the watchdog removes the pods by their fixed names.
+    let emergency = shutdown.on_emergency(DemoNode::remove_leftovers);
+    let result = if tui { live_tui(cli, shutdown) } else { crate::stream::run(collect_options(cli, false), shutdown) };
     drop(node);
+    drop(emergency);
     result
 }

@@ -20,5 +20,6 @@ pub mod privileges;
 pub mod probes;
 pub mod probes_report;
 pub mod replay;
+pub mod shutdown;
 pub mod stream;
 pub mod ui;

@@ -1,22 +1,13 @@
 //! `podtop --json`: the kernel's records, enriched, as a stream of JSON lines.
 
-use std::io::{self, BufWriter, Write};
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::io::{self, Write};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::collect::{collect, CollectOptions, Ended, StartInfo};
+use crate::output::writer::BackgroundWriter;
 use crate::output::{JsonSink, Sink};
-
-/// SIGINT, SIGTERM and SIGHUP end the run cleanly (links detached on the way out).
-pub fn stop_on_signals() -> Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
-        signal_hook::flag::register(signal, stop.clone()).context("installing signal handlers")?;
-    }
-    Ok(stop)
-}
+use crate::shutdown::Shutdown;
 
 pub(crate) fn start_record<W: Write>(sink: &mut JsonSink<W>, start: &StartInfo, opts: &CollectOptions) -> io::Result<()> {
     let now = crate::clock::Clock::new().now_unix_ns();
@@ -66,20 +57,28 @@ pub(crate) fn start_record<W: Write>(sink: &mut JsonSink<W>, start: &StartInfo, 
     sink.flush()
 }
 
-pub fn run(opts: CollectOptions) -> Result<()> {
-    let stop = stop_on_signals()?;
-    let ended = collect(&opts, &stop, |start| {
-        let mut sink = JsonSink::new(BufWriter::with_capacity(1 << 16, io::stdout().lock()), start.node.clone());
+pub fn run(opts: CollectOptions, shutdown: &Shutdown) -> Result<()> {
+    let writer = BackgroundWriter::stdout(shutdown.flag())?;
+    let output = writer.handle();
+    let ended = collect(&opts, &shutdown.flag(), |start| {
+        let mut sink = JsonSink::new(writer, start.node.clone()).counting_dropped(output.clone());
         start_record(&mut sink, start, &opts)?;
         Ok(sink)
     })?;
+    let output_error = output.finish();
     if let Ended::Stopped(stats) = ended {
-        eprintln!(
+        let mut summary = format!(
             "podtop: {} events seen, {} lost in the kernel (ring buffer full), {} counter updates dropped (maps full)",
             stats.seen_total(),
             stats.lost_total(),
             stats.file_io_dropped + stats.udp_dropped + stats.cgroup_dropped,
         );
+        if output.dropped_records() > 0 {
+            summary += &format!(", {} records not written (the output stopped taking them)", output.dropped_records());
+        }
+        if output_error.is_none() {
+            eprintln!("{summary}");
+        }
     }
     Ok(())
 }

@@ -3,13 +3,20 @@
 //! Open records give paths as they happen. Where opens are not shipped (the
 //! TUI counts them in the kernel), the file is looked up among the open file
 //! descriptors of the process that did the I/O, while it still runs.
+//!
+//! That lookup never touches the files themselves: a stat() of
+//! /proc/PID/fd/N asks the file's filesystem, and a FUSE or network server
+//! that stopped answering would hold podtop for good. /proc/PID/fdinfo/N
+//! gives the inode and mount id from the kernel's own tables, the mount id
+//! gives the device (/proc/PID/mountinfo), and readlink() the path.
 
 use std::fs;
 use std::num::NonZeroUsize;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 
 use lru::LruCache;
+
+use super::safe_fs::Mounts;
 
 const CAPACITY: usize = 65536;
 /// Descriptor scans per read of the counters, at most: bounded work per tick.
@@ -26,9 +33,11 @@ impl Default for FilePaths {
     }
 }
 
-/// The kernel's internal dev_t (major << 20 | minor) as user space's st_dev.
-fn user_dev(kernel_dev: u32) -> u64 {
-    libc::makedev(kernel_dev >> 20, kernel_dev & 0xfffff)
+/// (mount id, inode) of an open file, from the text of /proc/PID/fdinfo/N
+/// (inode since Linux 5.14).
+pub fn parse_fdinfo(text: &str) -> Option<(u64, u64)> {
+    let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse().ok());
+    Some((field("mnt_id:")?, field("ino:")?))
 }
 
 impl FilePaths {
@@ -53,16 +62,24 @@ impl FilePaths {
             return None;
         }
         self.scans_left -= 1;
-        let path = Self::scan_fds(pid, user_dev(dev), ino)?;
+        let path = Self::scan_fds(pid, dev, ino)?;
         self.by_inode.put((dev, ino), path.clone());
         Some(path)
     }
 
-    fn scan_fds(pid: u32, dev: u64, ino: u64) -> Option<Vec<u8>> {
-        let dir = format!("/proc/{pid}/fd");
-        fs::read_dir(&dir).ok()?.flatten().find_map(|fd| {
-            let meta = fs::metadata(fd.path()).ok()?;
-            if meta.ino() != ino || meta.dev() != dev {
+    /// `dev` is the kernel's dev_t, (major << 20) | minor.
+    fn scan_fds(pid: u32, dev: u32, ino: u64) -> Option<Vec<u8>> {
+        let mut mounts: Option<Mounts> = None;
+        fs::read_dir(format!("/proc/{pid}/fd")).ok()?.flatten().find_map(|fd| {
+            let fdinfo = fs::read_to_string(format!("/proc/{pid}/fdinfo/{}", fd.file_name().to_str()?)).ok()?;
+            let (mount_id, found) = parse_fdinfo(&fdinfo)?;
+            if found != ino {
+                return None;
+            }
+            let mounts = mounts.get_or_insert_with(|| {
+                Mounts::parse(&fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default())
+            });
+            if mounts.by_id(mount_id)?.dev != dev {
                 return None;
             }
             fs::read_link(fd.path()).ok().map(|p| p.as_os_str().as_bytes().to_vec())
@@ -73,12 +90,21 @@ impl FilePaths {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn fdinfo_gives_mount_and_inode() {
+        let text = "pos:\t0\nflags:\t0100002\nmnt_id:\t29\nino:\t1234567\n";
+        assert_eq!(parse_fdinfo(text), Some((29, 1234567)));
+        assert_eq!(parse_fdinfo("pos:\t0\nflags:\t02\nmnt_id:\t29\n"), None, "kernels before 5.14: no inode, no guess");
+    }
 
     #[test]
     fn finds_an_open_file_among_our_own_descriptors() {
         let path = std::env::temp_dir().join(format!("podtop-files-{}", std::process::id()));
         let file = fs::File::create(&path).unwrap();
         let meta = file.metadata().unwrap();
+        // The kernel's dev_t of the file's filesystem, as the BPF side reads it.
         let kernel_dev = ((libc::major(meta.dev()) << 20) | libc::minor(meta.dev())) as u32;
         let mut paths = FilePaths::default();
         let found = paths.path_of(kernel_dev, meta.ino(), std::process::id()).unwrap();

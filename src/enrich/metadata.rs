@@ -4,13 +4,27 @@
 //! into each container's OCI config (annotations), docker keeps its own
 //! config.v2.json, and containers/storage (podman, cri-o) keeps names in
 //! containers.json. Anything not found stays `None`: never a guess.
+//!
+//! Every read goes through `safe_fs`: below each runtime's state directory,
+//! never through a link, never onto a filesystem that can stop answering.
 
-use std::fs;
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use super::cgroup_path::Runtime;
+use super::safe_fs::{self, Mounts};
+
+/// The largest metadata file podtop parses.
+const MAX_METADATA_BYTES: u64 = 16 * 1024 * 1024;
+/// Namespace directories listed per runtime, at most.
+const MAX_NAMESPACES: usize = 256;
+/// A runtime directory that does not exist is looked for again this often.
+const REOPEN_AFTER: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerMetadata {
@@ -24,16 +38,26 @@ pub struct ContainerMetadata {
 }
 
 /// Where the runtimes keep their state; a root other than `/` serves tests.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct MetadataSources {
     root: PathBuf,
+    /// Runtime state directories, opened once they exist.
+    dirs: HashMap<&'static str, (Option<OwnedFd>, Instant)>,
 }
 
 impl Default for MetadataSources {
     fn default() -> Self {
-        MetadataSources { root: PathBuf::from("/") }
+        MetadataSources::with_root("/")
     }
 }
+
+/// The runtimes' state directories, relative to the root.
+const DOCKER: &str = "var/lib/docker";
+const CONTAINERD_TASKS: &str = "run/containerd/io.containerd.runtime.v2.task";
+const STORAGES: [&str; 2] = ["run/containers/storage", "var/lib/containers/storage"];
+const RUNC: &str = "run/runc";
+/// runc state kept per namespace by containerd's and docker's shims.
+const RUNC_BY_NAMESPACE: [&str; 2] = ["run/containerd/runc", "run/docker/runtime-runc"];
 
 /// Annotation keys, in the order they are tried.
 const CONTAINER_NAME: &[&str] = &["io.kubernetes.cri.container-name", "io.kubernetes.container.name"];
@@ -43,10 +67,6 @@ const POD_UID: &[&str] = &["io.kubernetes.cri.sandbox-uid", "io.kubernetes.pod.u
 
 fn first_of(map: &serde_json::Map<String, Value>, keys: &[&str]) -> Option<String> {
     keys.iter().find_map(|k| map.get(*k)?.as_str()).map(str::to_string).filter(|s| !s.is_empty())
-}
-
-fn read_json(path: &Path) -> Option<Value> {
-    serde_json::from_slice(&fs::read(path).ok()?).ok()
 }
 
 /// Kubernetes names from an OCI config's annotations (CRI) or docker labels.
@@ -115,47 +135,59 @@ pub fn bundle_from_runc_state(state: &Value) -> Option<PathBuf> {
 }
 
 impl MetadataSources {
-    #[cfg(test)]
     pub fn with_root(root: impl Into<PathBuf>) -> Self {
-        MetadataSources { root: root.into() }
+        MetadataSources { root: root.into(), dirs: HashMap::new() }
     }
 
-    fn path(&self, p: &str) -> PathBuf {
-        self.root.join(p.trim_start_matches('/'))
+    /// A runtime's state directory, opened safely once it exists.
+    fn dir(&mut self, relative: &'static str) -> Option<&OwnedFd> {
+        let stale = self.dirs.get(relative).is_none_or(|(fd, at)| fd.is_none() && at.elapsed() >= REOPEN_AFTER);
+        if stale {
+            let fd = safe_fs::open_dir(&self.root.join(relative), &Mounts::of_self()).ok();
+            self.dirs.insert(relative, (fd, Instant::now()));
+        }
+        self.dirs.get(relative)?.0.as_ref()
     }
 
-    /// Entries of `dir` joined with `tail`, for layouts with a namespace level.
-    fn under_each(&self, dir: &str, tail: &str) -> Vec<PathBuf> {
-        let Ok(entries) = fs::read_dir(self.path(dir)) else { return Vec::new() };
-        entries.flatten().map(|e| e.path().join(tail)).collect()
+    fn read_json(&mut self, dir: &'static str, relative: &str) -> Option<Value> {
+        let bytes = safe_fs::read_beneath(self.dir(dir)?, relative, MAX_METADATA_BYTES).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// The entries of a runtime directory: its namespaces.
+    fn namespaces(&mut self, dir: &'static str) -> Vec<String> {
+        let Some(fd) = self.dir(dir) else { return Vec::new() };
+        safe_fs::list_beneath(fd, "", MAX_NAMESPACES)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|n: OsString| n.into_string().ok())
+            .collect()
     }
 
     /// Everything the node knows of container `id`, `None` if nothing.
-    pub fn lookup(&self, id: &str) -> Option<ContainerMetadata> {
+    pub fn lookup(&mut self, id: &str) -> Option<ContainerMetadata> {
         if id.is_empty() || id.contains('/') || id.starts_with('.') {
             return None;
         }
         // docker first: its own name beats the bundle's missing annotations.
-        if let Some(config) = read_json(&self.path(&format!("var/lib/docker/containers/{id}/config.v2.json"))) {
+        if let Some(config) = self.read_json(DOCKER, &format!("containers/{id}/config.v2.json")) {
             return Some(from_docker_config(&config));
         }
-        // containerd's shim v2 bundles: /run/containerd/io.containerd.runtime.v2.task/<namespace>/<id>
-        for bundle in self.under_each("run/containerd/io.containerd.runtime.v2.task", id) {
-            if let Some(config) = read_json(&bundle.join("config.json")) {
+        // containerd's shim v2 bundles: <tasks>/<namespace>/<id>/config.json
+        for namespace in self.namespaces(CONTAINERD_TASKS) {
+            if let Some(config) = self.read_json(CONTAINERD_TASKS, &format!("{namespace}/{id}/config.json")) {
                 let mut meta = from_oci_config(&config);
-                let namespace = bundle.parent().and_then(Path::file_name).and_then(|n| n.to_str());
-                meta.runtime = Some(if namespace == Some("moby") { Runtime::Docker } else { Runtime::Containerd });
-                if meta.name.is_none() && !meta.is_sandbox && namespace != Some("k8s.io") {
-                    // plain `ctr run`: the id is the name the user chose
+                meta.runtime = Some(if namespace == "moby" { Runtime::Docker } else { Runtime::Containerd });
+                if meta.name.is_none() && !meta.is_sandbox && !has_cri_annotations(&config) {
+                    // plain `ctr run`, in any namespace: the id is the name the user chose
                     meta.name = Some(id.to_string());
                 }
                 return Some(meta);
             }
         }
         // containers/storage: podman and cri-o
-        for storage in ["run/containers/storage", "var/lib/containers/storage"] {
-            let userdata = self.path(&format!("{storage}/overlay-containers/{id}/userdata"));
-            if let Some(config) = read_json(&userdata.join("config.json")) {
+        for storage in STORAGES {
+            if let Some(config) = self.read_json(storage, &format!("overlay-containers/{id}/userdata/config.json")) {
                 let mut meta = from_oci_config(&config);
                 let is_crio = meta.pod_name.is_some();
                 meta.runtime = Some(if is_crio { Runtime::CriO } else { Runtime::Podman });
@@ -166,33 +198,54 @@ impl MetadataSources {
             }
         }
         // a bare OCI runtime: runc's state names the bundle
-        let states = [
-            vec![self.path(&format!("run/runc/{id}/state.json"))],
-            self.under_each("run/containerd/runc", &format!("{id}/state.json")),
-            self.under_each("run/docker/runtime-runc", &format!("{id}/state.json")),
-        ];
-        for state in states.iter().flatten() {
-            let Some(bundle) = read_json(state).as_ref().and_then(bundle_from_runc_state) else { continue };
-            let bundle = if bundle.is_absolute() { self.path(&bundle.to_string_lossy()) } else { bundle };
-            let mut meta = read_json(&bundle.join("config.json")).map(|c| from_oci_config(&c)).unwrap_or_default();
+        let mut states: Vec<(&'static str, String)> = vec![(RUNC, format!("{id}/state.json"))];
+        for dir in RUNC_BY_NAMESPACE {
+            states.extend(self.namespaces(dir).into_iter().map(|ns| (dir, format!("{ns}/{id}/state.json"))));
+        }
+        for (dir, state) in states {
+            let Some(bundle) = self.read_json(dir, &state).as_ref().and_then(bundle_from_runc_state) else { continue };
+            let mut meta = self.bundle_config(&bundle).map(|c| from_oci_config(&c)).unwrap_or_default();
             meta.runtime = Some(Runtime::Runc);
+            if meta.name.is_none() && !has_kubernetes_names(&meta) {
+                meta.name = Some(id.to_string()); // `runc run <id>`: the id is the name
+            }
             return Some(meta);
         }
         None
     }
 
-    fn containers_storage_name(&self, id: &str) -> Option<String> {
-        ["var/lib/containers/storage", "run/containers/storage"].iter().find_map(|storage| {
-            let list = read_json(&self.path(&format!("{storage}/overlay-containers/containers.json")))?;
+    /// A bundle's config.json, wherever runc's state says the bundle is:
+    /// resolved without stepping onto a filesystem that can stop answering.
+    fn bundle_config(&self, bundle: &Path) -> Option<Value> {
+        let bundle = self.root.join(bundle.strip_prefix("/").ok()?);
+        let dir = safe_fs::open_dir(&bundle, &Mounts::of_self()).ok()?;
+        serde_json::from_slice(&safe_fs::read_beneath(&dir, "config.json", MAX_METADATA_BYTES).ok()?).ok()
+    }
+
+    fn containers_storage_name(&mut self, id: &str) -> Option<String> {
+        [STORAGES[1], STORAGES[0]].into_iter().find_map(|storage| {
+            let list = self.read_json(storage, "overlay-containers/containers.json")?;
             name_in_containers_json(&list, id)
         })
     }
+}
+
+/// Whether an OCI config was written by a CRI runtime for a Kubernetes pod.
+fn has_cri_annotations(config: &Value) -> bool {
+    config.get("annotations").and_then(Value::as_object).is_some_and(|a| {
+        a.keys().any(|k| k.starts_with("io.kubernetes.cri.") || k.starts_with("io.kubernetes.cri-o.") || k.starts_with("io.kubernetes.pod."))
+    })
+}
+
+fn has_kubernetes_names(meta: &ContainerMetadata) -> bool {
+    meta.pod_name.is_some() || meta.pod_uid.is_some() || meta.is_sandbox
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::fs;
 
     const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -303,7 +356,7 @@ mod tests {
     #[test]
     fn unknown_ids_and_hostile_ids_find_nothing() {
         let root = temp_root("none");
-        let sources = MetadataSources::with_root(&root);
+        let mut sources = MetadataSources::with_root(&root);
         assert_eq!(sources.lookup(ID), None);
         assert_eq!(sources.lookup("../../etc"), None);
         assert_eq!(sources.lookup(""), None);

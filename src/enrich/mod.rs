@@ -11,6 +11,7 @@ pub mod listeners;
 pub mod metadata;
 pub mod netns;
 pub mod peers;
+pub mod safe_fs;
 
 use std::sync::OnceLock;
 use std::collections::VecDeque;

@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 
 use super::json::ObjectWriter;
+use super::writer::OutputHandle;
 use super::{errno_name, write_device, write_ip, write_open_flags, CountersRecord, EventRecord, FileIoRecord, NetView, Sink, Stats, UdpRecord};
 use crate::enrich::Attribution;
 use crate::events::{c_bytes, c_str_bytes, exit_status, split_args, Event, Kind, ProcessIdentity};
@@ -12,6 +13,8 @@ pub struct JsonSink<W: Write> {
     out: W,
     line: Vec<u8>,
     node: String,
+    /// Where records the output did not take are counted, for `stats`.
+    output: Option<OutputHandle>,
 }
 
 /// A write failed because the reader went away (`| head`): not an error to report.
@@ -21,7 +24,13 @@ pub fn is_closed_output(e: &io::Error) -> bool {
 
 impl<W: Write> JsonSink<W> {
     pub fn new(out: W, node: String) -> Self {
-        JsonSink { out, line: Vec::with_capacity(8192), node }
+        JsonSink { out, line: Vec::with_capacity(8192), node, output: None }
+    }
+
+    /// `stats` records say how many records the output did not take.
+    pub fn counting_dropped(mut self, output: OutputHandle) -> Self {
+        self.output = Some(output);
+        self
     }
 
     fn begin(&mut self, kind: &str, unix_ns: u64) -> ObjectWriter<'_> {
@@ -142,6 +151,7 @@ impl<W: Write> Sink for JsonSink<W> {
     }
 
     fn stats(&mut self, unix_ns: u64, stats: &Stats) -> io::Result<()> {
+        let output_dropped = self.output.as_ref().map_or(0, OutputHandle::dropped_records);
         let mut o = self.begin("stats", unix_ns);
         o.object("events", |x| {
             for (kind, seen, lost) in &stats.per_kind {
@@ -156,6 +166,7 @@ impl<W: Write> Sink for JsonSink<W> {
                 d.u64("file_io", stats.file_io_dropped).u64("udp", stats.udp_dropped).u64("cgroup", stats.cgroup_dropped);
             })
             .u64("decode_errors", stats.decode_errors)
+            .u64("output_dropped", output_dropped)
             .opt_u64("bpf_run_time_ns", stats.bpf_run_time_ns)
             .opt_u64("bpf_run_count", stats.bpf_run_count);
         o.end();

@@ -3,6 +3,8 @@
 
 pub mod json;
 mod json_sink;
+pub mod recording;
+pub mod writer;
 
 use std::io;
 use std::net::IpAddr;

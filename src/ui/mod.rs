@@ -2,11 +2,12 @@
 //! the model on the UI thread; input and drawing never hold up collection.
 
 pub mod app;
+pub mod input;
 pub mod render;
 pub mod sink;
 
 use std::fs::File;
-use std::io::{self, BufWriter, Stdout};
+use std::io::{self, Stdout};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, TryRecvError};
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use ratatui::backend::{CrosstermBackend, TestBackend};
-use ratatui::crossterm::event::{self, Event};
+use ratatui::crossterm::event;
 use ratatui::crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
 use ratatui::crossterm::{cursor, execute};
 use ratatui::Terminal;
@@ -24,7 +25,10 @@ use ratatui::Terminal;
 use crate::aggregate::model::NodeModel;
 use crate::aggregate::observation::Observation;
 use crate::collect::{collect, CollectOptions};
+use crate::output::writer::{BackgroundWriter, OutputHandle};
 use crate::output::JsonSink;
+use crate::shutdown::{CleanupGuard, Shutdown};
+use input::{Input, TerminalInput};
 use app::{App, RunInfo, SelfUsage};
 use sink::{ObservationSink, Tee};
 
@@ -36,14 +40,19 @@ pub struct Source {
     pub run: RunInfo,
     observations: Receiver<Vec<Observation>>,
     worker: JoinHandle<Result<()>>,
+    /// The `--record` file's writer, to wait for at the end.
+    recording: Option<OutputHandle>,
 }
+
 
 impl Source {
     /// Live collection on a thread of its own; returns once every probe is
     /// attached, or with the error that stopped it (before the terminal changes).
-    pub fn live(opts: CollectOptions, record: Option<PathBuf>, stop: Arc<AtomicBool>) -> Result<Source> {
+    pub fn live(opts: CollectOptions, record: Option<File>, stop: Arc<AtomicBool>) -> Result<Source> {
         let (to_ui, observations) = mpsc::channel();
         let (started_tx, started_rx) = mpsc::channel();
+        let recording_writer = record.map(|file| BackgroundWriter::to_file(file, stop.clone())).transpose()?;
+        let recording_handle = recording_writer.as_ref().map(BackgroundWriter::handle);
         let worker = std::thread::Builder::new()
             .name("podtop-collect".into())
             .spawn(move || -> Result<()> {
@@ -55,12 +64,11 @@ impl Source {
                         probes_attached: with_status("attached"),
                         // Stand-ins a better program made unnecessary are not gaps.
                         probes_skipped: with_status("skipped") + with_status("failed"),
-                        source: if record.is_some() { "live, recording".into() } else { "live".into() },
+                        source: if recording_writer.is_some() { "live, recording".into() } else { "live".into() },
                     };
-                    let recording = match &record {
-                        Some(path) => {
-                            let file = File::create(path)?;
-                            let mut json = JsonSink::new(BufWriter::new(file), start.node.clone());
+                    let recording = match recording_writer {
+                        Some(writer) => {
+                            let mut json = JsonSink::new(writer, start.node.clone());
                             crate::stream::start_record(&mut json, start, &opts)?;
                             Some(json)
                         }
@@ -73,7 +81,7 @@ impl Source {
             })
             .context("starting the collection thread")?;
         match started_rx.recv() {
-            Ok(run) => Ok(Source { run, observations, worker }),
+            Ok(run) => Ok(Source { run, observations, worker, recording: recording_handle }),
             Err(_) => Err(join(worker).err().unwrap_or_else(|| anyhow!("collection ended before it started"))),
         }
     }
@@ -86,7 +94,7 @@ impl Source {
             .name("podtop-replay".into())
             .spawn(move || crate::replay::play(reader, speed, to_ui, &stop))
             .context("starting the replay thread")?;
-        Ok(Source { run, observations, worker })
+        Ok(Source { run, observations, worker, recording: None })
     }
 
     /// Applies what has arrived; false once the source has ended and is drained.
@@ -107,7 +115,16 @@ impl Source {
     }
 
     fn finish(self) -> Result<()> {
-        join(self.worker)
+        let result = join(self.worker);
+        if let Some(recording) = &self.recording {
+            if let Some(error) = recording.finish() {
+                eprintln!("podtop: the recording ended early: {}", std::io::Error::from(error));
+            }
+            if recording.dropped_records() > 0 {
+                eprintln!("podtop: {} records were not written to the recording in time", recording.dropped_records());
+            }
+        }
+        result
     }
 }
 
@@ -154,9 +171,11 @@ impl UsageMeter {
 }
 
 /// Raw mode and the alternate screen while it lives; restored on drop, also
-/// when unwinding from a panic (and by the panic hook before the message).
+/// when unwinding from a panic (and by the panic hook before the message),
+/// and by the shutdown watchdog when the UI thread is stuck.
 struct TerminalGuard {
     terminal: Terminal<CrosstermBackend<Stdout>>,
+    _emergency: CleanupGuard,
 }
 
 fn restore_terminal() {
@@ -164,8 +183,21 @@ fn restore_terminal() {
     let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
 }
 
+/// The same, from another thread while the UI thread may be stuck writing
+/// to a terminal that stopped taking output: never waits for the terminal.
+fn restore_terminal_nonblocking() {
+    let _ = disable_raw_mode();
+    let mut fd = libc::pollfd { fd: libc::STDOUT_FILENO, events: libc::POLLOUT, revents: 0 };
+    // SAFETY: one pollfd we own, no wait.
+    if unsafe { libc::poll(&mut fd, 1, 0) } == 1 && fd.revents & libc::POLLOUT != 0 {
+        let leave = b"\x1b[?1049l\x1b[?25h";
+        // SAFETY: a short write of bytes we own to fd 1; its result does not matter.
+        unsafe { libc::write(libc::STDOUT_FILENO, leave.as_ptr().cast(), leave.len()) };
+    }
+}
+
 impl TerminalGuard {
-    fn enter() -> Result<Self> {
+    fn enter(shutdown: &Shutdown) -> Result<Self> {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             restore_terminal();
@@ -178,7 +210,7 @@ impl TerminalGuard {
             return Err(e).context("opening the alternate screen");
         }
         let terminal = Terminal::new(CrosstermBackend::new(stdout)).context("setting up the terminal")?;
-        Ok(TerminalGuard { terminal })
+        Ok(TerminalGuard { terminal, _emergency: shutdown.on_emergency(restore_terminal_nonblocking) })
     }
 }
 
@@ -188,19 +220,14 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Whether the terminal on stdin is gone (SIGHUP's usual cause): crossterm
-/// would otherwise read end-of-file from it forever.
-fn terminal_hung_up() -> bool {
-    let mut fd = libc::pollfd { fd: libc::STDIN_FILENO, events: libc::POLLIN, revents: 0 };
-    // SAFETY: one pollfd we own, no wait.
-    let ready = unsafe { libc::poll(&mut fd, 1, 0) };
-    ready < 0 || fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
-}
-
-/// The interactive TUI until `q`, a stop signal, or the end of a live source.
-pub fn run_terminal(source: Source, interval: Duration, stop: Arc<AtomicBool>) -> Result<()> {
+/// The interactive TUI until `q`, a stop request, the loss of the terminal,
+/// or the end of a live source.
+pub fn run_terminal(source: Source, interval: Duration, shutdown: &Shutdown) -> Result<()> {
     let mut app = App::new(NodeModel::new(interval.as_secs_f64()), source.run.clone());
-    let mut guard = TerminalGuard::enter()?;
+    let resized = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGWINCH, resized.clone()).context("watching the terminal's size")?;
+    let mut input = TerminalInput::open();
+    let mut guard = TerminalGuard::enter(shutdown)?;
     let mut meter = UsageMeter::new();
     let mut last_usage = Instant::now() - Duration::from_secs(10);
     let mut last_draw = Instant::now() - FRAME;
@@ -216,9 +243,10 @@ pub fn run_terminal(source: Source, interval: Duration, stop: Arc<AtomicBool>) -
                 break; // collection ended (--duration, or an error reported below)
             }
         }
-        if app.quit || stop.load(Ordering::Relaxed) {
+        if app.quit || shutdown.requested() {
             break;
         }
+        dirty |= resized.swap(false, Ordering::Relaxed);
         if last_usage.elapsed() >= Duration::from_secs(1) {
             app.usage = meter.sample();
             last_usage = Instant::now();
@@ -230,21 +258,16 @@ pub fn run_terminal(source: Source, interval: Duration, stop: Arc<AtomicBool>) -
             last_draw = Instant::now();
             dirty = false;
         }
-        if event::poll(FRAME).context("reading the terminal")? {
-            if terminal_hung_up() {
-                break; // its window closed: reading would only ever return end-of-file
+        match input.next(FRAME) {
+            Input::Key(key) => {
+                app.on_key(key);
+                dirty = true;
             }
-            match event::read().context("reading the terminal")? {
-                Event::Key(key) => {
-                    app.on_key(key);
-                    dirty = true;
-                }
-                Event::Resize(..) => dirty = true,
-                _ => {}
-            }
+            Input::Idle => {}
+            Input::Closed => break, // the terminal is gone: nobody is looking
         }
     }
-    stop.store(true, Ordering::Relaxed);
+    shutdown.request();
     drop(guard);
     source.finish()
 }

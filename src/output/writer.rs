@@ -1,0 +1,272 @@
+//! Output that cannot hold podtop: records are handed to a thread of their
+//! own that writes them to stdout, so a reader that stops reading (`podtop
+//! --json | (sleep 30; cat)`) never blocks the collection loop. While the
+//! reader is slow, the bounded queue pushes back (the ring buffer absorbs
+//! the wait, and counts what it cannot hold); once podtop is asked to stop,
+//! the reader has a short grace to take the rest, and what it does not take
+//! by then is dropped and counted.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Bytes handed over at once, at most (a flush hands over less).
+const CHUNK: usize = 64 * 1024;
+/// Bytes queued at most: records waiting for the reader.
+const QUEUE_BYTES: usize = 4 * 1024 * 1024;
+/// How often a producer waiting for room looks at the stop request.
+const WAIT_STEP: Duration = Duration::from_millis(50);
+/// Once podtop is asked to stop, how long a slow reader has to take the rest.
+pub const GRACE: Duration = Duration::from_millis(400);
+
+#[derive(Default)]
+struct Queue {
+    chunks: VecDeque<Vec<u8>>,
+    bytes: usize,
+    /// The writer thread is in the middle of writing a chunk.
+    writing: bool,
+    error: Option<io::ErrorKind>,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    changed: Condvar,
+    /// Records (lines) dropped because the output did not take them in time.
+    dropped_records: AtomicU64,
+    /// When a producer first saw the stop request: the grace counts from there.
+    stopping_since: Mutex<Option<Instant>>,
+}
+
+/// A `Write` whose bytes a background thread writes to a file descriptor.
+pub struct BackgroundWriter {
+    shared: Arc<Shared>,
+    buffer: Vec<u8>,
+    stop: Arc<AtomicBool>,
+}
+
+/// What the owner of the output keeps after handing the writer to a sink:
+/// the last wait, and what was dropped.
+#[derive(Clone)]
+pub struct OutputHandle {
+    shared: Arc<Shared>,
+}
+
+fn lines_in(chunk: &[u8]) -> u64 {
+    chunk.iter().filter(|b| **b == b'\n').count() as u64
+}
+
+impl BackgroundWriter {
+    /// Writes to a duplicate of stdout, not through std's locked handle, so
+    /// that a thread stuck writing holds no lock anyone else needs.
+    pub fn stdout(stop: Arc<AtomicBool>) -> io::Result<BackgroundWriter> {
+        let out = File::from(io::stdout().as_fd().try_clone_to_owned()?);
+        Self::new(out, stop)
+    }
+
+    /// Writes to a file of podtop's own (`--record`).
+    pub fn to_file(file: File, stop: Arc<AtomicBool>) -> io::Result<BackgroundWriter> {
+        Self::new(file, stop)
+    }
+
+    fn new(mut out: impl Write + Send + 'static, stop: Arc<AtomicBool>) -> io::Result<BackgroundWriter> {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            changed: Condvar::new(),
+            dropped_records: AtomicU64::new(0),
+            stopping_since: Mutex::new(None),
+        });
+        let theirs = shared.clone();
+        std::thread::Builder::new().name("podtop-output".into()).spawn(move || loop {
+            let chunk = {
+                let mut q = theirs.queue.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if q.error.is_some() {
+                        return;
+                    }
+                    if let Some(chunk) = q.chunks.pop_front() {
+                        q.bytes -= chunk.len();
+                        q.writing = true;
+                        break chunk;
+                    }
+                    q = theirs.changed.wait(q).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            let result = out.write_all(&chunk).and_then(|()| out.flush());
+            let mut q = theirs.queue.lock().unwrap_or_else(|e| e.into_inner());
+            q.writing = false;
+            if let Err(e) = result {
+                q.error = Some(e.kind());
+            }
+            theirs.changed.notify_all();
+        })?;
+        Ok(BackgroundWriter { shared, buffer: Vec::with_capacity(CHUNK), stop })
+    }
+
+    pub fn handle(&self) -> OutputHandle {
+        OutputHandle { shared: self.shared.clone() }
+    }
+
+    /// Hands the buffer to the writer thread, waiting for room while the
+    /// reader is slow; once a stop is requested, for the grace at most, then
+    /// drops what has no room.
+    fn hand_over(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let mut q = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(kind) = q.error {
+                return Err(io::Error::from(kind));
+            }
+            if q.bytes + self.buffer.len() <= QUEUE_BYTES {
+                q.bytes += self.buffer.len();
+                q.chunks.push_back(std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK)));
+                self.shared.changed.notify_all();
+                return Ok(());
+            }
+            if self.stop.load(Ordering::Relaxed) {
+                if self.shared.grace_ends() <= Instant::now() {
+                    self.shared.dropped_records.fetch_add(lines_in(&self.buffer), Ordering::Relaxed);
+                    self.buffer.clear();
+                    return Ok(());
+                }
+            }
+            q = self.shared.changed.wait_timeout(q, WAIT_STEP).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+}
+
+impl Drop for BackgroundWriter {
+    fn drop(&mut self) {
+        let _ = self.hand_over();
+    }
+}
+
+impl Shared {
+    /// The end of the grace, which starts the first time anyone asks.
+    fn grace_ends(&self) -> Instant {
+        *self.stopping_since.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(Instant::now) + GRACE
+    }
+}
+
+impl OutputHandle {
+    /// Once podtop is stopping: waits until the reader took everything
+    /// handed over, or the end of the grace; what it did not take by then is
+    /// dropped and counted. Returns the error the output ended with, if any.
+    pub fn finish(&self) -> Option<io::ErrorKind> {
+        self.finish_by(self.shared.grace_ends())
+    }
+
+    fn finish_by(&self, deadline: Instant) -> Option<io::ErrorKind> {
+        let mut q = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        while (!q.chunks.is_empty() || q.writing) && q.error.is_none() {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            q = self.shared.changed.wait_timeout(q, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        let left: u64 = q.chunks.drain(..).map(|c| lines_in(&c)).sum();
+        q.bytes = 0;
+        self.shared.dropped_records.fetch_add(left, Ordering::Relaxed);
+        q.error
+    }
+
+    /// Records dropped because the output did not take them in time.
+    pub fn dropped_records(&self) -> u64 {
+        self.shared.dropped_records.load(Ordering::Relaxed)
+    }
+}
+
+impl Write for BackgroundWriter {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= CHUNK {
+            self.hand_over()?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.hand_over()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that takes nothing until told to.
+    struct Stalled(Arc<(Mutex<bool>, Condvar)>, Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Stalled {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            let (open, cv) = &*self.0;
+            let mut go = open.lock().unwrap();
+            while !*go {
+                go = cv.wait(go).unwrap();
+            }
+            self.1.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stalled_reader_costs_records_not_time_once_stopping() {
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut w = BackgroundWriter::new(Stalled(gate.clone(), got.clone()), stop.clone()).unwrap();
+        let line = vec![b'x'; 1023].into_iter().chain([b'\n']).collect::<Vec<u8>>();
+        // The queue fills up and one chunk is being written: then a producer would wait.
+        for _ in 0..(QUEUE_BYTES + CHUNK) / line.len() {
+            w.write_all(&line).unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        let started = Instant::now();
+        for _ in 0..1000 {
+            w.write_all(&line).unwrap();
+        }
+        w.flush().unwrap();
+        assert!(started.elapsed() < GRACE + Duration::from_millis(300), "no waiting past the grace once asked to stop");
+        let handle = w.handle();
+        drop(w);
+        handle.finish_by(Instant::now() + Duration::from_millis(100));
+        assert!(handle.dropped_records() >= 1000, "dropped and counted: {}", handle.dropped_records());
+        // The reader wakes: what was queued reaches it whole, line by line.
+        let (open, cv) = &*gate;
+        *open.lock().unwrap() = true;
+        cv.notify_all();
+        std::thread::sleep(Duration::from_millis(200));
+        let got = got.lock().unwrap();
+        assert_eq!(got.len() % line.len(), 0);
+        assert!(got.len() >= CHUNK);
+    }
+
+    #[test]
+    fn the_readers_error_reaches_the_producer() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::from(io::ErrorKind::BrokenPipe))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut w = BackgroundWriter::new(Closed, Arc::new(AtomicBool::new(false))).unwrap();
+        w.write_all(b"{}\n").unwrap();
+        w.flush().unwrap();
+        assert_eq!(w.handle().finish_by(Instant::now() + Duration::from_secs(1)), Some(io::ErrorKind::BrokenPipe));
+        w.write_all(b"{}\n").unwrap();
+        assert_eq!(w.flush().unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+    }
+}

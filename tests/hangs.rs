@@ -1,0 +1,333 @@
+//! podtop never hangs on what it does not control: a terminal that goes away
+//! or stops taking output, a reader that stops reading, a filesystem that
+//! stops answering. Whatever it is stuck on, it ends within a second of the
+//! loss of its terminal, a signal or its deadline, with every probe detached.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Waits until process `pid` has exited (gone, or a zombie its parent has
+/// not reaped yet); returns how long that took, None past `timeout`.
+fn exit_time(pid: u32, timeout: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let state = status.lines().find_map(|l| l.strip_prefix("State:")).unwrap_or("").trim();
+        if status.is_empty() || state.starts_with('Z') {
+            return Some(started.elapsed());
+        }
+        if started.elapsed() > timeout {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The pid of the podtop process running in a tmux session's pane.
+fn podtop_in(session: &str) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pane = sh(&format!("tmux display -p -t {session} '#{{pane_pid}}'")).trim().to_string();
+        let found = sh(&format!("pgrep -x podtop -s $(ps -o sid= -p {pane}) || true"));
+        if let Some(pid) = found.lines().next() {
+            return pid.trim().parse().unwrap();
+        }
+        assert!(Instant::now() < deadline, "podtop did not start in tmux session {session}");
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn wait_for_screen(session: &str, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let screen = sh(&format!("tmux capture-pane -p -t {session}"));
+        if screen.contains(needle) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no {needle:?} on the screen:\n{screen}");
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A recording for replay: a short live run's records.
+fn make_recording(dir: &OpenDir) -> String {
+    let path = dir.0.join("rec.json");
+    let out = Command::new(PODTOP).args(["--json", "--duration", "1.5"]).output().unwrap();
+    std::fs::write(&path, out.stdout).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn the_tui_replay_and_demo_end_within_a_second_of_losing_their_terminal() {
+    require_root();
+    let dir = OpenDir::new("hangup");
+    let recording = make_recording(&dir);
+    for (what, command, ready) in [
+        ("live TUI", PODTOP.to_string(), "podtop node"),
+        ("replay", format!("{PODTOP} replay {recording} --speed 0.01"), "replay"),
+        ("demo", format!("{PODTOP} demo"), "demo/frontend"),
+    ] {
+        let session = format!("podtop-hangup-{}", hex(6));
+        sh(&format!("tmux new-session -d -s {session} -x 160 -y 45 \"{command}\""));
+        wait_for_screen(&session, ready);
+        let pid = podtop_in(&session);
+        sh(&format!("tmux kill-session -t {session}"));
+        let took = exit_time(pid, Duration::from_secs(5));
+        if took.is_none() {
+            sh(&format!("kill -9 {pid}"));
+        }
+        let took = took.unwrap_or_else(|| panic!("{what}: still running 5 s after its terminal went away"));
+        assert!(took < Duration::from_secs(1), "{what}: ended {took:?} after its terminal went away");
+        assert!(loaded_podtop_programs().is_empty(), "{what}: programs left loaded");
+    }
+    assert!(!sh("ip netns list").contains("podtop-demo"), "the demo's namespaces are removed");
+    assert!(!path_exists("/run/podtop-demo"));
+    assert!(sh("runc list -q").trim().is_empty(), "the demo's containers are removed");
+}
+
+/// Runs podtop's TUI on a pseudo-terminal that python holds; `then` is what
+/// python does once the TUI drew its first screen. Prints podtop's pid,
+/// then "gone" when the pty's master side is closed.
+const ON_A_PTY: &str = r#"
+import fcntl, os, pty, signal, struct, sys, termios, time
+podtop, then = sys.argv[1], sys.argv[2]
+pid, master = pty.fork()
+if pid == 0:
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+    if then == "close-ignoring-hangups":
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    os.execv(podtop, [podtop])
+print(pid, flush=True)
+seen = 0
+while seen < 4000:  # the first screen (the TUI draws it cell by cell, with escapes)
+    seen += len(os.read(master, 65536))
+if then == "stall":
+    # Never read again: the terminal stops taking output. Keys that redraw
+    # much of the screen (help on, help off) fill its buffer.
+    for i in range(400):
+        os.write(master, b"?")
+        time.sleep(0.01)
+    time.sleep(60)
+else:
+    os.close(master)
+    print("gone", flush=True)
+    time.sleep(60)
+"#;
+
+#[test]
+fn a_closed_pty_ends_it_even_when_it_ignores_hangups() {
+    require_root();
+    for then in ["close", "close-ignoring-hangups"] {
+        let mut holder = Command::new("python3").args(["-c", ON_A_PTY, PODTOP, then]).stdout(Stdio::piped()).spawn().unwrap();
+        let mut lines = BufReader::new(holder.stdout.take().unwrap()).lines();
+        let pid: u32 = lines.next().unwrap().unwrap().trim().parse().unwrap();
+        assert_eq!(lines.next().unwrap().unwrap(), "gone");
+        let took = exit_time(pid, Duration::from_secs(5));
+        let _ = holder.kill();
+        let _ = holder.wait();
+        let took = took.unwrap_or_else(|| {
+            sh(&format!("kill -9 {pid}"));
+            panic!("{then}: still running 5 s after the pty closed")
+        });
+        assert!(took < Duration::from_secs(1), "{then}: ended {took:?} after the pty closed");
+        assert!(loaded_podtop_programs().is_empty());
+    }
+}
+
+#[test]
+fn a_terminal_that_stops_taking_output_does_not_hold_a_signal() {
+    require_root();
+    let mut holder = Command::new("python3").args(["-c", ON_A_PTY, PODTOP, "stall"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(holder.stdout.take().unwrap()).lines();
+    let pid: u32 = lines.next().unwrap().unwrap().trim().parse().unwrap();
+    // Wait until the UI thread is stuck writing to the terminal.
+    let started = Instant::now();
+    loop {
+        let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+        if wchan.contains("wait_woken") || wchan.contains("tty_write") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "precondition: podtop's terminal writes never blocked ({wchan})");
+        thread::sleep(Duration::from_millis(100));
+    }
+    sh(&format!("kill -TERM {pid}"));
+    let took = exit_time(pid, Duration::from_secs(5));
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let took = took.unwrap_or_else(|| {
+        sh(&format!("kill -9 {pid}"));
+        panic!("still running 5 s after SIGTERM")
+    });
+    assert!(took < Duration::from_millis(1200), "ended {took:?} after SIGTERM");
+    assert!(loaded_podtop_programs().is_empty());
+}
+
+#[test]
+fn a_reader_that_stops_reading_holds_neither_a_signal_nor_the_deadline() {
+    require_root();
+    let churn = || {
+        let marker = format!("/tmp/podtop-stall-{}", hex(6));
+        std::fs::write(&marker, b"x").unwrap();
+        for _ in 0..30_000 {
+            drop(std::fs::File::open(&marker).unwrap());
+        }
+        std::fs::remove_file(&marker).unwrap();
+    };
+    // SIGTERM while the reader sleeps.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec {PODTOP} --json --events file | (sleep 30; cat > /dev/null)"))
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let group = child.id();
+    let started = Instant::now();
+    let podtop = loop {
+        if let Some(pid) = sh("pgrep -x podtop || true").lines().next() {
+            break pid.trim().parse::<u32>().unwrap();
+        }
+        assert!(started.elapsed() < Duration::from_secs(10));
+        thread::sleep(Duration::from_millis(50));
+    };
+    thread::sleep(Duration::from_millis(800));
+    churn();
+    sh(&format!("kill -TERM {podtop}"));
+    let took = exit_time(podtop, Duration::from_secs(5)).expect("podtop ends although its reader sleeps");
+    assert!(took < Duration::from_secs(1), "ended {took:?} after SIGTERM");
+    sh(&format!("kill -- -{group} 2>/dev/null || true")); // the sleeping reader
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let _ = child.wait();
+    assert!(stderr.contains("records not written (the output stopped taking them)"), "dropped and counted: {stderr}");
+    assert!(loaded_podtop_programs().is_empty());
+
+    // --duration while the reader sleeps.
+    let started = Instant::now();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{PODTOP} --json --events file --duration 2 | (sleep 30; cat > /dev/null)"))
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let group = child.id();
+    thread::sleep(Duration::from_millis(500));
+    churn();
+    let podtop: u32 = sh("pgrep -x podtop").trim().parse().unwrap();
+    exit_time(podtop, Duration::from_secs(10)).expect("podtop ends at its deadline");
+    assert!(started.elapsed() < Duration::from_secs(4), "--duration 2 ended after {:?}", started.elapsed());
+    sh(&format!("kill -- -{group} 2>/dev/null || true"));
+    let _ = child.wait();
+    assert!(loaded_podtop_programs().is_empty());
+}
+
+/// The FUSE server of tests/fixtures/stallfs.c, mounted; killed and
+/// unmounted on drop, which releases whatever waits on it, then the
+/// processes that used it are ended (before that, their exit would wait on
+/// the server too: closing a FUSE file is a request).
+struct StallingMount {
+    dir: OpenDir,
+    server: std::process::Child,
+    users: Vec<std::process::Child>,
+}
+
+impl StallingMount {
+    fn start() -> StallingMount {
+        let dir = OpenDir::new("fuse");
+        let binary = dir.0.join("stallfs");
+        sh(&format!(
+            "gcc -O2 -o {} {}/tests/fixtures/stallfs.c $(pkg-config --cflags --libs fuse3)",
+            binary.display(),
+            env!("CARGO_MANIFEST_DIR")
+        ));
+        std::fs::create_dir(dir.0.join("mnt")).unwrap();
+        let server = Command::new(&binary).arg(dir.0.join("trigger")).arg(dir.0.join("mnt")).stderr(Stdio::null()).spawn().unwrap();
+        let started = Instant::now();
+        while !sh("cat /proc/self/mountinfo").contains(&dir.0.join("mnt").display().to_string()) {
+            assert!(started.elapsed() < Duration::from_secs(10), "stallfs mounted");
+            thread::sleep(Duration::from_millis(50));
+        }
+        StallingMount { dir, server, users: Vec::new() }
+    }
+
+    fn adopt(&mut self, user: std::process::Child) {
+        self.users.push(user);
+    }
+
+    fn file(&self) -> String {
+        self.dir.0.join("mnt/stall").display().to_string()
+    }
+
+    /// From now on, every request to the filesystem waits forever.
+    fn stall(&self) {
+        std::fs::write(self.dir.0.join("trigger"), b"").unwrap();
+    }
+}
+
+impl Drop for StallingMount {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        let _ = Command::new("umount").arg("-l").arg(self.dir.0.join("mnt")).status();
+        for user in &mut self.users {
+            let _ = user.kill();
+            let _ = user.wait();
+        }
+    }
+}
+
+#[test]
+fn a_filesystem_that_stops_answering_does_not_hold_podtop() {
+    require_root();
+    let mut fuse = StallingMount::start();
+    let regular = format!("/tmp/podtop-regular-{}", hex(6));
+    // A process holding a file on the FUSE mount and a regular file, both
+    // opened before podtop starts: podtop learns the regular file's name
+    // from the process's descriptors, next to the one it must not touch.
+    let holder = "import sys, time\nf = open(sys.argv[1], 'rb'); f.read(10)\nr = open(sys.argv[2], 'wb')\n\
+                  print('ready', flush=True); sys.stdin.readline()\n\
+                  for _ in range(300): r.write(b'w' * 100); r.flush(); time.sleep(0.01)\nprint('done', flush=True); time.sleep(60)";
+    let mut process = Command::new("python3")
+        .args(["-c", holder, &fuse.file(), &regular])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
+    let mut stdin = process.stdin.take().unwrap();
+    let pid = u64::from(process.id());
+    fuse.adopt(process);
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    fuse.stall();
+    // The stall is real: a stat of the FUSE file now waits (in a thread we abandon).
+    let probe = fuse.file();
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let _ = std::fs::metadata(probe);
+        let _ = tx.send(());
+    });
+    assert!(rx.recv_timeout(Duration::from_millis(500)).is_err(), "precondition: the FUSE mount stalls");
+
+    let mut podtop = Podtop::start(&["--events", "file"]);
+    std::io::Write::write_all(&mut stdin, b"go\n").unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "done");
+    let named = podtop.wait_for(Duration::from_secs(5), |r| {
+        r["type"] == "file_io" && r["process"]["pid"] == pid && r["file"]["path"] == regular.as_str()
+    });
+    assert!(named["file"]["write_bytes"].as_u64().unwrap() > 0);
+    let started = Instant::now();
+    let (status, records) = podtop.stop_with(libc::SIGTERM);
+    assert!(started.elapsed() < Duration::from_secs(1), "ended {:?} after SIGTERM", started.elapsed());
+    assert!(status.success());
+    assert_eq!(records.last().unwrap()["type"], "stats", "and it ended on its normal path");
+    drop(fuse);
+    let _ = std::fs::remove_file(&regular);
+    assert!(loaded_podtop_programs().is_empty());
+}
