@@ -38,7 +38,7 @@ fn fill_comm(comm: &mut [i8; 16], name: &str) {
 fn pipeline() -> Pipeline<JsonSink<io::Sink>> {
     let mut enricher = Enricher::new(None, MetadataSources::default());
     enricher.cgroup_created(CGROUP, CONTAINER_PATH.to_string());
-    Pipeline::new(enricher, JsonSink::new(io::sink(), "node-1".into()), Filter::default())
+    Pipeline::new(enricher, JsonSink::new(io::sink(), "node-1".into()), Filter::default(), true)
 }
 
 fn open_record() -> Vec<u64> {

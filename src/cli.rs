@@ -66,6 +66,10 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", global = true)]
     pub record: Option<PathBuf>,
 
+    /// Show secrets in command lines (passwords, tokens) as they are, instead of ***
+    #[arg(long, global = true)]
+    pub no_redact: bool,
+
     /// With --record: overwrite FILE if it exists (never through a symbolic link)
     #[arg(long, global = true, requires = "record")]
     pub force: bool,

@@ -40,6 +40,8 @@ pub struct CollectOptions {
     pub first_open_per_file: bool,
     /// Programs not to attach, as if the kernel lacked their tracepoints.
     pub skip_probes: Vec<String>,
+    /// Mask secrets in exec arguments.
+    pub redact: bool,
     /// Turn on the kernel's accounting of BPF run time (shown by the TUI);
     /// where it is already on (sysctl kernel.bpf_stats_enabled), it is read anyway.
     pub bpf_run_time: bool,
@@ -211,7 +213,7 @@ pub fn collect<S: Sink>(
         Ok(sink) => sink,
         Err(e) => return ended_by(e, "the start record"),
     };
-    let pipeline = Rc::new(RefCell::new(Pipeline::new(enricher, sink, opts.filter.clone())));
+    let pipeline = Rc::new(RefCell::new(Pipeline::new(enricher, sink, opts.filter.clone(), opts.redact)));
     let mut builder = RingBufferBuilder::new();
     let callback_pipeline = pipeline.clone();
     builder

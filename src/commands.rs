@@ -21,6 +21,7 @@ pub fn collect_options(cli: &Cli, for_tui: bool) -> CollectOptions {
         first_open_per_file: for_tui,
         skip_probes: cli.skip_probes.clone(),
         bpf_run_time: for_tui && cli.bpf_stats,
+        redact: !cli.no_redact,
     }
 }
 

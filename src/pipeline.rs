@@ -1,6 +1,7 @@
 //! decode -> enrich -> sink, for each record of the ring buffer, and the
 //! periodic records made from counters aggregated in the kernel.
 
+use std::borrow::Cow;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -10,7 +11,8 @@ use crate::clock::Clock;
 use crate::enrich::peers::{Endpoint, PeerTable, SocketView};
 use crate::enrich::files::FilePaths;
 use crate::enrich::Enricher;
-use crate::events::{c_bytes, decode, CgroupCounters, ConnEvent, Event, FileIoKey, FileIoValue, Kind, UdpKey, UdpValue};
+use crate::enrich::redact::redact_args;
+use crate::events::{c_bytes, decode, split_args, CgroupCounters, ConnEvent, Event, FileIoKey, FileIoValue, Kind, UdpKey, UdpValue};
 use crate::filter::Filter;
 use crate::output::{CountersRecord, EventRecord, FileIoDelta, FileIoRecord, NetView, Sink, Stats, UdpDelta, UdpRecord};
 
@@ -57,12 +59,14 @@ pub struct Pipeline<S: Sink> {
     cgroup_deltas: Deltas<u64, CgroupCounters>,
     udp_deltas: Deltas<UdpId, UdpDelta>,
     decode_errors: u64,
+    /// Mask secrets in exec arguments (`--no-redact` turns it off).
+    redact: bool,
     /// Set when a write failed; the reader stops consuming.
     pub output_error: Option<io::Error>,
 }
 
 impl<S: Sink> Pipeline<S> {
-    pub fn new(enricher: Enricher, sink: S, filter: Filter) -> Self {
+    pub fn new(enricher: Enricher, sink: S, filter: Filter, redact: bool) -> Self {
         let host_netns = enricher.netns.host_netns();
         Pipeline {
             enricher,
@@ -77,6 +81,7 @@ impl<S: Sink> Pipeline<S> {
             cgroup_deltas: Deltas::default(),
             udp_deltas: Deltas::default(),
             decode_errors: 0,
+            redact,
             output_error: None,
         }
     }
@@ -122,11 +127,12 @@ impl<S: Sink> Pipeline<S> {
             if kind == Kind::CgroupMkdir {
                 let path = String::from_utf8_lossy(c_bytes(&e.path, e.path_len)).into_owned();
                 self.enricher.cgroup_created(e.id, path);
-                if self.filter.is_active() {
-                    let attribution = self.enricher.attribution(e.id);
-                    if self.filter.matches(&attribution) {
-                        self.pending_filter_cgroups.push(e.id);
-                    }
+                // Names are read now, while the runtime's state is there: a
+                // container that ends within a second is gone before its
+                // first counters are read, and so is its state.
+                let attribution = self.enricher.attribution(e.id);
+                if self.filter.is_active() && self.filter.matches(&attribution) {
+                    self.pending_filter_cgroups.push(e.id);
                 }
             } else {
                 self.enricher.cgroup_removed(e.id);
@@ -165,6 +171,17 @@ impl<S: Sink> Pipeline<S> {
             }
             _ => {}
         }
+        let (args, args_redacted) = match event {
+            Event::Exec(e) => {
+                let args: Vec<&[u8]> = split_args(c_bytes(&e.args, e.args_len)).collect();
+                if self.redact {
+                    redact_args(&args)
+                } else {
+                    (args.into_iter().map(Cow::Borrowed).collect(), false)
+                }
+            }
+            _ => (Vec::new(), false),
+        };
         let record = EventRecord {
             event,
             unix_ns: self.clock.unix_ns(event.header().boot_ns),
@@ -173,6 +190,8 @@ impl<S: Sink> Pipeline<S> {
             net,
             peer: peer.as_ref(),
             sidecar_visible,
+            args,
+            args_redacted,
         };
         self.sink.event(&record)
     }

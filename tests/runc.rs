@@ -105,3 +105,50 @@ fn runc_container_is_named_from_its_annotations_and_filtered_in_the_kernel() {
         assert_eq!(r["container"]["id"], container.id.as_str(), "the bystander pod is filtered out in the kernel: {r}");
     }
 }
+
+#[test]
+fn a_pod_copied_into_a_users_delegated_subtree_is_not_that_pod() {
+    require_root();
+    let pod_uid = format!("{}-{}-{}-{}-{}", hex(8), hex(4), hex(4), hex(4), hex(12));
+    let container = RuncContainer::start(&pod_uid, "sleep 60");
+    // nobody's delegated subtree, as systemd gives every user one, holding a
+    // copy of the real container's cgroup path: pod uid and container id.
+    let delegated = "/user.slice/user-65534.slice/user@65534.service";
+    let spoof = format!("{delegated}{}", container.cgroup);
+    let root = cgroup2_mount();
+    fs::create_dir_all(root.join(spoof.trim_start_matches('/'))).unwrap();
+    sh(&format!("chown -R 65534:65534 {}", root.join(delegated.trim_start_matches('/')).display()));
+    struct Cleanup(String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            remove_cgroup_tree(&self.0, "/user.slice");
+        }
+    }
+    let _cleanup = Cleanup(spoof.clone());
+
+    let mut all = Podtop::start(&[]);
+    let mut filtered = Podtop::start(&["--pod", &pod_uid]);
+    let procs = root.join(spoof.trim_start_matches('/')).join("cgroup.procs");
+    sh(&format!(
+        "sh -c 'echo $$ > {} && exec setpriv --reuid=65534 --regid=65534 --clear-groups /bin/echo podtop-spoof-marker' > /dev/null",
+        procs.display()
+    ));
+    // The real container, for contrast: named from its metadata.
+    sh(&format!("runc exec {} /bin/true", container.id));
+    let spoofed = all.wait_for(Duration::from_secs(10), |r| r["type"] == "exec" && r["exec"]["args"][1] == "podtop-spoof-marker");
+    let real = all.wait_for(Duration::from_secs(10), |r| r["type"] == "exec" && r["exec"]["filename"] == "/bin/true" && r["container"]["id"] == container.id.as_str());
+    std::thread::sleep(Duration::from_millis(500));
+    let filtered_records = filtered.stop();
+    all.stop();
+
+    assert_eq!(real["pod"]["uid"], pod_uid.as_str());
+    assert_eq!(real["container"]["name"], "app");
+    assert_eq!(spoofed["cgroup"]["path"], spoof.as_str());
+    assert_eq!(spoofed["pod"], Value::Null, "a user's cgroup is not a pod: {spoofed}");
+    assert_eq!(spoofed["container"], Value::Null, "nor the container it copies: {spoofed}");
+    assert!(
+        !filtered_records.iter().any(|r| r["exec"]["args"][1] == "podtop-spoof-marker"),
+        "--pod does not take in the copy"
+    );
+    assert!(filtered_records.iter().any(|r| r["type"] == "exec" && r["container"]["id"] == container.id.as_str()));
+}

@@ -228,8 +228,11 @@ impl Group {
     }
 }
 
+/// A hex id (container, pod UID) cut to its first 12 characters, as docker
+/// shows them; any other id (a name a user chose for `ctr` or `runc`) whole.
 fn short(id: &str) -> String {
-    id.chars().take(8).collect()
+    let hex = id.len() >= 32 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    if hex { id.chars().take(12).collect() } else { id.to_string() }
 }
 
 /// One line of the event pane.

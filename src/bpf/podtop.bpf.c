@@ -41,6 +41,28 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NR_preadv2 327
 #define NR_pwritev2 328
 #define NR_openat2 437
+#define NR_creat 85
+
+/* The same calls made through the 32-bit entry (int $0x80, sysenter): other
+ * numbers, arguments in bx, cx, dx. Read as x86_64 numbers they would be
+ * other calls (getpid, 20, would read as writev). */
+#define NR32_read 3
+#define NR32_write 4
+#define NR32_open 5
+#define NR32_creat 8
+#define NR32_readv 145
+#define NR32_writev 146
+#define NR32_pread64 180
+#define NR32_pwrite64 181
+#define NR32_openat 295
+#define NR32_preadv 333
+#define NR32_pwritev 334
+#define NR32_preadv2 378
+#define NR32_pwritev2 379
+#define TS_COMPAT 0x0002 /* thread_info.status: in a 32-bit syscall */
+#define O_WRONLY 01
+#define O_CREAT 0100
+#define O_TRUNC 01000
 
 /* TCP states (include/net/tcp_states.h) */
 #define TCP_ESTABLISHED 1
@@ -473,7 +495,54 @@ static __always_inline struct file *file_of_fd(unsigned int fd)
 	return file;
 }
 
-static __always_inline void on_open_exit(struct pt_regs *regs, long nr, long ret)
+/* A syscall's number and first arguments, whichever entry it came through. */
+struct syscall {
+	long nr; /* the x86_64 number of the same call */
+	unsigned long arg[3];
+};
+
+static __always_inline long native_nr(long nr32)
+{
+	switch (nr32) {
+	case NR32_read: return NR_read;
+	case NR32_write: return NR_write;
+	case NR32_open: return NR_open;
+	case NR32_creat: return NR_creat;
+	case NR32_readv: return NR_readv;
+	case NR32_writev: return NR_writev;
+	case NR32_pread64: return NR_pread64;
+	case NR32_pwrite64: return NR_pwrite64;
+	case NR32_openat: return NR_openat;
+	case NR32_preadv: return NR_preadv;
+	case NR32_pwritev: return NR_pwritev;
+	case NR32_preadv2: return NR_preadv2;
+	case NR32_pwritev2: return NR_pwritev2;
+	case NR_openat2: return NR_openat2; /* numbers from 424 on are shared */
+	default: return -1;
+	}
+}
+
+static __always_inline void read_syscall(struct pt_regs *regs, struct syscall *sc)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	bool compat = false;
+
+	if (bpf_core_field_exists(task->thread_info.status))
+		compat = task->thread_info.status & TS_COMPAT;
+	if (compat) {
+		sc->nr = native_nr(regs->orig_ax);
+		sc->arg[0] = regs->bx;
+		sc->arg[1] = regs->cx;
+		sc->arg[2] = regs->dx;
+	} else {
+		sc->nr = regs->orig_ax;
+		sc->arg[0] = regs->di;
+		sc->arg[1] = regs->si;
+		sc->arg[2] = regs->dx;
+	}
+}
+
+static __always_inline void on_open_exit(struct syscall *sc, long ret)
 {
 	struct open_event *e;
 	const char *path;
@@ -504,16 +573,19 @@ static __always_inline void on_open_exit(struct pt_regs *regs, long nr, long ret
 	if (!e)
 		return;
 	fill_header(&e->hdr, EVENT_OPEN);
-	if (nr == NR_open) {
-		path = (const char *)regs->di;
-		e->flags = regs->si;
-	} else if (nr == NR_openat) {
-		path = (const char *)regs->si;
-		e->flags = regs->dx;
+	if (sc->nr == NR_open) {
+		path = (const char *)sc->arg[0];
+		e->flags = sc->arg[1];
+	} else if (sc->nr == NR_creat) { /* open(path, O_CREAT|O_WRONLY|O_TRUNC, mode) */
+		path = (const char *)sc->arg[0];
+		e->flags = O_CREAT | O_WRONLY | O_TRUNC;
+	} else if (sc->nr == NR_openat) {
+		path = (const char *)sc->arg[1];
+		e->flags = sc->arg[2];
 	} else { /* openat2: flags are the first field of struct open_how */
-		path = (const char *)regs->si;
+		path = (const char *)sc->arg[1];
 		e->flags = 0;
-		bpf_probe_read_user(&e->flags, sizeof(e->flags), (void *)regs->dx);
+		bpf_probe_read_user(&e->flags, sizeof(e->flags), (void *)sc->arg[2]);
 	}
 	n = bpf_probe_read_user_str(e->path, sizeof(e->path), path);
 	e->path_len = n > 0 ? n - 1 : 0;
@@ -591,14 +663,16 @@ static __always_inline void on_file_io_exit(long nr, unsigned int fd, long ret)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
-	long nr = regs->orig_ax;
+	struct syscall sc;
 
-	switch (nr) {
+	read_syscall(regs, &sc);
+	switch (sc.nr) {
 	case NR_open:
+	case NR_creat:
 	case NR_openat:
 	case NR_openat2:
 		if (wanted(CLASS_FILE))
-			on_open_exit(regs, nr, ret);
+			on_open_exit(&sc, ret);
 		break;
 	case NR_read:
 	case NR_write:
@@ -611,7 +685,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	case NR_preadv2:
 	case NR_pwritev2:
 		if (wanted(CLASS_FILE))
-			on_file_io_exit(nr, regs->di, ret);
+			on_file_io_exit(sc.nr, sc.arg[0], ret);
 		break;
 	}
 	return 0;

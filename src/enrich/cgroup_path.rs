@@ -88,7 +88,9 @@ fn id_between<'a>(component: &'a str, prefix: &str, suffix: &str) -> Option<&'a 
     is_container_id(id).then_some(id)
 }
 
-fn container_in(component: &str, parent: Option<&str>) -> Option<ContainerRef> {
+/// A container's own cgroup, directly below the level that holds containers
+/// (a pod, or a runtime's parent cgroup).
+fn container_in(component: &str, parent_is_docker: bool) -> Option<ContainerRef> {
     let found = |id: &str, runtime| Some(ContainerRef { id: id.to_string(), runtime });
     if let Some(id) = id_between(component, "docker-", ".scope") {
         return found(id, Some(Runtime::Docker));
@@ -103,80 +105,104 @@ fn container_in(component: &str, parent: Option<&str>) -> Option<ContainerRef> {
         return found(id, Some(Runtime::Podman));
     }
     if is_container_id(component) {
-        let runtime = match parent {
-            Some("docker") => Some(Runtime::Docker),
-            _ => None,
-        };
-        return found(component, runtime);
+        return found(component, parent_is_docker.then_some(Runtime::Docker));
     }
     None
 }
 
-/// `kubepods-besteffort-pod1234_5678.slice` (systemd) or `pod1234-5678` (cgroupfs).
-fn pod_uid_in(component: &str) -> Option<String> {
-    let systemd = component
-        .strip_suffix(".slice")
-        .and_then(|c| c.rsplit_once("-pod"))
-        .filter(|(prefix, _)| prefix.contains("kubepods"))
-        .map(|(_, uid)| uid.replace('_', "-"));
-    let uid = systemd.or_else(|| component.strip_prefix("pod").map(str::to_string))?;
-    let valid = !uid.is_empty() && uid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
-    valid.then_some(uid)
+/// `...-pod1234_5678.slice` (systemd) -> "1234-5678".
+fn systemd_pod_uid(slice: &str) -> Option<String> {
+    let (prefix, uid) = slice.strip_suffix(".slice")?.rsplit_once("-pod")?;
+    (prefix.split('-').any(|part| part == "kubepods") && is_uid(uid)).then(|| uid.replace('_', "-"))
 }
 
-fn qos_in(component: &str) -> Option<QosClass> {
-    if component == "besteffort" || component.ends_with("kubepods-besteffort.slice") {
+fn is_uid(uid: &str) -> bool {
+    !uid.is_empty() && uid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-' || b == b'_')
+}
+
+fn qos_of_slice(slice: &str) -> Option<QosClass> {
+    let name = slice.strip_suffix(".slice")?;
+    if name.ends_with("kubepods-besteffort") {
         Some(QosClass::BestEffort)
-    } else if component == "burstable" || component.ends_with("kubepods-burstable.slice") {
+    } else if name.ends_with("kubepods-burstable") {
         Some(QosClass::Burstable)
     } else {
         None
     }
 }
 
+/// How many leading components form a chain of systemd slices from the
+/// root (`a.slice/a-b.slice/a-b-c.slice`): only systemd makes those, as
+/// root, so nothing a user was delegated can pose as one.
+fn slice_chain_len(components: &[&str]) -> usize {
+    let mut parent: Option<&str> = None;
+    for (i, component) in components.iter().enumerate() {
+        let Some(name) = component.strip_suffix(".slice") else { return i };
+        let chained = match parent {
+            None => !name.is_empty() && !name.contains('-'),
+            Some(parent) => name.strip_prefix(parent).is_some_and(|rest| rest.starts_with('-') && rest.len() > 1),
+        };
+        if !chained {
+            return i;
+        }
+        parent = Some(name);
+    }
+    components.len()
+}
+
+/// The pod level of a kubelet path, anchored at the cgroup root: kubelet's
+/// systemd driver (a slice chain ending in the pod's slice, under
+/// `kubepods.slice` or a nested `...-kubepods.slice`) or its cgroupfs driver
+/// (`/kubepods[/<qos>]/pod<uid>`). Returns (uid, qos, index of the pod component).
+fn pod_in(components: &[&str]) -> Option<(String, QosClass, usize)> {
+    let chain = slice_chain_len(components);
+    let mut qos = QosClass::Guaranteed;
+    for (i, slice) in components[..chain].iter().enumerate() {
+        if let Some(q) = qos_of_slice(slice) {
+            qos = q;
+        } else if let Some(uid) = systemd_pod_uid(slice) {
+            return Some((uid, qos, i));
+        }
+    }
+    if components.first() != Some(&"kubepods") {
+        return None;
+    }
+    let (qos, at) = match components.get(1) {
+        Some(&"besteffort") => (QosClass::BestEffort, 2),
+        Some(&"burstable") => (QosClass::Burstable, 2),
+        _ => (QosClass::Guaranteed, 1),
+    };
+    let uid = components.get(at)?.strip_prefix("pod").filter(|uid| is_uid(uid))?;
+    Some((uid.to_string(), qos, at))
+}
+
 /// Reads a cgroup path (relative to the cgroup v2 root, e.g. from /proc/PID/cgroup).
 ///
-/// Components are matched anywhere in the path, so kubelet nested under a
-/// systemd service (kind, k3s) or a cgroup namespace parses alike.
+/// Every shape is anchored where kubelet and the runtimes create it, at the
+/// root of the cgroup tree: a user's delegated subtree
+/// (`/user.slice/user-1000.slice/user@1000.service/...`) that copies a
+/// pod's or a container's shape is what it is, a user's cgroup. Cgroups a
+/// container makes below its own are that container's.
 pub fn parse(path: &str) -> PathInfo {
     let components: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
     let mut info = PathInfo::default();
-    let mut in_kubepods = false;
-    let mut qos = QosClass::Guaranteed;
-    let mut offset = 0;
-    for component in &components {
-        offset += 1 + component.len();
-        if component.contains("kubepods") {
-            in_kubepods = true;
-        }
-        if !in_kubepods {
-            continue;
-        }
-        if let Some(q) = qos_in(component) {
-            qos = q;
-        } else if info.pod.is_none() {
-            if let Some(uid) = pod_uid_in(component) {
-                info.pod = Some(PodRef { uid, qos, cgroup_path: path_prefix(path, offset) });
-            }
-        }
+    if let Some((uid, qos, at)) = pod_in(&components) {
+        let cgroup_path = format!("/{}", components[..=at].join("/"));
+        info.container = components.get(at + 1).and_then(|c| container_in(c, false));
+        info.pod = Some(PodRef { uid, qos, cgroup_path });
+        return info;
     }
-    // The container is the innermost component that names one; podman's
-    // `libpod-<id>.scope/container` puts it one level up.
-    for (i, component) in components.iter().enumerate().rev() {
-        let parent = i.checked_sub(1).map(|p| components[p]);
-        if let Some(container) = container_in(component, parent) {
-            info.container = Some(container);
-            break;
-        }
-    }
+    // Containers outside pods, below their runtime's own parent cgroup.
+    info.container = match (components.first(), components.get(1)) {
+        (Some(&"docker"), Some(c)) if is_container_id(c) => container_in(c, true),
+        (Some(&"system.slice"), Some(c)) => id_between(c, "docker-", ".scope").and_then(|_| container_in(c, false)),
+        (Some(&"machine.slice"), Some(c)) => id_between(c, "libpod-", ".scope").and_then(|_| container_in(c, false)),
+        (Some(&"libpod_parent"), Some(c)) => id_between(c, "libpod-", "").and_then(|_| container_in(c, false)),
+        _ => None,
+    };
     info
 }
 
-/// The first `len` bytes of `path` once leading slashes are normalised to one.
-fn path_prefix(path: &str, len: usize) -> String {
-    let trimmed = path.trim_start_matches('/');
-    format!("/{}", &trimmed[..(len - 1).min(trimmed.len())])
-}
 
 #[cfg(test)]
 mod tests {
@@ -260,6 +286,45 @@ mod tests {
         // Uppercase or short hex is not a container id.
         assert_eq!(parse(&format!("/docker/{}", ID.to_uppercase())).container, None);
         assert_eq!(parse("/docker/abc123").container, None);
+    }
+
+    #[test]
+    fn shapes_copied_into_a_delegated_subtree_are_a_users_cgroups() {
+        let pod = format!(
+            "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1a2b_3c4d.slice/cri-containerd-{ID}.scope"
+        );
+        for user in [
+            "/user.slice/user-1000.slice/user@1000.service",
+            "/user.slice/user-1000.slice/user@1000.service/app.slice",
+            "/system.slice/foo.service",
+        ] {
+            let spoof = format!("{user}/{pod}");
+            assert_eq!(parse(&spoof), PathInfo::default(), "{spoof}");
+        }
+        // Below a real pod's cgroup it stays that pod's, not the one it copies.
+        let inside = format!("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-podaa.slice/x.scope/{pod}");
+        let info = parse(&inside);
+        assert_eq!((info.pod.unwrap().uid.as_str(), info.container), ("aa", None));
+        for user in ["/user.slice/user-1000.slice/user@1000.service", "/kubepods"] {
+            for shape in [format!("docker/{ID}"), format!("system.slice/docker-{ID}.scope"), format!("kubepods/besteffort/pod12/{ID}")] {
+                let spoof = format!("{user}/{shape}");
+                assert_eq!(parse(&spoof).container, None, "{spoof}");
+            }
+        }
+        // A slice chain must be a chain: a slice that does not extend its parent breaks it.
+        let broken = format!("/kubepods.slice/other-burstable.slice/kubepods-burstable-pod12.slice/cri-containerd-{ID}.scope");
+        assert_eq!(parse(&broken).pod, None);
+    }
+
+    #[test]
+    fn cgroups_a_container_makes_below_its_own_are_that_container() {
+        const OTHER: &str = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+        let nested = format!(
+            "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod12_34.slice/cri-containerd-{ID}.scope/cri-containerd-{OTHER}.scope"
+        );
+        assert_eq!(parse(&nested).container.unwrap().id, ID, "not the id it writes below itself");
+        let inside_docker = format!("/system.slice/docker-{ID}.scope/init.scope");
+        assert_eq!(parse(&inside_docker).container.unwrap().id, ID);
     }
 
     #[test]

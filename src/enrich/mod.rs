@@ -11,6 +11,7 @@ pub mod listeners;
 pub mod metadata;
 pub mod netns;
 pub mod peers;
+pub mod redact;
 pub mod safe_fs;
 
 use std::sync::OnceLock;
@@ -189,9 +190,19 @@ impl Enricher {
         meta
     }
 
+    /// Containers whose cgroup only a runtime's state explains: plain `ctr`
+    /// (`/<namespace>/<name>`) and plain runc (`/<id>`), both at the root of
+    /// the tree, where only root makes cgroups.
     fn plain_ctr_container(&mut self, path: &str) -> Option<Container> {
-        let mut parts = path.trim_start_matches('/').split('/');
-        let (Some(_namespace), Some(name), None) = (parts.next(), parts.next(), parts.next()) else { return None };
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        let name = match parts.as_slice() {
+            [_, name] | [name] => *name,
+            _ => return None,
+        };
+        // systemd's own units are no container: no need to ask the runtimes.
+        if [".slice", ".scope", ".service", ".mount", ".socket"].iter().any(|unit| name.ends_with(unit)) {
+            return None;
+        }
         let meta = self.container_metadata(name)?;
         Some(Container { id: name.to_string(), runtime: meta.runtime, name: meta.name })
     }

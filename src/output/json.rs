@@ -214,27 +214,56 @@ pub fn write_base64(buf: &mut Vec<u8>, bytes: &[u8]) {
     buf.push(b'"');
 }
 
+/// The characters written as `\uXXXX` beyond what JSON requires: C1 control
+/// characters (U+009B is a terminal's CSI, as ESC [ is) and the bidirectional
+/// controls and line separators that make text display other than it reads
+/// (U+202E turns "txt.exe" into what looks like another name). A JSON string
+/// read by a person, or pasted into a terminal, shows them as what they are.
+/// Returns the code point and its UTF-8 length when `bytes` starts with one.
+fn disguising_char(bytes: &[u8]) -> Option<(u32, usize)> {
+    match *bytes {
+        [0xc2, b, ..] if (0x80..=0x9f).contains(&b) => Some((u32::from(b), 2)),
+        [0xe2, 0x80, b, ..] if matches!(b, 0x8e | 0x8f | 0xa8..=0xae) => Some((0x2000 | u32::from(b - 0x80), 3)),
+        [0xe2, 0x81, b, ..] if (0xa6..=0xa9).contains(&b) => Some((0x2040 | u32::from(b - 0x80), 3)),
+        _ => None,
+    }
+}
+
 fn escape_valid(buf: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: Option<&[u8]> = match b {
-            b'"' => Some(b"\\\""),
-            b'\\' => Some(b"\\\\"),
-            b'\n' => Some(b"\\n"),
-            b'\r' => Some(b"\\r"),
-            b'\t' => Some(b"\\t"),
-            0..=0x1f | 0x7f => None,
-            _ => continue,
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (escape, len): (Option<&[u8]>, usize) = match b {
+            b'"' => (Some(b"\\\""), 1),
+            b'\\' => (Some(b"\\\\"), 1),
+            b'\n' => (Some(b"\\n"), 1),
+            b'\r' => (Some(b"\\r"), 1),
+            b'\t' => (Some(b"\\t"), 1),
+            0..=0x1f | 0x7f => (None, 1),
+            0xc2 | 0xe2 => match disguising_char(&bytes[i..]) {
+                Some((_, len)) => (None, len),
+                None => {
+                    i += 1;
+                    continue;
+                }
+            },
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         buf.extend_from_slice(&bytes[start..i]);
         match escape {
             Some(e) => buf.extend_from_slice(e),
             None => {
-                let _ = write!(buf, "\\u{:04x}", b);
+                let code = disguising_char(&bytes[i..]).map_or(u32::from(b), |(c, _)| c);
+                let _ = write!(buf, "\\u{code:04x}");
             }
         }
-        start = i + 1;
+        i += len;
+        start = i;
     }
     buf.extend_from_slice(&bytes[start..]);
 }
@@ -331,6 +360,19 @@ mod tests {
         assert_eq!(json_of("caf\u{e9} \u{1F600}".as_bytes()), "\"caf\u{e9} \u{1F600}\"");
         let parsed: String = serde_json::from_str(&json_of(b"x\"\\\n\x00y")).unwrap();
         assert_eq!(parsed, "x\"\\\n\0y");
+    }
+
+    #[test]
+    fn characters_that_disguise_text_are_escaped() {
+        // C1 CSI, right-to-left override, isolates, line separator: escaped, and read back as themselves.
+        let text = "a\u{9b}31mb\u{202e}exe.txt\u{2066}x\u{2069}\u{2028}\u{200f}";
+        let json = json_of(text.as_bytes());
+        assert_eq!(json, r#""a\u009b31mb\u202eexe.txt\u2066x\u2069\u2028\u200f""#);
+        assert_eq!(serde_json::from_str::<String>(&json).unwrap(), text);
+        // Neighbours of those ranges are ordinary text.
+        for ok in ["\u{a0}", "\u{2010}", "\u{2030}", "\u{2070}", "\u{e9}"] {
+            assert_eq!(json_of(ok.as_bytes()), format!("\"{ok}\""));
+        }
     }
 
     #[test]

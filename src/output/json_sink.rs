@@ -6,7 +6,7 @@ use super::json::ObjectWriter;
 use super::writer::OutputHandle;
 use super::{errno_name, write_device, write_ip, write_open_flags, CountersRecord, EventRecord, FileIoRecord, NetView, Sink, Stats, UdpRecord};
 use crate::enrich::Attribution;
-use crate::events::{c_bytes, c_str_bytes, exit_status, split_args, Event, Kind, ProcessIdentity};
+use crate::events::{c_bytes, c_str_bytes, exit_status, Event, Kind, ProcessIdentity};
 
 /// Writes NDJSON to any writer (stdout in practice), through one reused buffer.
 pub struct JsonSink<W: Write> {
@@ -71,8 +71,9 @@ impl<W: Write> Sink for JsonSink<W> {
                 o.object("exec", |x| {
                     x.bytes("filename", c_bytes(&e.filename, e.filename_len))
                         .bool("filename_truncated", e.filename_truncated != 0)
-                        .bytes_array("args", split_args(c_bytes(&e.args, e.args_len)))
-                        .bool("args_truncated", e.args_truncated != 0);
+                        .bytes_array("args", r.args.iter().map(|a| a.as_ref()))
+                        .bool("args_truncated", e.args_truncated != 0)
+                        .bool("args_redacted", r.args_redacted);
                 });
             }
             Event::Exit(e) => {

@@ -6,6 +6,7 @@ mod json_sink;
 pub mod recording;
 pub mod writer;
 
+use std::borrow::Cow;
 use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -76,6 +77,10 @@ pub struct EventRecord<'a> {
     pub net: Option<NetView>,
     pub peer: Option<&'a Arc<Attribution>>,
     pub sidecar_visible: bool,
+    /// An exec's arguments as the sinks show them: secrets masked unless --no-redact.
+    pub args: Vec<Cow<'a, [u8]>>,
+    /// Whether any argument was masked.
+    pub args_redacted: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

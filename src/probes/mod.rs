@@ -285,6 +285,8 @@ pub enum ProbeStatus {
     Attached,
     /// A stand-in, not needed: a better program gives the same.
     Standby(String),
+    /// Not requested (`--events`): not a gap in what the kernel offers.
+    Off(String),
     Skipped(String),
     Failed(String),
 }
@@ -294,6 +296,7 @@ impl ProbeStatus {
         match self {
             ProbeStatus::Attached => "attached",
             ProbeStatus::Standby(_) => "standby",
+            ProbeStatus::Off(_) => "off",
             ProbeStatus::Skipped(_) => "skipped",
             ProbeStatus::Failed(_) => "failed",
         }
@@ -302,7 +305,7 @@ impl ProbeStatus {
     pub fn reason(&self) -> Option<&str> {
         match self {
             ProbeStatus::Attached => None,
-            ProbeStatus::Standby(r) | ProbeStatus::Skipped(r) | ProbeStatus::Failed(r) => Some(r),
+            ProbeStatus::Standby(r) | ProbeStatus::Off(r) | ProbeStatus::Skipped(r) | ProbeStatus::Failed(r) => Some(r),
         }
     }
 }
@@ -411,7 +414,7 @@ fn plan(btf: &Btf, config: &KernelConfig, failed: &[(&'static str, String)]) -> 
             return Some(ProbeStatus::Failed(reason.clone()));
         }
         if !spec.gives.iter().any(|c| c.class().is_none_or(|class| config.classes.contains(class))) {
-            return Some(ProbeStatus::Skipped("not requested (--events)".into()));
+            return Some(ProbeStatus::Off("not requested (--events)".into()));
         }
         if config.skip_probes.iter().any(|p| p == spec.program) {
             return Some(ProbeStatus::Skipped("turned off (--skip-probes)".into()));

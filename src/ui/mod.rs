@@ -4,6 +4,7 @@
 pub mod app;
 pub mod input;
 pub mod render;
+pub mod safe_backend;
 pub mod sink;
 
 use std::fs::File;
@@ -29,6 +30,7 @@ use crate::output::writer::{BackgroundWriter, OutputHandle};
 use crate::output::JsonSink;
 use crate::shutdown::{CleanupGuard, Shutdown};
 use input::{Input, TerminalInput};
+use safe_backend::SafeBackend;
 use app::{App, RunInfo, SelfUsage};
 use sink::{ObservationSink, Tee};
 
@@ -174,7 +176,7 @@ impl UsageMeter {
 /// when unwinding from a panic (and by the panic hook before the message),
 /// and by the shutdown watchdog when the UI thread is stuck.
 struct TerminalGuard {
-    terminal: Terminal<CrosstermBackend<Stdout>>,
+    terminal: Terminal<SafeBackend<CrosstermBackend<Stdout>>>,
     _emergency: CleanupGuard,
 }
 
@@ -209,7 +211,7 @@ impl TerminalGuard {
             restore_terminal();
             return Err(e).context("opening the alternate screen");
         }
-        let terminal = Terminal::new(CrosstermBackend::new(stdout)).context("setting up the terminal")?;
+        let terminal = Terminal::new(SafeBackend::new(CrosstermBackend::new(stdout))).context("setting up the terminal")?;
         Ok(TerminalGuard { terminal, _emergency: shutdown.on_emergency(restore_terminal_nonblocking) })
     }
 }
@@ -296,9 +298,9 @@ pub fn dump_screen(source: Source, interval: Duration, cols: u16, rows: u16, key
 
 /// The screen of `app` as plain text, one line per row.
 pub fn screen_text(app: &App, cols: u16, rows: u16) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(cols, rows)).expect("a test backend never fails");
+    let mut terminal = Terminal::new(SafeBackend::new(TestBackend::new(cols, rows))).expect("a test backend never fails");
     terminal.draw(|frame| render::render(frame, app)).expect("a test backend never fails");
-    let buffer = terminal.backend().buffer();
+    let buffer = terminal.backend().inner().buffer();
     let mut text = String::new();
     for y in 0..rows {
         let line: String = (0..cols).map(|x| buffer[(x, y)].symbol().to_string()).collect();

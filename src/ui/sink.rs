@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, What};
 use crate::enrich::Attribution;
-use crate::events::{c_bytes, c_str_bytes, exit_status, split_args, Event, Kind, ProcessIdentity};
+use crate::events::{c_bytes, c_str_bytes, exit_status, Event, Kind, ProcessIdentity};
 use crate::output::{CountersRecord, EventRecord, FileIoRecord, Sink, Stats, UdpRecord};
 
 pub struct ObservationSink {
@@ -41,7 +41,7 @@ impl Sink for ObservationSink {
         let what = match r.event {
             Event::Exec(e) => What::Exec {
                 filename: text(c_bytes(&e.filename, e.filename_len)),
-                args: split_args(c_bytes(&e.args, e.args_len)).map(text).collect(),
+                args: r.args.iter().map(|a| text(a)).collect(),
             },
             Event::Exit(e) => {
                 let (code, signal, _) = exit_status(e.exit_code);
