@@ -90,8 +90,8 @@ pub enum Command {
     /// Show a recording (from --json or --record) in the TUI; no root needed
     Replay {
         file: PathBuf,
-        /// Playback speed: 1 as recorded, 10 ten times faster, 0 at once
-        #[arg(long, default_value_t = 1.0)]
+        /// Playback speed: 1 as recorded, 10 ten times faster, 0 at once (0.01 to 10000, or 0)
+        #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
         speed: f64,
     },
     /// Start three demo pods (frontend -> backend -> db, with an haproxy sidecar) and watch them
@@ -126,6 +126,15 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
         return Err(format!("{s:?} must be a positive number of seconds"));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_speed(s: &str) -> Result<f64, String> {
+    let speed: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if speed == 0.0 || (speed.is_finite() && (0.01..=10_000.0).contains(&speed)) {
+        Ok(speed)
+    } else {
+        Err(format!("{s} is out of range: 0 (at once), or 0.01 to 10000"))
+    }
 }
 
 fn parse_ringbuf_mib(s: &str) -> Result<u32, String> {
@@ -173,5 +182,8 @@ mod tests {
         assert!(Cli::try_parse_from(["podtop", "--ringbuf-mib", "3"]).is_err());
         assert!(Cli::try_parse_from(["podtop", "--pid", "x"]).is_err());
         assert!(Cli::try_parse_from(["podtop", "--dump-screen", "80"]).is_err());
+        for speed in ["1e-300", "-1", "nan", "inf", "1e9", "0.001"] {
+            assert!(Cli::try_parse_from(["podtop", "replay", "x", "--speed", speed]).is_err(), "{speed}");
+        }
     }
 }

@@ -9,7 +9,9 @@
 //! or a crash of the demo's containers; leftovers of an earlier run are
 //! removed before starting.
 
-use std::fs;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -140,6 +142,35 @@ fn cgroup_path(pod: &PodSpec, id: &str) -> String {
 /// The demo node; dropping it removes everything it made.
 pub struct DemoNode {
     containers: Vec<(String, String)>, // (id, cgroup path)
+    // Held while the demo runs; dropped last, after the pods are gone.
+    _lock: File,
+}
+
+/// One demo at a time: a second one would remove the first one's pods,
+/// which share their fixed names. An advisory lock on a root-owned file.
+const LOCK: &str = "/run/podtop-demo.lock";
+
+fn lock_the_demo() -> Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(LOCK)
+        .with_context(|| format!("opening the demo's lock {LOCK}"))?;
+    if let Err(e) = rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        if e == rustix::io::Errno::WOULDBLOCK {
+            let holder = fs::read_to_string(LOCK).unwrap_or_default();
+            let holder = holder.trim();
+            bail!("another podtop demo is running{}; one demo at a time", if holder.is_empty() { String::new() } else { format!(" (pid {holder})") });
+        }
+        return Err(e).context("locking the demo");
+    }
+    file.set_len(0)?;
+    (&file).write_all(format!("{}\n", std::process::id()).as_bytes())?;
+    Ok(file)
 }
 
 impl DemoNode {
@@ -150,8 +181,9 @@ impl DemoNode {
                 bail!("podtop demo needs {tool} (make deps installs it)");
             }
         }
+        let lock = lock_the_demo()?;
         DemoNode::remove_leftovers();
-        let mut node = DemoNode { containers: Vec::new() };
+        let mut node = DemoNode { containers: Vec::new(), _lock: lock };
         node.build_network()?;
         for pod in &PODS {
             for (container, program) in pod.containers {
@@ -310,6 +342,8 @@ impl Drop for DemoNode {
             remove_container(&id, &cgroup);
         }
         DemoNode::remove_leftovers();
+        // Still locked here: the file goes before the lock is let go.
+        let _ = fs::remove_file(LOCK);
     }
 }
 

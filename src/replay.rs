@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -179,34 +180,78 @@ pub fn run_info(start: &Value, path: &Path) -> RunInfo {
     }
 }
 
+/// The longest line a recording may have: podtop writes none longer than
+/// about 40 KiB (an exec with its whole command line, escaped).
+pub const MAX_LINE: usize = 1024 * 1024;
+/// Observations handed to the UI at once, at most, even between two ticks.
+const MAX_BATCH: usize = 10_000;
+
+/// Reads one line of at most `max` bytes into `line` (without its newline);
+/// Ok(false) at the end of the input. A longer line is an error, whatever
+/// its length: nothing is read into memory past `max`.
+pub fn read_line_bounded(reader: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> std::io::Result<bool> {
+    line.clear();
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok(!line.is_empty());
+        }
+        let (chunk, found) = match available.iter().position(|b| *b == b'\n') {
+            Some(end) => (&available[..end], true),
+            None => (available, false),
+        };
+        if line.len() + chunk.len() > max {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("a line longer than {} KiB", max / 1024)));
+        }
+        line.extend_from_slice(chunk);
+        let used = chunk.len() + usize::from(found);
+        reader.consume(used);
+        if found {
+            return Ok(true);
+        }
+    }
+}
+
 /// Opens a recording and reads its start record.
 pub fn open(path: &Path) -> Result<(RunInfo, BufReader<File>)> {
     let file = File::open(path).with_context(|| format!("opening the recording {}", path.display()))?;
     let mut reader = BufReader::new(file);
-    let mut first = String::new();
-    reader.read_line(&mut first).with_context(|| format!("reading {}", path.display()))?;
-    let start: Value = serde_json::from_str(&first).ok().filter(|v: &Value| v["type"] == "start").with_context(|| {
-        format!("{} is not a podtop recording (its first line is not a start record)", path.display())
-    })?;
+    let mut first = Vec::new();
+    let not_a_recording = || format!("{} is not a podtop recording (its first line is not a start record)", path.display());
+    match read_line_bounded(&mut reader, &mut first, MAX_LINE) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => bail!("{}", not_a_recording()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    let start: Value =
+        serde_json::from_slice(&first).ok().filter(|v: &Value| v["type"] == "start").with_context(not_a_recording)?;
     Ok((run_info(&start, path), reader))
 }
 
 /// Sends the recording's observations, one batch per interval, paced by the
 /// recorded times divided by `speed` (0: as fast as possible).
-pub fn play(reader: BufReader<File>, speed: f64, to_ui: Sender<Vec<Observation>>, stop: &AtomicBool) -> Result<()> {
+pub fn play(mut reader: BufReader<File>, speed: f64, to_ui: SyncSender<Vec<Observation>>, stop: &AtomicBool) -> Result<()> {
     let mut recording = RecordingReader::default();
     let mut batch = Vec::new();
     let mut last_tick: Option<u64> = None;
-    for (number, line) in reader.lines().enumerate() {
+    let mut line = Vec::new();
+    let mut number = 1; // the start record was line 1
+    loop {
         if stop.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let line = line.context("reading the recording")?;
-        if line.trim().is_empty() {
+        number += 1;
+        match read_line_bounded(&mut reader, &mut line, MAX_LINE) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => bail!("line {number} of the recording is {e}: not a podtop recording"),
+            Err(e) => return Err(e).context("reading the recording"),
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let Ok(record) = serde_json::from_str::<Value>(&line) else {
-            bail!("line {} of the recording is not JSON", number + 2);
+        let Ok(record) = serde_json::from_slice::<Value>(&line) else {
+            bail!("line {number} of the recording is not JSON");
         };
         let Some(observation) = recording.observation(&record) else { continue };
         let tick = match &observation {
@@ -214,10 +259,20 @@ pub fn play(reader: BufReader<File>, speed: f64, to_ui: Sender<Vec<Observation>>
             _ => None,
         };
         batch.push(observation);
+        if tick.is_none() && batch.len() >= MAX_BATCH {
+            if to_ui.send(std::mem::take(&mut batch)).is_err() {
+                return Ok(());
+            }
+            continue;
+        }
         if let Some(now) = tick {
             if let (Some(before), true) = (last_tick, speed > 0.0) {
-                let wait = Duration::from_nanos(now.saturating_sub(before)).div_f64(speed);
-                std::thread::sleep(wait.min(Duration::from_secs(10)));
+                let wait = Duration::from_nanos(now.saturating_sub(before)).div_f64(speed).min(Duration::from_secs(10));
+                // In short steps: a quit during a long wait is not held up.
+                let until = std::time::Instant::now() + wait;
+                while std::time::Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep((until - std::time::Instant::now()).min(Duration::from_millis(50)));
+                }
             }
             last_tick = Some(now);
             if to_ui.send(std::mem::take(&mut batch)).is_err() {

@@ -42,3 +42,26 @@ fn demo_removes_everything_after_a_crashed_container_and_sigterm() {
     assert!(sh("runc list -q").trim().is_empty(), "containers removed");
     assert!(loaded_podtop_programs().is_empty());
 }
+
+#[test]
+fn one_demo_at_a_time() {
+    require_root();
+    let mut first = Command::new(PODTOP).args(["demo", "--json", "--events", "exec"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut lines = BufReader::new(first.stdout.take().unwrap()).lines();
+    assert!(lines.next().unwrap().unwrap().contains("\"type\":\"start\""), "the first demo runs");
+    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+    let second = Command::new(PODTOP).args(["demo", "--json", "--duration", "1"]).output().unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(&format!("another podtop demo is running (pid {})", first.id())), "{stderr}");
+    // The first one's pods are still there.
+    assert!(sh("ip netns list").contains("podtop-demo-frontend"));
+    assert!(!sh("runc list -q").trim().is_empty());
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(first.id() as i32, libc::SIGTERM) };
+    assert!(wait_timeout(&mut first, Duration::from_secs(10)).expect("the demo stops").success());
+    assert!(!sh("ip netns list").contains("podtop-demo"));
+    assert!(!path_exists("/run/podtop-demo.lock"), "the lock goes with the demo");
+    assert!(loaded_podtop_programs().is_empty());
+}

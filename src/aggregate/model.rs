@@ -15,6 +15,14 @@ const CONNECTIONS: usize = 200;
 const FILES: usize = 500;
 const EVENT_LINES: usize = 500;
 const EXITED: usize = 4096;
+/// Bounds that hold whatever a recording or a node holds: past them, the
+/// quietest go first. Pods and bare containers on the node:
+const MAX_GROUPS: usize = 4096;
+/// Containers and processes listed per pod.
+const MAX_CONTAINERS: usize = 256;
+const MAX_PROCESSES: usize = 4096;
+/// Characters of a command line kept for the lists.
+const MAX_ARGS_TEXT: usize = 4096;
 /// A pod or container quiet this many intervals, with no process or open
 /// connection left, is gone from the node (and from the view).
 const GONE_AFTER_IDLE_TICKS: u32 = 60;
@@ -110,6 +118,11 @@ pub struct ProcessRow {
     pub container: Option<String>,
     /// The arguments of its last exec, where podtop saw it.
     pub args: Option<String>,
+    /// When podtop first saw it (Unix ns): a process with this pid that
+    /// started later is another one.
+    pub first_seen_ns: u64,
+    /// When it last did something podtop saw.
+    pub last_seen_ns: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -166,6 +179,8 @@ pub struct Group {
     pub connections: VecDeque<ConnRow>,
     /// Intervals since it last did anything.
     idle_ticks: u32,
+    /// The model's count of observations when one last concerned it.
+    last_touched: u64,
 }
 
 impl Group {
@@ -183,6 +198,7 @@ impl Group {
             files: HashMap::new(),
             connections: VecDeque::new(),
             idle_ticks: 0,
+            last_touched: 0,
         };
         group.learn_names(owner);
         group
@@ -201,6 +217,12 @@ impl Group {
             self.qos = Some(pod.qos.name());
         }
         if let Some(c) = &owner.container {
+            if !self.containers.contains_key(&c.id) && self.containers.len() >= MAX_CONTAINERS {
+                let quietest = self.containers.values().min_by_key(|r| activity(&r.activity.totals)).map(|r| r.id.clone());
+                if let Some(id) = quietest {
+                    self.containers.remove(&id);
+                }
+            }
             let row = self.containers.entry(c.id.clone()).or_insert_with(|| ContainerRow {
                 id: c.id.clone(),
                 name: None,
@@ -258,6 +280,8 @@ pub struct NodeModel {
     pub default_interval: f64,
     /// Recently exited pids, whose late counter records must not revive them.
     exited: VecDeque<u32>,
+    /// Observations applied so far: an order for "least recently touched".
+    observed: u64,
 }
 
 impl NodeModel {
@@ -267,9 +291,50 @@ impl NodeModel {
 
     fn group(&mut self, owner: &Attribution) -> &mut Group {
         let key = GroupKey::of(owner);
+        if !self.groups.contains_key(&key) && self.groups.len() >= MAX_GROUPS {
+            self.forget_quietest_group();
+        }
+        self.observed += 1;
         let group = self.groups.entry(key.clone()).or_insert_with(|| Group::new(key, owner));
+        group.last_touched = self.observed;
         group.learn_names(owner);
         group
+    }
+
+    /// Makes room for new groups: those quiet the longest go, of those the
+    /// ones touched least recently (never the host). An eighth at once, so
+    /// that a flood of new pods costs one pass per 512 of them.
+    fn forget_quietest_group(&mut self) {
+        let mut candidates: Vec<(u32, std::cmp::Reverse<u64>, GroupKey)> = self
+            .groups
+            .iter()
+            .filter(|(key, _)| **key != GroupKey::Host)
+            .map(|(key, g)| (g.idle_ticks, std::cmp::Reverse(g.last_touched), key.clone()))
+            .collect();
+        let evict = (MAX_GROUPS / 8).clamp(1, candidates.len().max(1));
+        if candidates.len() > evict {
+            candidates.select_nth_unstable_by(evict, |a, b| b.cmp(a));
+        }
+        for (_, _, key) in candidates.into_iter().take(evict) {
+            self.groups.remove(&key);
+        }
+    }
+
+    /// Removes the listed processes `dead` says are gone (pid, first seen):
+    /// after lost events, an exit may never arrive.
+    pub fn forget_processes(&mut self, dead: impl Fn(u32, u64) -> bool) -> usize {
+        let mut forgotten = 0;
+        for group in self.groups.values_mut() {
+            let before = group.processes.len();
+            group.processes.retain(|pid, p| !dead(*pid, p.first_seen_ns));
+            forgotten += before - group.processes.len();
+        }
+        forgotten
+    }
+
+    /// Every listed process: (pid, first seen).
+    pub fn listed_processes(&self) -> Vec<(u32, u64)> {
+        self.groups.values().flat_map(|g| g.processes.values().map(|p| (p.pid, p.first_seen_ns))).collect()
     }
 
     pub fn apply(&mut self, observation: Observation) {
@@ -342,20 +407,33 @@ impl NodeModel {
                 group.processes.remove(&pid);
             }
             _ if !exited => {
+                if !group.processes.contains_key(&pid) && group.processes.len() >= MAX_PROCESSES {
+                    let stalest = group.processes.values().min_by_key(|p| p.last_seen_ns).map(|p| p.pid);
+                    if let Some(stalest) = stalest {
+                        group.processes.remove(&stalest);
+                    }
+                }
                 let row = group.processes.entry(pid).or_insert_with(|| ProcessRow {
                     pid,
                     ppid: h.process.ppid,
                     comm: h.process.comm.clone(),
                     container: container.clone(),
                     args: None,
+                    first_seen_ns: h.unix_ns,
+                    last_seen_ns: h.unix_ns,
                 });
                 row.comm = h.process.comm.clone();
+                row.last_seen_ns = row.last_seen_ns.max(h.unix_ns);
             }
             _ => {}
         }
         match h.what {
             What::Exec { args, .. } => {
-                let args = args.join(" ");
+                let mut args = args.join(" ");
+                if args.len() > MAX_ARGS_TEXT {
+                    let cut = (0..=MAX_ARGS_TEXT).rev().find(|i| args.is_char_boundary(*i)).unwrap_or(0);
+                    args.truncate(cut);
+                }
                 if let Some(row) = group.processes.get_mut(&pid) {
                     row.args = Some(args.clone());
                 }

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod input;
+pub mod liveness;
 pub mod render;
 pub mod safe_backend;
 pub mod sink;
@@ -37,6 +38,9 @@ use sink::{ObservationSink, Tee};
 /// Redraws are at most this frequent; data changes arrive once per interval.
 const FRAME: Duration = Duration::from_millis(50);
 
+/// Batches of observations waiting for the UI thread, at most: a few seconds' worth.
+const LIVE_BATCHES: usize = 256;
+
 /// Where observations come from, and the thread producing them.
 pub struct Source {
     pub run: RunInfo,
@@ -51,7 +55,7 @@ impl Source {
     /// Live collection on a thread of its own; returns once every probe is
     /// attached, or with the error that stopped it (before the terminal changes).
     pub fn live(opts: CollectOptions, record: Option<File>, stop: Arc<AtomicBool>) -> Result<Source> {
-        let (to_ui, observations) = mpsc::channel();
+        let (to_ui, observations) = mpsc::sync_channel(LIVE_BATCHES);
         let (started_tx, started_rx) = mpsc::channel();
         let recording_writer = record.map(|file| BackgroundWriter::to_file(file, stop.clone())).transpose()?;
         let recording_handle = recording_writer.as_ref().map(BackgroundWriter::handle);
@@ -91,7 +95,8 @@ impl Source {
     /// A recording played back on a thread of its own.
     pub fn replay(path: PathBuf, speed: f64, stop: Arc<AtomicBool>) -> Result<Source> {
         let (run, reader) = crate::replay::open(&path)?;
-        let (to_ui, observations) = mpsc::channel();
+        // Bounded: a recording is read only as fast as the UI takes it.
+        let (to_ui, observations) = mpsc::sync_channel(64);
         let worker = std::thread::Builder::new()
             .name("podtop-replay".into())
             .spawn(move || crate::replay::play(reader, speed, to_ui, &stop))
@@ -117,6 +122,8 @@ impl Source {
     }
 
     fn finish(self) -> Result<()> {
+        // Dropping the receiver first ends a producer waiting for room in it.
+        drop(self.observations);
         let result = join(self.worker);
         if let Some(recording) = &self.recording {
             if let Some(error) = recording.finish() {
@@ -236,6 +243,7 @@ pub fn run_terminal(source: Source, interval: Duration, shutdown: &Shutdown) -> 
     let mut dirty = true;
     let mut live = true;
     let is_replay = app.run.source.starts_with("replay");
+    let mut last_liveness = (Instant::now(), 0u64);
     loop {
         if live {
             let (changed, still_live) = source.drain_into(&mut app.model);
@@ -249,6 +257,12 @@ pub fn run_terminal(source: Source, interval: Duration, shutdown: &Shutdown) -> 
             break;
         }
         dirty |= resized.swap(false, Ordering::Relaxed);
+        // Exits lost with other events leave ghosts: live, check what is listed.
+        let lost = app.model.totals.lost;
+        if !is_replay && (lost > last_liveness.1 || last_liveness.0.elapsed() >= liveness::CHECK_EVERY) {
+            dirty |= liveness::forget_exited(&mut app.model) > 0;
+            last_liveness = (Instant::now(), lost);
+        }
         if last_usage.elapsed() >= Duration::from_secs(1) {
             app.usage = meter.sample();
             last_usage = Instant::now();
@@ -283,6 +297,9 @@ pub fn dump_screen(source: Source, interval: Duration, cols: u16, rows: u16, key
         for o in batch {
             app.model.apply(o);
         }
+    }
+    if !app.run.source.starts_with("replay") {
+        liveness::forget_exited(&mut app.model);
     }
     source.finish()?;
     for c in keys.chars() {

@@ -3,7 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 
 use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, What};
@@ -13,12 +13,16 @@ use crate::output::{CountersRecord, EventRecord, FileIoRecord, Sink, Stats, UdpR
 
 pub struct ObservationSink {
     batch: Vec<Observation>,
-    to_ui: Sender<Vec<Observation>>,
+    to_ui: SyncSender<Vec<Observation>>,
+    /// Observations a UI that fell behind (a stalled terminal) had no room for.
+    dropped: u64,
 }
 
 impl ObservationSink {
-    pub fn new(to_ui: Sender<Vec<Observation>>) -> Self {
-        ObservationSink { batch: Vec::new(), to_ui }
+    /// A bounded channel: a UI that cannot draw never makes collection hold
+    /// more than it holds; what does not fit is dropped and counted.
+    pub fn new(to_ui: SyncSender<Vec<Observation>>) -> Self {
+        ObservationSink { batch: Vec::new(), to_ui, dropped: 0 }
     }
 }
 
@@ -106,7 +110,7 @@ impl Sink for ObservationSink {
         let totals = KernelTotals {
             seen: stats.seen_total(),
             lost: stats.lost_total(),
-            dropped: stats.file_io_dropped + stats.udp_dropped + stats.cgroup_dropped,
+            dropped: stats.file_io_dropped + stats.udp_dropped + stats.cgroup_dropped + self.dropped,
             bpf_run_time_ns: stats.bpf_run_time_ns,
         };
         self.batch.push(Observation::Tick { unix_ns, totals });
@@ -117,9 +121,14 @@ impl Sink for ObservationSink {
         if self.batch.is_empty() {
             return Ok(());
         }
-        self.to_ui
-            .send(std::mem::take(&mut self.batch))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the UI has closed"))
+        match self.to_ui.try_send(std::mem::take(&mut self.batch)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(batch)) => {
+                self.dropped += batch.len() as u64;
+                Ok(())
+            }
+            Err(TrySendError::Disconnected(_)) => Err(io::Error::new(io::ErrorKind::BrokenPipe, "the UI has closed")),
+        }
     }
 }
 
