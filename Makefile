@@ -2,6 +2,7 @@
 #   make run    build and start podtop's TUI on this node; with no pods here, on the demo pods
 #   make test   install what is missing, build, run every test (root: real eBPF),
 #               also on Debian's 6.1 and 6.12 kernels under qemu
+#   make bench / make soak / make fuzz   figures, memory under churn, fuzzing
 
 CARGO      ?= cargo
 BINARY     := target/release/podtop
@@ -16,7 +17,7 @@ BENCH_PACKAGES := bpftrace
 # Other kernels under qemu (virtiofsd comes with qemu-system-common).
 KERNEL_TEST_PACKAGES := qemu-system-x86 xz-utils
 
-.PHONY: all deps install-packages build test unit-test integration-test test-kernels run demo json probes bench clean
+.PHONY: all deps install-packages build test unit-test integration-test test-kernels run demo json probes bench soak fuzz clean
 
 all: build
 
@@ -76,6 +77,22 @@ bench: build
 	$(CARGO) bench --locked --bench pipeline -- --warm-up-time 1 --measurement-time 3
 	$(CARGO) build --release --locked --example bench
 	target/release/examples/bench
+
+# podtop's resident memory under container churn, printed every 30 s, and
+# its slope after warm-up (root; SOAK_SECONDS, default 360).
+soak: build
+	$(CARGO) bench --locked --bench soak
+
+# Coverage-guided fuzzing of every parser of outside input (ring-buffer
+# records, cgroup paths, runtime metadata, recordings, terminal input,
+# command lines), FUZZ_SECONDS each (default 60), with the nightly toolchain.
+FUZZ_TARGETS := decode cgroup_path metadata recording keys redact
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for target in $(FUZZ_TARGETS); do \
+		$(CARGO) +nightly fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 clean:
 	$(CARGO) clean

@@ -6,7 +6,6 @@ use std::cell::RefCell;
 use std::io;
 use std::mem::MaybeUninit;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -21,6 +20,7 @@ use crate::filter::Filter;
 use crate::output::{is_closed_output, Sink, Stats};
 use crate::pipeline::Pipeline;
 use crate::probes::{self, EventClasses, KernelConfig, ProbeReport, Probes, RunTimeStats};
+use crate::shutdown::Shutdown;
 
 /// How long the reader sleeps at most: the bound on how late a record is written.
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
@@ -174,7 +174,7 @@ fn ended_by(e: io::Error, what: &str) -> Result<Ended> {
 /// Runs until `stop` is set, `--duration` ends or the sink's reader goes away.
 pub fn collect<S: Sink>(
     opts: &CollectOptions,
-    stop: &AtomicBool,
+    shutdown: &Shutdown,
     make_sink: impl FnOnce(&StartInfo) -> io::Result<S>,
 ) -> Result<Ended> {
     probes::check_prerequisites()?;
@@ -224,7 +224,8 @@ pub fn collect<S: Sink>(
     let started = Instant::now();
     let mut next_tick = started + opts.interval;
     loop {
-        if stop.load(Ordering::Relaxed) || opts.duration.is_some_and(|d| started.elapsed() >= d) {
+        shutdown.progress();
+        if shutdown.requested() || opts.duration.is_some_and(|d| started.elapsed() >= d) {
             break;
         }
         // Errors here are EINTR or a stop requested by the callback; both are looked at below.
@@ -251,14 +252,21 @@ pub fn collect<S: Sink>(
 
     // Drain what is queued, then the last counters, before detaching.
     let _ = ring.consume();
+    shutdown.progress();
     let mut p = pipeline.borrow_mut();
     if p.output_error.is_none() {
         if let Err(e) = write_counters(&probes, &mut p, read_run_time) {
             p.output_error = Some(e);
         }
     }
-    if let Some(e) = p.output_error.take() {
-        return ended_by(e, "records");
-    }
-    Ok(Ended::Stopped(kernel_stats(&probes, false)))
+    let ended = match p.output_error.take() {
+        Some(e) => ended_by(e, "records"),
+        None => Ok(Ended::Stopped(kernel_stats(&probes, false))),
+    };
+    drop(p);
+    drop(ring);
+    // Detaching can take a while (fexit links wait for RCU grace periods):
+    // one link at a time, each a step of progress for the watchdog.
+    probes.detach(|| shutdown.progress());
+    ended
 }

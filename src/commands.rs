@@ -39,7 +39,7 @@ pub fn present(source: ui::Source, cli: &Cli, shutdown: &Shutdown) -> anyhow::Re
 /// The live TUI on this node (also the demo's).
 pub fn live_tui(cli: &Cli, shutdown: &Shutdown) -> anyhow::Result<()> {
     let record = cli.record.as_deref().map(|path| recording::create(path, cli.force)).transpose()?;
-    let source = ui::Source::live(collect_options(cli, true), record, shutdown.flag())?;
+    let source = ui::Source::live(collect_options(cli, true), record, shutdown.clone())?;
     present(source, cli, shutdown)
 }
 

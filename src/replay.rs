@@ -285,3 +285,81 @@ pub fn play(mut reader: BufReader<File>, speed: f64, to_ui: SyncSender<Vec<Obser
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn record() -> impl Strategy<Value = Value> {
+        let kind = prop_oneof![
+            Just("exec"), Just("exit"), Just("open"), Just("connect"), Just("accept"), Just("close"),
+            Just("udp"), Just("file_io"), Just("counters"), Just("stats"), Just("start"), Just("other"),
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "\\PC{0,16}".prop_map(Value::from),
+            Just(Value::from("10.0.0.1")),
+            Just(Value::from("2026-11-29T00:00:00.000000000Z")),
+        ];
+        let field = prop_oneof![
+            Just("process"), Just("pid"), Just("cgroup"), Just("id"), Just("container"), Just("pod"), Just("uid"),
+            Just("net"), Just("saddr"), Just("sport"), Just("daddr"), Just("dport"), Just("exec"), Just("args"),
+            Just("counters"), Just("execs"), Just("file"), Just("path"), Just("time"), Just("peer"), Just("exit"), Just("code"),
+        ];
+        let value = leaf.prop_recursive(3, 40, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map(field.clone().prop_map(str::to_string), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        });
+        (kind, value).prop_map(|(kind, mut value)| {
+            if let Value::Object(map) = &mut value {
+                map.insert("type".into(), Value::from(kind));
+            }
+            value
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        #[test]
+        fn any_record_is_read_without_panicking(r in record()) {
+            let _ = RecordingReader::default().observation(&r);
+        }
+
+        /// Lines come back whole and in order, none longer than the bound;
+        /// past it, an error, with no more than the bound read into memory.
+        #[test]
+        fn lines_are_bounded(input in proptest::collection::vec(prop_oneof![Just(b'\n'), any::<u8>()], 0..300), max in 1usize..40) {
+            let mut reader = std::io::BufReader::with_capacity(7, input.as_slice());
+            let mut line = Vec::new();
+            let mut lines = Vec::new();
+            loop {
+                match read_line_bounded(&mut reader, &mut line, max) {
+                    Ok(true) => {
+                        prop_assert!(line.len() <= max);
+                        lines.push(line.clone());
+                    }
+                    Ok(false) => {
+                        let expected: Vec<&[u8]> = input.split(|b| *b == b'\n').collect();
+                        let got: Vec<&[u8]> = lines.iter().map(Vec::as_slice).collect();
+                        prop_assert_eq!(&got[..], &expected[..got.len()]);
+                        break;
+                    }
+                    Err(_) => {
+                        prop_assert!(input.split(|b| *b == b'\n').any(|l| l.len() > max));
+                        prop_assert!(line.len() <= max);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}

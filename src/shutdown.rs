@@ -1,16 +1,18 @@
 //! How podtop ends, in one place.
 //!
 //! SIGINT, SIGTERM, SIGHUP and the end of `--duration` ask it to stop. The
-//! program then has a short grace period to end on its own path: drain the
-//! ring buffer, write the last records, detach, restore the terminal, remove
-//! the demo. Whatever that path is stuck on (a terminal that stopped taking
+//! program then ends on its own path: drain the ring buffer, write the last
+//! records, detach, restore the terminal, remove the demo. That path reports
+//! progress; whatever it gets stuck on (a terminal that stopped taking
 //! output, a reader that stopped reading, a filesystem that stopped
-//! answering), a watchdog thread ends the process within a second of the
-//! request: it runs the emergency cleanups registered here (restore the
-//! terminal, remove the demo) and exits; the kernel detaches every BPF link
-//! when the process's file descriptors close. A second signal skips the grace.
+//! answering), a watchdog thread ends the process once it has made no
+//! progress for 0.7 s (and 3 s after the request at the latest, on a machine
+//! so slow that the path is still moving): it runs the emergency cleanups
+//! registered here (restore the terminal, remove the demo) and exits; the
+//! kernel detaches every BPF link when the process's file descriptors close.
+//! A second signal skips the wait.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,8 +20,10 @@ use anyhow::{Context, Result};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-/// How long the program's own path has to end once asked to stop.
+/// How long the program's own path may go without progress once asked to stop.
 const GRACE: Duration = Duration::from_millis(700);
+/// How long it may take at most, progress or not.
+const CAP: Duration = Duration::from_secs(3);
 /// How often the watchdog looks at signals and the deadline.
 const TICK: Duration = Duration::from_millis(20);
 
@@ -28,6 +32,9 @@ type Cleanup = Box<dyn Fn() + Send + Sync>;
 struct State {
     stop: Arc<AtomicBool>,
     finished: AtomicBool,
+    /// When the program's path last moved, in ms since `epoch`.
+    progress_ms: AtomicU64,
+    epoch: Instant,
     cleanups: Mutex<Vec<(u64, Cleanup)>>,
     next_id: Mutex<u64>,
 }
@@ -57,6 +64,8 @@ impl Shutdown {
         let state = Arc::new(State {
             stop: Arc::new(AtomicBool::new(false)),
             finished: AtomicBool::new(false),
+            progress_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
             cleanups: Mutex::new(Vec::new()),
             next_id: Mutex::new(0),
         });
@@ -78,6 +87,8 @@ impl Shutdown {
             state: Arc::new(State {
                 stop: Arc::new(AtomicBool::new(false)),
                 finished: AtomicBool::new(false),
+                progress_ms: AtomicU64::new(0),
+                epoch: Instant::now(),
                 cleanups: Mutex::new(Vec::new()),
                 next_id: Mutex::new(0),
             }),
@@ -110,6 +121,12 @@ impl Shutdown {
         CleanupGuard { state: self.state.clone(), id }
     }
 
+    /// The program's own path moved on (a loop turned, a step ended): while
+    /// it does, the watchdog lets it finish, up to its cap.
+    pub fn progress(&self) {
+        self.state.progress_ms.store(self.state.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
     /// The normal path has ended: the watchdog stands down.
     pub fn finished(&self) {
         self.state.finished.store(true, Ordering::Relaxed);
@@ -139,7 +156,9 @@ fn watchdog(state: &State, signals: &mut Signals, deadline: Option<Instant>) {
             return;
         }
         if let Some(at) = asked_at {
-            if signalled > 1 || now.duration_since(at) >= GRACE {
+            let moved = state.epoch + Duration::from_millis(state.progress_ms.load(Ordering::Relaxed));
+            let still_since = now.duration_since(at.max(moved));
+            if signalled > 1 || still_since >= GRACE || now.duration_since(at) >= CAP {
                 emergency_exit(state, signalled > 1);
             }
         }
@@ -153,7 +172,7 @@ fn emergency_exit(state: &State, second_signal: bool) -> ! {
     for (_, cleanup) in cleanups.iter().rev() {
         cleanup();
     }
-    let why = if second_signal { "a second signal" } else { "its own path did not end within the grace period" };
+    let why = if second_signal { "a second signal" } else { "its own path stopped moving" };
     write_stderr_nonblocking(&format!("podtop: stopped by the watchdog ({why}); every probe is detached as the process exits\n"));
     // SAFETY: _exit ends the process without running destructors, which may be
     // what is stuck; the kernel closes every descriptor, detaching the probes.

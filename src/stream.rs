@@ -58,14 +58,16 @@ pub(crate) fn start_record<W: Write>(sink: &mut JsonSink<W>, start: &StartInfo, 
 }
 
 pub fn run(opts: CollectOptions, shutdown: &Shutdown) -> Result<()> {
-    let writer = BackgroundWriter::stdout(shutdown.flag())?;
+    let writer = BackgroundWriter::stdout(shutdown.clone())?;
     let output = writer.handle();
-    let ended = collect(&opts, &shutdown.flag(), |start| {
+    let mut attached = 0;
+    let ended = collect(&opts, shutdown, |start| {
+        attached = start.probes.iter().filter(|p| p.status == crate::probes::ProbeStatus::Attached).count();
         let mut sink = JsonSink::new(writer, start.node.clone()).counting_dropped(output.clone());
         start_record(&mut sink, start, &opts)?;
         Ok(sink)
     })?;
-    let output_error = output.finish();
+    let output_error = output.finish(|| shutdown.progress());
     if let Ended::Stopped(stats) = ended {
         let mut summary = format!(
             "podtop: {} events seen, {} lost in the kernel (ring buffer full), {} counter updates dropped (maps full)",
@@ -76,6 +78,7 @@ pub fn run(opts: CollectOptions, shutdown: &Shutdown) -> Result<()> {
         if output.dropped_records() > 0 {
             summary += &format!(", {} records not written (the output stopped taking them)", output.dropped_records());
         }
+        summary += &format!(", {attached} probes detached");
         if output_error.is_none() {
             eprintln!("{summary}");
         }

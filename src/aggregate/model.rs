@@ -282,6 +282,11 @@ pub struct NodeModel {
     exited: VecDeque<u32>,
     /// Observations applied so far: an order for "least recently touched".
     observed: u64,
+    /// The group each listed pid was last listed in. A process that moves to
+    /// another cgroup (a container's first process is started outside it,
+    /// then moved in) must leave its first group's list when it moves or
+    /// exits. Entries may be stale (checked on use).
+    listed_in: HashMap<u32, GroupKey>,
 }
 
 impl NodeModel {
@@ -400,13 +405,23 @@ impl NodeModel {
             }
             self.exited.push_back(pid);
         }
+        let key = GroupKey::of(&h.owner);
+        if let Some(previous) = self.listed_in.get(&pid).filter(|previous| **previous != key).cloned() {
+            // It moved (or exited from) another group than the one that lists it.
+            if let Some(old) = self.groups.get_mut(&previous) {
+                old.processes.remove(&pid);
+            }
+            self.listed_in.remove(&pid);
+        }
         let group = self.group(&h.owner);
         let title = group.title.clone();
+        let mut listed = false;
         match h.what {
             What::Exit { .. } => {
                 group.processes.remove(&pid);
             }
             _ if !exited => {
+                listed = true;
                 if !group.processes.contains_key(&pid) && group.processes.len() >= MAX_PROCESSES {
                     let stalest = group.processes.values().min_by_key(|p| p.last_seen_ns).map(|p| p.pid);
                     if let Some(stalest) = stalest {
@@ -427,6 +442,21 @@ impl NodeModel {
             }
             _ => {}
         }
+        match (&h.what, listed) {
+            (What::Exit { .. }, _) => {
+                self.listed_in.remove(&pid);
+            }
+            (_, true) => {
+                if self.listed_in.len() > 4 * MAX_PROCESSES + self.groups.len() * 64 {
+                    // Stale entries of groups that were forgotten: start over from what is listed.
+                    self.listed_in =
+                        self.groups.iter().flat_map(|(k, g)| g.processes.keys().map(move |p| (*p, k.clone()))).collect();
+                }
+                self.listed_in.insert(pid, key);
+            }
+            _ => {}
+        }
+        let group = self.groups.get_mut(&GroupKey::of(&h.owner)).expect("made above");
         match h.what {
             What::Exec { args, .. } => {
                 let mut args = args.join(" ");

@@ -327,6 +327,43 @@ mod tests {
         assert_eq!(parse(&inside_docker).container.unwrap().id, ID);
     }
 
+    fn component() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::prop_oneof![
+            proptest::string::string_regex("kubepods(\\.slice)?").unwrap(),
+            proptest::string::string_regex("kubepods-(besteffort|burstable)\\.slice|besteffort|burstable").unwrap(),
+            proptest::string::string_regex("kubepods(-(besteffort|burstable))?-pod[0-9a-f_]{1,12}\\.slice").unwrap(),
+            proptest::string::string_regex("pod[0-9a-f-]{1,12}").unwrap(),
+            proptest::string::string_regex("(cri-containerd-|docker-|crio-|libpod-)?[0-9a-f]{64}(\\.scope)?").unwrap(),
+            proptest::string::string_regex("user\\.slice|user-1000\\.slice|user@1000\\.service|system\\.slice|machine\\.slice|docker|libpod_parent").unwrap(),
+            proptest::string::string_regex("[a-z0-9.@_-]{1,10}").unwrap(),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+
+        #[test]
+        fn any_path_parses_to_anchored_shapes(parts in proptest::collection::vec(component(), 0..8)) {
+            let path = format!("/{}", parts.join("/"));
+            let info = parse(&path);
+            if let Some(pod) = &info.pod {
+                proptest::prop_assert!(path.starts_with(&pod.cgroup_path), "{} under {}", path, pod.cgroup_path);
+                proptest::prop_assert!(parts[0] == "kubepods" || parts[0].ends_with(".slice"), "anchored at the root: {}", path);
+            }
+            if let Some(container) = &info.container {
+                proptest::prop_assert!(is_container_id(&container.id), "{}", path);
+            }
+            // Below a user's delegated subtree, nothing is a pod or a container.
+            let delegated = format!("/user.slice/user-1000.slice/user@1000.service{path}");
+            proptest::prop_assert_eq!(parse(&delegated), PathInfo::default());
+        }
+
+        #[test]
+        fn any_text_parses(path in "\\PC{0,200}") {
+            let _ = parse(&path);
+        }
+    }
+
     #[test]
     fn pod_without_container_is_the_pod_sandbox_level() {
         let info = parse("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-podaa_bb.slice");

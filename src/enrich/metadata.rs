@@ -353,6 +353,66 @@ mod tests {
         fs::remove_dir_all(root).unwrap();
     }
 
+    /// JSON values shaped like the runtimes' files, and anything else.
+    fn json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let key = prop_oneof![
+            Just("annotations".to_string()),
+            Just("io.kubernetes.cri.container-name".to_string()),
+            Just("io.kubernetes.cri.sandbox-name".to_string()),
+            Just("io.kubernetes.cri.container-type".to_string()),
+            Just("Config".to_string()),
+            Just("Labels".to_string()),
+            Just("Name".to_string()),
+            Just("names".to_string()),
+            Just("id".to_string()),
+            Just("config".to_string()),
+            Just("labels".to_string()),
+            "[a-z.-]{0,8}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "\\PC{0,20}".prop_map(Value::from),
+            Just(Value::from(format!("bundle=/{ID}"))),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                proptest::collection::btree_map(key.clone(), inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_json_in_the_runtimes_files_is_read_without_panicking(v in json()) {
+            let _ = from_oci_config(&v);
+            let _ = from_docker_config(&v);
+            let _ = name_in_containers_json(&v, ID);
+            let _ = bundle_from_runc_state(&v);
+        }
+
+        #[test]
+        fn any_bytes_in_the_runtimes_files_are_read_without_panicking(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let root = temp_root("bytes");
+            for rel in [
+                format!("var/lib/docker/containers/{ID}/config.v2.json"),
+                format!("run/containerd/io.containerd.runtime.v2.task/k8s.io/{ID}/config.json"),
+                format!("run/runc/{ID}/state.json"),
+            ] {
+                let path = root.join(rel);
+                fs::create_dir_all(path.parent().unwrap()).unwrap();
+                fs::write(&path, &bytes).unwrap();
+            }
+            let _ = MetadataSources::with_root(&root).lookup(ID);
+            fs::remove_dir_all(root).unwrap();
+        }
+    }
+
     #[test]
     fn unknown_ids_and_hostile_ids_find_nothing() {
         let root = temp_root("none");

@@ -30,6 +30,8 @@ const SECRET_PARTS: &[&str] =
 const SECRET_NAMES: &[&str] = &["pass", "pwd", "pw"];
 /// Suffixes of names that point at a secret rather than hold one.
 const POINTERS: &[&str] = &["-file", "-path", "-env", "-dir", "-stdin", "-cmd", "-command", "-prompt"];
+/// HTTP authentication schemes, followed by the credential.
+const AUTH_SCHEMES: &[&str] = &["bearer", "basic", "token", "digest", "negotiate", "ntlm", "aws4-hmac-sha256"];
 const MYSQL_FAMILY: &[&str] =
     &["mysql", "mysqldump", "mysqladmin", "mysqlimport", "mysqlcheck", "mysqlshow", "mariadb", "mariadb-dump", "mariadb-admin"];
 
@@ -57,17 +59,41 @@ fn program_name(argv0: &[u8]) -> &[u8] {
 
 /// The arguments of one exec with secrets masked, and whether any was.
 pub fn redact_args<'a>(args: &[&'a [u8]]) -> (Vec<Cow<'a, [u8]>>, bool) {
+    let (mut out, mut redacted) = redact_once(args);
+    // Masking can bring another rule into view (a word of a masked argument):
+    // apply the rules until nothing changes, so that masking is stable.
+    for _ in 0..4 {
+        if !redacted {
+            break;
+        }
+        let current: Vec<&[u8]> = out.iter().map(|a| a.as_ref()).collect();
+        let (next, changed) = redact_once(&current);
+        if !changed || next == out {
+            break;
+        }
+        out = next.into_iter().map(|a| Cow::Owned(a.into_owned())).collect();
+    }
+    if redacted {
+        redacted = out.iter().zip(args).any(|(o, a)| o.as_ref() != *a);
+    }
+    (out, redacted)
+}
+
+fn redact_once<'a>(args: &[&'a [u8]]) -> (Vec<Cow<'a, [u8]>>, bool) {
     let (mut out, mut redacted) = redact_words(args);
     // A script or a command line in one argument (`sh -c "..."`): its words too.
-    for (i, arg) in args.iter().enumerate().skip(1) {
-        if !arg.contains(&b' ') || out[i].as_ref() != *arg {
+    for i in 1..args.len() {
+        if !out[i].contains(&b' ') {
             continue;
         }
-        let words: Vec<&[u8]> = arg.split(|b| *b == b' ').collect();
+        let words: Vec<&[u8]> = out[i].split(|b| *b == b' ').collect();
         let (masked, any) = redact_words(&words);
         if any {
-            out[i] = Cow::Owned(masked.join(&b' '));
-            redacted = true;
+            let joined = masked.join(&b' ');
+            if joined != out[i].as_ref() {
+                out[i] = Cow::Owned(joined);
+                redacted = true;
+            }
         }
     }
     (out, redacted)
@@ -88,7 +114,10 @@ fn redact_words<'a>(args: &[&'a [u8]]) -> (Vec<Cow<'a, [u8]>>, bool) {
     for (i, arg) in args.iter().enumerate() {
         if mask_next {
             mask_next = false;
-            if !arg.starts_with(b"-") || i == 0 {
+            if !arg.starts_with(b"-") {
+                // "Bearer xyz": the scheme's credential is the word after it.
+                let scheme = String::from_utf8_lossy(arg).trim_matches(['\'', '"']).to_ascii_lowercase();
+                mask_next = AUTH_SCHEMES.contains(&scheme.as_str());
                 out.push(Cow::Borrowed(MASK.as_bytes()));
                 redacted = true;
                 continue;
@@ -104,7 +133,10 @@ fn redact_words<'a>(args: &[&'a [u8]]) -> (Vec<Cow<'a, [u8]>>, bool) {
             None => {
                 out.push(Cow::Borrowed(arg));
                 let is_flag = text.starts_with('-') && !text.contains('=');
-                mask_next = i > 0 && is_flag && (is_secret_name(&text) || value_after.contains(&text.as_ref()));
+                let secret_flag = is_flag && (is_secret_name(&text) || value_after.contains(&text.as_ref()));
+                // `Authorization:` with its value in the next word (inside `sh -c "..."`).
+                let bare_header = secret_header(&text).is_some_and(|(_, value)| value.trim().is_empty());
+                mask_next = i > 0 && (secret_flag || bare_header);
             }
         }
     }
@@ -126,13 +158,20 @@ fn redact_one(arg: &str, mysql: bool) -> Option<String> {
     if mysql && arg.len() > 2 && arg.starts_with("-p") && !arg.starts_with("-p=") {
         return Some(format!("-p{MASK}"));
     }
-    if let Some((name, _)) = arg.split_once(':') {
-        let header = !name.is_empty() && !name.contains(['/', ' ']) && is_secret_header(name);
-        if header && !arg[name.len()..].starts_with("://") {
+    if let Some((name, value)) = secret_header(arg) {
+        if !value.trim().is_empty() {
             return Some(format!("{name}: {MASK}"));
         }
     }
     redact_url_password(arg)
+}
+
+/// `Name: value` where the header carries credentials: (name, value).
+fn secret_header(arg: &str) -> Option<(&str, &str)> {
+    let (name, value) = arg.split_once(':')?;
+    let bare = name.trim_start_matches(['\'', '"']);
+    let header = !bare.is_empty() && !bare.contains(['/', ' ']) && !value.starts_with("//") && is_secret_header(bare);
+    header.then_some((name, value))
 }
 
 /// `scheme://user:password@host` -> `scheme://user:***@host`, everywhere in `arg`.
@@ -214,6 +253,41 @@ mod tests {
             redacted(&["sh", "-c", "mysql -u root -pS3cret db && app --token abc"]),
             ["sh", "-c", "mysql -u root -p*** db && app --token ***"]
         );
+        assert_eq!(
+            redacted(&["sh", "-c", "curl -H 'Authorization: Bearer abc' http://x"]),
+            ["sh", "-c", "curl -H 'Authorization: *** *** http://x"]
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Masking keeps the arguments' count, and masking twice changes nothing more.
+        #[test]
+        fn masking_is_stable(argv in proptest::collection::vec("(--?(password|token|user|pass)[=]?)?[a-z:/@ =*-]{0,12}", 1..6)) {
+            let bytes: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
+            let (once, _) = redact_args(&bytes);
+            proptest::prop_assert_eq!(once.len(), argv.len());
+            let again: Vec<&[u8]> = once.iter().map(|a| a.as_ref()).collect();
+            let (twice, _) = redact_args(&again);
+            proptest::prop_assert_eq!(&twice, &once);
+        }
+    }
+
+    #[test]
+    fn masking_is_stable_on_what_the_fuzzer_found() {
+        // A header-like word whose value is the next word; a URL password and a
+        // header-like word in one argument.
+        let found: [&[u8]; 2] = [
+            b"\0 secret\xbf\xbd:\x02\x90=",
+            b"\0\x85A\0\0en\xf6\xf6[ \x95\x95\x95\x95\xff\xff\xff.\x95\0\x95\xf6/\xce\xf6[ \x95\x95\x95\x95\x95,tokenUUUU\x95\x95\x95:0/\xce\x8b\x95\x95:\x95@://\xce\x8b\x95\x95:\x95@$\xaf",
+        ];
+        for input in found {
+            let args: Vec<&[u8]> = input.split(|b| *b == 0).collect();
+            let (once, _) = redact_args(&args);
+            let again: Vec<&[u8]> = once.iter().map(|a| a.as_ref()).collect();
+            assert_eq!(redact_args(&again).0, once);
+        }
     }
 
     #[test]

@@ -315,6 +315,31 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Whatever the ring buffer hands over, decoding returns; a record it
+        /// accepts is at least as long as its kind's struct.
+        #[test]
+        fn decoding_any_bytes_returns(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..6000), kind in 0u32..12) {
+            let mut buf = Aligned([0u8; 8192]);
+            buf.0[..bytes.len()].copy_from_slice(&bytes);
+            if bytes.len() >= 12 {
+                buf.0[8..12].copy_from_slice(&kind.to_ne_bytes());
+            }
+            if let Ok(event) = decode(&buf.0[..bytes.len()]) {
+                let need = match event {
+                    Event::Exec(_) => std::mem::size_of::<ExecEvent>(),
+                    Event::Exit(_) => std::mem::size_of::<ExitEvent>(),
+                    Event::Open(_) => std::mem::size_of::<OpenEvent>(),
+                    Event::Connection(..) => std::mem::size_of::<ConnEvent>(),
+                    Event::Cgroup(..) => std::mem::size_of::<CgroupEvent>(),
+                };
+                proptest::prop_assert!(bytes.len() >= need);
+            }
+        }
+    }
+
     #[test]
     fn exit_status_is_a_code_or_a_signal() {
         assert_eq!(exit_status(3 << 8), (Some(3), None, false));

@@ -3,16 +3,19 @@
 //! --json | (sleep 30; cat)`) never blocks the collection loop. While the
 //! reader is slow, the bounded queue pushes back (the ring buffer absorbs
 //! the wait, and counts what it cannot hold); once podtop is asked to stop,
-//! the reader has a short grace to take the rest, and what it does not take
-//! by then is dropped and counted.
+//! the reader has as long as it keeps taking records (up to a cap), and
+//! what it does not take once it stops taking them for a moment is dropped
+//! and counted.
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+use crate::shutdown::Shutdown;
 
 /// Bytes handed over at once, at most (a flush hands over less).
 const CHUNK: usize = 64 * 1024;
@@ -20,8 +23,11 @@ const CHUNK: usize = 64 * 1024;
 const QUEUE_BYTES: usize = 4 * 1024 * 1024;
 /// How often a producer waiting for room looks at the stop request.
 const WAIT_STEP: Duration = Duration::from_millis(50);
-/// Once podtop is asked to stop, how long a slow reader has to take the rest.
+/// Once podtop is asked to stop, how long the reader may take nothing before
+/// the rest is dropped...
 pub const GRACE: Duration = Duration::from_millis(400);
+/// ...and how long it may take at most, taking or not.
+const MAX_WAIT: Duration = Duration::from_millis(2500);
 
 #[derive(Default)]
 struct Queue {
@@ -39,13 +45,17 @@ struct Shared {
     dropped_records: AtomicU64,
     /// When a producer first saw the stop request: the grace counts from there.
     stopping_since: Mutex<Option<Instant>>,
+    /// Chunks the reader took so far.
+    written: AtomicU64,
+    /// When the reader last took a chunk.
+    last_written: Mutex<Option<Instant>>,
 }
 
 /// A `Write` whose bytes a background thread writes to a file descriptor.
 pub struct BackgroundWriter {
     shared: Arc<Shared>,
     buffer: Vec<u8>,
-    stop: Arc<AtomicBool>,
+    shutdown: Shutdown,
 }
 
 /// What the owner of the output keeps after handing the writer to a sink:
@@ -62,22 +72,24 @@ fn lines_in(chunk: &[u8]) -> u64 {
 impl BackgroundWriter {
     /// Writes to a duplicate of stdout, not through std's locked handle, so
     /// that a thread stuck writing holds no lock anyone else needs.
-    pub fn stdout(stop: Arc<AtomicBool>) -> io::Result<BackgroundWriter> {
+    pub fn stdout(shutdown: Shutdown) -> io::Result<BackgroundWriter> {
         let out = File::from(io::stdout().as_fd().try_clone_to_owned()?);
-        Self::new(out, stop)
+        Self::new(out, shutdown)
     }
 
     /// Writes to a file of podtop's own (`--record`).
-    pub fn to_file(file: File, stop: Arc<AtomicBool>) -> io::Result<BackgroundWriter> {
-        Self::new(file, stop)
+    pub fn to_file(file: File, shutdown: Shutdown) -> io::Result<BackgroundWriter> {
+        Self::new(file, shutdown)
     }
 
-    fn new(mut out: impl Write + Send + 'static, stop: Arc<AtomicBool>) -> io::Result<BackgroundWriter> {
+    fn new(mut out: impl Write + Send + 'static, shutdown: Shutdown) -> io::Result<BackgroundWriter> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             changed: Condvar::new(),
             dropped_records: AtomicU64::new(0),
             stopping_since: Mutex::new(None),
+            written: AtomicU64::new(0),
+            last_written: Mutex::new(None),
         });
         let theirs = shared.clone();
         std::thread::Builder::new().name("podtop-output".into()).spawn(move || loop {
@@ -96,6 +108,8 @@ impl BackgroundWriter {
                 }
             };
             let result = out.write_all(&chunk).and_then(|()| out.flush());
+            *theirs.last_written.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+            theirs.written.fetch_add(1, Ordering::Relaxed);
             let mut q = theirs.queue.lock().unwrap_or_else(|e| e.into_inner());
             q.writing = false;
             if let Err(e) = result {
@@ -103,7 +117,7 @@ impl BackgroundWriter {
             }
             theirs.changed.notify_all();
         })?;
-        Ok(BackgroundWriter { shared, buffer: Vec::with_capacity(CHUNK), stop })
+        Ok(BackgroundWriter { shared, buffer: Vec::with_capacity(CHUNK), shutdown })
     }
 
     pub fn handle(&self) -> OutputHandle {
@@ -118,6 +132,7 @@ impl BackgroundWriter {
             return Ok(());
         }
         let mut q = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut written = self.shared.written.load(Ordering::Relaxed);
         loop {
             if let Some(kind) = q.error {
                 return Err(io::Error::from(kind));
@@ -128,14 +143,18 @@ impl BackgroundWriter {
                 self.shared.changed.notify_all();
                 return Ok(());
             }
-            if self.stop.load(Ordering::Relaxed) {
-                if self.shared.grace_ends() <= Instant::now() {
-                    self.shared.dropped_records.fetch_add(lines_in(&self.buffer), Ordering::Relaxed);
-                    self.buffer.clear();
-                    return Ok(());
-                }
+            if self.shutdown.requested() && self.shared.giving_up() {
+                self.shared.dropped_records.fetch_add(lines_in(&self.buffer), Ordering::Relaxed);
+                self.buffer.clear();
+                return Ok(());
             }
             q = self.shared.changed.wait_timeout(q, WAIT_STEP).unwrap_or_else(|e| e.into_inner()).0;
+            // A slow reader that takes records is progress: the watchdog waits for it.
+            let now_written = self.shared.written.load(Ordering::Relaxed);
+            if now_written != written {
+                written = now_written;
+                self.shutdown.progress();
+            }
         }
     }
 
@@ -148,28 +167,31 @@ impl Drop for BackgroundWriter {
 }
 
 impl Shared {
-    /// The end of the grace, which starts the first time anyone asks.
-    fn grace_ends(&self) -> Instant {
-        *self.stopping_since.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(Instant::now) + GRACE
+    /// Once stopping (counted from the first time anyone asks): whether the
+    /// reader has taken nothing for the grace, or the wait reached its cap.
+    fn giving_up(&self) -> bool {
+        let since = *self.stopping_since.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(Instant::now);
+        let moved = self.last_written.lock().unwrap_or_else(|e| e.into_inner()).unwrap_or(since).max(since);
+        let now = Instant::now();
+        now >= moved + GRACE || now >= since + MAX_WAIT
     }
 }
 
 impl OutputHandle {
-    /// Once podtop is stopping: waits until the reader took everything
-    /// handed over, or the end of the grace; what it did not take by then is
-    /// dropped and counted. Returns the error the output ended with, if any.
-    pub fn finish(&self) -> Option<io::ErrorKind> {
-        self.finish_by(self.shared.grace_ends())
-    }
-
-    fn finish_by(&self, deadline: Instant) -> Option<io::ErrorKind> {
+    /// Once podtop is stopping: waits while the reader takes what was handed
+    /// over, calling `progress` each time it takes some; what it has not
+    /// taken when it stops taking for the grace (or at the cap) is dropped
+    /// and counted. Returns the error the output ended with, if any.
+    pub fn finish(&self, progress: impl Fn()) -> Option<io::ErrorKind> {
         let mut q = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
-        while (!q.chunks.is_empty() || q.writing) && q.error.is_none() {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
+        let mut written = self.shared.written.load(Ordering::Relaxed);
+        while (!q.chunks.is_empty() || q.writing) && q.error.is_none() && !self.shared.giving_up() {
+            q = self.shared.changed.wait_timeout(q, WAIT_STEP).unwrap_or_else(|e| e.into_inner()).0;
+            let now_written = self.shared.written.load(Ordering::Relaxed);
+            if now_written != written {
+                written = now_written;
+                progress();
             }
-            q = self.shared.changed.wait_timeout(q, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
         }
         let left: u64 = q.chunks.drain(..).map(|c| lines_in(&c)).sum();
         q.bytes = 0;
@@ -223,14 +245,14 @@ mod tests {
     fn a_stalled_reader_costs_records_not_time_once_stopping() {
         let gate = Arc::new((Mutex::new(false), Condvar::new()));
         let got = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut w = BackgroundWriter::new(Stalled(gate.clone(), got.clone()), stop.clone()).unwrap();
+        let shutdown = Shutdown::inert();
+        let mut w = BackgroundWriter::new(Stalled(gate.clone(), got.clone()), shutdown.clone()).unwrap();
         let line = vec![b'x'; 1023].into_iter().chain([b'\n']).collect::<Vec<u8>>();
         // The queue fills up and one chunk is being written: then a producer would wait.
         for _ in 0..(QUEUE_BYTES + CHUNK) / line.len() {
             w.write_all(&line).unwrap();
         }
-        stop.store(true, Ordering::Relaxed);
+        shutdown.request();
         let started = Instant::now();
         for _ in 0..1000 {
             w.write_all(&line).unwrap();
@@ -239,7 +261,7 @@ mod tests {
         assert!(started.elapsed() < GRACE + Duration::from_millis(300), "no waiting past the grace once asked to stop");
         let handle = w.handle();
         drop(w);
-        handle.finish_by(Instant::now() + Duration::from_millis(100));
+        handle.finish(|| {});
         assert!(handle.dropped_records() >= 1000, "dropped and counted: {}", handle.dropped_records());
         // The reader wakes: what was queued reaches it whole, line by line.
         let (open, cv) = &*gate;
@@ -262,10 +284,10 @@ mod tests {
                 Ok(())
             }
         }
-        let mut w = BackgroundWriter::new(Closed, Arc::new(AtomicBool::new(false))).unwrap();
+        let mut w = BackgroundWriter::new(Closed, Shutdown::inert()).unwrap();
         w.write_all(b"{}\n").unwrap();
         w.flush().unwrap();
-        assert_eq!(w.handle().finish_by(Instant::now() + Duration::from_secs(1)), Some(io::ErrorKind::BrokenPipe));
+        assert_eq!(w.handle().finish(|| {}), Some(io::ErrorKind::BrokenPipe));
         w.write_all(b"{}\n").unwrap();
         assert_eq!(w.flush().unwrap_err().kind(), io::ErrorKind::BrokenPipe);
     }

@@ -374,7 +374,7 @@ pub struct KernelConfig {
 pub struct Probes<'obj> {
     // Held only to be dropped: dropping a link detaches it, before the skeleton
     // (fields drop in order) unloads the programs.
-    _links: Vec<Link>,
+    links: Vec<Link>,
     pub skel: PodtopSkel<'obj>,
     pub report: Vec<ProbeReport>,
 }
@@ -532,7 +532,7 @@ impl<'obj> Probes<'obj> {
         if links.is_empty() {
             bail!("no probe could be attached; see `podtop probes`");
         }
-        Ok(Probes { _links: links, skel, report })
+        Ok(Probes { links, skel, report })
     }
 
     fn open_and_load(storage: &'obj mut MaybeUninit<OpenObject>, config: &KernelConfig, plan: &[ProbeReport]) -> Result<PodtopSkel<'obj>> {
@@ -567,6 +567,15 @@ impl<'obj> Probes<'obj> {
             if e.kind() == libbpf_rs::ErrorKind::AlreadyExists { Ok(()) } else { Err(e) }
         })?;
         Ok(())
+    }
+
+    /// Detaches every link, one at a time, calling `step` after each; the
+    /// programs are unloaded when the rest is dropped.
+    pub fn detach(mut self, step: impl Fn()) {
+        while let Some(link) = self.links.pop() {
+            drop(link);
+            step();
+        }
     }
 
     /// Lets the kernel pass events of cgroup `id` and its whole subtree.

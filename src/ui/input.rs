@@ -220,6 +220,19 @@ mod tests {
         assert_eq!(codes(b"\x1b\x1b[A"), vec![KeyCode::Esc, KeyCode::Up]);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+
+        /// Told the bytes are complete, decoding takes them all; otherwise it
+        /// leaves at most one unfinished sequence.
+        #[test]
+        fn decoding_takes_every_byte(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            proptest::prop_assert_eq!(decode(&bytes, true).1, bytes.len());
+            let (_, used) = decode(&bytes, false);
+            proptest::prop_assert!(used <= bytes.len());
+        }
+    }
+
     #[test]
     fn unknown_sequences_and_garbage_are_skipped_never_stuck() {
         assert_eq!(codes(b"\x1b[200~x\x1b[?1;2c"), vec![KeyCode::Char('x')]);

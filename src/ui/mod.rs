@@ -54,15 +54,15 @@ pub struct Source {
 impl Source {
     /// Live collection on a thread of its own; returns once every probe is
     /// attached, or with the error that stopped it (before the terminal changes).
-    pub fn live(opts: CollectOptions, record: Option<File>, stop: Arc<AtomicBool>) -> Result<Source> {
+    pub fn live(opts: CollectOptions, record: Option<File>, shutdown: Shutdown) -> Result<Source> {
         let (to_ui, observations) = mpsc::sync_channel(LIVE_BATCHES);
         let (started_tx, started_rx) = mpsc::channel();
-        let recording_writer = record.map(|file| BackgroundWriter::to_file(file, stop.clone())).transpose()?;
+        let recording_writer = record.map(|file| BackgroundWriter::to_file(file, shutdown.clone())).transpose()?;
         let recording_handle = recording_writer.as_ref().map(BackgroundWriter::handle);
         let worker = std::thread::Builder::new()
             .name("podtop-collect".into())
             .spawn(move || -> Result<()> {
-                collect(&opts, &stop, |start| {
+                collect(&opts, &shutdown, |start| {
                     let with_status = |name: &str| start.probes.iter().filter(|p| p.status.name() == name).count();
                     let run = RunInfo {
                         node: start.node.clone(),
@@ -126,7 +126,7 @@ impl Source {
         drop(self.observations);
         let result = join(self.worker);
         if let Some(recording) = &self.recording {
-            if let Some(error) = recording.finish() {
+            if let Some(error) = recording.finish(|| {}) {
                 eprintln!("podtop: the recording ended early: {}", std::io::Error::from(error));
             }
             if recording.dropped_records() > 0 {
@@ -253,6 +253,7 @@ pub fn run_terminal(source: Source, interval: Duration, shutdown: &Shutdown) -> 
                 break; // collection ended (--duration, or an error reported below)
             }
         }
+        shutdown.progress();
         if app.quit || shutdown.requested() {
             break;
         }

@@ -197,3 +197,22 @@ fn pods_that_ended_leave_the_view() {
     let left: Vec<_> = app.model.groups.keys().cloned().collect();
     assert_eq!(left, vec![crate::aggregate::model::GroupKey::Host]);
 }
+
+#[test]
+fn a_process_that_moves_to_a_pod_leaves_the_hosts_list() {
+    // A container's first process starts outside it (a shell that writes
+    // its pid into the container's cgroup, then execs): its exit comes from
+    // the pod, and the host must not list it for ever.
+    let mut model = NodeModel::new(1.0);
+    let host = owner(1, None, None);
+    let pod = owner(2, Some(("uid-1", "web-0")), Some(("c1", "app")));
+    model.apply(happened(T0, &host, 4242, 1, "sh", What::Exec { filename: "/bin/sh".into(), args: vec!["sh".into()] }));
+    model.apply(happened(T0 + 1, &pod, 4242, 1, "python3", What::Exec { filename: "/usr/bin/python3".into(), args: vec![] }));
+    let host_key = crate::aggregate::model::GroupKey::Host;
+    let pod_key = crate::aggregate::model::GroupKey::Pod("uid-1".into());
+    assert!(!model.groups[&host_key].processes.contains_key(&4242), "moved: listed in the pod only");
+    assert!(model.groups[&pod_key].processes.contains_key(&4242));
+    model.apply(happened(T0 + 2, &host, 4343, 1, "sh", What::Exec { filename: "/bin/sh".into(), args: vec![] }));
+    model.apply(happened(T0 + 3, &pod, 4343, 1, "sh", What::Exit { code: Some(0), signal: None }));
+    assert!(!model.groups[&host_key].processes.contains_key(&4343), "its exit, from the pod, ends it everywhere");
+}
