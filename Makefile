@@ -75,8 +75,7 @@ probes: build
 bench: build
 	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BENCH_PACKAGES)"
 	$(CARGO) bench --locked --bench pipeline -- --warm-up-time 1 --measurement-time 3
-	$(CARGO) build --release --locked --example bench
-	target/release/examples/bench
+	$(CARGO) bench --locked --bench overhead
 
 # podtop's resident memory under container churn, printed every 30 s, and
 # its slope after warm-up (root; SOAK_SECONDS, default 360).

@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use podtop::enrich::metadata::MetadataSources;
 use podtop::enrich::Enricher;
 use podtop::events::{ConnEvent, ExecEvent, Kind, OpenEvent};
-use podtop::filter::Filter;
+use podtop::enrich::filter::Filter;
 use podtop::output::JsonSink;
 use podtop::pipeline::Pipeline;
 

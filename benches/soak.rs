@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-const PODTOP: &str = "target/release/podtop";
+const PODTOP: &str = env!("CARGO_BIN_EXE_podtop");
 const SAMPLE_EVERY: Duration = Duration::from_secs(30);
 
 fn cgroup2_mount() -> String {

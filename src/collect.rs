@@ -16,10 +16,12 @@ use crate::enrich::listeners;
 use crate::enrich::metadata::MetadataSources;
 use crate::enrich::Enricher;
 use crate::events::{CgroupCounters, FileIoKey, FileIoValue, Kind, KindCounters, UdpKey, UdpValue};
-use crate::filter::Filter;
-use crate::output::{is_closed_output, Sink, Stats};
+use crate::enrich::filter::Filter;
+use crate::output::is_closed_output;
+use crate::records::run::StartInfo;
+use crate::records::{Sink, Stats};
 use crate::pipeline::Pipeline;
-use crate::probes::{self, EventClasses, KernelConfig, ProbeReport, Probes, RunTimeStats};
+use crate::probes::{self, EventClasses, KernelConfig, Probes, RunTimeStats};
 use crate::shutdown::Shutdown;
 
 /// How long the reader sleeps at most: the bound on how late a record is written.
@@ -50,14 +52,6 @@ pub struct CollectOptions {
 impl CollectOptions {
     /// Every record kind is shipped.
     pub const ALL_KINDS: u32 = u32::MAX;
-}
-
-/// What a sink learns before the first record.
-pub struct StartInfo<'a> {
-    pub node: String,
-    pub kernel: String,
-    pub cgroup_mount: String,
-    pub probes: &'a [ProbeReport],
 }
 
 pub enum Ended {
@@ -208,7 +202,15 @@ pub fn collect<S: Sink>(
     let _run_time_stats = if opts.bpf_run_time { RunTimeStats::enable() } else { None };
     let read_run_time = opts.bpf_run_time || RunTimeStats::enabled_by_sysctl();
 
-    let start = StartInfo { node: node_name(), kernel: kernel_release(), cgroup_mount: mount_text, probes: &probes.report };
+    let start = StartInfo {
+        node: node_name(),
+        kernel: kernel_release(),
+        cgroup_mount: mount_text,
+        probes: &probes.report,
+        classes: opts.classes,
+        filter: &opts.filter,
+        pid: opts.pid,
+    };
     let sink = match make_sink(&start) {
         Ok(sink) => sink,
         Err(e) => return ended_by(e, "the start record"),

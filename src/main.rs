@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    match podtop::commands::run(podtop::cli::Cli::parse()) {
+    match podtop::cmd::run(podtop::cli::Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("podtop: {e:#}");

@@ -6,15 +6,15 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 
-use crate::aggregate::deltas::Deltas;
+use crate::records::deltas::Deltas;
 use crate::clock::Clock;
 use crate::enrich::peers::{Endpoint, PeerTable, SocketView};
 use crate::enrich::files::FilePaths;
 use crate::enrich::Enricher;
 use crate::enrich::redact::redact_args;
 use crate::events::{c_bytes, decode, split_args, CgroupCounters, ConnEvent, Event, FileIoKey, FileIoValue, Kind, UdpKey, UdpValue};
-use crate::filter::Filter;
-use crate::output::{CountersRecord, EventRecord, FileIoDelta, FileIoRecord, NetView, Sink, Stats, UdpDelta, UdpRecord};
+use crate::enrich::filter::Filter;
+use crate::records::{CountersRecord, EventRecord, FileIoDelta, FileIoRecord, NetView, Sink, Stats, UdpDelta, UdpRecord};
 
 const AF_INET6: u16 = 10;
 

@@ -20,7 +20,7 @@ use crate::enrich::cgroup_path::{QosClass, Runtime};
 use crate::enrich::{Attribution, Container, Pod};
 use crate::events::CgroupCounters;
 use crate::output::json::parse_rfc3339;
-use crate::ui::app::RunInfo;
+use crate::records::run::{RunInfo, Source};
 
 /// Turns recorded JSON lines back into observations; owners are shared by cgroup id.
 #[derive(Default)]
@@ -176,7 +176,7 @@ pub fn run_info(start: &Value, path: &Path) -> RunInfo {
         kernel: str_of(&start["kernel"]).unwrap_or_default(),
         probes_attached: with_status("attached"),
         probes_skipped: with_status("skipped") + with_status("failed"),
-        source: format!("replay {}", path.display()),
+        source: Source::Replay { path: path.to_path_buf() },
     }
 }
 

@@ -6,10 +6,12 @@ mod common;
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
+use podtop::enrich::cgroup_path::QosClass;
+use podtop::sandbox::runc::{self, Container, Rootfs};
+use podtop::sandbox::PodSpec;
 use serde_json::{json, Value};
 
 struct RuncContainer {
@@ -20,47 +22,29 @@ struct RuncContainer {
 
 impl RuncContainer {
     /// A busybox container in a kubelet (cgroupfs driver) layout, with the
-    /// annotations containerd's CRI plugin writes.
+    /// annotations containerd's CRI plugin writes (podtop's sandbox).
     fn start(pod_uid: &str, script: &str) -> RuncContainer {
         let id = hex(64);
         let bundle = std::env::temp_dir().join(format!("podtop-runc-{}", &id[..12]));
         let cgroup = format!("/kubepods/besteffort/pod{pod_uid}/{id}");
         let container = RuncContainer { id: id.clone(), bundle: bundle.clone(), cgroup: cgroup.clone() };
-        let bin = bundle.join("rootfs/bin");
-        fs::create_dir_all(&bin).unwrap();
-        fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static (make deps installs it)");
-        for applet in ["sh", "cat", "true", "sleep", "test", "["] {
-            std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
-        }
-        fs::create_dir_all(bundle.join("rootfs/etc")).unwrap();
-        fs::write(bundle.join("rootfs/etc/hostname"), "web-0\n").unwrap();
-        sh(&format!("cd {} && runc spec", bundle.display()));
-        let mut config: Value = serde_json::from_slice(&fs::read(bundle.join("config.json")).unwrap()).unwrap();
-        config["process"]["terminal"] = json!(false);
-        config["process"]["args"] = json!(["/bin/sh", "-c", script]);
-        config["linux"]["cgroupsPath"] = json!(cgroup);
-        config["annotations"] = json!({
-            "io.kubernetes.cri.container-type": "container",
-            "io.kubernetes.cri.container-name": "app",
-            "io.kubernetes.cri.sandbox-name": "web-0",
-            "io.kubernetes.cri.sandbox-namespace": "shop",
-            "io.kubernetes.cri.sandbox-uid": pod_uid,
-        });
-        fs::write(bundle.join("config.json"), serde_json::to_vec(&config).unwrap()).unwrap();
-        sh(&format!("cd {} && runc run -d --pid-file pid {id} > /dev/null 2>&1 < /dev/null", bundle.display()));
+        let spec = PodSpec { name: "web-0".into(), namespace: "shop".into(), uid: pod_uid.into(), qos: QosClass::BestEffort };
+        let runc_container = Container {
+            id,
+            name: "app".into(),
+            args: vec!["/bin/sh".into(), "-c".into(), script.into()],
+            rootfs: Rootfs::Busybox,
+            bundle,
+            files: Vec::new(),
+        };
+        runc::run_in(&runc_container, &spec, &cgroup, None).expect("runc starts the container");
         container
     }
 }
 
 impl Drop for RuncContainer {
     fn drop(&mut self) {
-        let _ = Command::new("runc").args(["kill", &self.id, "KILL"]).output();
-        for _ in 0..50 {
-            if Command::new("runc").args(["delete", "--force", &self.id]).output().is_ok_and(|o| o.status.success()) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        runc::remove(&self.id);
         remove_cgroup_tree(&self.cgroup, "/kubepods");
         let _ = fs::remove_dir_all(&self.bundle);
     }

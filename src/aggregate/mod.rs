@@ -1,6 +1,5 @@
 //! Aggregation in user space of what the kernel counts and reports: deltas of
 //! cumulative counters, and the node model the TUI renders.
 
-pub mod deltas;
 pub mod model;
 pub mod observation;

@@ -180,6 +180,20 @@ struct cgroup_counters {
 	__u64 udp_rx_bytes;
 };
 
+/* Listening sockets, by network namespace and port (user space adds those
+ * older than podtop, so both sides write this map). */
+struct listener_key {
+	__u32 netns;
+	__u16 port;
+	__u16 _pad;
+};
+
+struct listener_value {
+	struct process_identity who;
+	__u8 wanted;
+	__u8 _pad[7];
+};
+
 /* Per-CPU counters: records by enum event_kind, and updates that found the
  * in-kernel counter maps full (their bytes could not be counted). */
 struct kind_counters {

@@ -109,6 +109,11 @@ struct udp_key _udp_key = {};
 struct udp_value _udp_value = {};
 struct kind_counters _kind_counters = {};
 struct cgroup_counters _cgroup_counters = {};
+struct listener_key _listener_key = {};
+struct listener_value _listener_value = {};
+/* The enums too: Rust gets them from the skeleton, not from a second copy. */
+enum event_kind _event_kind = EVENT_EXEC;
+enum event_class _event_class = CLASS_EXEC;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -218,16 +223,8 @@ struct {
 
 /* Listening sockets by (netns, port): who will accept their connections.
  * Accepted connections are established in softirq context, where the current
- * task is unrelated; the listener tells whose they are. */
-struct listener_key {
-	__u32 netns;
-	__u16 port;
-	__u16 _pad;
-};
-struct listener_value {
-	struct process_identity who;
-	__u8 wanted;
-};
+ * task is unrelated; the listener tells whose they are. User space fills it
+ * with the listeners older than podtop. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);

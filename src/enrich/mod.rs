@@ -7,6 +7,7 @@
 pub mod cgroup_path;
 pub mod cgroups;
 pub mod files;
+pub mod filter;
 pub mod listeners;
 pub mod metadata;
 pub mod netns;

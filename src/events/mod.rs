@@ -3,7 +3,7 @@
 //! The structs are the skeleton's generated `types::*` (from `src/bpf/events.h`);
 //! this module only adds `Plain` and a size-checked dispatch on the header's kind.
 
-use crate::probes::skeleton::types;
+use crate::skeleton::types;
 
 pub use types::{
     cgroup_counters as CgroupCounters, cgroup_event as CgroupEvent, conn_event as ConnEvent, event_header as EventHeader,
@@ -70,8 +70,9 @@ macro_rules! cgroup_counter_methods {
             }
         }
 
-        impl crate::aggregate::deltas::Counters for CgroupCounters {
-            fn since(self, earlier: Self) -> Self {
+        impl CgroupCounters {
+            /// `self - earlier`, field by field (never below zero).
+            pub fn since(self, earlier: Self) -> Self {
                 CgroupCounters { $($field: self.$field.saturating_sub(earlier.$field)),* }
             }
         }
@@ -79,19 +80,40 @@ macro_rules! cgroup_counter_methods {
 }
 with_cgroup_counter_fields!(cgroup_counter_methods);
 
-/// `enum event_kind` of events.h.
+use types::{event_class as C, event_kind as K};
+
+/// `enum event_kind` of events.h, its values taken from the skeleton.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u32)]
 pub enum Kind {
-    Exec = 1,
-    Exit = 2,
-    Open = 3,
-    Connect = 4,
-    Accept = 5,
-    Close = 6,
-    Listen = 7,
-    CgroupMkdir = 8,
-    CgroupRmdir = 9,
+    Exec = K::EVENT_EXEC.0,
+    Exit = K::EVENT_EXIT.0,
+    Open = K::EVENT_OPEN.0,
+    Connect = K::EVENT_CONNECT.0,
+    Accept = K::EVENT_ACCEPT.0,
+    Close = K::EVENT_CLOSE.0,
+    Listen = K::EVENT_LISTEN.0,
+    CgroupMkdir = K::EVENT_CGROUP_MKDIR.0,
+    CgroupRmdir = K::EVENT_CGROUP_RMDIR.0,
+}
+
+// Every kind of the C enum has a Rust twin: a kind added there fails the build here.
+const _: () = assert!(Kind::ALL.len() as u32 + 1 == K::EVENT_KIND_COUNT.0);
+
+/// Event classes chosen with `--events`, as the kernel's `events_mask` bits
+/// (`enum event_class` of events.h).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventClasses(pub u32);
+
+impl EventClasses {
+    pub const EXEC: u32 = C::CLASS_EXEC.0;
+    pub const FILE: u32 = C::CLASS_FILE.0;
+    pub const NET: u32 = C::CLASS_NET.0;
+    pub const ALL: EventClasses = EventClasses(Self::EXEC | Self::FILE | Self::NET);
+
+    pub fn contains(self, class: u32) -> bool {
+        self.0 & class != 0
+    }
 }
 
 impl Kind {

@@ -4,7 +4,9 @@ use std::io::{self, Write};
 
 use super::json::ObjectWriter;
 use super::writer::OutputHandle;
-use super::{errno_name, write_device, write_ip, write_open_flags, CountersRecord, EventRecord, FileIoRecord, NetView, Sink, Stats, UdpRecord};
+use super::{errno_name, write_device, write_ip, write_open_flags};
+use crate::records::run::StartInfo;
+use crate::records::{CountersRecord, EventRecord, FileIoRecord, NetView, Sink, Stats, UdpRecord};
 use crate::enrich::Attribution;
 use crate::events::{c_bytes, c_str_bytes, exit_status, Event, Kind, ProcessIdentity};
 
@@ -43,6 +45,55 @@ impl<W: Write> JsonSink<W> {
     fn finish(&mut self) -> io::Result<()> {
         self.line.push(b'\n');
         self.out.write_all(&self.line)
+    }
+
+    /// The first line: the run, what is attached, what it can and cannot see.
+    pub fn start(&mut self, start: &StartInfo) -> io::Result<()> {
+        let now = crate::clock::Clock::new().now_unix_ns();
+        let filter = start.filter;
+        self.write_raw_line(
+            |o| {
+                o.str("version", env!("CARGO_PKG_VERSION")).str("kernel", &start.kernel).str("cgroup2", &start.cgroup_mount);
+                o.object("probes", |p| {
+                    for r in start.probes {
+                        p.object(r.spec.program, |x| {
+                            x.str("hook", r.spec.hook.kind())
+                                .str("target", r.spec.hook.target())
+                                .str("status", r.status.name())
+                                .opt_str("reason", r.status.reason());
+                        });
+                    }
+                });
+                // What serves each kind of event on this kernel, and what it cannot give.
+                let capabilities = crate::probes::capabilities(start.probes, start.classes);
+                o.object("capabilities", |c| {
+                    for cap in capabilities.iter().filter(|c| c.requested) {
+                        c.bytes_array(cap.capability.name(), cap.programs.iter().map(|p| p.as_bytes()));
+                    }
+                });
+                o.object("degraded", |d| {
+                    for cap in capabilities.iter().filter(|c| c.requested) {
+                        if let Some(how) = cap.degraded {
+                            d.str(cap.capability.name(), how);
+                        }
+                    }
+                });
+                o.object("unavailable", |u| {
+                    for cap in capabilities.iter().filter(|c| c.requested && c.programs.is_empty()) {
+                        u.str(cap.capability.name(), cap.capability.missing_means());
+                    }
+                });
+                o.object("filters", |f| {
+                    f.opt_str("pod", filter.pod.as_deref())
+                        .opt_str("namespace", filter.namespace.as_deref())
+                        .opt_str("container", filter.container.as_deref())
+                        .opt_u64("pid", start.pid.map(u64::from));
+                });
+            },
+            "start",
+            now,
+        )?;
+        self.flush()
     }
 
     /// Any JSON line made by the caller (start record).

@@ -21,6 +21,8 @@ use crate::shutdown::Shutdown;
 const CHUNK: usize = 64 * 1024;
 /// Bytes queued at most: records waiting for the reader.
 const QUEUE_BYTES: usize = 4 * 1024 * 1024;
+/// Emptied buffers kept for reuse.
+const SPARE_CHUNKS: usize = 8;
 /// How often a producer waiting for room looks at the stop request.
 const WAIT_STEP: Duration = Duration::from_millis(50);
 /// Once podtop is asked to stop, how long the reader may take nothing before
@@ -33,6 +35,9 @@ const MAX_WAIT: Duration = Duration::from_millis(2500);
 struct Queue {
     chunks: VecDeque<Vec<u8>>,
     bytes: usize,
+    /// Written chunks, emptied, for the producer to fill again: a steady
+    /// stream reuses a few buffers instead of allocating one per flush.
+    spare: Vec<Vec<u8>>,
     /// The writer thread is in the middle of writing a chunk.
     writing: bool,
     error: Option<io::ErrorKind>,
@@ -112,6 +117,11 @@ impl BackgroundWriter {
             theirs.written.fetch_add(1, Ordering::Relaxed);
             let mut q = theirs.queue.lock().unwrap_or_else(|e| e.into_inner());
             q.writing = false;
+            if q.spare.len() < SPARE_CHUNKS && chunk.capacity() <= 2 * CHUNK {
+                let mut chunk = chunk;
+                chunk.clear();
+                q.spare.push(chunk);
+            }
             if let Err(e) = result {
                 q.error = Some(e.kind());
             }
@@ -139,7 +149,8 @@ impl BackgroundWriter {
             }
             if q.bytes + self.buffer.len() <= QUEUE_BYTES {
                 q.bytes += self.buffer.len();
-                q.chunks.push_back(std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK)));
+                let next = q.spare.pop().unwrap_or_else(|| Vec::with_capacity(CHUNK));
+                q.chunks.push_back(std::mem::replace(&mut self.buffer, next));
                 self.shared.changed.notify_all();
                 return Ok(());
             }

@@ -9,7 +9,6 @@
 //! the others, and a stand-in takes its place where there is one.
 
 mod libbpf_log;
-pub mod skeleton;
 
 use std::mem::MaybeUninit;
 
@@ -19,22 +18,9 @@ use libbpf_rs::btf::{Btf, ReferencesType};
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
 
-use skeleton::{PodtopSkel, PodtopSkelBuilder};
+use crate::skeleton::{self, PodtopSkel, PodtopSkelBuilder};
 
-/// Event classes chosen with `--events`, as the kernel's `events_mask` bits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EventClasses(pub u32);
-
-impl EventClasses {
-    pub const EXEC: u32 = 1;
-    pub const FILE: u32 = 2;
-    pub const NET: u32 = 4;
-    pub const ALL: EventClasses = EventClasses(Self::EXEC | Self::FILE | Self::NET);
-
-    pub fn contains(self, class: u32) -> bool {
-        self.0 & class != 0
-    }
-}
+pub use crate::events::EventClasses;
 
 /// Where a program attaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::aggregate::model::{sorted_groups, GroupKey, NodeModel, SortColumn};
+use crate::records::run::RunInfo;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Screen {
@@ -15,16 +16,6 @@ pub enum Screen {
     Sidecar(GroupKey),
 }
 
-/// What the header says about the run itself.
-#[derive(Debug, Clone, Default)]
-pub struct RunInfo {
-    pub node: String,
-    pub kernel: String,
-    pub probes_attached: usize,
-    pub probes_skipped: usize,
-    /// "live", or "replay FILE".
-    pub source: String,
-}
 
 /// podtop's own cost, measured from /proc/self.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

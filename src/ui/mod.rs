@@ -32,8 +32,10 @@ use crate::output::JsonSink;
 use crate::shutdown::{CleanupGuard, Shutdown};
 use input::{Input, TerminalInput};
 use safe_backend::SafeBackend;
-use app::{App, RunInfo, SelfUsage};
-use sink::{ObservationSink, Tee};
+use crate::records::run::RunInfo;
+use app::{App, SelfUsage};
+use crate::records::Tee;
+use sink::ObservationSink;
 
 /// Redraws are at most this frequent; data changes arrive once per interval.
 const FRAME: Duration = Duration::from_millis(50);
@@ -63,19 +65,11 @@ impl Source {
             .name("podtop-collect".into())
             .spawn(move || -> Result<()> {
                 collect(&opts, &shutdown, |start| {
-                    let with_status = |name: &str| start.probes.iter().filter(|p| p.status.name() == name).count();
-                    let run = RunInfo {
-                        node: start.node.clone(),
-                        kernel: start.kernel.clone(),
-                        probes_attached: with_status("attached"),
-                        // Stand-ins a better program made unnecessary are not gaps.
-                        probes_skipped: with_status("skipped") + with_status("failed"),
-                        source: if recording_writer.is_some() { "live, recording".into() } else { "live".into() },
-                    };
+                    let run = RunInfo::live(start, recording_writer.is_some());
                     let recording = match recording_writer {
                         Some(writer) => {
                             let mut json = JsonSink::new(writer, start.node.clone());
-                            crate::stream::start_record(&mut json, start, &opts)?;
+                            json.start(start)?;
                             Some(json)
                         }
                         None => None,
@@ -242,7 +236,7 @@ pub fn run_terminal(source: Source, interval: Duration, shutdown: &Shutdown) -> 
     let mut last_draw = Instant::now() - FRAME;
     let mut dirty = true;
     let mut live = true;
-    let is_replay = app.run.source.starts_with("replay");
+    let is_replay = app.run.is_replay();
     let mut last_liveness = (Instant::now(), 0u64);
     loop {
         if live {
@@ -299,7 +293,7 @@ pub fn dump_screen(source: Source, interval: Duration, cols: u16, rows: u16, key
             app.model.apply(o);
         }
     }
-    if !app.run.source.starts_with("replay") {
+    if !app.run.is_replay() {
         liveness::forget_exited(&mut app.model);
     }
     source.finish()?;

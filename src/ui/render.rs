@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
 use super::app::{App, RowRef, Screen};
+use crate::records::run::Source;
 use crate::aggregate::model::{activity, sidecar_visible, time_of_day, Activity, Group, SortColumn};
 
 /// Below this the screens do not fit; a message says so instead.
@@ -139,6 +140,14 @@ pub fn render(frame: &mut Frame, app: &App) {
     }
 }
 
+fn source_text(source: &Source) -> String {
+    match source {
+        Source::Live { recording: false } => "live".to_string(),
+        Source::Live { recording: true } => "live, recording".to_string(),
+        Source::Replay { path } => format!("replay {}", path.display()),
+    }
+}
+
 fn render_header(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let m = &app.model;
     let run = &app.run;
@@ -146,7 +155,11 @@ fn render_header(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         Span::styled("podtop ", theme.accent()),
         Span::raw(format!(
             "node {} · kernel {} · probes {} attached, {} skipped · {}",
-            run.node, run.kernel, run.probes_attached, run.probes_skipped, run.source
+            run.node,
+            run.kernel,
+            run.probes_attached,
+            run.probes_skipped,
+            source_text(&run.source)
         )),
     ]);
     let lost_style = if m.totals.lost + m.totals.dropped > 0 { theme.warn() } else { Style::new() };

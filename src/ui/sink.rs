@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, What};
 use crate::enrich::Attribution;
 use crate::events::{c_bytes, c_str_bytes, exit_status, Event, Kind, ProcessIdentity};
-use crate::output::{CountersRecord, EventRecord, FileIoRecord, Sink, Stats, UdpRecord};
+use crate::records::{CountersRecord, EventRecord, FileIoRecord, Sink, Stats, UdpRecord};
 
 pub struct ObservationSink {
     batch: Vec<Observation>,
@@ -129,35 +129,5 @@ impl Sink for ObservationSink {
             }
             Err(TrySendError::Disconnected(_)) => Err(io::Error::new(io::ErrorKind::BrokenPipe, "the UI has closed")),
         }
-    }
-}
-
-/// Both sinks at once: the TUI and a recording (`--record FILE`).
-pub struct Tee<A, B>(pub A, pub B);
-
-impl<A: Sink, B: Sink> Sink for Tee<A, B> {
-    fn event(&mut self, r: &EventRecord) -> io::Result<()> {
-        self.0.event(r)?;
-        self.1.event(r)
-    }
-    fn file_io(&mut self, r: &FileIoRecord) -> io::Result<()> {
-        self.0.file_io(r)?;
-        self.1.file_io(r)
-    }
-    fn udp(&mut self, r: &UdpRecord) -> io::Result<()> {
-        self.0.udp(r)?;
-        self.1.udp(r)
-    }
-    fn counters(&mut self, r: &CountersRecord) -> io::Result<()> {
-        self.0.counters(r)?;
-        self.1.counters(r)
-    }
-    fn stats(&mut self, unix_ns: u64, stats: &Stats) -> io::Result<()> {
-        self.0.stats(unix_ns, stats)?;
-        self.1.stats(unix_ns, stats)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()?;
-        self.1.flush()
     }
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use insta::assert_snapshot;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::app::{App, RunInfo, Screen};
+use super::app::{App, Screen};
+use crate::records::run::{RunInfo, Source};
 use super::screen_text;
 use crate::aggregate::model::NodeModel;
 use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, What};
@@ -94,7 +95,7 @@ fn scripted_app() -> App {
     for o in script {
         model.apply(o);
     }
-    let run = RunInfo { node: "node-1".into(), kernel: "6.18.44".into(), probes_attached: 9, probes_skipped: 0, source: "live".into() };
+    let run = RunInfo { node: "node-1".into(), kernel: "6.18.44".into(), probes_attached: 9, probes_skipped: 0, source: Source::Live { recording: false } };
     let mut app = App::new(model, run);
     app.color = false;
     app

@@ -42,48 +42,16 @@ pub fn cgroup2_mount() -> PathBuf {
 
 /// A random lowercase hex string.
 pub fn hex(len: usize) -> String {
-    let mut out = String::new();
-    while out.len() < len {
-        out.push_str(&fs::read_to_string("/proc/sys/kernel/random/uuid").unwrap().replace(['-', '\n'], ""));
-    }
-    out.truncate(len);
-    out
+    podtop::sandbox::random_hex(len)
 }
 
-/// Removes a cgroup and the empty parents it was made under, in every hierarchy
-/// (runc also creates it in the v1 controllers of a hybrid layout).
+/// Removes a cgroup and the empty parents it was made under, in every hierarchy.
 pub fn remove_cgroup_tree(relative: &str, stop_at: &str) {
-    let mut roots = vec![cgroup2_mount()];
-    if let Ok(entries) = fs::read_dir("/sys/fs/cgroup") {
-        roots.extend(entries.flatten().map(|e| e.path()).filter(|p| p.join(stop_at.trim_start_matches('/')).exists()));
-    }
-    for root in roots {
-        let mut path = root.join(relative.trim_start_matches('/'));
-        let top = root.join(stop_at.trim_start_matches('/'));
-        loop {
-            if path.exists() {
-                let kill = path.join("cgroup.kill");
-                if kill.exists() {
-                    let _ = fs::write(&kill, "1");
-                }
-                for _ in 0..50 {
-                    if fs::remove_dir(&path).is_ok() || !path.exists() {
-                        break;
-                    }
-                    thread::sleep(Duration::from_millis(20));
-                }
-            }
-            if path == top || !path.starts_with(&top) {
-                break;
-            }
-            let Some(parent) = path.parent() else { break };
-            path = parent.to_path_buf();
-        }
-    }
+    podtop::sandbox::cgroups::remove(relative, stop_at);
 }
 
 /// A pod the way kubelet and a CRI runtime lay it out: a pod cgroup with one
-/// container cgroup, and its own network namespace.
+/// container cgroup, and its own network namespace (podtop's sandbox).
 pub struct Pod {
     pub uid: String,
     pub container_id: String,
@@ -93,22 +61,24 @@ pub struct Pod {
     /// Relative to the cgroup2 root.
     pub pod_cgroup: String,
     pub container_cgroup: String,
+    sandbox: podtop::sandbox::Pod,
 }
 
 impl Pod {
     pub fn new(tag: &str) -> Pod {
-        let uid = format!("{}-{}-{}-{}-{}", hex(8), hex(4), hex(4), hex(4), hex(12));
-        let container_id = hex(64);
-        let pod_cgroup = format!(
-            "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{}.slice",
-            uid.replace('-', "_")
-        );
-        let container_cgroup = format!("{pod_cgroup}/cri-containerd-{container_id}.scope");
-        fs::create_dir_all(cgroup2_mount().join(container_cgroup.trim_start_matches('/'))).unwrap();
+        let uid = podtop::sandbox::random_uid();
+        let spec = podtop::sandbox::PodSpec {
+            name: format!("test-{tag}"),
+            namespace: "test".into(),
+            uid: uid.clone(),
+            qos: podtop::enrich::cgroup_path::QosClass::BestEffort,
+        };
         let netns = format!("podtop-{tag}-{}", hex(6));
-        let pod = Pod { uid, container_id, netns, addr: None, addr6: None, pod_cgroup, container_cgroup };
-        sh(&format!("ip netns add {} && ip -n {} link set lo up", pod.netns, pod.netns));
-        pod
+        let mut sandbox = podtop::sandbox::Pod::create(spec, &netns).expect("a sandbox pod");
+        let container_id = hex(64);
+        let container_cgroup = sandbox.add_container_cgroup(&container_id).expect("a container cgroup");
+        let pod_cgroup = sandbox.spec.cgroup();
+        Pod { uid, container_id, netns, addr: None, addr6: None, pod_cgroup, container_cgroup, sandbox }
     }
 
     pub fn cgroup_id(&self) -> u64 {
@@ -117,13 +87,7 @@ impl Pod {
 
     /// A command that runs `argv` inside the pod: its container cgroup and network namespace.
     pub fn command(&self, argv: &[&str]) -> Command {
-        let procs = cgroup2_mount().join(self.container_cgroup.trim_start_matches('/')).join("cgroup.procs");
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg(format!("echo $$ > {} && exec nsenter --net=/run/netns/{} \"$@\"", procs.display(), self.netns))
-            .arg("sh")
-            .args(argv);
-        cmd
+        self.sandbox.command(&self.container_cgroup, argv)
     }
 
     /// Runs `argv` in the pod to completion; returns stdout.
@@ -134,24 +98,20 @@ impl Pod {
     }
 }
 
-impl Drop for Pod {
-    fn drop(&mut self) {
-        remove_cgroup_tree(&self.container_cgroup, "/kubepods.slice");
-        let _ = Command::new("ip").args(["netns", "del", &self.netns]).status();
-    }
-}
-
 /// Joins two pods with a veth pair: `a` gets 10.244.N.1 and fd00:244:N::1, `b` .2 and ::2.
 pub fn link(a: &mut Pod, b: &mut Pod, subnet: u8) {
     let (va, vb) = (format!("pt{}a", hex(6)), format!("pt{}b", hex(6)));
-    sh(&format!(
-        "ip link add {va} netns {na} type veth peer name {vb} netns {nb} && \
-         ip -n {na} addr add 10.244.{subnet}.1/24 dev {va} && ip -n {nb} addr add 10.244.{subnet}.2/24 dev {vb} && \
-         ip -n {na} addr add fd00:244:{subnet}::1/64 dev {va} nodad && ip -n {nb} addr add fd00:244:{subnet}::2/64 dev {vb} nodad && \
-         ip -n {na} link set {va} up && ip -n {nb} link set {vb} up",
-        na = a.netns,
-        nb = b.netns
-    ));
+    let a_addrs = [format!("10.244.{subnet}.1/24"), format!("fd00:244:{subnet}::1/64")];
+    let b_addrs = [format!("10.244.{subnet}.2/24"), format!("fd00:244:{subnet}::2/64")];
+    podtop::sandbox::net::link(
+        &a.netns,
+        &va,
+        &a_addrs.iter().map(String::as_str).collect::<Vec<_>>(),
+        &b.netns,
+        &vb,
+        &b_addrs.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .expect("linking two pods");
     a.addr = Some(format!("10.244.{subnet}.1"));
     b.addr = Some(format!("10.244.{subnet}.2"));
     a.addr6 = Some(format!("fd00:244:{subnet}::1"));

@@ -1,5 +1,7 @@
 //! The kernel's counters only grow; records carry what changed since the last read.
 
+use crate::events::CgroupCounters;
+
 use std::collections::HashMap;
 use std::hash::Hash;
 
@@ -7,6 +9,12 @@ use std::hash::Hash;
 pub trait Counters: Copy + Default + PartialEq {
     /// `self - earlier`, field by field (never below zero).
     fn since(self, earlier: Self) -> Self;
+}
+
+impl Counters for CgroupCounters {
+    fn since(self, earlier: Self) -> Self {
+        CgroupCounters::since(self, earlier)
+    }
 }
 
 /// Remembers the last totals of each entry of a kernel map.

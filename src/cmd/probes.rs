@@ -6,9 +6,11 @@ use std::mem::MaybeUninit;
 
 use anyhow::Result;
 
+use crate::cli::Cli;
 use crate::probes::{self, EventClasses, KernelConfig, Probes};
 
-pub fn print(skip_probes: &[String]) -> Result<()> {
+pub fn run(cli: &Cli) -> Result<()> {
+    let skip_probes = &cli.skip_probes;
     probes::configure_libbpf_logging();
     let config = KernelConfig {
         classes: EventClasses::ALL,

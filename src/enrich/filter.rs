@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use crate::enrich::Attribution;
+use super::Attribution;
 
 #[derive(Debug, Clone, Default)]
 pub struct Filter {

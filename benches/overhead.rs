@@ -23,13 +23,14 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use podtop::enrich::cgroup_path::QosClass;
+use podtop::sandbox::{self, Pod, PodSpec};
+
 const OPEN_PATH: &[u8] = b"/etc/hostname\0";
 const BPFTRACE_PROBES: &str = "tracepoint:syscalls:sys_enter_openat, tracepoint:sched:sched_process_exec, tracepoint:sock:inet_sock_set_state";
 
 fn podtop_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("own path");
-    // target/release/examples/bench -> target/release/podtop
-    exe.parent().and_then(|p| p.parent()).map(|p| p.join("podtop")).expect("target dir")
+    PathBuf::from(env!("CARGO_BIN_EXE_podtop"))
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -330,9 +331,11 @@ fn throughput() {
 
 // ---------------------------------------------------------------- 3. the sidecar
 
+/// The two pods of the sidecar benchmark, made by podtop's own sandbox
+/// (kubelet-shaped cgroups, own network namespaces joined by a veth pair).
 struct BenchPods {
-    cgroup_root: PathBuf,
-    cgroups: Vec<PathBuf>,
+    client: Pod,
+    server: Pod,
     children: Vec<Child>,
 }
 
@@ -340,89 +343,39 @@ const POD_SERVER: &str = "podtop-bench-server";
 const POD_CLIENT: &str = "podtop-bench-client";
 const SERVER_ADDR: &str = "10.244.88.2";
 
-fn sh(cmd: &str) {
-    let status = Command::new("sh").arg("-c").arg(cmd).status().unwrap();
-    assert!(status.success(), "{cmd}");
+fn bench_pod(name: &str, uid: &str) -> Pod {
+    // Leftovers of an interrupted run first: the names are fixed.
+    sandbox::net::delete_namespace(name);
+    let spec = PodSpec { name: name.into(), namespace: "bench".into(), uid: uid.into(), qos: QosClass::BestEffort };
+    Pod::create(spec, name).expect("a bench pod")
 }
 
 impl BenchPods {
     fn new() -> BenchPods {
-        let cgroup_root = podtop::enrich::cgroups::find_cgroup2_mount().expect("cgroup2");
-        let mut pods = BenchPods { cgroup_root, cgroups: Vec::new(), children: Vec::new() };
-        pods.cleanup();
-        sh(&format!(
-            "ip netns add {POD_CLIENT} && ip netns add {POD_SERVER} && \
-             ip -n {POD_CLIENT} link set lo up && ip -n {POD_SERVER} link set lo up && \
-             ip link add pbc netns {POD_CLIENT} type veth peer name pbs netns {POD_SERVER} && \
-             ip -n {POD_CLIENT} addr add 10.244.88.1/24 dev pbc && ip -n {POD_SERVER} addr add {SERVER_ADDR}/24 dev pbs && \
-             ip -n {POD_CLIENT} link set pbc up && ip -n {POD_SERVER} link set pbs up"
-        ));
-        pods
-    }
-
-    fn cgroup(&mut self, pod: &str, container: &str) -> PathBuf {
-        let path = self.cgroup_root.join(format!(
-            "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{}.slice/cri-containerd-{container:0>64}.scope",
-            if pod == POD_CLIENT { "c1_1" } else { "5e_1" }
-        ));
-        fs::create_dir_all(&path).unwrap();
-        if !self.cgroups.contains(&path) {
-            self.cgroups.push(path.clone());
-        }
-        path
+        let client = bench_pod(POD_CLIENT, "c1c1c1c1-0000-0000-0000-000000000001");
+        let server = bench_pod(POD_SERVER, "5e5e5e5e-0000-0000-0000-000000000001");
+        sandbox::net::link(POD_CLIENT, "pbc", &["10.244.88.1/24"], POD_SERVER, "pbs", &[&format!("{SERVER_ADDR}/24")]).expect("linking the bench pods");
+        BenchPods { client, server, children: Vec::new() }
     }
 
     fn spawn(&mut self, pod: &str, container: &str, argv: &[&str], stdout: Stdio) -> Child {
-        let procs = self.cgroup(pod, container).join("cgroup.procs");
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!("echo $$ > {} && exec nsenter --net=/run/netns/{pod} \"$@\"", procs.display()))
-            .arg("sh")
-            .args(argv)
-            .stdout(stdout)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
+        let pod = if pod == POD_CLIENT { &mut self.client } else { &mut self.server };
+        let cgroup = pod.add_container_cgroup(&format!("{container:0>64}")).expect("a container cgroup");
+        pod.command(&cgroup, argv).stdout(stdout).stderr(Stdio::null()).spawn().unwrap()
     }
 
     /// CPU used so far by everything in the bench pods, in microseconds.
     fn cpu_usec(&self) -> u64 {
-        self.cgroups
-            .iter()
-            .filter_map(|c| fs::read_to_string(c.join("cpu.stat")).ok())
-            .filter_map(|s| s.lines().find_map(|l| l.strip_prefix("usage_usec ")).and_then(|v| v.trim().parse::<u64>().ok()))
-            .sum()
-    }
-
-    fn cleanup(&mut self) {
-        for mut c in self.children.drain(..) {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for c in self.cgroups.drain(..).rev() {
-            let _ = fs::write(c.join("cgroup.kill"), "1");
-            for _ in 0..50 {
-                if fs::remove_dir(&c).is_ok() || !c.exists() {
-                    break;
-                }
-                thread::sleep(Duration::from_millis(20));
-            }
-        }
-        for dir in ["kubepods-besteffort-podc1_1.slice", "kubepods-besteffort-pod5e_1.slice"] {
-            let pod = self.cgroup_root.join("kubepods.slice/kubepods-besteffort.slice").join(dir);
-            let _ = fs::remove_dir(pod);
-        }
-        let _ = fs::remove_dir(self.cgroup_root.join("kubepods.slice/kubepods-besteffort.slice"));
-        let _ = fs::remove_dir(self.cgroup_root.join("kubepods.slice"));
-        for ns in [POD_CLIENT, POD_SERVER] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        }
+        self.client.cpu_usec() + self.server.cpu_usec()
     }
 }
 
 impl Drop for BenchPods {
     fn drop(&mut self) {
-        self.cleanup();
+        for mut c in self.children.drain(..) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 

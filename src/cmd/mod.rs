@@ -1,0 +1,48 @@
+//! The commands, one room each with the same shape: `run(&Cli, &Shutdown)`.
+//! `podtop` (TUI on a terminal, JSON otherwise), `podtop replay`, `podtop
+//! demo`, `podtop probes`. Signals and the deadline are handled in one place,
+//! `shutdown`, installed here once for every command.
+
+pub mod demo;
+pub mod json;
+pub mod probes;
+pub mod replay;
+pub mod tui;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::collect::CollectOptions;
+use crate::enrich::filter::Filter;
+use crate::shutdown::Shutdown;
+
+pub fn run(cli: Cli) -> Result<()> {
+    let shutdown = Shutdown::install(cli.duration)?;
+    let result = match &cli.command {
+        Some(Command::Probes) => probes::run(&cli),
+        Some(Command::Replay { file, speed }) => replay::run(&cli, file, *speed, &shutdown),
+        Some(Command::Demo) => demo::run(&cli, &shutdown),
+        None if tui::wanted(&cli) => tui::run(&cli, &shutdown),
+        None => json::run(&cli, &shutdown),
+    };
+    shutdown.finished();
+    result
+}
+
+/// What the collection loop is asked to do, from the flags.
+pub fn collect_options(cli: &Cli, for_tui: bool) -> CollectOptions {
+    CollectOptions {
+        classes: cli.event_classes(),
+        filter: Filter { pod: cli.pod.clone(), namespace: cli.namespace.clone(), container: cli.container.clone() },
+        pid: cli.pid,
+        duration: cli.duration,
+        interval: cli.interval,
+        ringbuf_bytes: cli.ringbuf_mib * 1024 * 1024,
+        ringbuf_kinds: CollectOptions::ALL_KINDS,
+        // The TUI counts opens in the kernel; it needs an open only to name a file.
+        first_open_per_file: for_tui,
+        skip_probes: cli.skip_probes.clone(),
+        bpf_run_time: for_tui && cli.bpf_stats,
+        redact: !cli.no_redact,
+    }
+}
