@@ -567,7 +567,7 @@ fn main() {
     let mounted_tracefs = !fs::metadata("/sys/kernel/tracing/events").is_ok_and(|m| m.is_dir())
         && Command::new("mount").args(["-t", "tracefs", "tracefs", "/sys/kernel/tracing"]).status().is_ok_and(|s| s.success());
     base_programs();
-    println!("## podtop benchmark ({} cores, kernel {})", thread::available_parallelism().map_or(0, |n| n.get()), podtop::collect::kernel_release());
+    println!("## podtop benchmark ({} cores, kernel {})", thread::available_parallelism().map_or(0, |n| n.get()), podtop::host::Host::live().kernel_release());
     // SECTIONS=13 runs sections 1 and 3 only.
     let sections = std::env::var("SECTIONS").unwrap_or_else(|_| "1234".into());
     if sections.contains('1') {

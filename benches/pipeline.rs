@@ -5,7 +5,7 @@
 use std::io;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use podtop::enrich::metadata::MetadataSources;
+use podtop::host::Host;
 use podtop::enrich::Enricher;
 use podtop::events::{ConnEvent, ExecEvent, Kind, OpenEvent};
 use podtop::enrich::filter::Filter;
@@ -36,7 +36,7 @@ fn fill_comm(comm: &mut [i8; 16], name: &str) {
 }
 
 fn pipeline() -> Pipeline<JsonSink<io::Sink>> {
-    let mut enricher = Enricher::new(None, MetadataSources::default());
+    let mut enricher = Enricher::new(Host::live(), None);
     enricher.cgroup_created(CGROUP, CONTAINER_PATH.to_string());
     Pipeline::new(enricher, JsonSink::new(io::sink(), "node-1".into()), Filter::default(), true)
 }

@@ -11,9 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use libbpf_rs::{MapCore, MapFlags, RingBufferBuilder};
 
-use crate::enrich::cgroups::find_cgroup2_mount;
 use crate::enrich::listeners;
-use crate::enrich::metadata::MetadataSources;
+use crate::host::{Cgroupfs, Host};
 use crate::enrich::Enricher;
 use crate::events::{CgroupCounters, FileIoKey, FileIoValue, Kind, KindCounters, UdpKey, UdpValue};
 use crate::enrich::filter::Filter;
@@ -59,14 +58,6 @@ pub enum Ended {
     Stopped(Stats),
     /// The sink's reader went away (`| head`, the UI closed).
     OutputClosed,
-}
-
-pub fn node_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
-}
-
-pub fn kernel_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
 fn entries<K: plain::Plain + Copy, V: plain::Plain + Copy>(map: &dyn MapCore) -> Vec<(K, V)> {
@@ -146,9 +137,10 @@ fn write_counters<S: Sink>(probes: &Probes, pipeline: &mut Pipeline<S>, run_time
 }
 
 /// Listening sockets older than podtop, so that their connections are attributed.
-fn add_existing_listeners(probes: &Probes, enricher: &mut Enricher, cgroup_mount: Option<&std::path::Path>, opts: &CollectOptions) {
-    for listener in listeners::scan() {
-        let Some(who) = listeners::identity_of(listener.pid, cgroup_mount) else { continue };
+fn add_existing_listeners(probes: &Probes, enricher: &mut Enricher, host: &Host, cgroupfs: Option<&Cgroupfs>, opts: &CollectOptions) {
+    let Some(cgroupfs) = cgroupfs else { return };
+    for listener in listeners::scan(host) {
+        let Some(who) = listeners::identity_of(host, listener.pid, cgroupfs) else { continue };
         let wanted = opts.pid.is_none_or(|pid| pid == listener.pid)
             && (!opts.filter.is_active() || opts.filter.matches(&enricher.attribution(who.cgroup_id)));
         if let Err(e) = probes.add_listener(listener.netns, listener.port, who, wanted) {
@@ -171,14 +163,15 @@ pub fn collect<S: Sink>(
     shutdown: &Shutdown,
     make_sink: impl FnOnce(&StartInfo) -> io::Result<S>,
 ) -> Result<Ended> {
-    probes::check_prerequisites()?;
+    let host = Host::live();
+    probes::check_prerequisites(&host)?;
     probes::configure_libbpf_logging();
-    let cgroup_mount = find_cgroup2_mount();
-    if cgroup_mount.is_none() {
+    let cgroupfs = host.cgroupfs();
+    if cgroupfs.is_none() {
         eprintln!("podtop: warning: no cgroup v2 mount found; containers and pods cannot be named");
     }
-    let mount_text = cgroup_mount.as_ref().map(|m| m.display().to_string()).unwrap_or_default();
-    let mut enricher = Enricher::new(cgroup_mount.clone(), MetadataSources::default());
+    let mount_text = cgroupfs.as_ref().map(|c| c.mount().display().to_string()).unwrap_or_default();
+    let mut enricher = Enricher::new(host.clone(), cgroupfs.clone());
     let filter_ids = if opts.filter.is_active() { opts.filter.resolve(&enricher.all_cgroups())? } else { Vec::new() };
 
     let config = KernelConfig {
@@ -197,14 +190,14 @@ pub fn collect<S: Sink>(
         probes.allow_cgroup(id)?;
     }
     if opts.classes.contains(EventClasses::NET) {
-        add_existing_listeners(&probes, &mut enricher, cgroup_mount.as_deref(), opts);
+        add_existing_listeners(&probes, &mut enricher, &host, cgroupfs.as_ref(), opts);
     }
     let _run_time_stats = if opts.bpf_run_time { RunTimeStats::enable() } else { None };
-    let read_run_time = opts.bpf_run_time || RunTimeStats::enabled_by_sysctl();
+    let read_run_time = opts.bpf_run_time || RunTimeStats::enabled_by_sysctl(&host);
 
     let start = StartInfo {
-        node: node_name(),
-        kernel: kernel_release(),
+        node: host.node_name(),
+        kernel: host.kernel_release(),
         cgroup_mount: mount_text,
         probes: &probes.report,
         classes: opts.classes,

@@ -12,6 +12,7 @@ pub mod collect;
 pub mod cmd;
 pub mod enrich;
 pub mod events;
+pub mod host;
 pub mod output;
 pub mod pipeline;
 pub mod privileges;

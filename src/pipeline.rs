@@ -68,6 +68,7 @@ pub struct Pipeline<S: Sink> {
 impl<S: Sink> Pipeline<S> {
     pub fn new(enricher: Enricher, sink: S, filter: Filter, redact: bool) -> Self {
         let host_netns = enricher.netns.host_netns();
+        let file_paths = FilePaths::new(enricher.host().clone());
         Pipeline {
             enricher,
             peers: PeerTable::default(),
@@ -76,7 +77,7 @@ impl<S: Sink> Pipeline<S> {
             host_netns,
             filter,
             pending_filter_cgroups: Vec::new(),
-            file_paths: FilePaths::default(),
+            file_paths,
             file_io_deltas: Deltas::default(),
             cgroup_deltas: Deltas::default(),
             udp_deltas: Deltas::default(),

@@ -1,27 +1,22 @@
 //! Whether this process may load and attach eBPF programs.
 
+use crate::host::Host;
+
 const CAP_SYS_ADMIN: u32 = 21;
 const CAP_PERFMON: u32 = 38;
 const CAP_BPF: u32 = 39;
-
-/// The effective capability set from /proc/self/status.
-fn effective_capabilities() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    capabilities_in(&status)
-}
-
-fn capabilities_in(status: &str) -> Option<u64> {
-    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?.trim();
-    u64::from_str_radix(hex, 16).ok()
-}
 
 fn has(caps: u64, cap: u32) -> bool {
     caps & (1 << cap) != 0
 }
 
 /// CAP_BPF with CAP_PERFMON (tracing programs), or CAP_SYS_ADMIN, which implies both.
-pub fn can_load_bpf() -> bool {
-    effective_capabilities().is_some_and(|c| has(c, CAP_SYS_ADMIN) || (has(c, CAP_BPF) && has(c, CAP_PERFMON)))
+pub fn can_load_bpf(host: &Host) -> bool {
+    host.myself().status().is_some_and(|s| allows_bpf(s.effective_capabilities))
+}
+
+fn allows_bpf(caps: u64) -> bool {
+    has(caps, CAP_SYS_ADMIN) || (has(caps, CAP_BPF) && has(caps, CAP_PERFMON))
 }
 
 #[cfg(test)]
@@ -29,14 +24,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_capeff() {
-        let root = "Name:\tpodtop\nCapInh:\t0000000000000000\nCapEff:\t000001ffffffffff\n";
-        let caps = capabilities_in(root).unwrap();
-        assert!(has(caps, CAP_SYS_ADMIN) && has(caps, CAP_BPF));
-        let user = "CapEff:\t0000000000000000\n";
-        assert_eq!(capabilities_in(user), Some(0));
-        let bpf_only = format!("CapEff:\t{:016x}\n", (1u64 << CAP_BPF) | (1u64 << CAP_PERFMON));
-        let caps = capabilities_in(&bpf_only).unwrap();
-        assert!(!has(caps, CAP_SYS_ADMIN) && has(caps, CAP_BPF) && has(caps, CAP_PERFMON));
+    fn root_or_bpf_with_perfmon() {
+        assert!(allows_bpf(0x000001ff_ffffffff), "root");
+        assert!(!allows_bpf(0), "a user");
+        assert!(allows_bpf((1 << CAP_BPF) | (1 << CAP_PERFMON)));
+        assert!(!allows_bpf(1 << CAP_BPF), "CAP_BPF alone cannot attach tracing programs");
+        assert!(allows_bpf(1 << CAP_SYS_ADMIN));
+    }
+
+    #[test]
+    fn reads_the_effective_set_of_the_host_process() {
+        let fixture = crate::host::fixture::Fixture::new();
+        fixture.process(1).status(0, 0, 0, 0x000001ff_ffffffff);
+        assert!(can_load_bpf(&fixture.host_as_pid(1)));
+        fixture.process(2).status(1, 1000, 1000, 0);
+        assert!(!can_load_bpf(&fixture.host_as_pid(2)));
     }
 }

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 
 use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
@@ -13,169 +14,160 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use serde_json::Value;
 
 use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, What};
 use crate::enrich::cgroup_path::{QosClass, Runtime};
 use crate::enrich::{Attribution, Container, Pod};
 use crate::events::CgroupCounters;
-use crate::output::json::parse_rfc3339;
+use crate::output::schema::{self, Record};
 use crate::records::run::{RunInfo, Source};
 
-/// Turns recorded JSON lines back into observations; owners are shared by cgroup id.
+/// Turns recorded records back into observations; owners are shared by cgroup id.
 #[derive(Default)]
 pub struct RecordingReader {
     owners: HashMap<u64, Arc<Attribution>>,
 }
 
-fn str_of(v: &Value) -> Option<String> {
-    v.as_str().map(str::to_string)
+fn container_of(c: &schema::Container) -> Container {
+    Container { id: c.id.clone(), runtime: c.runtime.as_deref().and_then(Runtime::from_name), name: c.name.clone() }
 }
 
-fn u64_of(v: &Value) -> u64 {
-    v.as_u64().unwrap_or(0)
-}
-
-fn container_of(v: &Value) -> Option<Container> {
-    Some(Container {
-        id: str_of(&v["id"])?,
-        runtime: v["runtime"].as_str().and_then(Runtime::from_name),
-        name: str_of(&v["name"]),
-    })
-}
-
-fn pod_of(v: &Value) -> Option<Pod> {
-    Some(Pod {
-        uid: str_of(&v["uid"])?,
-        name: str_of(&v["name"]),
-        namespace: str_of(&v["namespace"]),
-        qos: v["qos"].as_str().and_then(QosClass::from_name).unwrap_or(QosClass::BestEffort),
+fn pod_of(p: &schema::Pod) -> Pod {
+    Pod {
+        uid: p.uid.clone(),
+        name: p.name.clone(),
+        namespace: p.namespace.clone(),
+        qos: QosClass::from_name(&p.qos).unwrap_or(QosClass::BestEffort),
         cgroup_path: String::new(),
-    })
+    }
 }
 
-fn socket(net: &Value, addr: &str, port: &str) -> Option<SocketAddr> {
-    let ip: IpAddr = net[addr].as_str()?.parse().ok()?;
-    Some(SocketAddr::new(ip, u16::try_from(u64_of(&net[port])).ok()?))
+fn socket(addr: Option<&str>, port: u16) -> Option<SocketAddr> {
+    Some(SocketAddr::new(addr?.parse::<IpAddr>().ok()?, port))
+}
+
+fn time_of(header: &schema::Header) -> u64 {
+    jiff::Timestamp::from_str(&header.time).ok().and_then(|t| u64::try_from(t.as_nanosecond()).ok()).unwrap_or(0)
+}
+
+fn connection(kind: ConnKind, body: &schema::ConnectionBody) -> Option<What> {
+    let net = &body.net;
+    Some(What::Connection(Connection {
+        kind,
+        local: socket(Some(&net.saddr), net.sport)?,
+        remote: socket(net.daddr.as_deref(), net.dport)?,
+        tx_bytes: net.tx_bytes,
+        rx_bytes: net.rx_bytes,
+        cookie: net.cookie,
+        peer: body.peer.as_ref().and_then(RecordingReader::peer),
+        sidecar_visible: false,
+    }))
 }
 
 impl RecordingReader {
-    fn owner(&mut self, r: &Value) -> Arc<Attribution> {
-        let id = u64_of(&r["cgroup"]["id"]);
+    fn owner(&mut self, o: &schema::Owner) -> Arc<Attribution> {
         let fresh = Attribution {
-            cgroup_id: id,
-            cgroup_path: str_of(&r["cgroup"]["path"]),
-            container: container_of(&r["container"]),
-            pod: pod_of(&r["pod"]),
+            cgroup_id: o.cgroup.id,
+            cgroup_path: o.cgroup.path.clone(),
+            container: o.container.as_ref().map(container_of),
+            pod: o.pod.as_ref().map(pod_of),
             rendered: Default::default(),
         };
-        let known = self.owners.get(&id).filter(|a| a.container == fresh.container && a.pod == fresh.pod);
+        let known = self.owners.get(&o.cgroup.id).filter(|a| a.container == fresh.container && a.pod == fresh.pod);
         match known {
             Some(a) => a.clone(),
             None => {
                 let a = Arc::new(fresh);
-                self.owners.insert(id, a.clone());
+                self.owners.insert(o.cgroup.id, a.clone());
                 a
             }
         }
     }
 
-    fn peer(v: &Value) -> Option<Arc<Attribution>> {
-        let pod = pod_of(&v["pod"])?;
+    fn peer(p: &schema::Peer) -> Option<Arc<Attribution>> {
         Some(Arc::new(Attribution {
             cgroup_id: 0,
             cgroup_path: None,
-            container: container_of(&v["container"]),
-            pod: Some(pod),
+            container: p.container.as_ref().map(container_of),
+            pod: Some(pod_of(p.pod.as_ref()?)),
             rendered: Default::default(),
         }))
     }
 
+    fn happening<B>(&mut self, e: &schema::Event<B>, what: What) -> Observation {
+        let process = ProcessRef { pid: e.process.pid, ppid: e.process.ppid, comm: e.process.comm.clone() };
+        Observation::Happened(Happening { unix_ns: time_of(&e.header), owner: self.owner(&e.owner), process, what })
+    }
+
     /// The observation a record stands for; None for records the model does not use.
-    pub fn observation(&mut self, r: &Value) -> Option<Observation> {
-        let kind = r["type"].as_str()?;
-        let unix_ns = r["time"].as_str().and_then(parse_rfc3339).unwrap_or(0);
-        match kind {
-            "stats" => {
-                let dropped = &r["counters_dropped"];
-                return Some(Observation::Tick {
-                    unix_ns,
-                    totals: KernelTotals {
-                        seen: u64_of(&r["seen_total"]),
-                        lost: u64_of(&r["lost_total"]),
-                        dropped: u64_of(&dropped["file_io"]) + u64_of(&dropped["udp"]) + u64_of(&dropped["cgroup"]),
-                        bpf_run_time_ns: r["bpf_run_time_ns"].as_u64(),
-                    },
-                });
-            }
-            "counters" => {
-                let mut delta = CgroupCounters::default();
-                for (name, value) in r["counters"].as_object()? {
-                    delta.set(name, u64_of(value));
-                }
-                return Some(Observation::Counters { owner: self.owner(r), delta });
-            }
-            _ => {}
-        }
-        let p = &r["process"];
-        let process = ProcessRef {
-            pid: u64_of(&p["pid"]) as u32,
-            ppid: u64_of(&p["ppid"]) as u32,
-            comm: str_of(&p["comm"]).unwrap_or_default(),
-        };
-        let net = &r["net"];
-        let what = match kind {
-            "exec" => What::Exec {
-                filename: str_of(&r["exec"]["filename"]).unwrap_or_default(),
-                args: r["exec"]["args"].as_array()?.iter().filter_map(str_of).collect(),
-            },
-            "exit" => What::Exit {
-                code: r["exit"]["code"].as_u64().map(|c| c as u32),
-                signal: r["exit"]["signal"].as_u64().map(|s| s as u32),
-            },
-            // The TUI counts opens in the kernel; it does not list them.
-            "open" => return None,
-            "connect" | "accept" | "close" => What::Connection(Connection {
-                kind: match kind {
-                    "connect" => ConnKind::Connect,
-                    "accept" => ConnKind::Accept,
-                    _ => ConnKind::Close,
+    pub fn observation(&mut self, record: &Record) -> Option<Observation> {
+        Some(match record {
+            Record::Stats(s) => Observation::Tick {
+                unix_ns: time_of(&s.header),
+                totals: KernelTotals {
+                    seen: s.seen_total,
+                    lost: s.lost_total,
+                    dropped: s.counters_dropped.file_io + s.counters_dropped.udp + s.counters_dropped.cgroup,
+                    bpf_run_time_ns: s.bpf_run_time_ns,
                 },
-                local: socket(net, "saddr", "sport")?,
-                remote: socket(net, "daddr", "dport")?,
-                tx_bytes: u64_of(&net["tx_bytes"]),
-                rx_bytes: u64_of(&net["rx_bytes"]),
-                cookie: u64_of(&net["cookie"]),
-                peer: Self::peer(&r["peer"]),
-                sidecar_visible: r["sidecar_visible"].as_bool().unwrap_or(false),
-            }),
-            "file_io" => What::FileIo {
-                path: str_of(&r["file"]["path"]),
-                read_bytes: u64_of(&r["file"]["read_bytes"]),
-                write_bytes: u64_of(&r["file"]["write_bytes"]),
             },
-            "udp" => What::Udp {
-                local: socket(net, "saddr", "sport")?,
-                remote: socket(net, "daddr", "dport"),
-                tx_bytes: u64_of(&net["tx_bytes"]),
-                rx_bytes: u64_of(&net["rx_bytes"]),
-                datagrams: u64_of(&net["tx_datagrams"]) + u64_of(&net["rx_datagrams"]),
-            },
-            _ => return None,
-        };
-        Some(Observation::Happened(Happening { unix_ns, owner: self.owner(r), process, what }))
+            Record::Counters(c) => {
+                let mut delta = CgroupCounters::default();
+                for (name, value) in &c.counters {
+                    delta.set(name, *value);
+                }
+                Observation::Counters { owner: self.owner(&c.owner), delta }
+            }
+            Record::Exec(e) => {
+                let what = What::Exec { filename: e.body.exec.filename.clone(), args: e.body.exec.args.clone() };
+                self.happening(e, what)
+            }
+            Record::Exit(e) => {
+                let what = What::Exit { code: e.body.exit.code, signal: e.body.exit.signal };
+                self.happening(e, what)
+            }
+            Record::Connect(e) | Record::Accept(e) | Record::Close(e) => {
+                let kind = match record {
+                    Record::Connect(_) => ConnKind::Connect,
+                    Record::Accept(_) => ConnKind::Accept,
+                    _ => ConnKind::Close,
+                };
+                let mut what = connection(kind, &e.body)?;
+                if let What::Connection(c) = &mut what {
+                    c.sidecar_visible = e.sidecar_visible;
+                }
+                self.happening(e, what)
+            }
+            Record::FileIo(e) => {
+                let file = &e.body.file;
+                let what = What::FileIo { path: file.path.clone(), read_bytes: file.read_bytes, write_bytes: file.write_bytes };
+                self.happening(e, what)
+            }
+            Record::Udp(e) => {
+                let net = &e.body.net;
+                let what = What::Udp {
+                    local: socket(Some(&net.saddr), net.sport)?,
+                    remote: socket(net.daddr.as_deref(), net.dport),
+                    tx_bytes: net.tx_bytes,
+                    rx_bytes: net.rx_bytes,
+                    datagrams: net.tx_datagrams + net.rx_datagrams,
+                };
+                self.happening(e, what)
+            }
+            // The TUI counts opens in the kernel; it does not list them.
+            Record::Open(_) | Record::Start(_) | Record::Unknown => return None,
+        })
     }
 }
 
 /// What the header says, from the recording's start record.
-pub fn run_info(start: &Value, path: &Path) -> RunInfo {
-    let probes = start["probes"].as_object();
-    let with_status = |status: &str| probes.map_or(0, |p| p.values().filter(|v| v["status"] == status).count());
+pub fn run_info(start: &schema::Start, path: &Path) -> RunInfo {
+    let with_status = |statuses: &[&str]| start.probes.values().filter(|p| statuses.contains(&p.status.as_str())).count();
     RunInfo {
-        node: str_of(&start["node"]).unwrap_or_default(),
-        kernel: str_of(&start["kernel"]).unwrap_or_default(),
-        probes_attached: with_status("attached"),
-        probes_skipped: with_status("skipped") + with_status("failed"),
+        node: start.header.node.clone(),
+        kernel: start.kernel.clone(),
+        probes_attached: with_status(&["attached"]),
+        probes_skipped: with_status(&["skipped", "failed"]),
         source: Source::Replay { path: path.to_path_buf() },
     }
 }
@@ -223,8 +215,12 @@ pub fn open(path: &Path) -> Result<(RunInfo, BufReader<File>)> {
         Err(e) if e.kind() == std::io::ErrorKind::InvalidData => bail!("{}", not_a_recording()),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
-    let start: Value =
-        serde_json::from_slice(&first).ok().filter(|v: &Value| v["type"] == "start").with_context(not_a_recording)?;
+    let start = match serde_json::from_slice::<Record>(&first) {
+        Ok(Record::Start(start)) => start,
+        // A start record podtop cannot read says why: a field it needs, in one line.
+        Err(e) if first.starts_with(br#"{"type":"start""#) => bail!("{}: {e}", not_a_recording()),
+        _ => bail!("{}", not_a_recording()),
+    };
     Ok((run_info(&start, path), reader))
 }
 
@@ -250,8 +246,10 @@ pub fn play(mut reader: BufReader<File>, speed: f64, to_ui: SyncSender<Vec<Obser
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let Ok(record) = serde_json::from_slice::<Value>(&line) else {
-            bail!("line {number} of the recording is not JSON");
+        let record = match serde_json::from_slice::<Record>(&line) {
+            Ok(record) => record,
+            Err(e) if e.is_syntax() || e.is_eof() => bail!("line {number} of the recording is not JSON"),
+            Err(e) => bail!("line {number} of the recording is not a podtop record: {e}"),
         };
         let Some(observation) = recording.observation(&record) else { continue };
         let tick = match &observation {
@@ -290,6 +288,7 @@ pub fn play(mut reader: BufReader<File>, speed: f64, to_ui: SyncSender<Vec<Obser
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use serde_json::Value;
 
     fn record() -> impl Strategy<Value = Value> {
         let kind = prop_oneof![
@@ -331,7 +330,9 @@ mod tests {
 
         #[test]
         fn any_record_is_read_without_panicking(r in record()) {
-            let _ = RecordingReader::default().observation(&r);
+            if let Ok(record) = serde_json::from_value::<Record>(r) {
+                let _ = RecordingReader::default().observation(&record);
+            }
         }
 
         /// Lines come back whole and in order, none longer than the bound;

@@ -10,8 +10,8 @@ fuzz_target!(|data: &[u8]| {
     let mut line = Vec::new();
     while let Ok(true) = read_line_bounded(&mut reader, &mut line, 4096) {
         assert!(line.len() <= 4096);
-        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&line) {
-            let _ = recording.observation(&value);
+        if let Ok(record) = serde_json::from_slice::<podtop::output::schema::Record>(&line) {
+            let _ = recording.observation(&record);
         }
     }
 });

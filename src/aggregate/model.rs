@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use super::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, What};
+use super::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, What};
 use crate::enrich::Attribution;
 use crate::events::CgroupCounters;
 
@@ -104,18 +104,13 @@ pub struct ContainerRow {
     pub activity: Activity,
 }
 
-impl ContainerRow {
-    pub fn title(&self) -> String {
-        self.name.clone().unwrap_or_else(|| self.id.chars().take(12).collect())
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct ProcessRow {
     pub pid: u32,
     pub ppid: u32,
     pub comm: String,
-    pub container: Option<String>,
+    /// The id of its container (a key of `Group::containers`).
+    pub container_id: Option<String>,
     /// The arguments of its last exec, where podtop saw it.
     pub args: Option<String>,
     /// When podtop first saw it (Unix ns): a process with this pid that
@@ -129,7 +124,7 @@ pub struct ProcessRow {
 pub struct ExecRow {
     pub unix_ns: u64,
     pub pid: u32,
-    pub container: Option<String>,
+    pub container_id: Option<String>,
     pub args: String,
 }
 
@@ -147,20 +142,6 @@ pub struct ConnRow {
     pub open: bool,
     /// Outbound (connect) or inbound (accept); None when only the close was seen.
     pub outbound: Option<bool>,
-}
-
-impl ConnRow {
-    pub fn peer_title(&self) -> Option<String> {
-        let peer = self.connection.peer.as_ref()?;
-        let pod = peer.pod.as_ref()?;
-        let name = pod.name.clone().unwrap_or_else(|| pod.uid.chars().take(8).collect());
-        Some(match (&pod.namespace, peer.container.as_ref().and_then(|c| c.name.as_ref())) {
-            (Some(ns), Some(c)) => format!("{ns}/{name}/{c}"),
-            (Some(ns), None) => format!("{ns}/{name}"),
-            (None, Some(c)) => format!("{name}/{c}"),
-            (None, None) => name,
-        })
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -208,8 +189,8 @@ impl Group {
     fn learn_names(&mut self, owner: &Attribution) {
         self.title = match (&self.key, &owner.pod, &owner.container) {
             (GroupKey::Host, _, _) => "host".to_string(),
-            (_, Some(pod), _) => pod.name.clone().unwrap_or_else(|| format!("pod {}", short(&pod.uid))),
-            (_, None, Some(c)) => c.name.clone().unwrap_or_else(|| format!("container {}", short(&c.id))),
+            (_, Some(pod), _) => pod.name.clone().unwrap_or_else(|| format!("pod {}", short_id(&pod.uid))),
+            (_, None, Some(c)) => c.name.clone().unwrap_or_else(|| format!("container {}", short_id(&c.id))),
             _ => "?".to_string(),
         };
         if let Some(pod) = &owner.pod {
@@ -252,17 +233,19 @@ impl Group {
 
 /// A hex id (container, pod UID) cut to its first 12 characters, as docker
 /// shows them; any other id (a name a user chose for `ctr` or `runc`) whole.
-fn short(id: &str) -> String {
+pub fn short_id(id: &str) -> String {
     let hex = id.len() >= 32 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
     if hex { id.chars().take(12).collect() } else { id.to_string() }
 }
 
-/// One line of the event pane.
+/// One recent record, for the event pane.
 #[derive(Debug, Clone)]
 pub struct EventLine {
     pub unix_ns: u64,
+    /// The title of the group it happened in.
     pub group: String,
-    pub text: String,
+    pub process: ProcessRef,
+    pub what: What,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -393,9 +376,9 @@ impl NodeModel {
     }
 
     fn happened(&mut self, h: Happening) {
-        let container = h.owner.container.as_ref().map(|c| c.name.clone().unwrap_or_else(|| short(&c.id)));
+        let container_id = h.owner.container.as_ref().map(|c| c.id.clone());
         let pid = h.process.pid;
-        let line = describe(&h);
+        let line = EventLine { unix_ns: h.unix_ns, group: String::new(), process: h.process.clone(), what: h.what.clone() };
         // Counter records and closes can arrive after the process exited:
         // they must not bring it back to the list.
         let exited = self.exited.contains(&pid) && !matches!(h.what, What::Exec { .. });
@@ -432,7 +415,7 @@ impl NodeModel {
                     pid,
                     ppid: h.process.ppid,
                     comm: h.process.comm.clone(),
-                    container: container.clone(),
+                    container_id: container_id.clone(),
                     args: None,
                     first_seen_ns: h.unix_ns,
                     last_seen_ns: h.unix_ns,
@@ -470,7 +453,7 @@ impl NodeModel {
                 if group.execs.len() == RECENT_EXECS {
                     group.execs.pop_front();
                 }
-                group.execs.push_back(ExecRow { unix_ns: h.unix_ns, pid, container, args });
+                group.execs.push_back(ExecRow { unix_ns: h.unix_ns, pid, container_id, args });
             }
             What::FileIo { path, read_bytes, write_bytes } => {
                 let path = path.unwrap_or_else(|| "(path unknown)".to_string());
@@ -510,7 +493,7 @@ impl NodeModel {
         if self.events.len() == EVENT_LINES {
             self.events.pop_front();
         }
-        self.events.push_back(EventLine { unix_ns: h.unix_ns, group: title, text: line });
+        self.events.push_back(EventLine { group: title, ..line });
     }
 
     /// Activity since start outside the group: (other pods, host and bare containers).
@@ -525,132 +508,3 @@ impl NodeModel {
         })
     }
 }
-
-/// Wall-clock time of day (UTC) of a record, for lists.
-pub fn time_of_day(unix_ns: u64) -> String {
-    let secs = unix_ns / 1_000_000_000 % 86_400;
-    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
-}
-
-/// A one-line description of a record for the event pane.
-pub fn describe(h: &Happening) -> String {
-    let who = format!("{}[{}]", h.process.comm, h.process.pid);
-    match &h.what {
-        What::Exec { filename, args } => match args.is_empty() {
-            true => format!("exec    {who} {filename}"),
-            false => format!("exec    {who} {}", args.join(" ")),
-        },
-        What::Exit { code, signal } => match (code, signal) {
-            (_, Some(sig)) => format!("exit    {who} signal {sig}"),
-            (Some(code), _) => format!("exit    {who} code {code}"),
-            _ => format!("exit    {who}"),
-        },
-        What::Connection(c) => {
-            let kind = match c.kind {
-                ConnKind::Connect => "connect",
-                ConnKind::Accept => "accept ",
-                ConnKind::Close => "close  ",
-            };
-            let bytes = if c.kind == ConnKind::Close { format!(" tx {} rx {}", c.tx_bytes, c.rx_bytes) } else { String::new() };
-            format!("{kind} {who} {} -> {}{bytes}", c.local, c.remote)
-        }
-        What::FileIo { path, read_bytes, write_bytes } => {
-            format!("file    {who} {} r {read_bytes} w {write_bytes}", path.as_deref().unwrap_or("?"))
-        }
-        What::Udp { local, remote, tx_bytes, rx_bytes, datagrams } => {
-            let remote = remote.map(|r| r.to_string()).unwrap_or_else(|| "*".into());
-            format!("udp     {who} {local} -> {remote} tx {tx_bytes} rx {rx_bytes} ({datagrams} datagrams)")
-        }
-    }
-}
-
-/// Groups in display order for a sort column, filtered by a substring.
-pub fn sorted_groups<'a>(model: &'a NodeModel, sort: SortColumn, reverse: bool, filter: &str) -> Vec<&'a Group> {
-    let needle = filter.to_lowercase();
-    let mut groups: Vec<&Group> = model
-        .groups
-        .values()
-        .filter(|g| {
-            needle.is_empty()
-                || g.title.to_lowercase().contains(&needle)
-                || g.namespace.as_deref().is_some_and(|n| n.to_lowercase().contains(&needle))
-                || g.containers.values().any(|c| c.title().to_lowercase().contains(&needle))
-        })
-        .collect();
-    groups.sort_by(|a, b| {
-        let order = sort.value(b).partial_cmp(&sort.value(a)).unwrap_or(std::cmp::Ordering::Equal);
-        let order = if sort == SortColumn::Name { a.title.cmp(&b.title) } else { order.then(a.title.cmp(&b.title)) };
-        if reverse {
-            order.reverse()
-        } else {
-            order
-        }
-    });
-    groups
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortColumn {
-    Name,
-    Processes,
-    Execs,
-    Opens,
-    FileRead,
-    FileWrite,
-    TcpTx,
-    TcpRx,
-    Connections,
-    Sidecar,
-}
-
-impl SortColumn {
-    pub const ALL: [SortColumn; 10] = [
-        SortColumn::Name,
-        SortColumn::Processes,
-        SortColumn::Execs,
-        SortColumn::Opens,
-        SortColumn::FileRead,
-        SortColumn::FileWrite,
-        SortColumn::TcpTx,
-        SortColumn::TcpRx,
-        SortColumn::Connections,
-        SortColumn::Sidecar,
-    ];
-
-    pub fn header(self) -> &'static str {
-        match self {
-            SortColumn::Name => "POD / CONTAINER",
-            SortColumn::Processes => "PROCS",
-            SortColumn::Execs => "EXEC/s",
-            SortColumn::Opens => "OPEN/s",
-            SortColumn::FileRead => "FILE R/s",
-            SortColumn::FileWrite => "FILE W/s",
-            SortColumn::TcpTx => "TCP TX/s",
-            SortColumn::TcpRx => "TCP RX/s",
-            SortColumn::Connections => "CONNS",
-            SortColumn::Sidecar => "SIDECAR%",
-        }
-    }
-
-    pub fn next(self) -> SortColumn {
-        let i = SortColumn::ALL.iter().position(|c| *c == self).unwrap_or(0);
-        SortColumn::ALL[(i + 1) % SortColumn::ALL.len()]
-    }
-
-    fn value(self, g: &Group) -> f64 {
-        let r = &g.activity.rates;
-        match self {
-            SortColumn::Name => 0.0,
-            SortColumn::Processes => g.processes.len() as f64,
-            SortColumn::Execs => r.execs as f64,
-            SortColumn::Opens => r.opens as f64,
-            SortColumn::FileRead => r.file_read_bytes as f64,
-            SortColumn::FileWrite => r.file_write_bytes as f64,
-            SortColumn::TcpTx => (r.tcp_tx_bytes + r.tcp_local_tx_bytes) as f64,
-            SortColumn::TcpRx => (r.tcp_rx_bytes + r.tcp_local_rx_bytes) as f64,
-            SortColumn::Connections => g.open_connections() as f64,
-            SortColumn::Sidecar => g.activity.sidecar_percent().unwrap_or(-1.0),
-        }
-    }
-}
-

@@ -203,7 +203,7 @@ fn lock_the_demo() -> Result<Lock> {
 
 impl DemoNode {
     pub fn start() -> Result<DemoNode> {
-        crate::probes::check_prerequisites()?;
+        crate::probes::check_prerequisites(&crate::host::Host::live())?;
         for tool in ["runc", "haproxy", "python3", "ip", "nsenter"] {
             if !have(tool) {
                 bail!("podtop demo needs {tool} (make deps installs it)");

@@ -10,37 +10,31 @@
 //! gives the inode and mount id from the kernel's own tables, the mount id
 //! gives the device (/proc/PID/mountinfo), and readlink() the path.
 
-use std::fs;
 use std::num::NonZeroUsize;
-use std::os::unix::ffi::OsStrExt;
 
 use lru::LruCache;
 
-use super::safe_fs::Mounts;
+use crate::host::{Host, Mounts};
 
 const CAPACITY: usize = 65536;
 /// Descriptor scans per read of the counters, at most: bounded work per tick.
 const SCANS_PER_READ: usize = 64;
 
 pub struct FilePaths {
+    host: Host,
     by_inode: LruCache<(u32, u64), Vec<u8>>,
     scans_left: usize,
 }
 
-impl Default for FilePaths {
-    fn default() -> Self {
-        FilePaths { by_inode: LruCache::new(NonZeroUsize::new(CAPACITY).expect("non-zero")), scans_left: SCANS_PER_READ }
-    }
-}
-
-/// (mount id, inode) of an open file, from the text of /proc/PID/fdinfo/N
-/// (inode since Linux 5.14).
-pub fn parse_fdinfo(text: &str) -> Option<(u64, u64)> {
-    let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse().ok());
-    Some((field("mnt_id:")?, field("ino:")?))
-}
-
 impl FilePaths {
+    pub fn new(host: Host) -> Self {
+        FilePaths {
+            host,
+            by_inode: LruCache::new(NonZeroUsize::new(CAPACITY).expect("non-zero")),
+            scans_left: SCANS_PER_READ,
+        }
+    }
+
     pub fn opened(&mut self, dev: u32, ino: u64, path: &[u8]) {
         // Most opens are of files opened before: no allocation for those.
         if self.by_inode.get(&(dev, ino)).is_some_and(|known| known.as_slice() == path) {
@@ -62,27 +56,22 @@ impl FilePaths {
             return None;
         }
         self.scans_left -= 1;
-        let path = Self::scan_fds(pid, dev, ino)?;
+        let path = self.scan_fds(pid, dev, ino)?;
         self.by_inode.put((dev, ino), path.clone());
         Some(path)
     }
 
     /// `dev` is the kernel's dev_t, (major << 20) | minor.
-    fn scan_fds(pid: u32, dev: u32, ino: u64) -> Option<Vec<u8>> {
+    fn scan_fds(&self, pid: u32, dev: u32, ino: u64) -> Option<Vec<u8>> {
+        let process = self.host.process(pid);
         let mut mounts: Option<Mounts> = None;
-        fs::read_dir(format!("/proc/{pid}/fd")).ok()?.flatten().find_map(|fd| {
-            let fdinfo = fs::read_to_string(format!("/proc/{pid}/fdinfo/{}", fd.file_name().to_str()?)).ok()?;
-            let (mount_id, found) = parse_fdinfo(&fdinfo)?;
-            if found != ino {
+        process.fds().into_iter().find_map(|fd| {
+            let file = process.open_file(fd).filter(|f| f.inode == ino)?;
+            let mounts = mounts.get_or_insert_with(|| process.mounts());
+            if mounts.by_id(file.mount_id)?.dev != dev {
                 return None;
             }
-            let mounts = mounts.get_or_insert_with(|| {
-                Mounts::parse(&fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default())
-            });
-            if mounts.by_id(mount_id)?.dev != dev {
-                return None;
-            }
-            fs::read_link(fd.path()).ok().map(|p| p.as_os_str().as_bytes().to_vec())
+            process.fd_path(fd)
         })
     }
 }
@@ -90,14 +79,9 @@ impl FilePaths {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::MetadataExt;
-
-    #[test]
-    fn fdinfo_gives_mount_and_inode() {
-        let text = "pos:\t0\nflags:\t0100002\nmnt_id:\t29\nino:\t1234567\n";
-        assert_eq!(parse_fdinfo(text), Some((29, 1234567)));
-        assert_eq!(parse_fdinfo("pos:\t0\nflags:\t02\nmnt_id:\t29\n"), None, "kernels before 5.14: no inode, no guess");
-    }
 
     #[test]
     fn finds_an_open_file_among_our_own_descriptors() {
@@ -106,7 +90,7 @@ mod tests {
         let meta = file.metadata().unwrap();
         // The kernel's dev_t of the file's filesystem, as the BPF side reads it.
         let kernel_dev = ((libc::major(meta.dev()) << 20) | libc::minor(meta.dev())) as u32;
-        let mut paths = FilePaths::default();
+        let mut paths = FilePaths::new(Host::live());
         let found = paths.path_of(kernel_dev, meta.ino(), std::process::id()).unwrap();
         assert_eq!(found, path.as_os_str().as_bytes());
         drop(file);

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::cgroup_path::Runtime;
-use super::safe_fs::{self, Mounts};
+use crate::host::{safe_fs, Host, Mounts};
 
 /// The largest metadata file podtop parses.
 const MAX_METADATA_BYTES: u64 = 16 * 1024 * 1024;
@@ -37,19 +37,14 @@ pub struct ContainerMetadata {
     pub is_sandbox: bool,
 }
 
-/// Where the runtimes keep their state; a root other than `/` serves tests.
+/// Where the runtimes keep their state, on the host (a fixture tree in tests).
 #[derive(Debug)]
 pub struct MetadataSources {
-    root: PathBuf,
+    host: Host,
     /// Runtime state directories, opened once they exist.
     dirs: HashMap<&'static str, (Option<OwnedFd>, Instant)>,
 }
 
-impl Default for MetadataSources {
-    fn default() -> Self {
-        MetadataSources::with_root("/")
-    }
-}
 
 /// The runtimes' state directories, relative to the root.
 const DOCKER: &str = "var/lib/docker";
@@ -135,15 +130,15 @@ pub fn bundle_from_runc_state(state: &Value) -> Option<PathBuf> {
 }
 
 impl MetadataSources {
-    pub fn with_root(root: impl Into<PathBuf>) -> Self {
-        MetadataSources { root: root.into(), dirs: HashMap::new() }
+    pub fn new(host: Host) -> Self {
+        MetadataSources { host, dirs: HashMap::new() }
     }
 
     /// A runtime's state directory, opened safely once it exists.
     fn dir(&mut self, relative: &'static str) -> Option<&OwnedFd> {
         let stale = self.dirs.get(relative).is_none_or(|(fd, at)| fd.is_none() && at.elapsed() >= REOPEN_AFTER);
         if stale {
-            let fd = safe_fs::open_dir(&self.root.join(relative), &Mounts::of_self()).ok();
+            let fd = safe_fs::open_dir(&self.host.path(relative), &Mounts::of_this_process()).ok();
             self.dirs.insert(relative, (fd, Instant::now()));
         }
         self.dirs.get(relative)?.0.as_ref()
@@ -217,8 +212,10 @@ impl MetadataSources {
     /// A bundle's config.json, wherever runc's state says the bundle is:
     /// resolved without stepping onto a filesystem that can stop answering.
     fn bundle_config(&self, bundle: &Path) -> Option<Value> {
-        let bundle = self.root.join(bundle.strip_prefix("/").ok()?);
-        let dir = safe_fs::open_dir(&bundle, &Mounts::of_self()).ok()?;
+        if !bundle.is_absolute() {
+            return None;
+        }
+        let dir = safe_fs::open_dir(&self.host.path(bundle), &Mounts::of_this_process()).ok()?;
         serde_json::from_slice(&safe_fs::read_beneath(&dir, "config.json", MAX_METADATA_BYTES).ok()?).ok()
     }
 
@@ -275,7 +272,7 @@ mod tests {
                 "io.kubernetes.cri.sandbox-namespace": "shop",
                 "io.kubernetes.cri.sandbox-uid": "1a2b-3c4d"}}),
         );
-        let meta = MetadataSources::with_root(&root).lookup(ID).unwrap();
+        let meta = MetadataSources::new(Host::at(&root)).lookup(ID).unwrap();
         assert_eq!(
             meta,
             ContainerMetadata {
@@ -303,7 +300,7 @@ mod tests {
                 "io.kubernetes.pod.namespace": "default",
                 "io.kubernetes.pod.uid": "aa-bb"}}),
         );
-        let meta = MetadataSources::with_root(&root).lookup(ID).unwrap();
+        let meta = MetadataSources::new(Host::at(&root)).lookup(ID).unwrap();
         assert_eq!(meta.runtime, Some(Runtime::CriO));
         assert_eq!(meta.pod_name.as_deref(), Some("web-0"));
         assert_eq!(meta.pod_namespace.as_deref(), Some("default"));
@@ -318,7 +315,7 @@ mod tests {
             &format!("var/lib/docker/containers/{ID}/config.v2.json"),
             &json!({"ID": ID, "Name": "/redis-cache", "Config": {"Labels": {}}}),
         );
-        let meta = MetadataSources::with_root(&root).lookup(ID).unwrap();
+        let meta = MetadataSources::new(Host::at(&root)).lookup(ID).unwrap();
         assert_eq!((meta.runtime, meta.name.as_deref()), (Some(Runtime::Docker), Some("redis-cache")));
         fs::remove_dir_all(&root).unwrap();
 
@@ -333,7 +330,7 @@ mod tests {
             "var/lib/containers/storage/overlay-containers/containers.json",
             &json!([{"id": "ff", "names": ["other"]}, {"id": ID, "names": ["quirky_tesla"]}]),
         );
-        let meta = MetadataSources::with_root(&root).lookup(ID).unwrap();
+        let meta = MetadataSources::new(Host::at(&root)).lookup(ID).unwrap();
         assert_eq!((meta.runtime, meta.name.as_deref()), (Some(Runtime::Podman), Some("quirky_tesla")));
         fs::remove_dir_all(root).unwrap();
     }
@@ -347,7 +344,7 @@ mod tests {
             "bundles/x/config.json",
             &json!({"annotations": {"io.kubernetes.cri.container-name": "db", "io.kubernetes.cri.sandbox-name": "db-0"}}),
         );
-        let meta = MetadataSources::with_root(&root).lookup(ID).unwrap();
+        let meta = MetadataSources::new(Host::at(&root)).lookup(ID).unwrap();
         assert_eq!(meta.runtime, Some(Runtime::Runc));
         assert_eq!((meta.name.as_deref(), meta.pod_name.as_deref()), (Some("db"), Some("db-0")));
         fs::remove_dir_all(root).unwrap();
@@ -408,7 +405,7 @@ mod tests {
                 fs::create_dir_all(path.parent().unwrap()).unwrap();
                 fs::write(&path, &bytes).unwrap();
             }
-            let _ = MetadataSources::with_root(&root).lookup(ID);
+            let _ = MetadataSources::new(Host::at(&root)).lookup(ID);
             fs::remove_dir_all(root).unwrap();
         }
     }
@@ -416,7 +413,7 @@ mod tests {
     #[test]
     fn unknown_ids_and_hostile_ids_find_nothing() {
         let root = temp_root("none");
-        let mut sources = MetadataSources::with_root(&root);
+        let mut sources = MetadataSources::new(Host::at(&root));
         assert_eq!(sources.lookup(ID), None);
         assert_eq!(sources.lookup("../../etc"), None);
         assert_eq!(sources.lookup(""), None);

@@ -13,17 +13,16 @@ pub mod metadata;
 pub mod netns;
 pub mod peers;
 pub mod redact;
-pub mod safe_fs;
 
 use std::sync::OnceLock;
 use std::collections::VecDeque;
-use std::fs;
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
+
+use crate::host::{Cgroupfs, Host};
 
 use cgroup_path::{QosClass, Runtime};
 use cgroups::CgroupDirectory;
@@ -90,19 +89,26 @@ pub struct Enricher {
     /// Removed cgroups, oldest first, to forget once they are old enough.
     removed: VecDeque<(u64, Instant)>,
     pub netns: NetnsDirectory,
+    host: Host,
 }
 
 impl Enricher {
-    pub fn new(cgroup_mount: Option<PathBuf>, metadata: MetadataSources) -> Self {
+    /// Names what lives on `host`, whose cgroup v2 hierarchy is `cgroupfs`.
+    pub fn new(host: Host, cgroupfs: Option<Cgroupfs>) -> Self {
         Enricher {
-            cgroups: CgroupDirectory::new(cgroup_mount.clone()),
-            metadata,
+            host: host.clone(),
+            cgroups: CgroupDirectory::new(cgroupfs.clone()),
+            metadata: MetadataSources::new(host.clone()),
             container_metadata: LruCache::new(NonZeroUsize::new(METADATA_CAPACITY).expect("non-zero")),
             pod_names: LruCache::new(NonZeroUsize::new(METADATA_CAPACITY).expect("non-zero")),
             attributions: LruCache::new(NonZeroUsize::new(ATTRIBUTION_CAPACITY).expect("non-zero")),
             removed: VecDeque::new(),
-            netns: NetnsDirectory::new(cgroup_mount),
+            netns: NetnsDirectory::new(host, cgroupfs),
         }
+    }
+
+    pub fn host(&self) -> &Host {
+        &self.host
     }
 
     /// A cgroup the kernel just announced.
@@ -214,12 +220,7 @@ impl Enricher {
         if let Some(names) = self.pod_names.get(uid) {
             return Some(names.clone());
         }
-        let dir = self.cgroups.mount()?.join(pod_cgroup.trim_start_matches('/'));
-        let children: Vec<String> = fs::read_dir(dir)
-            .ok()?
-            .flatten()
-            .filter_map(|e| e.file_name().to_str().map(str::to_string))
-            .collect();
+        let children = self.cgroups.cgroupfs()?.children(pod_cgroup);
         children.iter().find_map(|child| {
             let container = cgroup_path::parse(&format!("{pod_cgroup}/{child}")).container?;
             let meta = self.container_metadata(&container.id)?;
@@ -227,3 +228,6 @@ impl Enricher {
         })
     }
 }
+
+#[cfg(test)]
+mod host_fixture_tests;

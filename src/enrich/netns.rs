@@ -5,13 +5,10 @@
 //! entering any namespace: /proc/PID/net shows the namespace of PID.
 
 use std::collections::HashMap;
-use std::fs;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
-
-use super::cgroups::cgroup_id_of_pid;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
+
+use crate::host::{Cgroupfs, Host};
 
 const RESCAN_INTERVAL: Duration = Duration::from_secs(1);
 /// Namespaces learnt between rescans, at most: bounded under pod churn.
@@ -22,9 +19,9 @@ pub struct NetnsMember {
     pub cgroup_id: u64,
 }
 
-#[derive(Default)]
 pub struct NetnsDirectory {
-    cgroup_mount: Option<PathBuf>,
+    host: Host,
+    cgroupfs: Option<Cgroupfs>,
     host_netns: u32,
     /// address -> netns inode, without loopback addresses
     owners: HashMap<IpAddr, u32>,
@@ -35,43 +32,17 @@ pub struct NetnsDirectory {
     last_scan: Option<Instant>,
 }
 
-/// Local IPv4 addresses from /proc/PID/net/fib_trie: leaves marked "/32 host LOCAL".
-pub fn parse_fib_trie(text: &str) -> Vec<Ipv4Addr> {
-    let mut found = Vec::new();
-    let mut last_leaf: Option<Ipv4Addr> = None;
-    for line in text.lines() {
-        let trimmed = line.trim_start();
-        if let Some(addr) = trimmed.strip_prefix("|-- ") {
-            last_leaf = addr.trim().parse().ok();
-        } else if trimmed.starts_with("/32 host LOCAL") {
-            if let Some(addr) = last_leaf {
-                if !found.contains(&addr) {
-                    found.push(addr);
-                }
-            }
-        }
-    }
-    found
-}
-
-/// Addresses from /proc/PID/net/if_inet6: 32 hex digits first on each line.
-pub fn parse_if_inet6(text: &str) -> Vec<Ipv6Addr> {
-    text.lines()
-        .filter_map(|line| {
-            let hex = line.split_whitespace().next()?;
-            u128::from_str_radix(hex, 16).ok().filter(|_| hex.len() == 32).map(Ipv6Addr::from)
-        })
-        .collect()
-}
-
-fn netns_of(pid: &str) -> Option<u32> {
-    fs::metadata(format!("/proc/{pid}/ns/net")).ok().map(|m| m.ino() as u32)
-}
-
 impl NetnsDirectory {
-    pub fn new(cgroup_mount: Option<PathBuf>) -> Self {
-        let mut dir =
-            NetnsDirectory { cgroup_mount, host_netns: host_netns(), ..Default::default() };
+    pub fn new(host: Host, cgroupfs: Option<Cgroupfs>) -> Self {
+        let mut dir = NetnsDirectory {
+            host_netns: host_netns(&host),
+            host,
+            cgroupfs,
+            owners: HashMap::new(),
+            addresses: HashMap::new(),
+            members: HashMap::new(),
+            last_scan: None,
+        };
         dir.rescan();
         dir
     }
@@ -123,22 +94,16 @@ impl NetnsDirectory {
                 return;
             }
         }
-        let pid = pid.to_string();
-        if netns_of(&pid) != Some(netns) {
+        let process = self.host.process(pid);
+        if process.netns() != Some(netns) {
             return; // exited, or the pid was reused
         }
         self.members.entry(netns).or_default().push(NetnsMember { cgroup_id });
-        self.read_addresses(netns, &pid);
+        self.read_addresses(netns, pid);
     }
 
-    fn read_addresses(&mut self, netns: u32, pid: &str) {
-        let mut local: Vec<IpAddr> = Vec::new();
-        if let Ok(text) = fs::read_to_string(format!("/proc/{pid}/net/fib_trie")) {
-            local.extend(parse_fib_trie(&text).into_iter().map(IpAddr::V4));
-        }
-        if let Ok(text) = fs::read_to_string(format!("/proc/{pid}/net/if_inet6")) {
-            local.extend(parse_if_inet6(&text).into_iter().map(IpAddr::V6));
-        }
+    fn read_addresses(&mut self, netns: u32, pid: u32) {
+        let local = self.host.process(pid).local_addresses();
         for addr in &local {
             if !addr.is_loopback() && !is_link_local_v6(addr) {
                 self.owners.entry(*addr).or_insert(netns);
@@ -158,12 +123,11 @@ impl NetnsDirectory {
         self.owners.clear();
         self.addresses.clear();
         self.members.clear();
-        let Ok(entries) = fs::read_dir("/proc") else { return };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else { continue };
-            let Some(netns) = netns_of(pid) else { continue };
-            let Some(cgroup_id) = self.cgroup_mount.as_deref().and_then(|m| cgroup_id_of_pid(m, pid)) else { continue };
+        let Some(cgroupfs) = self.cgroupfs.clone() else { return };
+        for pid in self.host.pids() {
+            let process = self.host.process(pid);
+            let Some(netns) = process.netns() else { continue };
+            let Some(cgroup_id) = process.cgroup_id(&cgroupfs) else { continue };
             let members = self.members.entry(netns).or_default();
             if members.len() < 64 {
                 members.push(NetnsMember { cgroup_id });
@@ -177,47 +141,10 @@ impl NetnsDirectory {
 
 /// The host's network namespace: PID 1's, or podtop's own where PID 1 is out
 /// of reach (a sandbox); podtop runs on the host network like any node agent.
-fn host_netns() -> u32 {
-    netns_of("1").or_else(|| netns_of("self")).unwrap_or(0)
+fn host_netns(host: &Host) -> u32 {
+    host.process(1).netns().or_else(|| host.myself().netns()).unwrap_or(0)
 }
 
 fn is_link_local_v6(addr: &IpAddr) -> bool {
     matches!(addr, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80)
-}
-
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_v4_addresses_from_fib_trie() {
-        let text = "\
-Main:
-  +-- 0.0.0.0/0 3 0 5
-     +-- 10.244.1.0/24 2 0 2
-        |-- 10.244.1.0
-           /24 link UNICAST
-        |-- 10.244.1.7
-           /32 host LOCAL
-     |-- 127.0.0.1
-        /32 host LOCAL
-Local:
-  +-- 0.0.0.0/0 3 0 5
-     |-- 10.244.1.7
-        /32 host LOCAL
-     |-- 10.244.1.255
-        /32 link BROADCAST
-";
-        let addrs = parse_fib_trie(text);
-        assert_eq!(addrs, vec![Ipv4Addr::new(10, 244, 1, 7), Ipv4Addr::new(127, 0, 0, 1)]);
-    }
-
-    #[test]
-    fn v6_addresses_from_if_inet6() {
-        let text = "00000000000000000000000000000001 01 80 10 80       lo\n\
-                    fd000000000000000000000000000002 02 40 00 80     eth0\n";
-        let addrs = parse_if_inet6(text);
-        assert_eq!(addrs, vec![Ipv6Addr::LOCALHOST, "fd00::2".parse::<Ipv6Addr>().unwrap()]);
-    }
 }

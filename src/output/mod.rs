@@ -5,6 +5,7 @@
 pub mod json;
 mod json_sink;
 pub mod recording;
+pub mod schema;
 pub mod writer;
 
 use std::net::IpAddr;
@@ -64,38 +65,13 @@ pub fn write_open_flags(buf: &mut Vec<u8>, flags: u64) {
     }
 }
 
+/// An errno's name, as strace writes it (`ENOENT`); `E<number>` when unknown.
 pub fn errno_name(errno: i64) -> String {
-    let name = match errno {
-        1 => "EPERM",
-        2 => "ENOENT",
-        4 => "EINTR",
-        5 => "EIO",
-        6 => "ENXIO",
-        9 => "EBADF",
-        11 => "EAGAIN",
-        12 => "ENOMEM",
-        13 => "EACCES",
-        14 => "EFAULT",
-        16 => "EBUSY",
-        17 => "EEXIST",
-        18 => "EXDEV",
-        19 => "ENODEV",
-        20 => "ENOTDIR",
-        21 => "EISDIR",
-        22 => "EINVAL",
-        23 => "ENFILE",
-        24 => "EMFILE",
-        26 => "ETXTBSY",
-        27 => "EFBIG",
-        28 => "ENOSPC",
-        30 => "EROFS",
-        36 => "ENAMETOOLONG",
-        40 => "ELOOP",
-        75 => "EOVERFLOW",
-        95 => "EOPNOTSUPP",
-        _ => return format!("E{errno}"),
-    };
-    name.to_string()
+    use nix::errno::Errno;
+    match i32::try_from(errno).map(Errno::from_raw) {
+        Ok(Errno::UnknownErrno) | Err(_) => format!("E{errno}"),
+        Ok(known) => format!("{known:?}"),
+    }
 }
 
 #[cfg(test)]

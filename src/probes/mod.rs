@@ -18,6 +18,7 @@ use libbpf_rs::btf::{Btf, ReferencesType};
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
 
+use crate::host::Host;
 use crate::skeleton::{self, PodtopSkel, PodtopSkelBuilder};
 
 pub use crate::events::EventClasses;
@@ -436,11 +437,11 @@ fn plan(btf: &Btf, config: &KernelConfig, failed: &[(&'static str, String)]) -> 
 }
 
 /// Checks what loading needs, with one clear line for each way it can't work.
-pub fn check_prerequisites() -> Result<()> {
-    if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
+pub fn check_prerequisites(host: &Host) -> Result<()> {
+    if !host.path("/sys/kernel/btf/vmlinux").exists() {
         bail!("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing); podtop needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
     }
-    if !crate::privileges::can_load_bpf() {
+    if !crate::privileges::can_load_bpf(host) {
         bail!("needs root (or CAP_BPF and CAP_PERFMON) to load its eBPF programs: run it with sudo");
     }
     Ok(())
@@ -452,7 +453,7 @@ fn is_planned(plan: &[ProbeReport], program: &str) -> bool {
 
 impl<'obj> Probes<'obj> {
     pub fn load(storage: &'obj mut MaybeUninit<OpenObject>, config: &KernelConfig) -> Result<Self> {
-        check_prerequisites()?;
+        check_prerequisites(&Host::live())?;
         if let Some(unknown) = config.skip_probes.iter().find(|p| !PROBES.iter().any(|s| s.program == p.as_str())) {
             let known: Vec<&str> = PROBES.iter().map(|s| s.program).collect();
             bail!("--skip-probes: no probe named {unknown:?} (probes: {})", known.join(", "));
@@ -585,8 +586,8 @@ pub struct RunTimeStats {
 
 impl RunTimeStats {
     /// Whether the administrator turned the accounting on for every program.
-    pub fn enabled_by_sysctl() -> bool {
-        std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled").is_ok_and(|v| v.trim() == "1")
+    pub fn enabled_by_sysctl(host: &Host) -> bool {
+        host.bpf_stats_enabled()
     }
 
     pub fn enable() -> Option<RunTimeStats> {

@@ -6,6 +6,9 @@
 pub mod deltas;
 pub mod run;
 
+#[cfg(test)]
+pub mod fixtures;
+
 use std::borrow::Cow;
 use std::io;
 use std::net::IpAddr;

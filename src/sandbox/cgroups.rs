@@ -9,7 +9,7 @@ use std::time::Duration;
 /// Every root where a sandbox cgroup can live: the v2 mount, and the v1
 /// controllers of a hybrid layout.
 fn roots() -> Vec<PathBuf> {
-    crate::enrich::safe_fs::Mounts::of_self()
+    crate::host::Mounts::of_this_process()
         .all()
         .iter()
         .filter(|m| m.fstype == "cgroup2" || m.fstype == "cgroup")

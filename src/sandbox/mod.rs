@@ -84,7 +84,7 @@ pub struct Pod {
 impl Pod {
     /// The pod's cgroup and its own network namespace, loopback up.
     pub fn create(spec: PodSpec, netns: &str) -> Result<Pod> {
-        let cgroup_root = crate::enrich::cgroups::find_cgroup2_mount().context("no cgroup2 mount: pods need cgroup v2")?;
+        let cgroup_root = crate::host::Host::live().cgroupfs().map(|c| c.mount().to_path_buf()).context("no cgroup2 mount: pods need cgroup v2")?;
         let pod = Pod {
             spec,
             netns: netns.to_string(),

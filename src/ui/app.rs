@@ -4,7 +4,8 @@ use std::collections::HashSet;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::aggregate::model::{sorted_groups, GroupKey, NodeModel, SortColumn};
+use super::table::{sorted_groups, SortColumn};
+use crate::aggregate::model::{GroupKey, NodeModel};
 use crate::records::run::RunInfo;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,11 +2,13 @@
 //! the model on the UI thread; input and drawing never hold up collection.
 
 pub mod app;
+pub mod format;
 pub mod input;
 pub mod liveness;
 pub mod render;
 pub mod safe_backend;
 pub mod sink;
+pub mod table;
 
 use std::fs::File;
 use std::io::{self, Stdout};
@@ -27,6 +29,7 @@ use ratatui::Terminal;
 use crate::aggregate::model::NodeModel;
 use crate::aggregate::observation::Observation;
 use crate::collect::{collect, CollectOptions};
+use crate::host::Host;
 use crate::output::writer::{BackgroundWriter, OutputHandle};
 use crate::output::JsonSink;
 use crate::shutdown::{CleanupGuard, Shutdown};
@@ -137,31 +140,27 @@ fn join(worker: JoinHandle<Result<()>>) -> Result<()> {
 
 /// podtop's own CPU and memory, from /proc/self (both threads).
 struct UsageMeter {
+    host: Host,
     last: Option<(Instant, u64)>,
     ticks_per_second: f64,
     page_size: u64,
 }
 
 impl UsageMeter {
-    fn new() -> Self {
-        // SAFETY: sysconf has no preconditions.
-        let (ticks, page) = unsafe { (libc::sysconf(libc::_SC_CLK_TCK), libc::sysconf(libc::_SC_PAGESIZE)) };
-        UsageMeter { last: None, ticks_per_second: ticks.max(1) as f64, page_size: page.max(1) as u64 }
-    }
-
-    fn cpu_ticks() -> Option<u64> {
-        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-        // Fields after the parenthesised comm: state is field 3, utime 14, stime 15.
-        let rest = &stat[stat.rfind(')')? + 2..];
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+    fn new(host: Host) -> Self {
+        UsageMeter {
+            host,
+            last: None,
+            ticks_per_second: procfs::ticks_per_second().max(1) as f64,
+            page_size: procfs::page_size().max(1),
+        }
     }
 
     fn sample(&mut self) -> Option<SelfUsage> {
-        let ticks = Self::cpu_ticks()?;
+        let me = self.host.myself();
+        let ticks = me.cpu_ticks()?;
         let now = Instant::now();
-        let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-        let rss_pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+        let rss_pages = me.resident_pages()?;
         let cpu_percent = match self.last {
             Some((then, before)) if now > then => {
                 100.0 * (ticks.saturating_sub(before) as f64 / self.ticks_per_second) / now.duration_since(then).as_secs_f64()
@@ -231,7 +230,8 @@ pub fn run_terminal(source: Source, interval: Duration, shutdown: &Shutdown) -> 
     signal_hook::flag::register(signal_hook::consts::SIGWINCH, resized.clone()).context("watching the terminal's size")?;
     let mut input = TerminalInput::open();
     let mut guard = TerminalGuard::enter(shutdown)?;
-    let mut meter = UsageMeter::new();
+    let host = Host::live();
+    let mut meter = UsageMeter::new(host.clone());
     let mut last_usage = Instant::now() - Duration::from_secs(10);
     let mut last_draw = Instant::now() - FRAME;
     let mut dirty = true;
@@ -255,7 +255,7 @@ pub fn run_terminal(source: Source, interval: Duration, shutdown: &Shutdown) -> 
         // Exits lost with other events leave ghosts: live, check what is listed.
         let lost = app.model.totals.lost;
         if !is_replay && (lost > last_liveness.1 || last_liveness.0.elapsed() >= liveness::CHECK_EVERY) {
-            dirty |= liveness::forget_exited(&mut app.model) > 0;
+            dirty |= liveness::forget_exited(&mut app.model, &host) > 0;
             last_liveness = (Instant::now(), lost);
         }
         if last_usage.elapsed() >= Duration::from_secs(1) {
@@ -294,7 +294,7 @@ pub fn dump_screen(source: Source, interval: Duration, cols: u16, rows: u16, key
         }
     }
     if !app.run.is_replay() {
-        liveness::forget_exited(&mut app.model);
+        liveness::forget_exited(&mut app.model, &Host::live());
     }
     source.finish()?;
     for c in keys.chars() {

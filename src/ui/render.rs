@@ -10,7 +10,9 @@ use ratatui::Frame;
 
 use super::app::{App, RowRef, Screen};
 use crate::records::run::Source;
-use crate::aggregate::model::{activity, sidecar_visible, time_of_day, Activity, Group, SortColumn};
+use super::format::{bytes, container_in, container_title, count, event_text, peer_title, percent, sparkline, time_of_day, truncate};
+use super::table::SortColumn;
+use crate::aggregate::model::{activity, sidecar_visible, Activity, Group};
 
 /// Below this the screens do not fit; a message says so instead.
 pub const MIN_WIDTH: u16 = 60;
@@ -59,48 +61,6 @@ impl Theme {
             Style::new()
         }
     }
-}
-
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "K", "M", "G", "T"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n}B")
-    } else if value < 10.0 {
-        format!("{value:.1}{}", UNITS[unit])
-    } else {
-        format!("{value:.0}{}", UNITS[unit])
-    }
-}
-
-pub fn count(n: u64) -> String {
-    match n {
-        0..=9_999 => n.to_string(),
-        10_000..=9_999_999 => format!("{:.0}k", n as f64 / 1e3),
-        _ => format!("{:.0}M", n as f64 / 1e6),
-    }
-}
-
-/// A sparkline as text, the last `width` samples scaled to their maximum.
-pub fn sparkline(samples: impl DoubleEndedIterator<Item = u64> + Clone, width: usize) -> String {
-    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let mut recent: Vec<u64> = samples.rev().take(width).collect();
-    recent.reverse();
-    let max = recent.iter().copied().max().unwrap_or(0);
-    let line: String = recent
-        .iter()
-        .map(|v| (v * 7 + max / 2).checked_div(max).map_or(' ', |level| BARS[level.min(7) as usize]))
-        .collect();
-    format!("{line:>width$}")
-}
-
-fn percent(p: Option<f64>) -> String {
-    p.map_or("-".to_string(), |p| format!("{p:.1}%"))
 }
 
 pub fn render(frame: &mut Frame, app: &App) {
@@ -248,8 +208,8 @@ fn render_node(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
                 let g = app.model.groups.get(key)?;
                 let c = g.containers.get(id)?;
                 let runtime = c.runtime.map(|r| format!(" ({r})")).unwrap_or_default();
-                let procs = g.processes.values().filter(|p| p.container.as_deref() == Some(c.title().as_str())).count();
-                let mut cells = vec![format!("   └ {}{runtime}", c.title()), procs.to_string()];
+                let procs = g.processes.values().filter(|p| p.container_id.as_deref() == Some(c.id.as_str())).count();
+                let mut cells = vec![format!("   └ {}{runtime}", container_title(c)), procs.to_string()];
                 cells.extend(rate_cells(&c.activity));
                 cells.push(String::new());
                 cells.push(percent(c.activity.sidecar_percent()));
@@ -292,7 +252,7 @@ fn process_lines(group: &Group) -> Vec<String> {
     while let Some((pid, depth)) = stack.pop() {
         let Some(p) = group.processes.get(&pid) else { continue };
         let indent = if depth == 0 { String::new() } else { format!("{}└ ", "  ".repeat(depth - 1)) };
-        let container = p.container.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default();
+        let container = p.container_id.as_deref().map(|c| format!(" [{}]", container_in(group, c))).unwrap_or_default();
         let args = p.args.as_deref().unwrap_or(&p.comm);
         lines.push(format!("{:>7} {indent}{args}{container}", p.pid));
         if depth < 16 {
@@ -326,7 +286,7 @@ fn render_detail(frame: &mut Frame, group: &Group, theme: &Theme, area: Rect) {
         .iter()
         .rev()
         .map(|e| {
-            let container = e.container.as_deref().map(|c| format!("[{c}] ")).unwrap_or_default();
+            let container = e.container_id.as_deref().map(|c| format!("[{}] ", container_in(group, c))).unwrap_or_default();
             Line::from(format!("{} {:>7} {container}{}", time_of_day(e.unix_ns), e.pid, e.args))
         })
         .collect();
@@ -349,7 +309,7 @@ fn render_detail(frame: &mut Frame, group: &Group, theme: &Theme, area: Rect) {
                 Some(false) => "←",
                 None => "·",
             };
-            let peer = c.peer_title().map(|p| format!(" ({p})")).unwrap_or_default();
+            let peer = peer_title(c).map(|p| format!(" ({p})")).unwrap_or_default();
             let state = if c.open { "open" } else { "closed" };
             let style = if c.connection.sidecar_visible { theme.visible() } else { theme.missed() };
             Line::styled(
@@ -454,21 +414,17 @@ fn render_events(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         .events
         .iter()
         .rev()
-        .filter(|e| needle.is_empty() || e.group.to_lowercase().contains(&needle) || e.text.to_lowercase().contains(&needle))
+        .filter(|e| needle.is_empty() || e.group.to_lowercase().contains(&needle) || event_text(e).to_lowercase().contains(&needle))
         .take(visible)
         .map(|e| {
             Line::from(vec![
                 Span::styled(format!("{} {:<16} ", time_of_day(e.unix_ns), truncate(&e.group, 16)), theme.dim()),
-                Span::raw(e.text.clone()),
+                Span::raw(event_text(e)),
             ])
         })
         .collect();
     lines.reverse();
     frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" events ")), area);
-}
-
-fn truncate(s: &str, width: usize) -> String {
-    s.chars().take(width).collect()
 }
 
 fn render_footer(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {

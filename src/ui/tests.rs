@@ -217,3 +217,50 @@ fn a_process_that_moves_to_a_pod_leaves_the_hosts_list() {
     model.apply(happened(T0 + 3, &pod, 4343, 1, "sh", What::Exit { code: Some(0), signal: None }));
     assert!(!model.groups[&host_key].processes.contains_key(&4343), "its exit, from the pod, ends it everywhere");
 }
+
+/// The same records, once straight into the model (the live TUI) and once
+/// through JSON and `podtop replay`'s reader: the same screens.
+#[test]
+fn a_recording_replays_to_the_model_its_records_make() {
+    use crate::output::schema::Record;
+    use crate::output::JsonSink;
+    use crate::records::fixtures::feed_every_kind;
+    use crate::replay::RecordingReader;
+    use crate::ui::sink::ObservationSink;
+
+    let (to_ui, from_pipeline) = std::sync::mpsc::sync_channel(64);
+    let mut live = ObservationSink::new(to_ui);
+    feed_every_kind(&mut live);
+    let mut direct = NodeModel::new(1.0);
+    for o in from_pipeline.try_iter().flatten() {
+        direct.apply(o);
+    }
+
+    let mut json = JsonSink::new(Vec::new(), "node-1".into());
+    feed_every_kind(&mut json);
+    let mut reader = RecordingReader::default();
+    let mut replayed = NodeModel::new(1.0);
+    for line in String::from_utf8(json.into_inner()).unwrap().lines() {
+        let record: Record = serde_json::from_str(line).unwrap();
+        if let Some(o) = reader.observation(&record) {
+            replayed.apply(o);
+        }
+    }
+
+    let run = RunInfo { node: "node-1".into(), kernel: "6.18".into(), probes_attached: 9, probes_skipped: 0, source: Source::Live { recording: false } };
+    let mut screens = Vec::new();
+    for model in [direct, replayed] {
+        let mut app = App::new(model, run.clone());
+        app.color = false;
+        let mut shots = Vec::new();
+        for keys in ["", "e", "\n", "c"] {
+            press(&mut app, keys);
+            shots.push(screen_text(&app, 160, 40));
+        }
+        screens.push(shots);
+    }
+    assert!(screens[0][0].contains("shop/backend-0"), "{}", screens[0][0]);
+    for (direct, replayed) in screens[0].iter().zip(&screens[1]) {
+        assert_eq!(direct, replayed);
+    }
+}

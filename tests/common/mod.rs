@@ -122,6 +122,8 @@ pub fn link(a: &mut Pod, b: &mut Pod, subnet: u8) {
 pub struct Podtop {
     child: Option<Child>,
     records: Arc<Mutex<Vec<Value>>>,
+    /// Records that the published JSON Schema does not accept.
+    violations: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<String>>,
     reader: Option<thread::JoinHandle<()>>,
 }
@@ -136,12 +138,18 @@ impl Podtop {
             .spawn()
             .expect("starting podtop");
         let records = Arc::new(Mutex::new(Vec::new()));
+        let violations = Arc::new(Mutex::new(Vec::new()));
         let stdout = child.stdout.take().unwrap();
-        let sink = records.clone();
+        let (sink, bad) = (records.clone(), violations.clone());
         let reader = thread::spawn(move || {
+            let schema = schema_validator();
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 let value: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                let errors: Vec<String> = schema.iter_errors(&value).map(|e| e.to_string()).collect();
+                if !errors.is_empty() {
+                    bad.lock().unwrap().push(format!("{errors:?}: {line}"));
+                }
                 sink.lock().unwrap().push(value);
             }
         });
@@ -153,7 +161,7 @@ impl Podtop {
                 err_sink.lock().unwrap().push_str(&(line + "\n"));
             }
         });
-        let podtop = Podtop { child: Some(child), records, stderr: stderr_text, reader: Some(reader) };
+        let podtop = Podtop { child: Some(child), records, violations, stderr: stderr_text, reader: Some(reader) };
         podtop.wait_for(Duration::from_secs(20), |r| r["type"] == "start");
         podtop
     }
@@ -189,6 +197,8 @@ impl Podtop {
         if let Some(reader) = self.reader.take() {
             reader.join().unwrap();
         }
+        let violations = self.violations.lock().unwrap();
+        assert!(violations.is_empty(), "records the published schema does not accept: {violations:#?}");
         (status, self.records())
     }
 
@@ -221,6 +231,12 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> 
         }
         thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The published JSON Schema of podtop's records, ready to check them.
+pub fn schema_validator() -> jsonschema::Validator {
+    let text = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema/podtop-records.schema.json")).unwrap();
+    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).expect("the published schema compiles")
 }
 
 /// Records of one type from one process.

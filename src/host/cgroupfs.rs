@@ -1,0 +1,60 @@
+//! The cgroup v2 hierarchy as a directory tree: a cgroup's id is its
+//! directory's inode, its path the directory below the mount.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cgroupfs {
+    mount: PathBuf,
+}
+
+impl Cgroupfs {
+    pub fn at(mount: impl Into<PathBuf>) -> Cgroupfs {
+        Cgroupfs { mount: mount.into() }
+    }
+
+    /// Where it is mounted (as seen from the host's root).
+    pub fn mount(&self) -> &Path {
+        &self.mount
+    }
+
+    /// The directory of cgroup `path` ("/kubepods.slice/...").
+    pub fn dir(&self, path: &str) -> PathBuf {
+        self.mount.join(path.trim_start_matches('/'))
+    }
+
+    /// The id of cgroup `path`, if it exists.
+    pub fn id_of(&self, path: &str) -> Option<u64> {
+        fs::metadata(self.dir(path)).ok().map(|m| m.ino())
+    }
+
+    /// Every cgroup: (id, path relative to the mount, "/" for the root).
+    pub fn walk(&self) -> Vec<(u64, String)> {
+        let mut found = Vec::new();
+        let mut stack = vec![self.mount.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(meta) = fs::metadata(&dir) else { continue };
+            let relative = dir.strip_prefix(&self.mount).map(|p| format!("/{}", p.display())).unwrap_or_default();
+            found.push((meta.ino(), relative));
+            let Ok(entries) = fs::read_dir(&dir) else { continue };
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push(entry.path());
+                }
+            }
+        }
+        found
+    }
+
+    /// The names of the cgroups directly below `path`.
+    pub fn children(&self, path: &str) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(self.dir(path)) else { return Vec::new() };
+        entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .collect()
+    }
+}

@@ -1,0 +1,361 @@
+//! The NDJSON schema, once: every record podtop writes, as typed structs.
+//!
+//! `JsonSink` writes these records with its own fast writer (one reused
+//! buffer, attributions rendered once); its tests check that what it writes
+//! is exactly what serializing these types gives. `podtop replay` reads
+//! recordings back into them with serde. The JSON Schema published in
+//! `schema/podtop-records.schema.json` is generated from them, and the
+//! integration tests check every record they see against it.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One line of `podtop --json`, by its `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    /// The first line: the run, and what it can and cannot see.
+    Start(Start),
+    Exec(Event<ExecBody>),
+    Exit(Event<ExitBody>),
+    Open(Event<OpenBody>),
+    Connect(Event<ConnectionBody>),
+    Accept(Event<ConnectionBody>),
+    Close(Event<ConnectionBody>),
+    /// Bytes one process moved through one UDP socket since its last record.
+    Udp(Event<UdpBody>),
+    /// Bytes one process read and wrote in one file since its last record.
+    FileIo(Event<FileIoBody>),
+    /// One cgroup's activity during the last interval, counted in the kernel.
+    Counters(Counters),
+    /// The kernel's statistics since start: every interval, and at the end.
+    Stats(Stats),
+    /// A record type this version does not know (a newer podtop wrote it).
+    #[serde(other)]
+    Unknown,
+}
+
+/// Every record's time and node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Header {
+    /// RFC 3339, UTC, with nanoseconds.
+    pub time: String,
+    /// The node's host name.
+    pub node: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Start {
+    #[serde(flatten)]
+    pub header: Header,
+    pub version: String,
+    pub kernel: String,
+    /// Where cgroup v2 is mounted.
+    pub cgroup2: String,
+    pub probes: BTreeMap<String, Probe>,
+    /// Each capability podtop was asked for, and the attached programs that give it
+    /// (absent from recordings made before podtop chose programs per kernel).
+    #[serde(default)]
+    pub capabilities: BTreeMap<String, Vec<String>>,
+    /// Capabilities given with less than the best source, and how.
+    #[serde(default)]
+    pub degraded: BTreeMap<String, String>,
+    /// Capabilities nothing gives on this kernel, and what that means.
+    #[serde(default)]
+    pub unavailable: BTreeMap<String, String>,
+    pub filters: Filters,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Probe {
+    /// tp_btf or fexit.
+    pub hook: String,
+    /// The tracepoint (`subsystem:event`) or kernel function.
+    pub target: String,
+    /// attached, standby, off, skipped or failed.
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Filters {
+    pub pod: Option<String>,
+    pub namespace: Option<String>,
+    pub container: Option<String>,
+    pub pid: Option<u32>,
+}
+
+/// Who did something: read in the kernel at the event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Process {
+    pub pid: u32,
+    pub tid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub comm: String,
+    /// The exact bytes of `comm`, where they are not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comm_b64: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Cgroup {
+    /// The cgroup v2 id: the inode of its directory.
+    pub id: u64,
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Container {
+    pub id: String,
+    /// docker, containerd, cri-o, podman or runc.
+    pub runtime: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Pod {
+    pub uid: String,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    /// guaranteed, burstable or besteffort.
+    pub qos: String,
+}
+
+/// Whose cgroup it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Owner {
+    pub cgroup: Cgroup,
+    pub container: Option<Container>,
+    pub pod: Option<Pod>,
+}
+
+/// The other end of a connection, when it is a process in a pod on this node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Peer {
+    pub container: Option<Container>,
+    pub pod: Option<Pod>,
+}
+
+/// A record about one process, with its body under the type's own key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Event<B> {
+    #[serde(flatten)]
+    pub header: Header,
+    pub process: Process,
+    #[serde(flatten)]
+    pub owner: Owner,
+    pub netns: u32,
+    pub mntns: u32,
+    /// Whether a sidecar proxy in the pod could have seen this.
+    pub sidecar_visible: bool,
+    #[serde(flatten)]
+    pub body: B,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ExecBody {
+    pub exec: Exec,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Exec {
+    pub filename: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename_b64: Option<String>,
+    pub filename_truncated: bool,
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args_b64: Option<Vec<String>>,
+    pub args_truncated: bool,
+    /// A secret in the arguments was replaced by `***`.
+    #[serde(default)]
+    pub args_redacted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ExitBody {
+    pub exit: Exit,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Exit {
+    /// Null when a signal ended it.
+    pub code: Option<u32>,
+    pub signal: Option<u32>,
+    pub core_dumped: bool,
+    pub duration_ns: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OpenBody {
+    pub file: Open,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Open {
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_b64: Option<String>,
+    pub path_truncated: bool,
+    pub flags: u64,
+    pub flags_text: String,
+    /// The descriptor, or -errno.
+    pub ret: i64,
+    pub error: Option<String>,
+    /// major:minor of the file's device, when it was opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ino: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ConnectionBody {
+    pub net: Connection,
+    pub peer: Option<Peer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Connection {
+    /// tcp.
+    pub proto: String,
+    /// ipv4 or ipv6.
+    pub family: String,
+    pub saddr: String,
+    pub sport: u16,
+    pub daddr: Option<String>,
+    pub dport: u16,
+    /// Application bytes sent and received by this end (final at close).
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    pub duration_ns: u64,
+    /// The kernel's socket cookie: ties connect or accept to close.
+    pub cookie: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UdpBody {
+    pub net: Udp,
+    pub peer: Option<Peer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Udp {
+    /// udp.
+    pub proto: String,
+    pub family: String,
+    pub saddr: String,
+    pub sport: u16,
+    /// Null for an unconnected socket.
+    pub daddr: Option<String>,
+    pub dport: u16,
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    pub tx_datagrams: u64,
+    pub rx_datagrams: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FileIoBody {
+    pub file: FileIo,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FileIo {
+    /// The path the file was last opened by while podtop ran, else null.
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_b64: Option<String>,
+    pub dev: String,
+    pub ino: u64,
+    pub read_bytes: u64,
+    pub write_bytes: u64,
+    pub reads: u64,
+    pub writes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Counters {
+    #[serde(flatten)]
+    pub header: Header,
+    #[serde(flatten)]
+    pub owner: Owner,
+    /// `struct cgroup_counters` of the kernel, by field name. `tcp_*` counts
+    /// connections across the network namespace's boundary, `tcp_local_*`
+    /// those that stay inside it.
+    pub counters: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SeenLost {
+    pub seen: u64,
+    /// Found the ring buffer full.
+    pub lost: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Dropped {
+    #[serde(default)]
+    pub file_io: u64,
+    #[serde(default)]
+    pub udp: u64,
+    #[serde(default)]
+    pub cgroup: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Stats {
+    #[serde(flatten)]
+    pub header: Header,
+    // A count a reader does not find is 0: podtop writes them all, a
+    // recording trimmed by hand or by an older podtop still replays.
+    /// By record kind.
+    #[serde(default)]
+    pub events: BTreeMap<String, SeenLost>,
+    pub seen_total: u64,
+    pub lost_total: u64,
+    /// Counter updates that found the kernel's maps full.
+    #[serde(default)]
+    pub counters_dropped: Dropped,
+    #[serde(default)]
+    pub decode_errors: u64,
+    /// Records a reader that stopped reading did not take before podtop ended.
+    #[serde(default)]
+    pub output_dropped: u64,
+    pub bpf_run_time_ns: Option<u64>,
+    pub bpf_run_count: Option<u64>,
+}
+
+/// The JSON Schema of a record, as published in the repository.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Record)).expect("a schema serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PUBLISHED: &str = include_str!("../../schema/podtop-records.schema.json");
+
+    /// The published schema is the one these types give; after a change,
+    /// `PODTOP_WRITE_SCHEMA=1 cargo test --lib schema` writes it anew.
+    #[test]
+    fn the_published_schema_is_the_types_schema() {
+        let generated = serde_json::to_string_pretty(&json_schema()).unwrap() + "\n";
+        if std::env::var_os("PODTOP_WRITE_SCHEMA").is_some() {
+            std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/schema/podtop-records.schema.json"), &generated).unwrap();
+            return;
+        }
+        assert!(generated == PUBLISHED, "schema/podtop-records.schema.json is stale: PODTOP_WRITE_SCHEMA=1 cargo test --lib schema");
+    }
+
+    #[test]
+    fn unknown_record_types_are_read_as_unknown() {
+        let r: Record = serde_json::from_str(r#"{"type":"http","time":"t","node":"n"}"#).unwrap();
+        assert_eq!(r, Record::Unknown);
+    }
+}

@@ -1,0 +1,152 @@
+//! One record of every kind, as the pipeline makes them, for the sinks'
+//! tests: the JSON writer against the schema, and the round trip through a
+//! recording against the model built directly.
+
+use std::borrow::Cow;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use super::{CountersRecord, EventRecord, FileIoDelta, FileIoRecord, NetView, Sink, Stats, UdpDelta, UdpRecord};
+use crate::enrich::cgroup_path::{QosClass, Runtime};
+use crate::enrich::{Attribution, Container, Pod};
+use crate::events::{CgroupCounters, ConnEvent, Event, ExecEvent, ExitEvent, Kind, OpenEvent, ProcessIdentity};
+
+pub const T0: u64 = 1_795_664_732_000_000_000;
+
+fn fill(dst: &mut [i8], src: &[u8]) -> u32 {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = *s as i8;
+    }
+    src.len().min(dst.len()) as u32
+}
+
+fn who(pid: u32, comm: &[u8]) -> ProcessIdentity {
+    let mut who = ProcessIdentity { cgroup_id: 0, pid, tid: pid, ppid: 1, uid: 0, gid: 0, netns: 4026531840, mntns: 4026531841, ..Default::default() };
+    fill(&mut who.comm, comm);
+    who
+}
+
+pub fn pod_owner() -> Arc<Attribution> {
+    Arc::new(Attribution {
+        cgroup_id: 77,
+        cgroup_path: Some("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1a2b_3c4d.slice/cri-containerd-ab.scope".into()),
+        container: Some(Container { id: "ab".repeat(32), runtime: Some(Runtime::Containerd), name: Some("api".into()) }),
+        pod: Some(Pod {
+            uid: "1a2b-3c4d".into(),
+            name: Some("backend-0".into()),
+            namespace: Some("shop".into()),
+            qos: QosClass::Burstable,
+            cgroup_path: String::new(),
+        }),
+        rendered: Default::default(),
+    })
+}
+
+pub fn host_owner() -> Arc<Attribution> {
+    Arc::new(Attribution { cgroup_id: 1, cgroup_path: Some("/".into()), container: None, pod: None, rendered: Default::default() })
+}
+
+fn event<'a>(event: Event<'a>, who: &'a ProcessIdentity, owner: &'a Arc<Attribution>, unix_ns: u64) -> EventRecord<'a> {
+    EventRecord { event, unix_ns, who, owner, net: None, peer: None, sidecar_visible: false, args: Vec::new(), args_redacted: false }
+}
+
+/// Feeds `sink` one record of every kind the pipeline writes, in the order
+/// a run would, ending with a `stats` record; odd bytes included.
+pub fn feed_every_kind(sink: &mut impl Sink) {
+    let pod = pod_owner();
+    let host = host_owner();
+    let api = who(4242, b"python3");
+    let shell = who(99, b"sh\xff");
+
+    let mut exec = ExecEvent::default();
+    exec.hdr.kind = Kind::Exec as u32;
+    exec.filename_len = fill(&mut exec.filename, b"/usr/bin/python3");
+    let args: Vec<Cow<[u8]>> = vec![Cow::Borrowed(&b"python3"[..]), Cow::Borrowed(b"--token=***"), Cow::Borrowed(b"caf\xe9")];
+    let mut r = event(Event::Exec(&exec), &api, &pod, T0);
+    r.args = args;
+    r.args_redacted = true;
+    sink.event(&r).unwrap();
+
+    let mut open = OpenEvent::default();
+    open.hdr.kind = Kind::Open as u32;
+    open.path_len = fill(&mut open.path, b"/etc/services");
+    open.ret = 3;
+    open.ino = 1234;
+    open.dev = 8 << 20 | 1;
+    sink.event(&event(Event::Open(&open), &api, &pod, T0 + 1_000)).unwrap();
+    let mut failed = OpenEvent::default();
+    failed.hdr.kind = Kind::Open as u32;
+    failed.path_len = fill(&mut failed.path, b"/missing\xfe");
+    failed.ret = -2;
+    sink.event(&event(Event::Open(&failed), &shell, &host, T0 + 2_000)).unwrap();
+
+    let peer = host_owner();
+    let mut conn = ConnEvent { family: 2, tx_bytes: 1000, rx_bytes: 2048, cookie: 9, ..Default::default() };
+    for (kind, at) in [(Kind::Connect, 3_000), (Kind::Close, 4_000)] {
+        conn.hdr.kind = kind as u32;
+        let mut r = event(Event::Connection(kind, &conn), &api, &pod, T0 + at);
+        r.net = Some(NetView {
+            proto: "tcp",
+            saddr: IpAddr::V4(Ipv4Addr::new(10, 244, 1, 2)),
+            sport: 40000,
+            daddr: Some(IpAddr::V4(Ipv4Addr::new(10, 244, 2, 3))),
+            dport: 9000,
+        });
+        r.peer = Some(&peer);
+        r.sidecar_visible = true;
+        sink.event(&r).unwrap();
+    }
+    conn.hdr.kind = Kind::Accept as u32;
+    let mut r = event(Event::Connection(Kind::Accept, &conn), &api, &pod, T0 + 4_500);
+    r.net = Some(NetView { proto: "tcp", saddr: IpAddr::V6(Ipv6Addr::LOCALHOST), sport: 8080, daddr: Some(IpAddr::V6(Ipv6Addr::LOCALHOST)), dport: 50000 });
+    sink.event(&r).unwrap();
+
+    let mut exit = ExitEvent::default();
+    exit.hdr.kind = Kind::Exit as u32;
+    exit.exit_code = 3 << 8;
+    exit.duration_ns = 5_000;
+    sink.event(&event(Event::Exit(&exit), &shell, &host, T0 + 5_000)).unwrap();
+
+    sink.file_io(&FileIoRecord {
+        unix_ns: T0 + 6_000,
+        who: &api,
+        owner: &pod,
+        dev: 8 << 20 | 1,
+        ino: 1234,
+        path: Some(b"/etc/services"),
+        delta: FileIoDelta { read_bytes: 12345, write_bytes: 0, reads: 3, writes: 0 },
+    })
+    .unwrap();
+    sink.file_io(&FileIoRecord {
+        unix_ns: T0 + 6_000,
+        who: &shell,
+        owner: &host,
+        dev: 8 << 20 | 1,
+        ino: 99,
+        path: None,
+        delta: FileIoDelta { read_bytes: 0, write_bytes: 10, reads: 0, writes: 1 },
+    })
+    .unwrap();
+    sink.udp(&UdpRecord {
+        unix_ns: T0 + 6_000,
+        who: &api,
+        owner: &pod,
+        net: NetView { proto: "udp", saddr: IpAddr::V4(Ipv4Addr::new(10, 244, 1, 2)), sport: 5353, daddr: None, dport: 0 },
+        peer: None,
+        delta: UdpDelta { tx_bytes: 300, rx_bytes: 0, tx_datagrams: 3, rx_datagrams: 0 },
+    })
+    .unwrap();
+    let delta = CgroupCounters { execs: 1, opens: 2, open_errors: 1, tcp_connects: 1, tcp_tx_bytes: 1000, tcp_rx_bytes: 2048, ..Default::default() };
+    sink.counters(&CountersRecord { unix_ns: T0 + 1_000_000_000, owner: &pod, delta }).unwrap();
+    let stats = Stats {
+        per_kind: Kind::ALL.iter().map(|k| (*k, 3, 0)).collect(),
+        file_io_dropped: 0,
+        udp_dropped: 1,
+        cgroup_dropped: 0,
+        decode_errors: 0,
+        bpf_run_time_ns: None,
+        bpf_run_count: None,
+    };
+    sink.stats(T0 + 1_000_000_000, &stats).unwrap();
+    sink.flush().unwrap();
+}

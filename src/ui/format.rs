@@ -1,0 +1,213 @@
+//! How values look on screen: bytes, counts, rates, times, sparklines and
+//! one-line descriptions of records. The model keeps numbers and names;
+//! everything the TUI prints goes through here, so every pane shows a value
+//! the same way.
+
+use crate::aggregate::model::{short_id, ConnRow, ContainerRow, EventLine, Group};
+use crate::aggregate::observation::{ConnKind, What};
+
+/// A byte count, in binary units: 512B, 1.5K, 20K, 3.2M.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "K", "M", "G", "T"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n}B")
+    } else if value < 10.0 {
+        format!("{value:.1}{}", UNITS[unit])
+    } else {
+        format!("{value:.0}{}", UNITS[unit])
+    }
+}
+
+/// A count of things: exact below 10,000, then k and M.
+pub fn count(n: u64) -> String {
+    match n {
+        0..=9_999 => n.to_string(),
+        10_000..=9_999_999 => format!("{:.0}k", n as f64 / 1e3),
+        _ => format!("{:.0}M", n as f64 / 1e6),
+    }
+}
+
+/// A share in percent, one decimal; `-` where there is nothing to share.
+pub fn percent(p: Option<f64>) -> String {
+    p.map_or("-".to_string(), |p| format!("{p:.1}%"))
+}
+
+/// A sparkline as text, the last `width` samples scaled to their maximum.
+pub fn sparkline(samples: impl DoubleEndedIterator<Item = u64> + Clone, width: usize) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let mut recent: Vec<u64> = samples.rev().take(width).collect();
+    recent.reverse();
+    let max = recent.iter().copied().max().unwrap_or(0);
+    let line: String = recent
+        .iter()
+        .map(|v| (v * 7 + max / 2).checked_div(max).map_or(' ', |level| BARS[level.min(7) as usize]))
+        .collect();
+    format!("{line:>width$}")
+}
+
+/// Wall-clock time of day (UTC) of a record, for lists.
+pub fn time_of_day(unix_ns: u64) -> String {
+    let secs = unix_ns / 1_000_000_000 % 86_400;
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// The first `width` characters.
+pub fn truncate(s: &str, width: usize) -> String {
+    s.chars().take(width).collect()
+}
+
+/// A container by its name, or its id cut short where it has none.
+pub fn container_title(row: &ContainerRow) -> String {
+    row.name.clone().unwrap_or_else(|| short_id(&row.id))
+}
+
+/// Container `id` of `group`, by its title.
+pub fn container_in(group: &Group, id: &str) -> String {
+    group.containers.get(id).map_or_else(|| short_id(id), container_title)
+}
+
+/// namespace/pod/container of a connection's other end, where it is a pod.
+pub fn peer_title(row: &ConnRow) -> Option<String> {
+    let peer = row.connection.peer.as_ref()?;
+    let pod = peer.pod.as_ref()?;
+    let name = pod.name.clone().unwrap_or_else(|| pod.uid.chars().take(8).collect());
+    Some(match (&pod.namespace, peer.container.as_ref().and_then(|c| c.name.as_ref())) {
+        (Some(ns), Some(c)) => format!("{ns}/{name}/{c}"),
+        (Some(ns), None) => format!("{ns}/{name}"),
+        (None, Some(c)) => format!("{name}/{c}"),
+        (None, None) => name,
+    })
+}
+
+/// A one-line description of a record for the event pane.
+pub fn event_text(e: &EventLine) -> String {
+    let who = format!("{}[{}]", e.process.comm, e.process.pid);
+    match &e.what {
+        What::Exec { filename, args } => match args.is_empty() {
+            true => format!("exec    {who} {filename}"),
+            false => format!("exec    {who} {}", args.join(" ")),
+        },
+        What::Exit { code, signal } => match (code, signal) {
+            (_, Some(sig)) => format!("exit    {who} signal {sig}"),
+            (Some(code), _) => format!("exit    {who} code {code}"),
+            _ => format!("exit    {who}"),
+        },
+        What::Connection(c) => {
+            let kind = match c.kind {
+                ConnKind::Connect => "connect",
+                ConnKind::Accept => "accept ",
+                ConnKind::Close => "close  ",
+            };
+            let bytes = if c.kind == ConnKind::Close { format!(" tx {} rx {}", c.tx_bytes, c.rx_bytes) } else { String::new() };
+            format!("{kind} {who} {} -> {}{bytes}", c.local, c.remote)
+        }
+        What::FileIo { path, read_bytes, write_bytes } => {
+            format!("file    {who} {} r {read_bytes} w {write_bytes}", path.as_deref().unwrap_or("?"))
+        }
+        What::Udp { local, remote, tx_bytes, rx_bytes, datagrams } => {
+            let remote = remote.map(|r| r.to_string()).unwrap_or_else(|| "*".into());
+            format!("udp     {who} {local} -> {remote} tx {tx_bytes} rx {rx_bytes} ({datagrams} datagrams)")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::model::Activity;
+    use crate::aggregate::observation::{Connection, ProcessRef};
+
+    #[test]
+    fn bytes_in_binary_units() {
+        let table = [
+            (0, "0B"),
+            (1023, "1023B"),
+            (1024, "1.0K"),
+            (1536, "1.5K"),
+            (10 * 1024 - 1, "10.0K"),
+            (10 * 1024, "10K"),
+            (5 << 20, "5.0M"),
+            (3 << 30, "3.0G"),
+            (u64::MAX, "16777216T"),
+        ];
+        for (n, text) in table {
+            assert_eq!(bytes(n), text, "{n}");
+        }
+    }
+
+    #[test]
+    fn counts_exact_then_rounded() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(9_999), "9999");
+        assert_eq!(count(10_000), "10k");
+        assert_eq!(count(9_999_999), "10000k");
+        assert_eq!(count(12_500_000), "12M");
+    }
+
+    #[test]
+    fn percent_and_time_of_day() {
+        assert_eq!(percent(None), "-");
+        assert_eq!(percent(Some(33.333)), "33.3%");
+        assert_eq!(time_of_day(0), "00:00:00");
+        assert_eq!(time_of_day((86_400 + 3_600 + 61) * 1_000_000_000 + 999), "01:01:01", "days and nanoseconds drop");
+    }
+
+    #[test]
+    fn sparklines_scale_to_their_maximum_and_keep_their_width() {
+        assert_eq!(sparkline([0u64, 7, 14].into_iter(), 3), "▁▅█", "half of the maximum rounds up to the fifth of eight bars");
+        assert_eq!(sparkline([0u64, 0].into_iter(), 4), "    ", "nothing yet: blank, never a division by zero");
+        assert_eq!(sparkline([1u64, 2, 3, 4, 5].into_iter(), 2), "▇█", "the most recent samples");
+        assert_eq!(sparkline(std::iter::empty(), 3).chars().count(), 3);
+    }
+
+    #[test]
+    fn containers_without_a_name_show_a_short_id() {
+        let id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let row = ContainerRow { id: id.into(), name: None, runtime: None, activity: Activity::default() };
+        assert_eq!(container_title(&row), "0123456789ab");
+        assert_eq!(container_title(&ContainerRow { name: Some("api".into()), ..row }), "api");
+    }
+
+    #[test]
+    fn one_line_per_record() {
+        let line = |what: What| EventLine {
+            unix_ns: 0,
+            group: "demo/web".into(),
+            process: ProcessRef { pid: 42, ppid: 1, comm: "curl".into() },
+            what,
+        };
+        let exec = line(What::Exec { filename: "/bin/true".into(), args: vec![] });
+        assert_eq!(event_text(&exec), "exec    curl[42] /bin/true");
+        let exec = line(What::Exec { filename: "/usr/bin/curl".into(), args: vec!["curl".into(), "-s".into()] });
+        assert_eq!(event_text(&exec), "exec    curl[42] curl -s");
+        assert_eq!(event_text(&line(What::Exit { code: Some(3), signal: None })), "exit    curl[42] code 3");
+        assert_eq!(event_text(&line(What::Exit { code: None, signal: Some(9) })), "exit    curl[42] signal 9");
+        let close = line(What::Connection(Connection {
+            kind: ConnKind::Close,
+            local: "10.0.0.1:5000".parse().unwrap(),
+            remote: "10.0.0.2:80".parse().unwrap(),
+            tx_bytes: 100,
+            rx_bytes: 2000,
+            cookie: 1,
+            peer: None,
+            sidecar_visible: true,
+        }));
+        assert_eq!(event_text(&close), "close   curl[42] 10.0.0.1:5000 -> 10.0.0.2:80 tx 100 rx 2000");
+        let file = line(What::FileIo { path: None, read_bytes: 1, write_bytes: 2 });
+        assert_eq!(event_text(&file), "file    curl[42] ? r 1 w 2");
+        let udp = line(What::Udp {
+            local: "10.0.0.1:5353".parse().unwrap(),
+            remote: None,
+            tx_bytes: 60,
+            rx_bytes: 0,
+            datagrams: 1,
+        });
+        assert_eq!(event_text(&udp), "udp     curl[42] 10.0.0.1:5353 -> * tx 60 rx 0 (1 datagrams)");
+    }
+}
