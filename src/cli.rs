@@ -63,7 +63,7 @@ pub struct Cli {
     pub bpf_stats: bool,
 
     /// TUI: also write the records to FILE as JSON lines, for `podtop replay` (a new file, mode 0600)
-    #[arg(long, value_name = "FILE", global = true)]
+    #[arg(long, value_name = "FILE", global = true, conflicts_with = "json")]
     pub record: Option<PathBuf>,
 
     /// Show secrets in command lines (passwords, tokens) as they are, instead of ***

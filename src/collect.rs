@@ -165,6 +165,12 @@ pub fn collect<S: Sink>(
 ) -> Result<Ended> {
     let host = Host::live();
     probes::check_prerequisites(&host)?;
+    if let Some(pid) = opts.pid {
+        // As with --pod or --container: a filter that matches nothing is a mistake, said at once.
+        if host.process(pid).status().is_none() {
+            anyhow::bail!("no process {pid} on this node (--pid)");
+        }
+    }
     probes::configure_libbpf_logging();
     let cgroupfs = host.cgroupfs();
     if cgroupfs.is_none() {

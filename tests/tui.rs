@@ -145,7 +145,10 @@ fn replay_of_a_recording_shows_the_screen_of_the_live_run() {
     let replayed = podtop_as_nobody(&dir, &["replay", recording.to_str().unwrap(), "--speed", "0", "--dump-screen", "140x30"]);
     assert!(replayed.status.success(), "{}", String::from_utf8_lossy(&replayed.stderr));
     let replay_screen = String::from_utf8(replayed.stdout).unwrap();
-    // The first line names the source (live, or the replayed file); the rest is the same screen.
-    let body = |s: &str| s.lines().skip(1).collect::<Vec<_>>().join("\n");
+    // The first line names the source (live, or the replayed file, ended, and its span); the
+    // hint to turn on BPF run-time accounting is live-only; the rest is the same screen.
+    let body = |s: &str| s.lines().skip(1).collect::<Vec<_>>().join("\n").replace(" · BPF time: --bpf-stats", "");
     assert_eq!(body(&replay_screen), body(&live_screen));
+    let source_line = replay_screen.lines().next().unwrap_or_default();
+    assert!(source_line.contains(" · ended · ") && source_line.contains(" UTC ("), "{source_line}");
 }

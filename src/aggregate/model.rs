@@ -70,8 +70,11 @@ pub fn sidecar_visible(c: &CgroupCounters) -> u64 {
 pub struct Activity {
     pub totals: CgroupCounters,
     window: CgroupCounters,
-    /// Per second, over the last interval.
+    /// Per second, over the last interval, rounded (for sorting and sparklines).
     pub rates: CgroupCounters,
+    /// The last interval's counts and its length, for exact rates.
+    last_window: CgroupCounters,
+    last_window_seconds: f64,
 }
 
 impl Activity {
@@ -87,6 +90,17 @@ impl Activity {
             rates.set(name, (value as f64 / seconds).round() as u64);
         }
         self.rates = rates;
+        self.last_window = window;
+        self.last_window_seconds = seconds;
+    }
+
+    /// Per second over the last interval, unrounded: what `pick` counts.
+    pub fn per_second(&self, pick: impl Fn(&CgroupCounters) -> u64) -> f64 {
+        if self.last_window_seconds > 0.0 {
+            pick(&self.last_window) as f64 / self.last_window_seconds
+        } else {
+            0.0
+        }
     }
 
     /// Share of the activity since start that a sidecar could see, in percent.
@@ -257,6 +271,9 @@ pub struct NodeModel {
     pub events_per_sec: u64,
     /// Share of one CPU spent in podtop's BPF programs over the last interval.
     pub bpf_cpu_percent: Option<f64>,
+    /// The first and last interval ends seen (Unix ns): the span of a recording.
+    pub first_tick_ns: Option<u64>,
+    pub last_tick_ns: Option<u64>,
     /// Where the current rate window started.
     window_start: Option<(u64, KernelTotals)>,
     /// Seconds per interval, until two ticks tell.
@@ -342,6 +359,8 @@ impl NodeModel {
     }
 
     fn tick(&mut self, unix_ns: u64, totals: KernelTotals) {
+        self.first_tick_ns.get_or_insert(unix_ns);
+        self.last_tick_ns = Some(unix_ns);
         self.totals = totals.clone();
         let (seconds, before) = match &self.window_start {
             Some((start, before)) => (unix_ns.saturating_sub(*start) as f64 / 1e9, before.clone()),

@@ -37,7 +37,15 @@ pub struct App {
     pub run: RunInfo,
     pub usage: Option<SelfUsage>,
     pub screen: Screen,
+    /// The row the cursor is on, by identity: rows re-sort every interval,
+    /// and the cursor stays on the pod or container the user chose.
+    selection: Option<RowRef>,
+    /// Its name when last seen, to say which row left.
+    selection_name: String,
+    /// Its place in the rows as last drawn, where a row that leaves hands the cursor on.
     pub selected: usize,
+    /// Said once in the footer: the selected row left, and where the cursor went.
+    pub notice: Option<String>,
     pub expanded: HashSet<GroupKey>,
     pub sort: SortColumn,
     pub reverse: bool,
@@ -47,6 +55,8 @@ pub struct App {
     pub show_help: bool,
     pub color: bool,
     pub quit: bool,
+    /// A replay that reached the end of its recording.
+    pub ended: bool,
 }
 
 impl App {
@@ -56,7 +66,10 @@ impl App {
             run,
             usage: None,
             screen: Screen::Node,
+            selection: None,
+            selection_name: String::new(),
             selected: 0,
+            notice: None,
             expanded: HashSet::new(),
             sort: SortColumn::Execs,
             reverse: false,
@@ -67,6 +80,7 @@ impl App {
             // https://no-color.org: any non-empty value turns colour off
             color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
             quit: false,
+            ended: false,
         }
     }
 
@@ -83,29 +97,67 @@ impl App {
     }
 
     pub fn selected_group(&self) -> Option<GroupKey> {
-        match self.rows().get(self.selected)? {
-            RowRef::Group(key) | RowRef::Container(key, _) => Some(key.clone()),
+        let row = self.selection.clone().or_else(|| self.rows().get(self.selected).cloned())?;
+        match row {
+            RowRef::Group(key) | RowRef::Container(key, _) => Some(key),
+        }
+    }
+
+    /// A row's name, as the node view shows it.
+    fn row_name(&self, row: &RowRef) -> String {
+        let (RowRef::Group(key) | RowRef::Container(key, _)) = row;
+        let Some(group) = self.model.groups.get(key) else { return String::new() };
+        let pod = match &group.namespace {
+            Some(ns) => format!("{ns}/{}", group.title),
+            None => group.title.clone(),
+        };
+        match row {
+            RowRef::Group(_) => pod,
+            RowRef::Container(_, id) => format!("{pod}/{}", super::format::container_in(group, id)),
         }
     }
 
     fn move_selection(&mut self, by: isize) {
-        let count = self.rows().len();
-        if count == 0 {
+        self.follow_selection();
+        let rows = self.rows();
+        if rows.is_empty() {
+            return;
+        }
+        self.selected = (self.selected as isize).saturating_add(by).clamp(0, rows.len() as isize - 1) as usize;
+        self.selection_name = self.row_name(&rows[self.selected]);
+        self.selection = Some(rows[self.selected].clone());
+        self.notice = None;
+    }
+
+    /// Finds the selected row again after the rows changed (a re-sort, new
+    /// rows, rows that left). A selected row that left hands the cursor to
+    /// the row now in its place, and the footer says so.
+    pub fn follow_selection(&mut self) {
+        let rows = self.rows();
+        if let Some(at) = self.selection.as_ref().and_then(|s| rows.iter().position(|r| r == s)) {
+            self.selected = at;
+            self.selection_name = self.row_name(&rows[at]);
+            return;
+        }
+        let left = self.selection.take();
+        if rows.is_empty() {
             self.selected = 0;
             return;
         }
-        self.selected = (self.selected as isize + by).clamp(0, count as isize - 1) as usize;
-    }
-
-    /// Keeps the selection on a row after the rows changed.
-    pub fn clamp_selection(&mut self) {
-        self.move_selection(0);
+        self.selected = self.selected.min(rows.len() - 1);
+        let now = rows[self.selected].clone();
+        if left.is_some() {
+            self.notice = Some(format!("{} left the list; the cursor is on {}", self.selection_name, self.row_name(&now)));
+        }
+        self.selection_name = self.row_name(&now);
+        self.selection = Some(now);
     }
 
     pub fn on_key(&mut self, key: KeyEvent) {
         if key.kind == KeyEventKind::Release {
             return;
         }
+        self.notice = None;
         if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
             self.quit = true;
             return;
@@ -123,7 +175,10 @@ impl App {
                 KeyCode::Char(c) => self.filter.push(c),
                 _ => {}
             }
+            // A new filter starts at the top of what it lets through.
+            self.selection = None;
             self.selected = 0;
+            self.follow_selection();
             return;
         }
         if self.show_help {
@@ -140,25 +195,36 @@ impl App {
             KeyCode::Down | KeyCode::Char('j') => self.move_selection(1),
             KeyCode::PageUp => self.move_selection(-10),
             KeyCode::PageDown => self.move_selection(10),
-            KeyCode::Home | KeyCode::Char('g') => self.selected = 0,
+            KeyCode::Home | KeyCode::Char('g') => self.move_selection(isize::MIN / 2),
             KeyCode::End | KeyCode::Char('G') => self.move_selection(isize::MAX / 2),
             KeyCode::Char('/') => {
                 self.editing_filter = true;
                 self.screen = Screen::Node;
             }
-            KeyCode::Char('s') => self.sort = self.sort.next(),
-            KeyCode::Char('r') => self.reverse = !self.reverse,
+            KeyCode::Char('s') => {
+                self.sort = self.sort.next();
+                self.follow_selection();
+            }
+            KeyCode::Char('r') => {
+                self.reverse = !self.reverse;
+                self.follow_selection();
+            }
             KeyCode::Char('e') => self.show_events = !self.show_events,
             KeyCode::Char(' ') | KeyCode::Right | KeyCode::Char('l') => {
                 if let Some(key) = self.selected_group() {
                     if !self.expanded.remove(&key) {
                         self.expanded.insert(key);
+                    } else {
+                        self.selection = Some(RowRef::Group(key)); // off a container row that folds away
                     }
+                    self.follow_selection();
                 }
             }
             KeyCode::Left | KeyCode::Char('h') => {
                 if let Some(key) = self.selected_group() {
                     self.expanded.remove(&key);
+                    self.selection = Some(RowRef::Group(key));
+                    self.follow_selection();
                 }
             }
             KeyCode::Enter => {

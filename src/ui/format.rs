@@ -6,21 +6,49 @@
 use crate::aggregate::model::{short_id, ConnRow, ContainerRow, EventLine, Group};
 use crate::aggregate::observation::{ConnKind, What};
 
-/// A byte count, in binary units: 512B, 1.5K, 20K, 3.2M.
+/// A byte count, in binary units, always with its unit: 512B, 1.5KiB,
+/// 20KiB, 3.2MiB. One decimal below 10 of a unit, none above; a value that
+/// rounds up to 1024 of a unit is shown as 1.0 of the next.
 pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "K", "M", "G", "T"];
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if n < 1024 {
+        return format!("{n}B");
+    }
     let mut value = n as f64;
     let mut unit = 0;
     while value >= 1024.0 && unit < UNITS.len() - 1 {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{n}B")
-    } else if value < 10.0 {
+    if value < 9.95 {
         format!("{value:.1}{}", UNITS[unit])
-    } else {
+    } else if value.round() < 1024.0 || unit == UNITS.len() - 1 {
         format!("{value:.0}{}", UNITS[unit])
+    } else {
+        format!("1.0{}", UNITS[unit + 1])
+    }
+}
+
+/// A rate of things per second: a decimal below 1/s (a pod that execs
+/// every 5 s shows 0.2, not 0), then as a count.
+pub fn rate(per_second: f64) -> String {
+    if per_second <= 0.0 {
+        "0".to_string()
+    } else if per_second < 0.05 {
+        "<0.1".to_string()
+    } else if per_second < 0.95 {
+        format!("{per_second:.1}")
+    } else {
+        count(per_second.round() as u64)
+    }
+}
+
+/// `n` and a noun, plural where it should be.
+pub fn things(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{} {noun}s", count(n))
     }
 }
 
@@ -49,6 +77,17 @@ pub fn sparkline(samples: impl DoubleEndedIterator<Item = u64> + Clone, width: u
         .map(|v| (v * 7 + max / 2).checked_div(max).map_or(' ', |level| BARS[level.min(7) as usize]))
         .collect();
     format!("{line:>width$}")
+}
+
+/// A span of time: 850ms, 42s, 3m20s, 2h05m.
+pub fn duration(ns: u64) -> String {
+    let secs = ns / 1_000_000_000;
+    match secs {
+        0 => format!("{}ms", ns / 1_000_000),
+        1..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs / 60 % 60),
+    }
 }
 
 /// Wall-clock time of day (UTC) of a record, for lists.
@@ -104,15 +143,15 @@ pub fn event_text(e: &EventLine) -> String {
                 ConnKind::Accept => "accept ",
                 ConnKind::Close => "close  ",
             };
-            let bytes = if c.kind == ConnKind::Close { format!(" tx {} rx {}", c.tx_bytes, c.rx_bytes) } else { String::new() };
-            format!("{kind} {who} {} -> {}{bytes}", c.local, c.remote)
+            let sizes = if c.kind == ConnKind::Close { format!(" tx {} rx {}", bytes(c.tx_bytes), bytes(c.rx_bytes)) } else { String::new() };
+            format!("{kind} {who} {} -> {}{sizes}", c.local, c.remote)
         }
         What::FileIo { path, read_bytes, write_bytes } => {
-            format!("file    {who} {} r {read_bytes} w {write_bytes}", path.as_deref().unwrap_or("?"))
+            format!("file    {who} {} r {} w {}", path.as_deref().unwrap_or("?"), bytes(*read_bytes), bytes(*write_bytes))
         }
         What::Udp { local, remote, tx_bytes, rx_bytes, datagrams } => {
             let remote = remote.map(|r| r.to_string()).unwrap_or_else(|| "*".into());
-            format!("udp     {who} {local} -> {remote} tx {tx_bytes} rx {rx_bytes} ({datagrams} datagrams)")
+            format!("udp     {who} {local} -> {remote} tx {} rx {} ({})", bytes(*tx_bytes), bytes(*rx_bytes), things(*datagrams, "datagram"))
         }
     }
 }
@@ -128,13 +167,15 @@ mod tests {
         let table = [
             (0, "0B"),
             (1023, "1023B"),
-            (1024, "1.0K"),
-            (1536, "1.5K"),
-            (10 * 1024 - 1, "10.0K"),
-            (10 * 1024, "10K"),
-            (5 << 20, "5.0M"),
-            (3 << 30, "3.0G"),
-            (u64::MAX, "16777216T"),
+            (1024, "1.0KiB"),
+            (1536, "1.5KiB"),
+            (10 * 1024 - 60, "9.9KiB"),
+            (10 * 1024 - 1, "10KiB"),
+            (10 * 1024, "10KiB"),
+            ((1 << 20) - 1, "1.0MiB"),
+            (5 << 20, "5.0MiB"),
+            (3 << 30, "3.0GiB"),
+            (u64::MAX, "16EiB"),
         ];
         for (n, text) in table {
             assert_eq!(bytes(n), text, "{n}");
@@ -151,10 +192,26 @@ mod tests {
     }
 
     #[test]
+    fn rates_keep_a_decimal_below_one_per_second() {
+        assert_eq!(rate(0.0), "0");
+        assert_eq!(rate(0.01), "<0.1");
+        assert_eq!(rate(0.2), "0.2");
+        assert_eq!(rate(0.96), "1");
+        assert_eq!(rate(80.4), "80");
+        assert_eq!(rate(12_345.0), "12k");
+        assert_eq!(things(1, "datagram"), "1 datagram");
+        assert_eq!(things(3, "datagram"), "3 datagrams");
+    }
+
+    #[test]
     fn percent_and_time_of_day() {
         assert_eq!(percent(None), "-");
         assert_eq!(percent(Some(33.333)), "33.3%");
         assert_eq!(time_of_day(0), "00:00:00");
+        assert_eq!(duration(850_000_000), "850ms");
+        assert_eq!(duration(42_000_000_000), "42s");
+        assert_eq!(duration(200_000_000_000), "3m20s");
+        assert_eq!(duration(7_500_000_000_000), "2h05m");
         assert_eq!(time_of_day((86_400 + 3_600 + 61) * 1_000_000_000 + 999), "01:01:01", "days and nanoseconds drop");
     }
 
@@ -198,9 +255,9 @@ mod tests {
             peer: None,
             sidecar_visible: true,
         }));
-        assert_eq!(event_text(&close), "close   curl[42] 10.0.0.1:5000 -> 10.0.0.2:80 tx 100 rx 2000");
+        assert_eq!(event_text(&close), "close   curl[42] 10.0.0.1:5000 -> 10.0.0.2:80 tx 100B rx 2.0KiB");
         let file = line(What::FileIo { path: None, read_bytes: 1, write_bytes: 2 });
-        assert_eq!(event_text(&file), "file    curl[42] ? r 1 w 2");
+        assert_eq!(event_text(&file), "file    curl[42] ? r 1B w 2B");
         let udp = line(What::Udp {
             local: "10.0.0.1:5353".parse().unwrap(),
             remote: None,
@@ -208,6 +265,6 @@ mod tests {
             rx_bytes: 0,
             datagrams: 1,
         });
-        assert_eq!(event_text(&udp), "udp     curl[42] 10.0.0.1:5353 -> * tx 60 rx 0 (1 datagrams)");
+        assert_eq!(event_text(&udp), "udp     curl[42] 10.0.0.1:5353 -> * tx 60B rx 0B (1 datagram)");
     }
 }

@@ -246,6 +246,10 @@ pub fn run_terminal(source: Source, interval: Duration, shutdown: &Shutdown) -> 
             if !live && !is_replay {
                 break; // collection ended (--duration, or an error reported below)
             }
+            if !live {
+                app.ended = true; // the recording's end: the screen says so, rates stay as they last were
+                dirty = true;
+            }
         }
         shutdown.progress();
         if app.quit || shutdown.requested() {
@@ -264,7 +268,7 @@ pub fn run_terminal(source: Source, interval: Duration, shutdown: &Shutdown) -> 
             dirty = true;
         }
         if dirty && last_draw.elapsed() >= FRAME {
-            app.clamp_selection();
+            app.follow_selection();
             guard.terminal.draw(|frame| render::render(frame, &app)).context("drawing")?;
             last_draw = Instant::now();
             dirty = false;
@@ -280,7 +284,16 @@ pub fn run_terminal(source: Source, interval: Duration, shutdown: &Shutdown) -> 
     }
     shutdown.request();
     drop(guard);
-    source.finish()
+    source.finish()?;
+    if !is_replay {
+        // As the JSON stream does: what was seen and lost, once the screen is gone.
+        let t = &app.model.totals;
+        eprintln!(
+            "podtop: {} events seen, {} lost in the kernel (ring buffer full), {} counter updates dropped (maps full), {} probes detached",
+            t.seen, t.lost, t.dropped, app.run.probes_attached
+        );
+    }
+    Ok(())
 }
 
 /// Without a terminal: takes everything the source sends, then renders the
@@ -293,7 +306,9 @@ pub fn dump_screen(source: Source, interval: Duration, cols: u16, rows: u16, key
             app.model.apply(o);
         }
     }
-    if !app.run.is_replay() {
+    if app.run.is_replay() {
+        app.ended = true; // everything was read
+    } else {
         liveness::forget_exited(&mut app.model, &Host::live());
     }
     source.finish()?;

@@ -10,7 +10,7 @@ use ratatui::Frame;
 
 use super::app::{App, RowRef, Screen};
 use crate::records::run::Source;
-use super::format::{bytes, container_in, container_title, count, event_text, peer_title, percent, sparkline, time_of_day, truncate};
+use super::format::{bytes, container_in, container_title, count, duration, rate, event_text, peer_title, percent, sparkline, time_of_day, truncate};
 use super::table::SortColumn;
 use crate::aggregate::model::{activity, sidecar_visible, Activity, Group};
 
@@ -100,11 +100,25 @@ pub fn render(frame: &mut Frame, app: &App) {
     }
 }
 
-fn source_text(source: &Source) -> String {
-    match source {
+fn source_text(app: &App) -> String {
+    match &app.run.source {
         Source::Live { recording: false } => "live".to_string(),
         Source::Live { recording: true } => "live, recording".to_string(),
-        Source::Replay { path } => format!("replay {}", path.display()),
+        Source::Replay { path } => {
+            let span = match (app.model.first_tick_ns, app.model.last_tick_ns) {
+                (Some(first), Some(last)) => format!(
+                    " · {}–{} UTC ({})",
+                    time_of_day(first),
+                    time_of_day(last),
+                    duration(last.saturating_sub(first))
+                ),
+                _ => String::new(),
+            };
+            let state = if app.ended { "ended" } else { "playing" };
+            // The file's name: a long path would push the state and span off the line.
+            let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+            format!("replay {name} · {state}{span}")
+        }
     }
 }
 
@@ -119,7 +133,7 @@ fn render_header(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             run.kernel,
             run.probes_attached,
             run.probes_skipped,
-            source_text(&run.source)
+            source_text(app)
         )),
     ]);
     let lost_style = if m.totals.lost + m.totals.dropped > 0 { theme.warn() } else { Style::new() };
@@ -132,6 +146,7 @@ fn render_header(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     }
     match m.bpf_cpu_percent {
         Some(bpf) => second.push(Span::raw(format!(" · BPF {bpf:.2}% of a CPU"))),
+        None if app.run.is_replay() => {}
         None => second.push(Span::styled(" · BPF time: --bpf-stats", theme.dim())),
     }
     frame.render_widget(Paragraph::new(vec![first, Line::from(second)]), area);
@@ -140,8 +155,8 @@ fn render_header(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
 fn rate_cells(a: &Activity) -> Vec<String> {
     let r = &a.rates;
     vec![
-        count(r.execs),
-        count(r.opens),
+        rate(a.per_second(|c| c.execs)),
+        rate(a.per_second(|c| c.opens)),
         bytes(r.file_read_bytes),
         bytes(r.file_write_bytes),
         bytes(r.tcp_tx_bytes + r.tcp_local_tx_bytes),
@@ -150,7 +165,10 @@ fn rate_cells(a: &Activity) -> Vec<String> {
 }
 
 /// Widths of the node view's columns: the name, the `SortColumn`s after it, ACTIVITY.
-const NODE_WIDTHS: [u16; 11] = [22, 5, 7, 7, 8, 8, 8, 8, 5, 9, 16];
+/// Each is wide enough for its header and the sort arrow beside it.
+const NODE_WIDTHS: [u16; 11] = [20, 6, 7, 7, 9, 9, 9, 9, 6, 9, 16];
+/// Spare width goes to the name up to this many more columns, then to the sparkline.
+const NAME_GROWS_BY: u16 = 24;
 /// Which columns give way first when the terminal is narrow (the name and
 /// SIDECAR% always stay): the layout never has to squeeze columns.
 const DROP_ORDER: [usize; 9] = [10, 1, 8, 5, 4, 3, 7, 6, 2];
@@ -168,7 +186,17 @@ fn visible_columns(width: u16) -> Vec<usize> {
 }
 
 fn render_node(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
-    let visible = visible_columns(area.width.saturating_sub(2));
+    let inner = area.width.saturating_sub(2);
+    let visible = visible_columns(inner);
+    let needed = visible.iter().map(|c| NODE_WIDTHS[*c]).sum::<u16>() + visible.len() as u16 - 1;
+    let spare = inner.saturating_sub(needed);
+    let mut widths_now = NODE_WIDTHS;
+    let spark_shown = visible.contains(&10);
+    let to_name = if spark_shown { spare.min(NAME_GROWS_BY) } else { spare };
+    widths_now[0] += to_name;
+    if spark_shown {
+        widths_now[10] += spare - to_name;
+    }
     let pick = |cells: Vec<String>| -> Vec<String> { visible.iter().map(|c| cells[*c].clone()).collect() };
     let mut header_cells = vec![SortColumn::Name.header().to_string()];
     for column in &SortColumn::ALL[1..] {
@@ -176,10 +204,12 @@ fn render_node(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     }
     header_cells.push("ACTIVITY".to_string());
     if let Some(i) = SortColumn::ALL.iter().position(|c| *c == app.sort) {
-        header_cells[i].push(if app.reverse { '▲' } else { '▼' });
+        // ▲ ascending (A to Z, least first), ▼ descending; names sort A to Z, numbers most first.
+        let ascending = (app.sort == SortColumn::Name) != app.reverse;
+        header_cells[i].push(if ascending { '▲' } else { '▼' });
     }
     let header = Row::new(pick(header_cells)).style(theme.accent());
-    let spark_width = NODE_WIDTHS[10] as usize;
+    let spark_width = widths_now[10] as usize;
     let rows: Vec<Row> = app
         .rows()
         .iter()
@@ -221,7 +251,7 @@ fn render_node(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let empty = rows.is_empty();
     let widths: Vec<Constraint> = visible
         .iter()
-        .map(|c| if *c == 0 { Constraint::Min(NODE_WIDTHS[0]) } else { Constraint::Length(NODE_WIDTHS[*c]) })
+        .map(|c| Constraint::Length(widths_now[*c]))
         .collect();
     let title = if app.filter.is_empty() { " node ".to_string() } else { format!(" node · filter: {} ", app.filter) };
     let table = Table::new(rows, widths)
@@ -428,6 +458,10 @@ fn render_events(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
 }
 
 fn render_footer(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    if let Some(notice) = &app.notice {
+        frame.render_widget(Paragraph::new(notice.as_str()).style(theme.warn()), area);
+        return;
+    }
     let text = if app.editing_filter {
         format!("filter: {}▏ (Enter keeps, Esc clears)", app.filter)
     } else {
@@ -442,8 +476,8 @@ fn render_footer(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
 pub const HELP: &[(&str, &str)] = &[
     ("↑ ↓  j k", "move the selection"),
     ("PgUp PgDn g G", "page, first, last"),
-    ("Enter", "details of the selected pod: processes, execs, files, connections"),
-    ("c", "sidecar scope: what a proxy in the selected pod sees, and misses"),
+    ("Enter", "details: processes, execs, files, connections"),
+    ("c", "sidecar scope: what a proxy in this pod sees and misses"),
     ("Space → l / ← h", "expand / collapse a pod into its containers"),
     ("s / r", "sort by the next column / reverse the order"),
     ("/", "filter pods, containers and events by name"),
@@ -453,17 +487,24 @@ pub const HELP: &[(&str, &str)] = &[
     ("q Ctrl-C", "quit"),
 ];
 
+/// Below the keys; every line fits the help box's width unwrapped.
+const HELP_NOTES: &[&str] = &[
+    "SIDECAR%: the share of a pod's events (execs, opens, file reads and",
+    "writes, connections, UDP datagrams) that a sidecar proxy could see:",
+    "TCP connections across the pod's boundary.",
+    "Bytes in B, KiB, MiB; rates per second over the last interval.",
+];
+
 fn render_help(frame: &mut Frame, theme: &Theme, area: Rect) {
     let width = area.width.min(76);
-    let height = (HELP.len() as u16 + 6).min(area.height);
+    let height = (HELP.len() as u16 + 1 + HELP_NOTES.len() as u16 + 2).min(area.height);
     let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height };
     let mut lines: Vec<Line> = HELP
         .iter()
         .map(|(keys, what)| Line::from(vec![Span::styled(format!("{keys:<17}"), theme.accent()), Span::raw(*what)]))
         .collect();
     lines.push(Line::raw(""));
-    lines.push(Line::raw("SIDECAR%: share of a pod's events (execs, opens, file reads and writes,"));
-    lines.push(Line::raw("connections, UDP datagrams) that a sidecar proxy could see: TCP across the pod's boundary."));
+    lines.extend(HELP_NOTES.iter().map(|note| Line::raw(*note)));
     frame.render_widget(Clear, popup);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title(" keys ")), popup);
 }

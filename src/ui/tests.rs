@@ -121,10 +121,11 @@ fn node_view() {
 fn node_view_expanded_and_sorted_by_name() {
     let mut app = scripted_app();
     // sort cycles from EXEC/s to the name column; expand the first pod
-    for _ in 0..9 {
+    for _ in 0..8 {
         press(&mut app, "s");
     }
-    press(&mut app, " ");
+    // The cursor stayed on the row it was on through the re-sorts: to the top.
+    press(&mut app, "g ");
     assert_snapshot!(screen_text(&app, 120, 16));
 }
 
@@ -157,6 +158,11 @@ fn help() {
     let mut app = scripted_app();
     press(&mut app, "?");
     assert_snapshot!(screen_text(&app, 100, 24));
+    let at_80x24 = screen_text(&app, 80, 24);
+    for (keys, what) in super::render::HELP {
+        assert!(at_80x24.contains(what), "{keys}: {what:?} whole at 80x24:\n{at_80x24}");
+    }
+    assert!(at_80x24.contains("TCP connections across the pod's boundary."), "{at_80x24}");
     press(&mut app, "x");
     assert!(!app.show_help && !app.quit, "any key closes the help");
 }
@@ -263,4 +269,61 @@ fn a_recording_replays_to_the_model_its_records_make() {
     for (direct, replayed) in screens[0].iter().zip(&screens[1]) {
         assert_eq!(direct, replayed);
     }
+}
+
+#[test]
+fn the_selection_keeps_its_identity_through_resorts_new_rows_and_its_row_leaving() {
+    use crate::aggregate::model::GroupKey;
+    let mut app = scripted_app();
+    app.follow_selection();
+    let db = GroupKey::Pod("cccc-3333".into());
+    for _ in 0..10 {
+        if app.selected_group() == Some(db.clone()) {
+            break;
+        }
+        press(&mut app, "j");
+    }
+    assert_eq!(app.selected_group(), Some(db.clone()), "picked by moving down");
+    let picked_at = app.selected;
+    let tick = |app: &mut App, second: u64| {
+        app.model.apply(Observation::Tick {
+            unix_ns: T0 + second * 1_000_000_000,
+            totals: KernelTotals { seen: 1000 * second, lost: 0, dropped: 0, bpf_run_time_ns: None },
+        });
+        app.follow_selection();
+    };
+
+    // db-0 becomes the busiest: the rows re-sort, the cursor goes with it.
+    let db_owner = owner(30, Some(("cccc-3333", "db-0")), Some(("d", "postgres")));
+    app.model.apply(counters(&db_owner, &[("execs", 1000)]));
+    tick(&mut app, 3);
+    assert_eq!(app.selected_group(), Some(db.clone()));
+    assert_eq!(app.selected, 0, "moved from row {picked_at} to the top, and the cursor with it");
+
+    // A new, busier pod appears above it.
+    let batch = owner(40, Some(("dddd-4444", "batch-1")), Some(("e", "job")));
+    app.model.apply(counters(&batch, &[("execs", 5000)]));
+    app.model.apply(counters(&db_owner, &[("execs", 1000)]));
+    tick(&mut app, 4);
+    assert_eq!((app.selected_group(), app.selected), (Some(db.clone()), 1));
+    assert!(app.notice.is_none());
+
+    // Enter and c open the chosen pod, whatever moved.
+    press(&mut app, "\n");
+    assert_eq!(app.screen, Screen::Detail(db.clone()));
+    press(&mut app, "c");
+    assert_eq!(app.screen, Screen::Sidecar(db.clone()));
+    press(&mut app, "\u{1b}");
+
+    // Its row leaves: the cursor goes to the row now in its place, and says so.
+    app.model.groups.remove(&db);
+    app.follow_selection();
+    let now = app.selected_group().unwrap();
+    assert_ne!(now, db);
+    assert_eq!(app.selected, 1);
+    let notice = app.notice.clone().unwrap();
+    assert!(notice.starts_with("shop/db-0 left the list; the cursor is on shop/"), "{notice}");
+    assert!(screen_text(&app, 120, 16).contains("shop/db-0 left the list"), "shown in the footer");
+    press(&mut app, "j");
+    assert!(app.notice.is_none(), "said once");
 }
