@@ -287,7 +287,9 @@ impl Drop for StallingMount {
 fn a_filesystem_that_stops_answering_does_not_hold_podtop() {
     require_root();
     let mut fuse = StallingMount::start();
-    let regular = format!("/tmp/podtop-regular-{}", hex(6));
+    // In a directory removed on drop: gone also when an assertion fails.
+    let dir = OpenDir::new("regular");
+    let regular = dir.0.join("written").to_str().unwrap().to_string();
     // A process holding a file on the FUSE mount and a regular file, both
     // opened before podtop starts: podtop learns the regular file's name
     // from the process's descriptors, next to the one it must not touch.
@@ -328,6 +330,5 @@ fn a_filesystem_that_stops_answering_does_not_hold_podtop() {
     assert!(status.success());
     assert_eq!(records.last().unwrap()["type"], "stats", "and it ended on its normal path");
     drop(fuse);
-    let _ = std::fs::remove_file(&regular);
     assert!(loaded_podtop_programs().is_empty());
 }
