@@ -57,18 +57,25 @@ impl Drop for CleanupGuard {
     }
 }
 
-impl Shutdown {
-    /// Installs the signal handlers and starts the watchdog; `deadline` is
-    /// `--duration`, counted from now.
-    pub fn install(deadline: Option<Duration>) -> Result<Shutdown> {
-        let state = Arc::new(State {
+impl State {
+    /// Nothing requested, nothing to clean up, progress counted from now.
+    fn new() -> State {
+        State {
             stop: Arc::new(AtomicBool::new(false)),
             finished: AtomicBool::new(false),
             progress_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             cleanups: Mutex::new(Vec::new()),
             next_id: Mutex::new(0),
-        });
+        }
+    }
+}
+
+impl Shutdown {
+    /// Installs the signal handlers and starts the watchdog; `deadline` is
+    /// `--duration`, counted from now.
+    pub fn install(deadline: Option<Duration>) -> Result<Shutdown> {
+        let state = Arc::new(State::new());
         // A hang-up that was ignored when podtop started (nohup) stays ignored.
         let watched_signals: Vec<i32> = [SIGINT, SIGTERM, SIGHUP].into_iter().filter(|s| *s != SIGHUP || !ignored(SIGHUP)).collect();
         let mut signals = Signals::new(watched_signals).context("installing signal handlers")?;
@@ -83,16 +90,7 @@ impl Shutdown {
 
     /// A stop request that ends nothing by itself, for tests and tools.
     pub fn inert() -> Shutdown {
-        Shutdown {
-            state: Arc::new(State {
-                stop: Arc::new(AtomicBool::new(false)),
-                finished: AtomicBool::new(false),
-                progress_ms: AtomicU64::new(0),
-                epoch: Instant::now(),
-                cleanups: Mutex::new(Vec::new()),
-                next_id: Mutex::new(0),
-            }),
-        }
+        Shutdown { state: Arc::new(State::new()) }
     }
 
     /// Set once podtop is asked to stop (signal, deadline, or the program itself).
