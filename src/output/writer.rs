@@ -134,11 +134,14 @@ impl BackgroundWriter {
         OutputHandle { shared: self.shared.clone() }
     }
 
-    /// Hands the buffer to the writer thread, waiting for room while the
-    /// reader is slow; once a stop is requested, for the grace at most, then
-    /// drops what has no room.
+    /// Hands the buffer's whole lines to the writer thread, waiting for room
+    /// while the reader is slow; once a stop is requested, for the grace at
+    /// most, then drops what has no room. A record cut in two by the chunk
+    /// boundary stays behind for the next chunk: were the next chunk dropped,
+    /// the reader would otherwise be left with half a JSON object.
     fn hand_over(&mut self) -> io::Result<()> {
-        if self.buffer.is_empty() {
+        let whole = self.buffer.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        if whole == 0 {
             return Ok(());
         }
         let mut q = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
@@ -147,16 +150,18 @@ impl BackgroundWriter {
             if let Some(kind) = q.error {
                 return Err(io::Error::from(kind));
             }
-            if q.bytes + self.buffer.len() <= QUEUE_BYTES {
-                q.bytes += self.buffer.len();
-                let next = q.spare.pop().unwrap_or_else(|| Vec::with_capacity(CHUNK));
+            if q.bytes + whole <= QUEUE_BYTES {
+                q.bytes += whole;
+                let mut next = q.spare.pop().unwrap_or_else(|| Vec::with_capacity(CHUNK));
+                next.extend_from_slice(&self.buffer[whole..]);
+                self.buffer.truncate(whole);
                 q.chunks.push_back(std::mem::replace(&mut self.buffer, next));
                 self.shared.changed.notify_all();
                 return Ok(());
             }
             if self.shutdown.requested() && self.shared.giving_up() {
-                self.shared.dropped_records.fetch_add(lines_in(&self.buffer), Ordering::Relaxed);
-                self.buffer.clear();
+                self.shared.dropped_records.fetch_add(lines_in(&self.buffer[..whole]), Ordering::Relaxed);
+                self.buffer.drain(..whole);
                 return Ok(());
             }
             q = self.shared.changed.wait_timeout(q, WAIT_STEP).unwrap_or_else(|e| e.into_inner()).0;
@@ -282,6 +287,40 @@ mod tests {
         let got = got.lock().unwrap();
         assert_eq!(got.len() % line.len(), 0);
         assert!(got.len() >= CHUNK);
+    }
+
+    #[test]
+    fn records_cut_by_a_chunk_boundary_are_never_left_half_written() {
+        // Lines that do not divide the chunk size: the chunk boundary falls
+        // inside a record, and the chunk after it is the one dropped.
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let shutdown = Shutdown::inert();
+        let mut w = BackgroundWriter::new(Stalled(gate.clone(), got.clone()), shutdown.clone()).unwrap();
+        let line = vec![b'y'; 999].into_iter().chain([b'\n']).collect::<Vec<u8>>();
+        // Asked to stop first, so that the producer drops once the queue is full rather than wait.
+        shutdown.request();
+        let sent = (QUEUE_BYTES + 3 * CHUNK) / line.len();
+        for _ in 0..sent {
+            // In pieces, as serde_json writes a record.
+            for piece in line.chunks(300) {
+                w.write_all(piece).unwrap();
+            }
+        }
+        w.flush().unwrap();
+        let handle = w.handle();
+        drop(w);
+        handle.finish(|| {});
+        let (open, cv) = &*gate;
+        *open.lock().unwrap() = true;
+        cv.notify_all();
+        std::thread::sleep(Duration::from_millis(200));
+        let got = got.lock().unwrap();
+        assert!(handle.dropped_records() > 0);
+        assert_eq!(got.last(), Some(&b'\n'), "the output ends with a whole record");
+        assert!(got.split(|b| *b == b'\n').filter(|l| !l.is_empty()).all(|l| l == &line[..999]), "every line whole");
+        let written = got.len() / line.len();
+        assert_eq!(written as u64 + handle.dropped_records(), sent as u64, "every record written or counted");
     }
 
     #[test]
