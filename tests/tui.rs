@@ -25,6 +25,27 @@ impl Tmux {
         sh(&format!("tmux capture-pane -p -t {}", self.session))
     }
 
+    /// The row drawn in reverse video (the cursor), without its escapes.
+    fn highlighted_row(&self) -> Option<String> {
+        let styled = sh(&format!("tmux capture-pane -e -p -t {}", self.session));
+        let line = styled.lines().find(|l| l.contains("\x1b[7m"))?;
+        let mut plain = String::new();
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                // CSI ... final byte
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                plain.push(c);
+            }
+        }
+        Some(plain)
+    }
+
     fn keys(&self, keys: &[&str]) {
         for key in keys {
             sh(&format!("tmux send-keys -t {} {key}", self.session));
@@ -73,6 +94,25 @@ fn demo_in_a_real_terminal_shows_pods_and_the_sidecar_scope() {
     let frontend = row_numbers(&screen, "demo/frontend");
     assert_ne!(frontend.get(6).map(String::as_str), Some("0B"), "frontend TCP RX/s: {screen}");
     assert!(frontend.iter().any(|c| c.ends_with('%') && c != "0.0%"), "frontend SIDECAR%: {screen}");
+
+    // A pod picked by name stays picked through intervals that re-sort the
+    // rows: Enter and c open that pod, and their titles say so.
+    tmux.keys(&["Home"]);
+    for _ in 0..10 {
+        if tmux.highlighted_row().is_some_and(|row| row.contains("demo/db")) {
+            break;
+        }
+        tmux.keys(&["Down"]);
+    }
+    let picked = tmux.highlighted_row().unwrap_or_default();
+    assert!(picked.contains("demo/db"), "the cursor reached demo/db: {picked:?}\n{}", tmux.screen());
+    thread::sleep(Duration::from_secs(4));
+    assert!(tmux.highlighted_row().is_some_and(|row| row.contains("demo/db")), "still on demo/db:\n{}", tmux.screen());
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("demo/db's details", Duration::from_secs(10), |s| s.contains("demo/db: processes"));
+    tmux.keys(&["Escape", "c"]);
+    tmux.wait_for("demo/db's sidecar scope", Duration::from_secs(10), |s| s.contains("sidecar scope: demo/db"));
+    tmux.keys(&["Escape"]);
 
     // The frontend pod through its haproxy sidecar's eyes, and its blind spots.
     tmux.keys(&["/", "frontend", "Enter", "c"]);

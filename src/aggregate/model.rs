@@ -65,16 +65,23 @@ pub fn sidecar_visible(c: &CgroupCounters) -> u64 {
     c.tcp_connects + c.tcp_accepts
 }
 
+/// Rates are averaged over the intervals of about this many seconds: over
+/// one interval, a pod that execs every 3 s would read 0 or 1 per second
+/// by turns, never the 0.3 it does.
+pub const RATE_SPAN_SECONDS: f64 = 10.0;
+
 /// Counters over one interval and since start, and the per-second rates.
 #[derive(Debug, Clone, Default)]
 pub struct Activity {
     pub totals: CgroupCounters,
     window: CgroupCounters,
-    /// Per second, over the last interval, rounded (for sorting and sparklines).
-    pub rates: CgroupCounters,
-    /// The last interval's counts and its length, for exact rates.
-    last_window: CgroupCounters,
-    last_window_seconds: f64,
+    /// Events per second over the last interval alone (the sparkline's sample).
+    pub last_interval_events: u64,
+    /// The last intervals' counts and lengths, newest last, covering the rate span.
+    recent: VecDeque<(CgroupCounters, f64)>,
+    /// Their counts summed, and their seconds.
+    recent_sum: CgroupCounters,
+    recent_seconds: f64,
 }
 
 impl Activity {
@@ -85,19 +92,25 @@ impl Activity {
 
     fn close_window(&mut self, seconds: f64) {
         let window = std::mem::take(&mut self.window);
-        let mut rates = CgroupCounters::default();
-        for (name, value) in window.fields() {
-            rates.set(name, (value as f64 / seconds).round() as u64);
+        self.last_interval_events = (activity(&window) as f64 / seconds).round() as u64;
+        self.recent_sum.add(&window);
+        self.recent_seconds += seconds;
+        self.recent.push_back((window, seconds));
+        // Keep the newest intervals that cover the span: drop the oldest while the rest still do.
+        while let Some((oldest, oldest_seconds)) = self.recent.front() {
+            if self.recent_seconds - oldest_seconds < RATE_SPAN_SECONDS - 1e-9 {
+                break;
+            }
+            self.recent_sum = self.recent_sum.since(*oldest);
+            self.recent_seconds -= oldest_seconds;
+            self.recent.pop_front();
         }
-        self.rates = rates;
-        self.last_window = window;
-        self.last_window_seconds = seconds;
     }
 
-    /// Per second over the last interval, unrounded: what `pick` counts.
+    /// Per second over the rate span, unrounded: what `pick` counts.
     pub fn per_second(&self, pick: impl Fn(&CgroupCounters) -> u64) -> f64 {
-        if self.last_window_seconds > 0.0 {
-            pick(&self.last_window) as f64 / self.last_window_seconds
+        if self.recent_seconds > 0.0 {
+            pick(&self.recent_sum) as f64 / self.recent_seconds
         } else {
             0.0
         }
@@ -385,8 +398,8 @@ impl NodeModel {
             if group.history.len() == HISTORY {
                 group.history.pop_front();
             }
-            let active = activity(&group.activity.rates) > 0 || group.activity.rates.file_read_bytes > 0;
-            group.history.push_back(activity(&group.activity.rates));
+            let active = group.activity.last_interval_events > 0;
+            group.history.push_back(group.activity.last_interval_events);
             let quiet = !active && group.processes.is_empty() && group.open_connections() == 0;
             group.idle_ticks = if quiet { group.idle_ticks + 1 } else { 0 };
         }

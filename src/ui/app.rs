@@ -1,10 +1,11 @@
 //! The TUI's state: the node model plus what the user is looking at, and the keys.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::table::{sorted_groups, SortColumn};
+use super::table::{sorted_groups, SortColumn, TcpScope};
 use crate::aggregate::model::{GroupKey, NodeModel};
 use crate::records::run::RunInfo;
 
@@ -23,6 +24,44 @@ pub enum Screen {
 pub struct SelfUsage {
     pub cpu_percent: f64,
     pub rss_bytes: u64,
+}
+
+impl Screen {
+    /// How many panes it shows, each with a scroll of its own.
+    pub fn panes(&self) -> usize {
+        match self {
+            Screen::Node => 1,
+            Screen::Detail(_) => DETAIL_PANES.len(),
+            Screen::Sidecar(_) => SIDECAR_PANES.len(),
+        }
+    }
+}
+
+/// The detail screen's panes, in Tab order.
+pub const DETAIL_PANES: [&str; 4] = ["processes", "recent execs", "top files (read write)", "connections"];
+/// The sidecar scope's panes, in Tab order.
+pub const SIDECAR_PANES: [&str; 2] = ["what a proxy in this pod sees", "what it misses (since start)"];
+
+/// A list that holds more than its pane shows: the first line shown, and how
+/// far it can go as last drawn (only drawing knows the list's length and the
+/// pane's height; the keys stop there).
+#[derive(Debug, Default)]
+pub struct Scroll {
+    offset: usize,
+    limit: Cell<usize>,
+}
+
+impl Scroll {
+    pub fn by(&mut self, lines: isize) {
+        self.offset = (self.offset as isize).saturating_add(lines).clamp(0, self.limit.get() as isize) as usize;
+    }
+
+    /// For drawing: the first of `len` lines to show in `height` rows.
+    pub fn first_line(&self, len: usize, height: usize) -> usize {
+        let limit = len.saturating_sub(height);
+        self.limit.set(limit);
+        self.offset.min(limit)
+    }
 }
 
 /// A row of the node view: a group, or one of its containers when expanded.
@@ -49,6 +88,13 @@ pub struct App {
     pub expanded: HashSet<GroupKey>,
     pub sort: SortColumn,
     pub reverse: bool,
+    /// Which TCP bytes the TX/RX columns count.
+    pub tcp: TcpScope,
+    /// On the detail and sidecar screens: the pane the scroll keys move (Tab
+    /// moves on), and each pane's scroll.
+    pub focus: usize,
+    pub panes: [Scroll; 4],
+    pub help_scroll: Scroll,
     pub filter: String,
     pub editing_filter: bool,
     pub show_events: bool,
@@ -73,6 +119,10 @@ impl App {
             expanded: HashSet::new(),
             sort: SortColumn::Execs,
             reverse: false,
+            tcp: TcpScope::default(),
+            focus: 0,
+            panes: Default::default(),
+            help_scroll: Scroll::default(),
             filter: String::new(),
             editing_filter: false,
             show_events: false,
@@ -87,7 +137,7 @@ impl App {
     /// The node view's rows, in display order.
     pub fn rows(&self) -> Vec<RowRef> {
         let mut rows = Vec::new();
-        for group in sorted_groups(&self.model, self.sort, self.reverse, &self.filter) {
+        for group in sorted_groups(&self.model, self.sort, self.reverse, self.tcp, &self.filter) {
             rows.push(RowRef::Group(group.key.clone()));
             if self.expanded.contains(&group.key) {
                 rows.extend(group.containers.keys().map(|id| RowRef::Container(group.key.clone(), id.clone())));
@@ -153,6 +203,15 @@ impl App {
         self.selection = Some(now);
     }
 
+    /// Another screen, from its first pane, scrolled to the top.
+    fn open(&mut self, screen: Screen) {
+        if screen != self.screen {
+            self.screen = screen;
+            self.focus = 0;
+            self.panes = Default::default();
+        }
+    }
+
     pub fn on_key(&mut self, key: KeyEvent) {
         if key.kind == KeyEventKind::Release {
             return;
@@ -182,24 +241,39 @@ impl App {
             return;
         }
         if self.show_help {
-            self.show_help = false;
-            if matches!(key.code, KeyCode::Char('q')) {
-                self.quit = true;
+            // The scroll keys read on where the help does not fit; any other key closes it.
+            match movement(key.code) {
+                Some(lines) => self.help_scroll.by(lines),
+                None => {
+                    self.show_help = false;
+                    self.quit = key.code == KeyCode::Char('q');
+                }
+            }
+            return;
+        }
+        if let Some(lines) = movement(key.code) {
+            match self.screen {
+                Screen::Node => self.move_selection(lines),
+                // Detail and sidecar screens: the focused pane scrolls; the node list stays put.
+                _ => self.panes[self.focus].by(lines),
             }
             return;
         }
         match key.code {
             KeyCode::Char('q') => self.quit = true,
-            KeyCode::Char('?') | KeyCode::F(1) => self.show_help = true,
-            KeyCode::Up | KeyCode::Char('k') => self.move_selection(-1),
-            KeyCode::Down | KeyCode::Char('j') => self.move_selection(1),
-            KeyCode::PageUp => self.move_selection(-10),
-            KeyCode::PageDown => self.move_selection(10),
-            KeyCode::Home | KeyCode::Char('g') => self.move_selection(isize::MIN / 2),
-            KeyCode::End | KeyCode::Char('G') => self.move_selection(isize::MAX / 2),
+            KeyCode::Char('?') | KeyCode::F(1) => {
+                self.show_help = true;
+                self.help_scroll = Scroll::default();
+            }
+            KeyCode::Tab => self.focus = (self.focus + 1) % self.screen.panes(),
+            KeyCode::BackTab => self.focus = (self.focus + self.screen.panes() - 1) % self.screen.panes(),
+            KeyCode::Char('t') => {
+                self.tcp = self.tcp.toggled();
+                self.follow_selection();
+            }
             KeyCode::Char('/') => {
                 self.editing_filter = true;
-                self.screen = Screen::Node;
+                self.open(Screen::Node);
             }
             KeyCode::Char('s') => {
                 self.sort = self.sort.next();
@@ -229,7 +303,7 @@ impl App {
             }
             KeyCode::Enter => {
                 if let Some(key) = self.selected_group() {
-                    self.screen = Screen::Detail(key);
+                    self.open(Screen::Detail(key));
                 }
             }
             KeyCode::Char('c') => {
@@ -238,17 +312,30 @@ impl App {
                     Screen::Node => self.selected_group(),
                 };
                 if let Some(key) = key {
-                    self.screen = if self.screen == Screen::Sidecar(key.clone()) { Screen::Node } else { Screen::Sidecar(key) };
+                    self.open(if self.screen == Screen::Sidecar(key.clone()) { Screen::Node } else { Screen::Sidecar(key) });
                 }
             }
             KeyCode::Esc | KeyCode::Backspace => {
                 if self.screen != Screen::Node {
-                    self.screen = Screen::Node;
+                    self.open(Screen::Node);
                 } else if !self.filter.is_empty() {
                     self.filter.clear();
                 }
             }
             _ => {}
         }
+    }
+}
+
+/// Lines a scroll or cursor key moves by, for the keys that move.
+fn movement(code: KeyCode) -> Option<isize> {
+    match code {
+        KeyCode::Up | KeyCode::Char('k') => Some(-1),
+        KeyCode::Down | KeyCode::Char('j') => Some(1),
+        KeyCode::PageUp => Some(-10),
+        KeyCode::PageDown => Some(10),
+        KeyCode::Home | KeyCode::Char('g') => Some(isize::MIN / 2),
+        KeyCode::End | KeyCode::Char('G') => Some(isize::MAX / 2),
+        _ => None,
     }
 }

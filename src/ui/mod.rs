@@ -316,6 +316,7 @@ pub fn dump_screen(source: Source, interval: Duration, cols: u16, rows: u16, key
         let code = match c {
             '\n' => event::KeyCode::Enter,
             '\u{1b}' => event::KeyCode::Esc,
+            '\t' => event::KeyCode::Tab,
             c => event::KeyCode::Char(c),
         };
         app.on_key(event::KeyEvent::new(code, event::KeyModifiers::NONE));

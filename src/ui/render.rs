@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Block, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
-use super::app::{App, RowRef, Screen};
+use super::app::{App, RowRef, Screen, Scroll, DETAIL_PANES, SIDECAR_PANES};
 use crate::records::run::Source;
 use super::format::{bytes, container_in, container_title, count, duration, rate, event_text, peer_title, percent, sparkline, time_of_day, truncate};
-use super::table::SortColumn;
+use super::table::{SortColumn, TcpScope};
 use crate::aggregate::model::{activity, sidecar_visible, Activity, Group};
 
 /// Below this the screens do not fit; a message says so instead.
@@ -80,10 +80,16 @@ pub fn render(frame: &mut Frame, app: &App) {
     ])
     .areas(area);
     render_header(frame, app, &theme, header);
+    if app.show_help {
+        // In place of the screen, not over it: no box runs into another.
+        render_help(frame, app, &theme, body.union(events));
+        render_footer(frame, app, &theme, footer);
+        return;
+    }
     match &app.screen {
         Screen::Node => render_node(frame, app, &theme, body),
         Screen::Detail(key) => match app.model.groups.get(key) {
-            Some(group) => render_detail(frame, group, &theme, body),
+            Some(group) => render_detail(frame, app, group, &theme, body),
             None => frame.render_widget(Paragraph::new("this group is gone"), body),
         },
         Screen::Sidecar(key) => match app.model.groups.get(key) {
@@ -95,9 +101,6 @@ pub fn render(frame: &mut Frame, app: &App) {
         render_events(frame, app, &theme, events);
     }
     render_footer(frame, app, &theme, footer);
-    if app.show_help {
-        render_help(frame, &theme, area);
-    }
 }
 
 fn source_text(app: &App) -> String {
@@ -122,19 +125,34 @@ fn source_text(app: &App) -> String {
     }
 }
 
+/// Below this width the header drops its labels and keeps its numbers.
+const WIDE_HEADER: u16 = 110;
+
 fn render_header(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let m = &app.model;
     let run = &app.run;
+    let wide = area.width >= WIDE_HEADER;
     let first = Line::from(vec![
         Span::styled("podtop ", theme.accent()),
-        Span::raw(format!(
-            "node {} · kernel {} · probes {} attached, {} skipped · {}",
-            run.node,
-            run.kernel,
-            run.probes_attached,
-            run.probes_skipped,
-            source_text(app)
-        )),
+        Span::raw(if wide {
+            format!(
+                "node {} · kernel {} · probes {} attached, {} skipped · {}",
+                run.node,
+                run.kernel,
+                run.probes_attached,
+                run.probes_skipped,
+                source_text(app)
+            )
+        } else {
+            format!(
+                "{} · {} · probes {}/{} · {}",
+                run.node,
+                run.kernel,
+                run.probes_attached,
+                run.probes_attached + run.probes_skipped,
+                source_text(app)
+            )
+        }),
     ]);
     let lost_style = if m.totals.lost + m.totals.dropped > 0 { theme.warn() } else { Style::new() };
     let mut second = vec![
@@ -142,25 +160,27 @@ fn render_header(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         Span::styled(format!("lost {} · dropped {}", m.totals.lost, m.totals.dropped), lost_style),
     ];
     if let Some(usage) = app.usage {
-        second.push(Span::raw(format!(" · podtop CPU {:.1}% RSS {}", usage.cpu_percent, bytes(usage.rss_bytes))));
+        let own = if wide { "podtop CPU" } else { "CPU" };
+        second.push(Span::raw(format!(" · {own} {:.1}% RSS {}", usage.cpu_percent, bytes(usage.rss_bytes))));
     }
     match m.bpf_cpu_percent {
-        Some(bpf) => second.push(Span::raw(format!(" · BPF {bpf:.2}% of a CPU"))),
-        None if app.run.is_replay() => {}
+        Some(bpf) if wide => second.push(Span::raw(format!(" · BPF {bpf:.2}% of a CPU"))),
+        Some(bpf) => second.push(Span::raw(format!(" · BPF {bpf:.2}%"))),
+        None if app.run.is_replay() || !wide => {}
         None => second.push(Span::styled(" · BPF time: --bpf-stats", theme.dim())),
     }
     frame.render_widget(Paragraph::new(vec![first, Line::from(second)]), area);
 }
 
-fn rate_cells(a: &Activity) -> Vec<String> {
-    let r = &a.rates;
+fn rate_cells(a: &Activity, tcp: TcpScope) -> Vec<String> {
+    let bytes_per_second = |per_second: f64| bytes(per_second.round() as u64);
     vec![
         rate(a.per_second(|c| c.execs)),
         rate(a.per_second(|c| c.opens)),
-        bytes(r.file_read_bytes),
-        bytes(r.file_write_bytes),
-        bytes(r.tcp_tx_bytes + r.tcp_local_tx_bytes),
-        bytes(r.tcp_rx_bytes + r.tcp_local_rx_bytes),
+        bytes_per_second(a.per_second(|c| c.file_read_bytes)),
+        bytes_per_second(a.per_second(|c| c.file_write_bytes)),
+        bytes_per_second(a.per_second(|c| tcp.bytes(c).0)),
+        bytes_per_second(a.per_second(|c| tcp.bytes(c).1)),
     ]
 }
 
@@ -198,9 +218,9 @@ fn render_node(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         widths_now[10] += spare - to_name;
     }
     let pick = |cells: Vec<String>| -> Vec<String> { visible.iter().map(|c| cells[*c].clone()).collect() };
-    let mut header_cells = vec![SortColumn::Name.header().to_string()];
+    let mut header_cells = vec![SortColumn::Name.header(app.tcp).to_string()];
     for column in &SortColumn::ALL[1..] {
-        header_cells.push(column.header().to_string());
+        header_cells.push(column.header(app.tcp).to_string());
     }
     header_cells.push("ACTIVITY".to_string());
     if let Some(i) = SortColumn::ALL.iter().position(|c| *c == app.sort) {
@@ -228,7 +248,7 @@ fn render_node(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
                     None => format!("{marker}{}", g.title),
                 };
                 let mut cells = vec![name, g.processes.len().to_string()];
-                cells.extend(rate_cells(&g.activity));
+                cells.extend(rate_cells(&g.activity, app.tcp));
                 cells.push(g.open_connections().to_string());
                 cells.push(if g.is_pod() { percent(g.activity.sidecar_percent()) } else { "-".into() });
                 cells.push(sparkline(g.history.iter().copied(), spark_width));
@@ -240,7 +260,7 @@ fn render_node(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
                 let runtime = c.runtime.map(|r| format!(" ({r})")).unwrap_or_default();
                 let procs = g.processes.values().filter(|p| p.container_id.as_deref() == Some(c.id.as_str())).count();
                 let mut cells = vec![format!("   └ {}{runtime}", container_title(c)), procs.to_string()];
-                cells.extend(rate_cells(&c.activity));
+                cells.extend(rate_cells(&c.activity, app.tcp));
                 cells.push(String::new());
                 cells.push(percent(c.activity.sidecar_percent()));
                 cells.push(String::new());
@@ -253,7 +273,10 @@ fn render_node(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         .iter()
         .map(|c| Constraint::Length(widths_now[*c]))
         .collect();
-    let title = if app.filter.is_empty() { " node ".to_string() } else { format!(" node · filter: {} ", app.filter) };
+    let mut title = format!(" node · {} (t) ", app.tcp.described());
+    if !app.filter.is_empty() {
+        title.push_str(&format!("· filter: {} ", app.filter));
+    }
     let table = Table::new(rows, widths)
         .header(header)
         .block(Block::bordered().title(title))
@@ -294,85 +317,136 @@ fn process_lines(group: &Group) -> Vec<String> {
     lines
 }
 
-fn lines_block<'a>(title: String, lines: Vec<Line<'a>>, empty: &'a str, theme: &Theme) -> Paragraph<'a> {
-    let lines = if lines.is_empty() { vec![Line::styled(empty, theme.dim())] } else { lines };
-    Paragraph::new(lines).block(Block::bordered().title(title))
+/// A pane of lines that scrolls: its title says which lines show where not
+/// all fit, and marks the pane the scroll keys move.
+fn scrolled_pane<'a>(title: &str, lines: Vec<Line<'a>>, empty: &'a str, scroll: &Scroll, focused: bool, theme: &Theme, area: Rect) -> Paragraph<'a> {
+    let height = area.height.saturating_sub(2) as usize;
+    let len = lines.len();
+    let first = scroll.first_line(len, height);
+    let title = if focused { format!(" ▶ {title} ") } else { format!(" {title} ") };
+    let lines = if lines.is_empty() { vec![Line::styled(empty, theme.dim())] } else { lines.into_iter().skip(first).collect() };
+    let mut block = Block::bordered().title(title);
+    if len > height {
+        // On the bottom border, where a long title cannot push it out.
+        block = block.title_bottom(Line::from(format!(" {}–{} of {} ", first + 1, (first + height).min(len), len)).right_aligned());
+    }
+    let block = if focused { block.border_style(theme.accent()) } else { block };
+    Paragraph::new(lines).block(block)
 }
 
-fn render_detail(frame: &mut Frame, group: &Group, theme: &Theme, area: Rect) {
-    let [top, bottom] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
-    let [procs, execs] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(top);
-    let [files, conns] = Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(bottom);
-    let name = match &group.namespace {
-        Some(ns) => format!("{ns}/{}", group.title),
-        None => group.title.clone(),
-    };
+/// The panes of a screen: all of them where they fit, else only the focused
+/// one, the others a Tab away (a narrow terminal drops panes, not numbers).
+fn pane_areas(app: &App, area: Rect, all: impl FnOnce(Rect) -> Vec<Rect>, fit: bool) -> Vec<Option<Rect>> {
+    let panes = app.screen.panes();
+    if fit {
+        all(area).into_iter().map(Some).collect()
+    } else {
+        (0..panes).map(|i| (i == app.focus).then_some(area)).collect()
+    }
+}
 
-    let proc_lines: Vec<Line> = process_lines(group).into_iter().map(Line::from).collect();
-    frame.render_widget(lines_block(format!(" {name}: processes "), proc_lines, "none seen yet", theme), procs);
+/// Below these, the detail screen shows one pane at a time.
+const DETAIL_MIN: (u16, u16) = (80, 20);
+/// Below this width, the sidecar scope shows one pane at a time: the flows
+/// without the local address want 52 columns, the numbers of what it misses 33.
+const SIDECAR_MIN_WIDTH: u16 = 90;
 
-    let exec_lines: Vec<Line> = group
-        .execs
-        .iter()
-        .rev()
-        .map(|e| {
-            let container = e.container_id.as_deref().map(|c| format!("[{}] ", container_in(group, c))).unwrap_or_default();
-            Line::from(format!("{} {:>7} {container}{}", time_of_day(e.unix_ns), e.pid, e.args))
-        })
-        .collect();
-    frame.render_widget(lines_block(" recent execs ".into(), exec_lines, "no exec yet", theme), execs);
-
-    let file_lines: Vec<Line> = group
-        .top_files()
-        .into_iter()
-        .map(|(path, f)| Line::from(format!("{:>6} {:>6}  {path}", bytes(f.read_bytes), bytes(f.write_bytes))))
-        .collect();
-    frame.render_widget(lines_block(" top files (read write) ".into(), file_lines, "no file I/O yet", theme), files);
-
-    let conn_lines: Vec<Line> = group
-        .connections
-        .iter()
-        .rev()
-        .map(|c| {
-            let direction = match c.outbound {
-                Some(true) => "→",
-                Some(false) => "←",
-                None => "·",
-            };
-            let peer = peer_title(c).map(|p| format!(" ({p})")).unwrap_or_default();
-            let state = if c.open { "open" } else { "closed" };
-            let style = if c.connection.sidecar_visible { theme.visible() } else { theme.missed() };
-            Line::styled(
-                format!(
-                    "{} {direction} {}{peer} tx {} rx {} {state} {}[{}]",
-                    c.connection.local,
-                    c.connection.remote,
-                    bytes(c.connection.tx_bytes),
-                    bytes(c.connection.rx_bytes),
-                    c.comm,
-                    c.pid
-                ),
-                style,
-            )
-        })
-        .collect();
-    frame.render_widget(
-        lines_block(" connections (green: a sidecar sees it) ".into(), conn_lines, "no TCP connection yet", theme),
-        conns,
+fn render_detail(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, area: Rect) {
+    let fit = area.width >= DETAIL_MIN.0 && area.height >= DETAIL_MIN.1;
+    let areas = pane_areas(
+        app,
+        area,
+        |area| {
+            let [top, bottom] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+            let [procs, execs] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(top);
+            let [files, conns] = Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(bottom);
+            vec![procs, execs, files, conns]
+        },
+        fit,
     );
+    let name = group_name(group);
+    let proc_lines = || -> Vec<Line> { process_lines(group).into_iter().map(Line::from).collect() };
+    let exec_lines = || -> Vec<Line> {
+        group
+            .execs
+            .iter()
+            .rev()
+            .map(|e| {
+                let container = e.container_id.as_deref().map(|c| format!("[{}] ", container_in(group, c))).unwrap_or_default();
+                Line::from(format!("{} {:>7} {container}{}", time_of_day(e.unix_ns), e.pid, e.args))
+            })
+            .collect()
+    };
+    let file_lines = || -> Vec<Line> {
+        group
+            .top_files()
+            .into_iter()
+            .map(|(path, f)| Line::from(format!("{:>6} {:>6}  {path}", bytes(f.read_bytes), bytes(f.write_bytes))))
+            .collect()
+    };
+    let conn_lines = || -> Vec<Line> {
+        group
+            .connections
+            .iter()
+            .rev()
+            .map(|c| {
+                let direction = match c.outbound {
+                    Some(true) => "→",
+                    Some(false) => "←",
+                    None => "·",
+                };
+                let peer = peer_title(c).map(|p| format!(" {p}")).unwrap_or_default();
+                let state = if c.open { "open" } else { "closed" };
+                let style = if c.connection.sidecar_visible { theme.visible() } else { theme.missed() };
+                // The numbers near the left, where a narrow pane keeps them; the pod's own address last.
+                Line::styled(
+                    format!(
+                        "{direction} {:<21} {:>7} {:>7} {state:<6} {}[{}]{peer} from {}",
+                        c.connection.remote.to_string(),
+                        bytes(c.connection.tx_bytes),
+                        bytes(c.connection.rx_bytes),
+                        c.comm,
+                        c.pid,
+                        c.connection.local,
+                    ),
+                    style,
+                )
+            })
+            .collect()
+    };
+    for (pane, at) in areas.into_iter().enumerate() {
+        let Some(at) = at else { continue };
+        let (title, lines, empty) = match pane {
+            0 => (format!("{name}: {}", DETAIL_PANES[0]), proc_lines(), "none seen yet"),
+            1 => (DETAIL_PANES[1].to_string(), exec_lines(), "no exec yet"),
+            2 => (DETAIL_PANES[2].to_string(), file_lines(), "no file I/O yet"),
+            _ => (format!("{}: peer, TX, RX (green: a sidecar sees it)", DETAIL_PANES[3]), conn_lines(), "no TCP connection yet"),
+        };
+        let title = if fit { title } else { format!("{title} · {}/{} Tab", pane + 1, DETAIL_PANES.len()) };
+        let focused = pane == app.focus;
+        frame.render_widget(scrolled_pane(&title, lines, empty, &app.panes[pane], focused && fit, theme, at), at);
+    }
 }
 
-fn render_sidecar(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, area: Rect) {
-    let name = match &group.namespace {
+fn group_name(group: &Group) -> String {
+    match &group.namespace {
         Some(ns) => format!("{ns}/{}", group.title),
         None => group.title.clone(),
-    };
-    let [seen, missed] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area);
+    }
+}
 
-    let mut flows: Vec<Line> = vec![Line::styled(
-        format!("{:<4} {:<22} {:<22} {:>7} {:>7} {}", "DIR", "LOCAL", "REMOTE", "TX", "RX", "STATE"),
-        theme.accent(),
-    )];
+/// The flows a sidecar sees, as a table whose least telling column (the
+/// pod's own address) gives way first on a narrow pane.
+fn sidecar_flow_lines<'a>(group: &Group, theme: &Theme, width: u16) -> Vec<Line<'a>> {
+    let with_local = width >= 74;
+    let row = |dir: &str, local: &str, remote: &str, tx: &str, rx: &str, state: &str| {
+        if with_local {
+            format!("{dir:<4} {local:<22} {remote:<22} {tx:>7} {rx:>7} {state}")
+        } else {
+            format!("{dir:<4} {remote:<22} {tx:>7} {rx:>7} {state}")
+        }
+    };
+    let mut flows = vec![Line::styled(row("DIR", "LOCAL", "REMOTE", "TX", "RX", "STATE"), theme.accent())];
     if !group.is_pod() {
         flows.push(Line::styled("not a pod: no sidecar here", theme.dim()));
     }
@@ -383,13 +457,13 @@ fn render_sidecar(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, ar
             None => "?",
         };
         flows.push(Line::styled(
-            format!(
-                "{dir:<4} {:<22} {:<22} {:>7} {:>7} {}",
-                c.connection.local.to_string(),
-                c.connection.remote.to_string(),
-                bytes(c.connection.tx_bytes),
-                bytes(c.connection.rx_bytes),
-                if c.open { "open" } else { "closed" }
+            row(
+                dir,
+                &c.connection.local.to_string(),
+                &c.connection.remote.to_string(),
+                &bytes(c.connection.tx_bytes),
+                &bytes(c.connection.rx_bytes),
+                if c.open { "open" } else { "closed" },
             ),
             theme.visible(),
         ));
@@ -398,42 +472,77 @@ fn render_sidecar(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, ar
         flows.push(Line::styled("no TCP flow across the pod's boundary yet", theme.dim()));
     }
     flows.push(Line::raw(""));
-    flows.push(Line::styled("A proxy sees sockets, not programs: no pid, no process, no exec.", theme.dim()));
-    frame.render_widget(
-        Paragraph::new(flows).block(Block::bordered().title(format!(" sidecar scope: {name} — what a proxy in this pod sees "))),
-        seen,
-    );
+    flows.push(Line::styled("A proxy sees sockets, not programs: no pid, no exec.", theme.dim()));
+    flows
+}
 
+/// What a sidecar misses, in numbers; the labels shorten on a narrow pane,
+/// the numbers stay.
+fn sidecar_miss_lines<'a>(app: &App, group: &Group, theme: &Theme, width: u16) -> Vec<Line<'a>> {
+    const NUMBERS: usize = 17; // " {:>8} {:>6.1}%"
+    let label_width = (width as usize).saturating_sub(NUMBERS).clamp(6, 22);
+    let label = |text: &str| format!("{:<label_width$}", truncate(text, label_width));
     let t = &group.activity.totals;
     let all = activity(t).max(1);
     let share = |n: u64| format!("{:>8} {:>6.1}%", count(n), 100.0 * n as f64 / all as f64);
     let (other_pods, host) = app.model.activity_elsewhere(&group.key);
     let mut lines = vec![
-        Line::styled(format!("{:<22} {:>8} {:>7}", "", "EVENTS", "SHARE"), theme.accent()),
-        Line::styled(format!("{:<22} {}", "sidecar sees (TCP)", share(sidecar_visible(t))), theme.visible()),
+        Line::styled(format!("{} {:>8} {:>7}", label(""), "EVENTS", "SHARE"), theme.accent()),
+        Line::styled(format!("{} {}", label("sidecar sees (TCP)"), share(sidecar_visible(t))), theme.visible()),
         Line::raw(""),
         Line::styled("it misses, in this pod:", theme.missed()),
-        Line::styled(format!("{:<22} {}", "  execs", share(t.execs)), theme.missed()),
-        Line::styled(format!("{:<22} {}", "  file I/O", share(t.opens + t.file_reads + t.file_writes)), theme.missed()),
-        Line::styled(format!("{:<22} {}", "  UDP datagrams", share(t.udp_tx_datagrams + t.udp_rx_datagrams)), theme.missed()),
-        Line::styled(format!("{:<22} {}", "  loopback TCP", share(t.tcp_local_connections)), theme.missed()),
+        Line::styled(format!("{} {}", label("  execs"), share(t.execs)), theme.missed()),
+        Line::styled(format!("{} {}", label("  file I/O"), share(t.opens + t.file_reads + t.file_writes)), theme.missed()),
+        Line::styled(format!("{} {}", label("  UDP datagrams"), share(t.udp_tx_datagrams + t.udp_rx_datagrams)), theme.missed()),
+        Line::styled(format!("{} {}", label("  loopback TCP"), share(t.tcp_local_connections)), theme.missed()),
         Line::raw(""),
         Line::styled("and everything elsewhere:", theme.missed()),
-        Line::styled(format!("{:<22} {:>8}", "  other pods", count(other_pods)), theme.missed()),
-        Line::styled(format!("{:<22} {:>8}", "  host", count(host)), theme.missed()),
+        Line::styled(format!("{} {:>8}", label("  other pods"), count(other_pods)), theme.missed()),
+        Line::styled(format!("{} {:>8}", label("  host"), count(host)), theme.missed()),
         Line::raw(""),
-        Line::raw(format!("{:<22} {:>8}", "this pod, all events", count(activity(t)))),
-        Line::raw(format!("{:<22} {:>8}", "bytes a sidecar sees", bytes(t.tcp_tx_bytes + t.tcp_rx_bytes))),
+        Line::raw(format!("{} {:>8}", label("this pod, all events"), count(activity(t)))),
+        Line::raw(format!("{} {:>8}", label("bytes a sidecar sees"), bytes(t.tcp_tx_bytes + t.tcp_rx_bytes))),
         Line::raw(format!(
-            "{:<22} {:>8}",
-            "bytes it misses",
+            "{} {:>8}",
+            label("bytes it misses"),
             bytes(t.file_read_bytes + t.file_write_bytes + t.udp_tx_bytes + t.udp_rx_bytes + t.tcp_local_tx_bytes + t.tcp_local_rx_bytes)
         )),
     ];
     if !group.is_pod() {
         lines.truncate(1);
     }
-    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" what it misses (since start) ")), missed);
+    lines
+}
+
+fn render_sidecar(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, area: Rect) {
+    let fit = area.width >= SIDECAR_MIN_WIDTH;
+    let areas = pane_areas(
+        app,
+        area,
+        |area| {
+            let [seen, missed] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area);
+            vec![seen, missed]
+        },
+        fit,
+    );
+    let name = group_name(group);
+    for (pane, at) in areas.into_iter().enumerate() {
+        let Some(at) = at else { continue };
+        let inner_width = at.width.saturating_sub(2);
+        let lines = match pane {
+            0 => sidecar_flow_lines(group, theme, inner_width),
+            _ => sidecar_miss_lines(app, group, theme, inner_width),
+        };
+        let title = match (pane, fit) {
+            (0, true) => format!("sidecar scope: {name} — {}", SIDECAR_PANES[0]),
+            (_, true) => format!("{name}: {}", SIDECAR_PANES[1]),
+            // One pane at a time: short titles, so that the way to the other one shows.
+            (0, false) => format!("{name}: a sidecar sees · 1/2 Tab"),
+            (_, false) => format!("{name}: it misses · 2/2 Tab"),
+        };
+        let focused = pane == app.focus;
+        frame.render_widget(scrolled_pane(&title, lines, "", &app.panes[pane], focused && fit, theme, at), at);
+    }
 }
 
 fn render_events(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
@@ -464,11 +573,27 @@ fn render_footer(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     }
     let text = if app.editing_filter {
         format!("filter: {}▏ (Enter keeps, Esc clears)", app.filter)
+    } else if app.show_help {
+        "↑↓ scroll  any other key closes the help  q quit".to_string()
     } else {
-        let back = if app.screen == Screen::Node { "" } else { "Esc back  " };
-        format!(
-            "{back}↑↓ move  Enter details  c sidecar scope  Space expand  s sort  / filter  e events  ? help  q quit"
-        )
+        let keys: &[&str] = match app.screen {
+            Screen::Node => &["↑↓ move", "Enter details", "c sidecar scope", "Space expand", "s sort", "t TCP scope", "/ filter", "e events"],
+            Screen::Detail(_) => &["Esc back", "Tab pane", "↑↓ scroll", "c sidecar scope", "e events"],
+            Screen::Sidecar(_) => &["Esc back", "Tab pane", "↑↓ scroll", "c node view", "e events"],
+        };
+        // As many as fit, and always the way to the rest.
+        let last = "? help  q quit";
+        let room = (area.width as usize).saturating_sub(last.chars().count() + 2);
+        let mut text = String::new();
+        for key in keys {
+            if text.chars().count() + key.chars().count() + 2 > room {
+                break;
+            }
+            text.push_str(key);
+            text.push_str("  ");
+        }
+        text.push_str(last);
+        text
     };
     frame.render_widget(Paragraph::new(text).style(theme.dim()), area);
 }
@@ -480,6 +605,8 @@ pub const HELP: &[(&str, &str)] = &[
     ("c", "sidecar scope: what a proxy in this pod sees and misses"),
     ("Space → l / ← h", "expand / collapse a pod into its containers"),
     ("s / r", "sort by the next column / reverse the order"),
+    ("t", "TCP columns: across pod boundaries / over loopback"),
+    ("Tab", "details and sidecar scope: next pane (↑↓ scroll it)"),
     ("/", "filter pods, containers and events by name"),
     ("e", "show / hide the live event pane"),
     ("Esc", "back to the node view; clear the filter"),
@@ -488,23 +615,38 @@ pub const HELP: &[(&str, &str)] = &[
 ];
 
 /// Below the keys; every line fits the help box's width unwrapped.
-const HELP_NOTES: &[&str] = &[
+pub const HELP_NOTES: &[&str] = &[
     "SIDECAR%: the share of a pod's events (execs, opens, file reads and",
     "writes, connections, UDP datagrams) that a sidecar proxy could see:",
     "TCP connections across the pod's boundary.",
-    "Bytes in B, KiB, MiB; rates per second over the last interval.",
+    "Bytes in B, KiB, MiB; rates per second over the last 10 s.",
 ];
 
-fn render_help(frame: &mut Frame, theme: &Theme, area: Rect) {
+fn render_help(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let width = area.width.min(76);
-    let height = (HELP.len() as u16 + 1 + HELP_NOTES.len() as u16 + 2).min(area.height);
-    let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height };
-    let mut lines: Vec<Line> = HELP
-        .iter()
-        .map(|(keys, what)| Line::from(vec![Span::styled(format!("{keys:<17}"), theme.accent()), Span::raw(*what)]))
-        .collect();
+    let inner = width.saturating_sub(2) as usize;
+    const KEYS: usize = 17;
+    let longest = HELP.iter().map(|(_, what)| what.chars().count()).max().unwrap_or(0);
+    let mut lines: Vec<Line> = Vec::new();
+    for (keys, what) in HELP {
+        if KEYS + longest <= inner {
+            lines.push(Line::from(vec![Span::styled(format!("{keys:<KEYS$}"), theme.accent()), Span::raw(*what)]));
+        } else {
+            // Narrow: the keys on a line of their own, what they do under them.
+            lines.push(Line::styled(*keys, theme.accent()));
+            lines.push(Line::raw(format!("  {what}")));
+        }
+    }
     lines.push(Line::raw(""));
     lines.extend(HELP_NOTES.iter().map(|note| Line::raw(*note)));
-    frame.render_widget(Clear, popup);
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title(" keys ")), popup);
+    // Rows the lines take once wrapped to the box's width.
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner.max(1)).max(1)).sum();
+    let height = (rows as u16 + 2).min(area.height);
+    let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y, width, height };
+    let first = app.help_scroll.first_line(rows, height.saturating_sub(2) as usize);
+    let title = if rows + 2 > height as usize { " keys · ↑↓ for more " } else { " keys " };
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((first as u16, 0)).block(Block::bordered().title(title)),
+        popup,
+    );
 }

@@ -2,10 +2,46 @@
 //! order and filter the user chose.
 
 use crate::aggregate::model::{Group, NodeModel};
+use crate::events::CgroupCounters;
 use super::format::container_title;
 
+/// Which TCP bytes the TX/RX columns count: those across the pod's boundary
+/// (what a sidecar proxies, and the JSON `counters` call `tcp_*_bytes`), or
+/// those over loopback inside it (`tcp_local_*_bytes`, app to its own proxy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TcpScope {
+    #[default]
+    Boundary,
+    Loopback,
+}
+
+impl TcpScope {
+    pub fn toggled(self) -> TcpScope {
+        match self {
+            TcpScope::Boundary => TcpScope::Loopback,
+            TcpScope::Loopback => TcpScope::Boundary,
+        }
+    }
+
+    /// (sent, received) of this scope.
+    pub fn bytes(self, c: &CgroupCounters) -> (u64, u64) {
+        match self {
+            TcpScope::Boundary => (c.tcp_tx_bytes, c.tcp_rx_bytes),
+            TcpScope::Loopback => (c.tcp_local_tx_bytes, c.tcp_local_rx_bytes),
+        }
+    }
+
+    /// Said in the node box's title.
+    pub fn described(self) -> &'static str {
+        match self {
+            TcpScope::Boundary => "TCP across pod boundaries",
+            TcpScope::Loopback => "TCP over loopback",
+        }
+    }
+}
+
 /// Groups in display order for a sort column, filtered by a substring.
-pub fn sorted_groups<'a>(model: &'a NodeModel, sort: SortColumn, reverse: bool, filter: &str) -> Vec<&'a Group> {
+pub fn sorted_groups<'a>(model: &'a NodeModel, sort: SortColumn, reverse: bool, tcp: TcpScope, filter: &str) -> Vec<&'a Group> {
     let needle = filter.to_lowercase();
     let mut groups: Vec<&Group> = model
         .groups
@@ -18,7 +54,7 @@ pub fn sorted_groups<'a>(model: &'a NodeModel, sort: SortColumn, reverse: bool, 
         })
         .collect();
     groups.sort_by(|a, b| {
-        let order = sort.value(b).partial_cmp(&sort.value(a)).unwrap_or(std::cmp::Ordering::Equal);
+        let order = sort.value(b, tcp).partial_cmp(&sort.value(a, tcp)).unwrap_or(std::cmp::Ordering::Equal);
         let order = if sort == SortColumn::Name { a.title.cmp(&b.title) } else { order.then(a.title.cmp(&b.title)) };
         if reverse {
             order.reverse()
@@ -57,7 +93,15 @@ impl SortColumn {
         SortColumn::Sidecar,
     ];
 
-    pub fn header(self) -> &'static str {
+    pub fn header(self, tcp: TcpScope) -> &'static str {
+        match (self, tcp) {
+            (SortColumn::TcpTx, TcpScope::Loopback) => "LO TX/s",
+            (SortColumn::TcpRx, TcpScope::Loopback) => "LO RX/s",
+            _ => self.boundary_header(),
+        }
+    }
+
+    fn boundary_header(self) -> &'static str {
         match self {
             SortColumn::Name => "POD / CONTAINER",
             SortColumn::Processes => "PROCS",
@@ -77,17 +121,17 @@ impl SortColumn {
         SortColumn::ALL[(i + 1) % SortColumn::ALL.len()]
     }
 
-    fn value(self, g: &Group) -> f64 {
-        let r = &g.activity.rates;
+    fn value(self, g: &Group, tcp: TcpScope) -> f64 {
+        let rate = |pick: fn(&CgroupCounters) -> u64| g.activity.per_second(pick);
         match self {
             SortColumn::Name => 0.0,
             SortColumn::Processes => g.processes.len() as f64,
-            SortColumn::Execs => r.execs as f64,
-            SortColumn::Opens => r.opens as f64,
-            SortColumn::FileRead => r.file_read_bytes as f64,
-            SortColumn::FileWrite => r.file_write_bytes as f64,
-            SortColumn::TcpTx => (r.tcp_tx_bytes + r.tcp_local_tx_bytes) as f64,
-            SortColumn::TcpRx => (r.tcp_rx_bytes + r.tcp_local_rx_bytes) as f64,
+            SortColumn::Execs => rate(|c| c.execs),
+            SortColumn::Opens => rate(|c| c.opens),
+            SortColumn::FileRead => rate(|c| c.file_read_bytes),
+            SortColumn::FileWrite => rate(|c| c.file_write_bytes),
+            SortColumn::TcpTx => g.activity.per_second(|c| tcp.bytes(c).0),
+            SortColumn::TcpRx => g.activity.per_second(|c| tcp.bytes(c).1),
             SortColumn::Connections => g.open_connections() as f64,
             SortColumn::Sidecar => g.activity.sidecar_percent().unwrap_or(-1.0),
         }

@@ -106,6 +106,7 @@ fn press(app: &mut App, keys: &str) {
         let code = match c {
             '\n' => KeyCode::Enter,
             '\u{1b}' => KeyCode::Esc,
+            '\t' => KeyCode::Tab,
             c => KeyCode::Char(c),
         };
         app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
@@ -213,14 +214,14 @@ fn a_process_that_moves_to_a_pod_leaves_the_hosts_list() {
     let mut model = NodeModel::new(1.0);
     let host = owner(1, None, None);
     let pod = owner(2, Some(("uid-1", "web-0")), Some(("c1", "app")));
-    model.apply(happened(T0, &host, 4242, 1, "sh", What::Exec { filename: "/bin/sh".into(), args: vec!["sh".into()] }));
-    model.apply(happened(T0 + 1, &pod, 4242, 1, "python3", What::Exec { filename: "/usr/bin/python3".into(), args: vec![] }));
+    model.apply(happened(0, &host, 4242, 1, "sh", What::Exec { filename: "/bin/sh".into(), args: vec!["sh".into()] }));
+    model.apply(happened(1, &pod, 4242, 1, "python3", What::Exec { filename: "/usr/bin/python3".into(), args: vec![] }));
     let host_key = crate::aggregate::model::GroupKey::Host;
     let pod_key = crate::aggregate::model::GroupKey::Pod("uid-1".into());
     assert!(!model.groups[&host_key].processes.contains_key(&4242), "moved: listed in the pod only");
     assert!(model.groups[&pod_key].processes.contains_key(&4242));
-    model.apply(happened(T0 + 2, &host, 4343, 1, "sh", What::Exec { filename: "/bin/sh".into(), args: vec![] }));
-    model.apply(happened(T0 + 3, &pod, 4343, 1, "sh", What::Exit { code: Some(0), signal: None }));
+    model.apply(happened(2, &host, 4343, 1, "sh", What::Exec { filename: "/bin/sh".into(), args: vec![] }));
+    model.apply(happened(3, &pod, 4343, 1, "sh", What::Exit { code: Some(0), signal: None }));
     assert!(!model.groups[&host_key].processes.contains_key(&4343), "its exit, from the pod, ends it everywhere");
 }
 
@@ -322,8 +323,104 @@ fn the_selection_keeps_its_identity_through_resorts_new_rows_and_its_row_leaving
     assert_ne!(now, db);
     assert_eq!(app.selected, 1);
     let notice = app.notice.clone().unwrap();
-    assert!(notice.starts_with("shop/db-0 left the list; the cursor is on shop/"), "{notice}");
+    assert!(notice.starts_with("shop/db-0 left the list; the cursor is on "), "{notice}");
     assert!(screen_text(&app, 120, 16).contains("shop/db-0 left the list"), "shown in the footer");
     press(&mut app, "j");
     assert!(app.notice.is_none(), "said once");
+}
+
+/// Every screen at the sizes people run terminals at and at the smallest
+/// podtop draws, for review by eye (`cargo insta review`): nothing cut where
+/// a shorter layout would fit, no border running into another.
+#[test]
+fn every_screen_at_every_size() {
+    let screens: [(&str, &str); 7] = [
+        ("node", ""),
+        ("node_events", "e"),
+        ("detail", "/api\n\n"),
+        ("detail_connections", "/web\n\n\t\t\t"),
+        ("sidecar", "/web\nc"),
+        ("sidecar_misses", "/web\nc\t"),
+        ("help", "?"),
+    ];
+    for (screen, keys) in screens {
+        for (cols, rows) in [(60, 12), (80, 24), (120, 40), (200, 50)] {
+            let mut app = scripted_app();
+            press(&mut app, keys);
+            let text = screen_text(&app, cols, rows);
+            if screen == "sidecar_misses" {
+                // The numbers stay at every size: labels shorten, panes go behind Tab first.
+                let execs = text.lines().find(|l| l.contains("execs")).unwrap_or_else(|| panic!("{cols}x{rows}:\n{text}"));
+                assert!(execs.contains('%'), "{cols}x{rows}: {execs}");
+            }
+            assert_snapshot!(format!("{screen}_{cols}x{rows}"), text);
+        }
+    }
+}
+
+#[test]
+fn panes_scroll_on_their_own_and_tab_moves_between_them() {
+    let mut app = scripted_app();
+    let api = owner(20, Some(("bbbb-2222", "api-7d4b9")), Some(("c", "api")));
+    for i in 0..60u32 {
+        app.model.apply(happened(3, &api, 1000 + i, 200, "sh", What::Exec { filename: "/bin/sh".into(), args: vec!["sh".into(), "-c".into(), format!("job {i}")] }));
+    }
+    press(&mut app, "/api\n\n");
+    let picked = app.selected;
+    let top = screen_text(&app, 120, 24);
+    assert!(top.contains("▶ shop/api-7d4b9: processes"), "the first pane has the keys:\n{top}");
+    assert!(top.contains("job 59") && !top.contains("job 0\n"), "newest first:\n{top}");
+    press(&mut app, "\tG");
+    let end = screen_text(&app, 120, 24);
+    assert!(end.contains("▶ recent execs"), "Tab moved on:\n{end}");
+    assert!(end.contains(" of 62 "), "the border says where the pane is:\n{end}");
+    assert!(end.contains("job 0") && !end.contains("job 59"), "End reaches the list's end:\n{end}");
+    press(&mut app, "kkk");
+    assert!(screen_text(&app, 120, 24).contains("job 3 "), "scrolls back from the end at once");
+    assert_eq!(app.selected, picked, "the node list behind did not move");
+    press(&mut app, "\u{1b}");
+    press(&mut app, "\n");
+    assert!(screen_text(&app, 120, 24).contains("▶ shop/api-7d4b9: processes"), "a screen opens at its first pane, at the top");
+    // Narrow: one pane at a time, the rest a Tab away.
+    let narrow = screen_text(&app, 60, 12);
+    assert!(narrow.contains("processes · 1/4 Tab") && !narrow.contains("recent execs"), "{narrow}");
+    press(&mut app, "\t");
+    assert!(screen_text(&app, 60, 12).contains("recent execs · 2/4 Tab"));
+}
+
+#[test]
+fn tcp_columns_count_the_pod_boundary_or_loopback_never_both() {
+    let mut app = scripted_app();
+    press(&mut app, "/web\n ");
+    let boundary = screen_text(&app, 160, 16);
+    assert!(boundary.contains("TCP across pod boundaries") && boundary.contains("TCP TX/s"), "{boundary}");
+    // The app container talks only to its proxy over loopback: nothing across the boundary.
+    let app_row = |text: &str| text.lines().find(|l| l.contains("└ app")).unwrap().to_string();
+    let cells = |line: String| line.trim_matches('│').split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    // └ app (containerd) PROCS EXEC OPEN FILE-R FILE-W TX RX ...
+    assert_eq!(cells(app_row(&boundary))[8..10], ["0B", "0B"], "{boundary}");
+    press(&mut app, "t");
+    let loopback = screen_text(&app, 160, 16);
+    assert!(loopback.contains("TCP over loopback") && loopback.contains("LO TX/s"), "{loopback}");
+    assert_eq!(cells(app_row(&loopback))[8..10], ["26B", "0B"], "26 B a second over loopback:\n{loopback}");
+}
+
+#[test]
+fn rates_are_averaged_over_ten_seconds() {
+    // A pod that execs every 3 s: 0.3 or 0.4 a second, never 0 then 1.
+    let mut model = NodeModel::new(1.0);
+    let pod = owner(2, Some(("uid-1", "cron-0")), Some(("c1", "job")));
+    let mut seen = Vec::new();
+    for second in 1..=30u64 {
+        if second % 3 == 0 {
+            model.apply(counters(&pod, &[("execs", 1)]));
+        }
+        model.apply(Observation::Tick { unix_ns: T0 + second * 1_000_000_000, totals: KernelTotals::default() });
+        if second >= 10 {
+            let g = &model.groups[&crate::aggregate::model::GroupKey::Pod("uid-1".into())];
+            seen.push(super::format::rate(g.activity.per_second(|c| c.execs)));
+        }
+    }
+    assert!(seen.iter().all(|r| r == "0.3" || r == "0.4"), "{seen:?}");
+    assert!(super::render::HELP_NOTES.iter().any(|n| n.contains(&format!("over the last {} s", crate::aggregate::model::RATE_SPAN_SECONDS))));
 }
