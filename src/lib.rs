@@ -21,5 +21,6 @@ pub mod probes;
 pub mod replay;
 pub mod sandbox;
 pub mod shutdown;
+pub mod sidecars;
 pub mod skeleton;
 pub mod ui;

@@ -12,9 +12,14 @@ use crate::enrich::peers::{Endpoint, PeerTable, SocketView};
 use crate::enrich::files::FilePaths;
 use crate::enrich::Enricher;
 use crate::enrich::redact::redact_args;
-use crate::events::{c_bytes, decode, split_args, CgroupCounters, ConnEvent, Event, FileIoKey, FileIoValue, Kind, UdpKey, UdpValue};
+use crate::events::{c_str_bytes, c_bytes, decode, split_args, CgroupCounters, ConnEvent, Event, FileIoKey, FileIoValue, Kind, UdpKey, UdpValue};
 use crate::enrich::filter::Filter;
-use crate::records::{CountersRecord, EventRecord, FileIoDelta, FileIoRecord, NetView, Sink, Stats, UdpDelta, UdpRecord};
+use crate::records::{
+    CountersRecord, EventRecord, FileIoDelta, FileIoRecord, NetView, PodtopCost, SidecarsRecord, Sink, Stats, UdpDelta, UdpRecord,
+};
+use crate::sidecars::{round_cores, Flow, SidecarFinder};
+use std::net::SocketAddr;
+use std::time::Instant;
 
 const AF_INET6: u16 = 10;
 
@@ -61,6 +66,11 @@ pub struct Pipeline<S: Sink> {
     decode_errors: u64,
     /// Mask secrets in exec arguments (`--no-redact` turns it off).
     redact: bool,
+    /// Which container of each pod relays its traffic, and what that costs.
+    sidecars: SidecarFinder,
+    /// When the last bill was drawn (or the pipeline made), with podtop's
+    /// CPU ticks and BPF run time then.
+    last_bill: (Instant, Option<u64>, Option<u64>),
     /// Set when a write failed; the reader stops consuming.
     pub output_error: Option<io::Error>,
 }
@@ -69,6 +79,8 @@ impl<S: Sink> Pipeline<S> {
     pub fn new(enricher: Enricher, sink: S, filter: Filter, redact: bool) -> Self {
         let host_netns = enricher.netns.host_netns();
         let file_paths = FilePaths::new(enricher.host().clone());
+        let enricher_cgroupfs = enricher.cgroupfs().cloned();
+        let enricher_host = enricher.host().clone();
         Pipeline {
             enricher,
             peers: PeerTable::default(),
@@ -83,6 +95,8 @@ impl<S: Sink> Pipeline<S> {
             udp_deltas: Deltas::default(),
             decode_errors: 0,
             redact,
+            sidecars: SidecarFinder::new(enricher_cgroupfs),
+            last_bill: (Instant::now(), enricher_host.myself().cpu_ticks(), None),
             output_error: None,
         }
     }
@@ -162,6 +176,22 @@ impl<S: Sink> Pipeline<S> {
                 sidecar_visible = owner.pod.is_some()
                     && e.sock_netns != self.host_netns
                     && !self.enricher.netns.is_local(e.sock_netns, view.remote.addr);
+                let flow = match kind {
+                    Kind::Connect => Some(Flow::Connect),
+                    Kind::Accept => Some(Flow::Accept),
+                    Kind::Close => Some(Flow::Close {
+                        tx_bytes: e.tx_bytes,
+                        rx_bytes: e.rx_bytes,
+                        exchanges: e.exchanges,
+                        exchange_ns: e.exchange_ns,
+                    }),
+                    _ => None,
+                };
+                if let Some(flow) = flow {
+                    let remote = SocketAddr::new(view.remote.addr, view.remote.port);
+                    let comm = String::from_utf8_lossy(c_str_bytes(&who.comm));
+                    self.sidecars.connection(flow, &owner, &comm, peer.as_ref(), sidecar_visible, remote);
+                }
                 net = Some(NetView {
                     proto: "tcp",
                     saddr: view.local.addr,
@@ -303,6 +333,27 @@ impl<S: Sink> Pipeline<S> {
         self.clock.refresh();
         stats.decode_errors = self.decode_errors;
         let now = self.clock.now_unix_ns();
+        self.sidecar_bills(now, &stats)?;
         self.sink.stats(now, &stats)
+    }
+
+    /// Every sidecar's bill since the last interval, beside podtop's own cost
+    /// over the same time.
+    fn sidecar_bills(&mut self, now: u64, stats: &Stats) -> io::Result<()> {
+        let at = Instant::now();
+        let myself = self.enricher.host().myself();
+        let (cpu_ticks, bpf_ns) = (myself.cpu_ticks(), stats.bpf_run_time_ns);
+        let (then, ticks_before, bpf_before) = std::mem::replace(&mut self.last_bill, (at, cpu_ticks, bpf_ns));
+        let seconds = at.duration_since(then).as_secs_f64();
+        let bills = self.sidecars.bills(self.enricher.host(), seconds);
+        let ticks_per_second = procfs::ticks_per_second().max(1) as f64;
+        let podtop = PodtopCost {
+            cpu_cores: cpu_ticks
+                .zip(ticks_before)
+                .map(|(now, before)| round_cores(now.saturating_sub(before) as f64 / ticks_per_second / seconds)),
+            bpf_cores: bpf_ns.zip(bpf_before).map(|(now, before)| round_cores(now.saturating_sub(before) as f64 / 1e9 / seconds)),
+            rss_bytes: myself.resident_pages().map(|pages| pages * procfs::page_size()),
+        };
+        self.sink.sidecars(&SidecarsRecord { unix_ns: now, bills: &bills, podtop })
     }
 }

@@ -21,11 +21,15 @@ use crate::enrich::{Attribution, Container, Pod};
 use crate::events::CgroupCounters;
 use crate::output::schema::{self, Record};
 use crate::records::run::{RunInfo, Source};
+use crate::records::PodtopCost;
+use crate::sidecars::{known_hint, AddedLatency, Relayed, SidecarBill};
 
 /// Turns recorded records back into observations; owners are shared by cgroup id.
 #[derive(Default)]
 pub struct RecordingReader {
     owners: HashMap<u64, Arc<Attribution>>,
+    /// `sidecar` records read since the last `sidecars` record, which closes the interval's set.
+    sidecar_bills: Vec<(Arc<Attribution>, SidecarBill)>,
 }
 
 fn container_of(c: &schema::Container) -> Container {
@@ -102,6 +106,31 @@ impl RecordingReader {
     /// The observation a record stands for; None for records the model does not use.
     pub fn observation(&mut self, record: &Record) -> Option<Observation> {
         Some(match record {
+            Record::Sidecar(r) => {
+                let b = &r.sidecar;
+                let bill = SidecarBill {
+                    hint: b.hint.as_deref().and_then(known_hint),
+                    cpu_cores: b.cpu_cores,
+                    memory_bytes: b.memory_bytes,
+                    rss_bytes: b.rss_bytes,
+                    added_latency: b.added_latency_p50_ns.map(|p50_ns| AddedLatency { p50_ns, p99_ns: b.added_latency_p99_ns }),
+                    relayed: Relayed {
+                        connections: b.relayed_connections,
+                        tx_bytes: b.relayed_tx_bytes,
+                        rx_bytes: b.relayed_rx_bytes,
+                        exchanges: b.exchanges,
+                        bypass_connections: b.bypass_connections,
+                        bypass: b.bypass.iter().filter_map(|a| a.parse().ok()).collect(),
+                    },
+                };
+                let owner = self.owner(&r.owner);
+                self.sidecar_bills.push((owner, bill));
+                return None;
+            }
+            Record::Sidecars(r) => Observation::Sidecars {
+                bills: std::mem::take(&mut self.sidecar_bills),
+                podtop: PodtopCost { cpu_cores: r.podtop.cpu_cores, bpf_cores: r.podtop.bpf_cores, rss_bytes: r.podtop.rss_bytes },
+            },
             Record::Stats(s) => Observation::Tick {
                 unix_ns: time_of(&s.header),
                 totals: KernelTotals {

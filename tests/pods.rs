@@ -234,7 +234,7 @@ fn pod_filter_keeps_only_that_pod_in_the_kernel() {
     podtop.wait_for(Duration::from_secs(5), |r| r["type"] == "exit" && r["process"]["comm"] == "true");
     std::thread::sleep(Duration::from_millis(300));
     let records = podtop.stop();
-    let events: Vec<&Value> = records.iter().filter(|r| !matches!(r["type"].as_str(), Some("start" | "stats" | "counters"))).collect();
+    let events: Vec<&Value> = records.iter().filter(|r| !matches!(r["type"].as_str(), Some("start" | "stats" | "sidecars" | "counters"))).collect();
     assert!(events.iter().filter(|r| r["type"] == "exec").count() >= 3);
     for r in &events {
         assert_eq!(r["pod"]["uid"], watched.uid.as_str(), "only the watched pod: {r}");
@@ -304,7 +304,7 @@ fn pid_filter_keeps_only_that_process() {
     assert!(target.wait().unwrap().success());
     podtop.wait_for(Duration::from_secs(5), |r| r["type"] == "exit" && pid_of(r) == pid);
     let records = podtop.stop();
-    let events: Vec<&Value> = records.iter().filter(|r| !matches!(r["type"].as_str(), Some("start" | "stats" | "counters"))).collect();
+    let events: Vec<&Value> = records.iter().filter(|r| !matches!(r["type"].as_str(), Some("start" | "stats" | "sidecars" | "counters"))).collect();
     assert!(of_type(&records, "exec").any(|r| r["exec"]["filename"] == "/usr/bin/cat" || r["exec"]["filename"] == "/bin/cat"));
     assert!(of_type(&records, "open").any(|r| r["file"]["path"] == "/etc/hostname"));
     for r in events {

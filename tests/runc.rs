@@ -83,7 +83,7 @@ fn runc_container_is_named_from_its_annotations_and_filtered_in_the_kernel() {
     assert_eq!(cat["container"]["id"], container.id.as_str());
     assert!(cat["file"]["ret"].as_i64().unwrap() >= 0);
 
-    let events: Vec<&Value> = records.iter().filter(|r| !matches!(r["type"].as_str(), Some("start" | "stats" | "counters"))).collect();
+    let events: Vec<&Value> = records.iter().filter(|r| !matches!(r["type"].as_str(), Some("start" | "stats" | "sidecars" | "counters"))).collect();
     assert!(!events.is_empty());
     for r in events {
         assert_eq!(r["container"]["id"], container.id.as_str(), "the bystander pod is filtered out in the kernel: {r}");

@@ -123,7 +123,11 @@ fn demo_in_a_real_terminal_shows_pods_and_the_sidecar_scope() {
     for blind_spot in ["execs", "file I/O", "UDP datagrams", "loopback TCP", "other pods", "host"] {
         assert!(scope.contains(blind_spot), "{blind_spot} missing from the scope:\n{scope}");
     }
-    assert!(!scope.contains("python3") && !scope.contains("haproxy"), "a proxy sees no process identity:\n{scope}");
+    // Its haproxy is found as the sidecar (it relays the app's connections), and billed.
+    let scope = tmux.wait_for("the sidecar's bill", Duration::from_secs(10), |s| s.contains("sidecar: proxy (haproxy)"));
+    assert!(scope.contains(" cores") && scope.contains("relayed conns"), "{scope}");
+    let flows: String = scope.lines().map(|l| l.split("││").next().unwrap_or_default()).collect::<Vec<_>>().join("\n");
+    assert!(!flows.contains("python3") && !flows.contains("haproxy"), "a proxy sees no process identity:\n{flows}");
 
     // Drill-down: processes and their execs, with the sidecar container named.
     tmux.keys(&["Escape", "Enter"]);

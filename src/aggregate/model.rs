@@ -7,6 +7,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use super::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, What};
 use crate::enrich::Attribution;
 use crate::events::CgroupCounters;
+use crate::records::PodtopCost;
+use crate::sidecars::{Relayed, SidecarBill};
+use std::sync::Arc;
 
 /// Samples of history kept for sparklines.
 pub const HISTORY: usize = 120;
@@ -171,6 +174,28 @@ pub struct ConnRow {
     pub outbound: Option<bool>,
 }
 
+/// A pod's sidecar proxy, as its bills tell.
+#[derive(Debug, Clone)]
+pub struct SidecarRow {
+    /// Its container (a key of `Group::containers`).
+    pub container_id: Option<String>,
+    /// The last interval's bill.
+    pub last: SidecarBill,
+    /// Relayed and bypassing connections and bytes since start (the bypass list: the latest).
+    pub totals: Relayed,
+    /// Its CPU in millicores, one sample per interval.
+    pub cpu_history: VecDeque<u64>,
+}
+
+/// The node's sidecars together, and podtop's own cost, over the last interval.
+#[derive(Debug, Clone, Default)]
+pub struct NodeSidecars {
+    pub count: usize,
+    pub cpu_cores: f64,
+    pub rss_bytes: u64,
+    pub podtop: PodtopCost,
+}
+
 #[derive(Debug, Clone)]
 pub struct Group {
     pub key: GroupKey,
@@ -185,6 +210,8 @@ pub struct Group {
     pub execs: VecDeque<ExecRow>,
     pub files: HashMap<String, FileRow>,
     pub connections: VecDeque<ConnRow>,
+    /// Its sidecar proxy, once one of its containers relays.
+    pub sidecar: Option<SidecarRow>,
     /// Intervals since it last did anything.
     idle_ticks: u32,
     /// The model's count of observations when one last concerned it.
@@ -205,6 +232,7 @@ impl Group {
             execs: VecDeque::new(),
             files: HashMap::new(),
             connections: VecDeque::new(),
+            sidecar: None,
             idle_ticks: 0,
             last_touched: 0,
         };
@@ -244,6 +272,22 @@ impl Group {
 
     pub fn is_pod(&self) -> bool {
         matches!(self.key, GroupKey::Pod(_))
+    }
+
+    /// The events of it a sidecar proxy sees: TCP connections across the
+    /// pod's boundary, and, where it has one, the app's hops to its proxy
+    /// (a connect in the app, an accept in the proxy), which are the proxy's
+    /// own input, not something it misses.
+    pub fn sidecar_sees(&self) -> u64 {
+        let t = &self.activity.totals;
+        let hops = self.sidecar.as_ref().map_or(0, |s| 2 * s.totals.connections).min(t.tcp_local_connections);
+        sidecar_visible(t) + hops
+    }
+
+    /// Share of its events a sidecar sees, in percent.
+    pub fn sidecar_percent(&self) -> Option<f64> {
+        let all = activity(&self.activity.totals);
+        (all > 0).then(|| 100.0 * self.sidecar_sees() as f64 / all as f64)
     }
 
     pub fn open_connections(&self) -> usize {
@@ -287,6 +331,8 @@ pub struct NodeModel {
     /// The first and last interval ends seen (Unix ns): the span of a recording.
     pub first_tick_ns: Option<u64>,
     pub last_tick_ns: Option<u64>,
+    /// The node's sidecars, as of the last bill.
+    pub sidecars: NodeSidecars,
     /// Where the current rate window started.
     window_start: Option<(u64, KernelTotals)>,
     /// Seconds per interval, until two ticks tell.
@@ -367,7 +413,41 @@ impl NodeModel {
                 }
             }
             Observation::Tick { unix_ns, totals } => self.tick(unix_ns, totals),
+            Observation::Sidecars { bills, podtop } => self.bills(bills, podtop),
             Observation::Happened(h) => self.happened(h),
+        }
+    }
+
+    fn bills(&mut self, bills: Vec<(Arc<Attribution>, SidecarBill)>, podtop: PodtopCost) {
+        self.sidecars = NodeSidecars {
+            count: bills.len(),
+            cpu_cores: bills.iter().filter_map(|(_, b)| b.cpu_cores).fold(0.0, |sum, c| sum + c),
+            rss_bytes: bills.iter().filter_map(|(_, b)| b.rss_bytes).sum(),
+            podtop,
+        };
+        for (owner, bill) in bills {
+            let container_id = owner.container.as_ref().map(|c| c.id.clone());
+            let group = self.group(&owner);
+            let row = group.sidecar.get_or_insert_with(|| SidecarRow {
+                container_id: container_id.clone(),
+                last: bill.clone(),
+                totals: Relayed::default(),
+                cpu_history: VecDeque::with_capacity(HISTORY),
+            });
+            row.container_id = container_id;
+            row.totals.connections += bill.relayed.connections;
+            row.totals.tx_bytes += bill.relayed.tx_bytes;
+            row.totals.rx_bytes += bill.relayed.rx_bytes;
+            row.totals.bypass_connections += bill.relayed.bypass_connections;
+            row.totals.exchanges += bill.relayed.exchanges;
+            if !bill.relayed.bypass.is_empty() {
+                row.totals.bypass = bill.relayed.bypass.clone();
+            }
+            if row.cpu_history.len() == HISTORY {
+                row.cpu_history.pop_front();
+            }
+            row.cpu_history.push_back(bill.cpu_cores.map_or(0, |c| (c * 1000.0).round() as u64));
+            row.last = bill;
         }
     }
 

@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use crate::enrich::Attribution;
 use crate::events::CgroupCounters;
+use crate::records::PodtopCost;
+use crate::sidecars::SidecarBill;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessRef {
@@ -67,4 +69,7 @@ pub enum Observation {
     Counters { owner: Arc<Attribution>, delta: CgroupCounters },
     /// The end of an interval, with the kernel's running totals.
     Tick { unix_ns: u64, totals: KernelTotals },
+    /// The node's sidecars' bills for the interval that ends with the next
+    /// `Tick`, and podtop's own cost over it.
+    Sidecars { bills: Vec<(Arc<Attribution>, SidecarBill)>, podtop: PodtopCost },
 }

@@ -107,6 +107,10 @@ struct conn_event {
 	__u64 cookie; /* kernel socket cookie: ties connect/accept to close */
 	__u8 local;   /* stays inside its network namespace (loopback, own address) */
 	__u8 _pad2[7];
+	/* close only: request/response exchanges this end made (a send, then
+	 * the first receive after it) and their latencies summed */
+	__u64 exchanges;
+	__u64 exchange_ns;
 };
 
 struct cgroup_event {

@@ -212,6 +212,12 @@ struct sock_state {
 	/* sequence fallback: write_seq and copied_seq when established */
 	__u32 start_write_seq;
 	__u32 start_copied_seq;
+	/* Request/response exchanges as this end sees them: a send, then the
+	 * first receive after it; their count and summed latency. */
+	__u64 last_send_ns;
+	__u64 exchanges;
+	__u64 exchange_ns;
+	__u8 awaiting_reply;
 };
 
 struct {
@@ -770,6 +776,8 @@ static __always_inline void emit_conn(const struct sock *sk, struct sock_state *
 	e->cookie = bpf_get_socket_cookie((void *)sk);
 	e->local = st->local;
 	__builtin_memset(e->_pad2, 0, sizeof(e->_pad2));
+	e->exchanges = kind == EVENT_CLOSE ? st->exchanges : 0;
+	e->exchange_ns = kind == EVENT_CLOSE ? st->exchange_ns : 0;
 	submit(e);
 }
 
@@ -900,6 +908,9 @@ static __always_inline void on_accepted(const struct sock *sk)
 	st->start_ns = bpf_ktime_get_boot_ns();
 	st->tx_bytes = 0;
 	st->rx_bytes = 0;
+	st->exchanges = 0;
+	st->exchange_ns = 0;
+	st->awaiting_reply = 0;
 	st->role = ROLE_ACCEPT;
 	st->wanted = 1;
 	st->established = 1;
@@ -937,6 +948,9 @@ int BPF_PROG(on_sock_state, const struct sock *sk, const int oldstate, const int
 		st->start_ns = bpf_ktime_get_boot_ns();
 		st->tx_bytes = 0;
 		st->rx_bytes = 0;
+		st->exchanges = 0;
+		st->exchange_ns = 0;
+		st->awaiting_reply = 0;
 		st->role = ROLE_CONNECT;
 		st->wanted = 1;
 		st->established = 0;
@@ -1048,7 +1062,17 @@ static __always_inline void count_sock_bytes(struct sock *sk, int bytes, bool tx
 			COUNT(st->who.cgroup_id, tcp_local_tx_bytes, bytes);
 		else
 			COUNT(st->who.cgroup_id, tcp_tx_bytes, bytes);
+		/* the request's end, as far as it goes: its last send */
+		st->last_send_ns = bpf_ktime_get_boot_ns();
+		st->awaiting_reply = 1;
 	} else {
+		if (st->awaiting_reply) {
+			/* the response's first bytes: one exchange (a race between
+			 * threads of one socket costs a sample, never a wrong sum) */
+			st->awaiting_reply = 0;
+			st->exchanges += 1;
+			st->exchange_ns += bpf_ktime_get_boot_ns() - st->last_send_ns;
+		}
 		__sync_fetch_and_add(&st->rx_bytes, bytes);
 		if (st->local)
 			COUNT(st->who.cgroup_id, tcp_local_rx_bytes, bytes);

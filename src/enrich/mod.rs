@@ -111,6 +111,11 @@ impl Enricher {
         &self.host
     }
 
+    /// The cgroup v2 hierarchy, where podtop found one.
+    pub fn cgroupfs(&self) -> Option<&Cgroupfs> {
+        self.cgroups.cgroupfs()
+    }
+
     /// A cgroup the kernel just announced.
     pub fn cgroup_created(&mut self, id: u64, path: String) {
         self.cgroups.insert(id, path);

@@ -5,6 +5,9 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+/// Bytes read at most from one cgroup file.
+const MAX_FILE: u64 = 1 << 20;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cgroupfs {
     mount: PathBuf,
@@ -46,6 +49,20 @@ impl Cgroupfs {
             }
         }
         found
+    }
+
+    /// A file of cgroup `path` (`cpu.stat`, `memory.current`), if it has it.
+    /// The kernel makes these files: small, and never a link.
+    pub fn read(&self, path: &str, file: &str) -> Option<String> {
+        use std::io::Read;
+        let mut text = String::new();
+        fs::File::open(self.dir(path).join(file)).ok()?.take(MAX_FILE).read_to_string(&mut text).ok()?;
+        Some(text)
+    }
+
+    /// The processes in cgroup `path` itself.
+    pub fn pids(&self, path: &str) -> Vec<u32> {
+        self.read(path, "cgroup.procs").map(|t| t.lines().filter_map(|l| l.trim().parse().ok()).collect()).unwrap_or_default()
     }
 
     /// The names of the cgroups directly below `path`.

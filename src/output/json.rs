@@ -124,6 +124,18 @@ impl<'a> ObjectWriter<'a> {
         self
     }
 
+    /// A float as serde_json writes it (the schema's types read it back the same); null if not finite.
+    pub fn opt_f64(&mut self, key: &str, value: Option<f64>) -> &mut Self {
+        match value.filter(|v| v.is_finite()) {
+            Some(v) => {
+                self.key(key);
+                serde_json::to_writer(&mut *self.buf, &v).expect("writing to a Vec never fails");
+                self
+            }
+            None => self.null(key),
+        }
+    }
+
     pub fn opt_u64(&mut self, key: &str, value: Option<u64>) -> &mut Self {
         match value {
             Some(v) => self.u64(key, v),

@@ -6,8 +6,9 @@ use super::json::ObjectWriter;
 use super::writer::OutputHandle;
 use super::{errno_name, write_device, write_ip, write_open_flags};
 use crate::records::run::StartInfo;
-use crate::records::{CountersRecord, EventRecord, FileIoRecord, NetView, Sink, Stats, UdpRecord};
+use crate::records::{CountersRecord, EventRecord, FileIoRecord, NetView, SidecarsRecord, Sink, Stats, UdpRecord};
 use crate::enrich::Attribution;
+use crate::sidecars::round_cores;
 use crate::events::{c_bytes, c_str_bytes, exit_status, Event, Kind, ProcessIdentity};
 
 /// Writes NDJSON to any writer (stdout in practice), through one reused buffer.
@@ -161,7 +162,9 @@ impl<W: Write> Sink for JsonSink<W> {
                         x.u64("tx_bytes", e.tx_bytes)
                             .u64("rx_bytes", e.rx_bytes)
                             .u64("duration_ns", e.duration_ns)
-                            .u64("cookie", e.cookie);
+                            .u64("cookie", e.cookie)
+                            .u64("exchanges", e.exchanges)
+                            .u64("exchange_ns", e.exchange_ns);
                     });
                 }
                 write_peer(&mut o, r.peer.map(|p| &**p));
@@ -226,6 +229,48 @@ impl<W: Write> Sink for JsonSink<W> {
             .u64("output_dropped", output_dropped)
             .opt_u64("bpf_run_time_ns", stats.bpf_run_time_ns)
             .opt_u64("bpf_run_count", stats.bpf_run_count);
+        o.end();
+        self.finish()
+    }
+
+    fn sidecars(&mut self, r: &SidecarsRecord) -> io::Result<()> {
+        for (owner, bill) in r.bills {
+            let mut o = self.begin("sidecar", r.unix_ns);
+            o.raw_fields(owner.rendered.get_or_init(|| render_attribution(owner)).as_bytes());
+            o.object("sidecar", |x| {
+                let bypass: Vec<String> = bill.relayed.bypass.iter().map(ToString::to_string).collect();
+                x.opt_str("hint", bill.hint)
+                    .opt_f64("cpu_cores", bill.cpu_cores.map(round_cores))
+                    .opt_u64("memory_bytes", bill.memory_bytes)
+                    .opt_u64("rss_bytes", bill.rss_bytes)
+                    .u64("relayed_connections", bill.relayed.connections)
+                    .u64("relayed_tx_bytes", bill.relayed.tx_bytes)
+                    .u64("relayed_rx_bytes", bill.relayed.rx_bytes)
+                    .u64("extra_stack_bytes", bill.extra_stack_bytes())
+                    .opt_u64("added_latency_p50_ns", bill.added_latency.map(|l| l.p50_ns))
+                    .opt_u64("added_latency_p99_ns", bill.added_latency.and_then(|l| l.p99_ns))
+                    .u64("exchanges", bill.relayed.exchanges)
+                    .u64("bypass_connections", bill.relayed.bypass_connections)
+                    .bytes_array("bypass", bypass.iter().map(|b| b.as_bytes()));
+            });
+            o.end();
+            self.finish()?;
+        }
+        let sum = |f: &dyn Fn(&crate::sidecars::SidecarBill) -> Option<u64>| r.bills.iter().filter_map(|(_, b)| f(b)).sum::<u64>();
+        // A fold from +0.0: an empty f64 sum is -0.0.
+        let cpu = r.bills.iter().filter_map(|(_, b)| b.cpu_cores).fold(0.0, |sum, c| sum + c);
+        let mut o = self.begin("sidecars", r.unix_ns);
+        o.u64("sidecars", r.bills.len() as u64)
+            .opt_f64("cpu_cores", Some(round_cores(cpu)))
+            .u64("memory_bytes", sum(&|b| b.memory_bytes))
+            .u64("rss_bytes", sum(&|b| b.rss_bytes))
+            .u64("relayed_connections", sum(&|b| Some(b.relayed.connections)))
+            .u64("bypass_connections", sum(&|b| Some(b.relayed.bypass_connections)))
+            .object("podtop", |p| {
+                p.opt_f64("cpu_cores", r.podtop.cpu_cores.map(round_cores))
+                    .opt_f64("bpf_cores", r.podtop.bpf_cores.map(round_cores))
+                    .opt_u64("rss_bytes", r.podtop.rss_bytes);
+            });
         o.end();
         self.finish()
     }

@@ -32,6 +32,10 @@ pub enum Record {
     Counters(Counters),
     /// The kernel's statistics since start: every interval, and at the end.
     Stats(Stats),
+    /// One sidecar proxy's bill for the last interval.
+    Sidecar(Sidecar),
+    /// The node's sidecars together for the last interval, beside podtop's own cost.
+    Sidecars(Sidecars),
     /// A record type this version does not know (a newer podtop wrote it).
     #[serde(other)]
     Unknown,
@@ -235,6 +239,13 @@ pub struct Connection {
     pub duration_ns: u64,
     /// The kernel's socket cookie: ties connect or accept to close.
     pub cookie: u64,
+    /// At close: request/response exchanges this end made on it (a send,
+    /// then the first receive after it), and their latencies summed (0
+    /// where the kernel gives no per-send hook: the sequence-number stand-in).
+    #[serde(default)]
+    pub exchanges: u64,
+    #[serde(default)]
+    pub exchange_ns: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -328,6 +339,72 @@ pub struct Stats {
     pub output_dropped: u64,
     pub bpf_run_time_ns: Option<u64>,
     pub bpf_run_count: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Sidecar {
+    #[serde(flatten)]
+    pub header: Header,
+    /// The sidecar's own container.
+    #[serde(flatten)]
+    pub owner: Owner,
+    pub sidecar: SidecarBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SidecarBody {
+    /// A well-known proxy's name in its container's or process's name (only a hint: the
+    /// verdict comes from what it does, relaying its pod's connections).
+    pub hint: Option<String>,
+    /// CPU time over the interval, in cores (the cgroup's `cpu.stat` usage_usec).
+    pub cpu_cores: Option<f64>,
+    /// The cgroup's `memory.current`, where the memory controller is on for it.
+    pub memory_bytes: Option<u64>,
+    /// The resident size of its processes.
+    pub rss_bytes: Option<u64>,
+    /// Connections from the pod's other containers to it, closed during the interval...
+    pub relayed_connections: u64,
+    /// ...and the bytes those containers sent and received through it.
+    pub relayed_tx_bytes: u64,
+    pub relayed_rx_bytes: u64,
+    /// Bytes pushed through the TCP stack because of the proxy: twice the relayed bytes.
+    pub extra_stack_bytes: u64,
+    /// The time a request spends in it: the exchanges of the pod's other
+    /// containers with it, less the exchanges it makes upstream, at the
+    /// 50th and 99th percentile (null without exchanges on both sides; p99
+    /// null below 100 exchanges in the interval).
+    pub added_latency_p50_ns: Option<u64>,
+    pub added_latency_p99_ns: Option<u64>,
+    /// The exchanges of the other containers with it that made the estimate.
+    pub exchanges: u64,
+    /// Connections from the pod's other containers that left the pod without it.
+    pub bypass_connections: u64,
+    /// Where the first of them went (address:port).
+    pub bypass: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Sidecars {
+    #[serde(flatten)]
+    pub header: Header,
+    /// Sidecars found on the node so far.
+    pub sidecars: u64,
+    pub cpu_cores: Option<f64>,
+    pub memory_bytes: u64,
+    pub rss_bytes: u64,
+    pub relayed_connections: u64,
+    pub bypass_connections: u64,
+    pub podtop: PodtopCost,
+}
+
+/// podtop's own cost over the same interval, measured the same way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PodtopCost {
+    /// User space, all threads, in cores.
+    pub cpu_cores: Option<f64>,
+    /// Its BPF programs' run time, in cores, where the kernel accounts it (`--bpf-stats`).
+    pub bpf_cores: Option<f64>,
+    pub rss_bytes: Option<u64>,
 }
 
 /// The JSON Schema of a record, as published in the repository.

@@ -6,7 +6,8 @@ use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-use super::{CountersRecord, EventRecord, FileIoDelta, FileIoRecord, NetView, Sink, Stats, UdpDelta, UdpRecord};
+use super::{CountersRecord, EventRecord, FileIoDelta, FileIoRecord, NetView, PodtopCost, SidecarsRecord, Sink, Stats, UdpDelta, UdpRecord};
+use crate::sidecars::{AddedLatency, Relayed, SidecarBill};
 use crate::enrich::cgroup_path::{QosClass, Runtime};
 use crate::enrich::{Attribution, Container, Pod};
 use crate::events::{CgroupCounters, ConnEvent, Event, ExecEvent, ExitEvent, Kind, OpenEvent, ProcessIdentity};
@@ -138,6 +139,23 @@ pub fn feed_every_kind(sink: &mut impl Sink) {
     .unwrap();
     let delta = CgroupCounters { execs: 1, opens: 2, open_errors: 1, tcp_connects: 1, tcp_tx_bytes: 1000, tcp_rx_bytes: 2048, ..Default::default() };
     sink.counters(&CountersRecord { unix_ns: T0 + 1_000_000_000, owner: &pod, delta }).unwrap();
+    let bill = SidecarBill {
+        hint: Some("envoy"),
+        cpu_cores: Some(0.0125),
+        memory_bytes: Some(25 << 20),
+        rss_bytes: Some(20 << 20),
+        added_latency: Some(AddedLatency { p50_ns: 310_000, p99_ns: Some(1_200_000) }),
+        relayed: Relayed {
+            connections: 4,
+            tx_bytes: 104,
+            rx_bytes: 4076,
+            exchanges: 4,
+            bypass_connections: 1,
+            bypass: vec!["10.244.2.3:9000".parse().unwrap()],
+        },
+    };
+    let podtop = PodtopCost { cpu_cores: Some(0.002), bpf_cores: None, rss_bytes: Some(40 << 20) };
+    sink.sidecars(&SidecarsRecord { unix_ns: T0 + 1_000_000_000, bills: &[(pod.clone(), bill)], podtop }).unwrap();
     let stats = Stats {
         per_kind: Kind::ALL.iter().map(|k| (*k, 3, 0)).collect(),
         file_io_dropped: 0,

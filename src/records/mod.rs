@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use crate::enrich::Attribution;
 use crate::events::{CgroupCounters, Event, Kind, ProcessIdentity};
+use crate::sidecars::SidecarBill;
 use deltas::Counters;
 
 /// Where the pipeline's records go. Every method sees one record, borrowed.
@@ -25,6 +26,7 @@ pub trait Sink {
     fn udp(&mut self, r: &UdpRecord) -> io::Result<()>;
     fn counters(&mut self, r: &CountersRecord) -> io::Result<()>;
     fn stats(&mut self, unix_ns: u64, stats: &Stats) -> io::Result<()>;
+    fn sidecars(&mut self, r: &SidecarsRecord) -> io::Result<()>;
     fn flush(&mut self) -> io::Result<()>;
 }
 
@@ -45,9 +47,30 @@ impl<S: Sink> Sink for Option<S> {
     fn stats(&mut self, unix_ns: u64, stats: &Stats) -> io::Result<()> {
         self.as_mut().map_or(Ok(()), |s| s.stats(unix_ns, stats))
     }
+    fn sidecars(&mut self, r: &SidecarsRecord) -> io::Result<()> {
+        self.as_mut().map_or(Ok(()), |s| s.sidecars(r))
+    }
     fn flush(&mut self) -> io::Result<()> {
         self.as_mut().map_or(Ok(()), |s| s.flush())
     }
+}
+
+/// The node's sidecars during one interval, each with its bill, beside what
+/// podtop itself cost over the same interval, measured the same way.
+pub struct SidecarsRecord<'a> {
+    pub unix_ns: u64,
+    pub bills: &'a [(Arc<Attribution>, SidecarBill)],
+    pub podtop: PodtopCost,
+}
+
+/// podtop's own cost over one interval.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct PodtopCost {
+    /// User space (all its threads), in cores.
+    pub cpu_cores: Option<f64>,
+    /// Its BPF programs' run time, in cores, where the kernel accounts it.
+    pub bpf_cores: Option<f64>,
+    pub rss_bytes: Option<u64>,
 }
 
 /// What one cgroup did during one interval, counted in the kernel.
@@ -187,6 +210,10 @@ impl<A: Sink, B: Sink> Sink for Tee<A, B> {
     fn stats(&mut self, unix_ns: u64, stats: &Stats) -> io::Result<()> {
         self.0.stats(unix_ns, stats)?;
         self.1.stats(unix_ns, stats)
+    }
+    fn sidecars(&mut self, r: &SidecarsRecord) -> io::Result<()> {
+        self.0.sidecars(r)?;
+        self.1.sidecars(r)
     }
     fn flush(&mut self) -> io::Result<()> {
         self.0.flush()?;

@@ -40,7 +40,7 @@ impl Screen {
 /// The detail screen's panes, in Tab order.
 pub const DETAIL_PANES: [&str; 4] = ["processes", "recent execs", "top files (read write)", "connections"];
 /// The sidecar scope's panes, in Tab order.
-pub const SIDECAR_PANES: [&str; 2] = ["what a proxy in this pod sees", "what it misses (since start)"];
+pub const SIDECAR_PANES: [&str; 2] = ["what a proxy in this pod sees", "its bill, and what it misses"];
 
 /// A list that holds more than its pane shows: the first line shown, and how
 /// far it can go as last drawn (only drawing knows the list's length and the

@@ -43,6 +43,20 @@ pub fn rate(per_second: f64) -> String {
     }
 }
 
+/// A latency: 850µs, 12.5ms, 1.20s.
+pub fn latency(ns: u64) -> String {
+    match ns {
+        0..=999_999 => format!("{}µs", ns / 1_000),
+        1_000_000..=999_999_999 => format!("{:.1}ms", ns as f64 / 1e6),
+        _ => format!("{:.2}s", ns as f64 / 1e9),
+    }
+}
+
+/// CPU in cores, to the millicore: 0.021 cores.
+pub fn cores(cores: f64) -> String {
+    format!("{cores:.3} cores")
+}
+
 /// `n` and a noun, plural where it should be.
 pub fn things(n: u64, noun: &str) -> String {
     if n == 1 {

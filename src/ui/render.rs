@@ -10,7 +10,7 @@ use ratatui::Frame;
 
 use super::app::{App, RowRef, Screen, Scroll, DETAIL_PANES, SIDECAR_PANES};
 use crate::records::run::Source;
-use super::format::{bytes, container_in, container_title, count, duration, rate, event_text, peer_title, percent, sparkline, time_of_day, truncate};
+use super::format::{bytes, container_in, cores, latency, container_title, count, duration, rate, event_text, peer_title, percent, sparkline, time_of_day, truncate};
 use super::table::{SortColumn, TcpScope};
 use crate::aggregate::model::{activity, sidecar_visible, Activity, Group};
 
@@ -163,10 +163,22 @@ fn render_header(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         let own = if wide { "podtop CPU" } else { "CPU" };
         second.push(Span::raw(format!(" · {own} {:.1}% RSS {}", usage.cpu_percent, bytes(usage.rss_bytes))));
     }
+    if m.sidecars.count > 0 && wide {
+        second.push(Span::raw(format!(
+            " · sidecars {}: CPU {} RSS {}",
+            m.sidecars.count,
+            cores(m.sidecars.cpu_cores),
+            bytes(m.sidecars.rss_bytes)
+        )));
+    } else if m.sidecars.count > 0 {
+        second.push(Span::raw(format!(" · sidecars {}", m.sidecars.count)));
+    }
+    let room = (area.width as usize).saturating_sub(Line::from(second.clone()).width());
     match m.bpf_cpu_percent {
         Some(bpf) if wide => second.push(Span::raw(format!(" · BPF {bpf:.2}% of a CPU"))),
         Some(bpf) => second.push(Span::raw(format!(" · BPF {bpf:.2}%"))),
-        None if app.run.is_replay() || !wide => {}
+        // A hint, where it fits whole.
+        None if app.run.is_replay() || !wide || room < 25 => {}
         None => second.push(Span::styled(" · BPF time: --bpf-stats", theme.dim())),
     }
     frame.render_widget(Paragraph::new(vec![first, Line::from(second)]), area);
@@ -250,7 +262,7 @@ fn render_node(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
                 let mut cells = vec![name, g.processes.len().to_string()];
                 cells.extend(rate_cells(&g.activity, app.tcp));
                 cells.push(g.open_connections().to_string());
-                cells.push(if g.is_pod() { percent(g.activity.sidecar_percent()) } else { "-".into() });
+                cells.push(if g.is_pod() { percent(g.sidecar_percent()) } else { "-".into() });
                 cells.push(sparkline(g.history.iter().copied(), spark_width));
                 Some(Row::new(pick(cells)))
             }
@@ -486,32 +498,80 @@ fn sidecar_miss_lines<'a>(app: &App, group: &Group, theme: &Theme, width: u16) -
     let all = activity(t).max(1);
     let share = |n: u64| format!("{:>8} {:>6.1}%", count(n), 100.0 * n as f64 / all as f64);
     let (other_pods, host) = app.model.activity_elsewhere(&group.key);
-    let mut lines = vec![
+    let sees = group.sidecar_sees();
+    // The app's hops to its own proxy are the proxy's input, not a blind spot.
+    let loopback_missed = t.tcp_local_connections.saturating_sub(sees - sidecar_visible(t));
+    // Bytes of those hops: each relayed byte is sent by one end and received by the other.
+    let loopback_bytes = t.tcp_local_tx_bytes + t.tcp_local_rx_bytes;
+    let hop_bytes = group.sidecar.as_ref().map_or(0, |s| 2 * (s.totals.tx_bytes + s.totals.rx_bytes)).min(loopback_bytes);
+    let mut lines = sidecar_bill_lines(app, group, theme, label_width);
+    lines.extend([
         Line::styled(format!("{} {:>8} {:>7}", label(""), "EVENTS", "SHARE"), theme.accent()),
-        Line::styled(format!("{} {}", label("sidecar sees (TCP)"), share(sidecar_visible(t))), theme.visible()),
+        Line::styled(format!("{} {}", label("sidecar sees (TCP)"), share(sees)), theme.visible()),
         Line::raw(""),
         Line::styled("it misses, in this pod:", theme.missed()),
         Line::styled(format!("{} {}", label("  execs"), share(t.execs)), theme.missed()),
         Line::styled(format!("{} {}", label("  file I/O"), share(t.opens + t.file_reads + t.file_writes)), theme.missed()),
         Line::styled(format!("{} {}", label("  UDP datagrams"), share(t.udp_tx_datagrams + t.udp_rx_datagrams)), theme.missed()),
-        Line::styled(format!("{} {}", label("  loopback TCP"), share(t.tcp_local_connections)), theme.missed()),
+        Line::styled(format!("{} {}", label("  loopback TCP"), share(loopback_missed)), theme.missed()),
         Line::raw(""),
         Line::styled("and everything elsewhere:", theme.missed()),
         Line::styled(format!("{} {:>8}", label("  other pods"), count(other_pods)), theme.missed()),
         Line::styled(format!("{} {:>8}", label("  host"), count(host)), theme.missed()),
         Line::raw(""),
         Line::raw(format!("{} {:>8}", label("this pod, all events"), count(activity(t)))),
-        Line::raw(format!("{} {:>8}", label("bytes a sidecar sees"), bytes(t.tcp_tx_bytes + t.tcp_rx_bytes))),
+        Line::raw(format!("{} {:>8}", label("bytes a sidecar sees"), bytes(t.tcp_tx_bytes + t.tcp_rx_bytes + hop_bytes))),
         Line::raw(format!(
             "{} {:>8}",
             label("bytes it misses"),
-            bytes(t.file_read_bytes + t.file_write_bytes + t.udp_tx_bytes + t.udp_rx_bytes + t.tcp_local_tx_bytes + t.tcp_local_rx_bytes)
+            bytes(t.file_read_bytes + t.file_write_bytes + t.udp_tx_bytes + t.udp_rx_bytes + loopback_bytes - hop_bytes)
         )),
-    ];
+    ]);
     if !group.is_pod() {
         lines.truncate(1);
     }
     lines
+}
+
+/// The pod's sidecar and what it costs, over the last interval; for a pod
+/// without one, a line that says the scope is hypothetical.
+fn sidecar_bill_lines<'a>(app: &App, group: &Group, theme: &Theme, label_width: usize) -> Vec<Line<'a>> {
+    if !group.is_pod() {
+        return Vec::new();
+    }
+    let Some(sidecar) = &group.sidecar else {
+        return vec![Line::styled("no container here relays: what a sidecar would see", theme.dim()), Line::raw("")];
+    };
+    let label = |text: &str| format!("{:<label_width$}", truncate(text, label_width));
+    let bill = &sidecar.last;
+    let name = sidecar.container_id.as_deref().map(|id| container_in(group, id)).unwrap_or_else(|| "?".into());
+    let hint = bill.hint.map(|h| format!(" ({h})")).unwrap_or_default();
+    let podtop = &app.model.sidecars.podtop;
+    let opt_bytes = |b: Option<u64>| b.map_or("-".to_string(), bytes);
+    vec![
+        Line::styled(format!("sidecar: {name}{hint}, last interval"), theme.accent()),
+        Line::raw(format!("{} {:>8} {}", label("  CPU"), bill.cpu_cores.map_or("-".into(), cores), sparkline(sidecar.cpu_history.iter().copied(), 12))),
+        Line::raw(format!("{} {:>8} / {}", label("  memory / RSS"), opt_bytes(bill.memory_bytes), opt_bytes(bill.rss_bytes))),
+        Line::raw(match bill.added_latency {
+            Some(l) => format!("{} {:>8} / {}", label("  added p50 / p99"), latency(l.p50_ns), l.p99_ns.map_or("-".into(), latency)),
+            None => format!("{} {:>8}", label("  added p50 / p99"), "-"),
+        }),
+        Line::raw(format!("{} {:>8}", label("  exchanges"), count(bill.relayed.exchanges))),
+        Line::raw(format!("{} {:>8}", label("  relayed conns"), count(bill.relayed.connections))),
+        Line::raw(format!("{} {:>8} / {}", label("  relayed out / in"), bytes(bill.relayed.tx_bytes), bytes(bill.relayed.rx_bytes))),
+        Line::raw(format!("{} {:>8}", label("  extra stack bytes"), bytes(bill.extra_stack_bytes()))),
+        Line::styled(
+            format!("{} {:>8}", label("  bypass, since start"), count(sidecar.totals.bypass_connections)),
+            if sidecar.totals.bypass_connections > 0 { theme.warn() } else { Style::new() },
+        ),
+        Line::raw(format!(
+            "{} {:>8} RSS {}",
+            label("  podtop, node"),
+            podtop.cpu_cores.map_or("-".into(), cores),
+            opt_bytes(podtop.rss_bytes)
+        )),
+        Line::raw(""),
+    ]
 }
 
 fn render_sidecar(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, area: Rect) {
@@ -534,11 +594,12 @@ fn render_sidecar(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, ar
             _ => sidecar_miss_lines(app, group, theme, inner_width),
         };
         let title = match (pane, fit) {
-            (0, true) => format!("sidecar scope: {name} — {}", SIDECAR_PANES[0]),
+            (0, true) if group.sidecar.is_some() || !group.is_pod() => format!("sidecar scope: {name} — {}", SIDECAR_PANES[0]),
+            (0, true) => format!("sidecar scope: {name} — what a proxy would see here (none relays)"),
             (_, true) => format!("{name}: {}", SIDECAR_PANES[1]),
             // One pane at a time: short titles, so that the way to the other one shows.
             (0, false) => format!("{name}: a sidecar sees · 1/2 Tab"),
-            (_, false) => format!("{name}: it misses · 2/2 Tab"),
+            (_, false) => format!("{name}: bill, misses · 2/2 Tab"),
         };
         let focused = pane == app.focus;
         frame.render_widget(scrolled_pane(&title, lines, "", &app.panes[pane], focused && fit, theme, at), at);

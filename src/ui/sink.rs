@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, What};
 use crate::enrich::Attribution;
 use crate::events::{c_bytes, c_str_bytes, exit_status, Event, Kind, ProcessIdentity};
-use crate::records::{CountersRecord, EventRecord, FileIoRecord, Sink, Stats, UdpRecord};
+use crate::records::{CountersRecord, EventRecord, FileIoRecord, SidecarsRecord, Sink, Stats, UdpRecord};
 
 pub struct ObservationSink {
     batch: Vec<Observation>,
@@ -114,6 +114,11 @@ impl Sink for ObservationSink {
             bpf_run_time_ns: stats.bpf_run_time_ns,
         };
         self.batch.push(Observation::Tick { unix_ns, totals });
+        Ok(())
+    }
+
+    fn sidecars(&mut self, r: &SidecarsRecord) -> io::Result<()> {
+        self.batch.push(Observation::Sidecars { bills: r.bills.to_vec(), podtop: r.podtop });
         Ok(())
     }
 

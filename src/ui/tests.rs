@@ -15,6 +15,8 @@ use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotal
 use crate::enrich::cgroup_path::{QosClass, Runtime};
 use crate::enrich::{Attribution, Container, Pod};
 use crate::events::CgroupCounters;
+use crate::records::PodtopCost;
+use crate::sidecars::{AddedLatency, Relayed, SidecarBill};
 
 const T0: u64 = 1_795_664_732_000_000_000; // 2026-11-26T03:45:32Z
 
@@ -87,6 +89,24 @@ fn scripted_app() -> App {
         script.push(counters(&api, &[("execs", 2), ("opens", 40 * scale), ("file_read_bytes", 12813), ("file_write_bytes", 4096), ("tcp_accepts", 3), ("tcp_tx_bytes", 3057), ("tcp_rx_bytes", 78)]));
         script.push(counters(&db, &[("opens", 4), ("udp_rx_datagrams", 5 * scale), ("udp_rx_bytes", 105)]));
         script.push(counters(&host, &[("execs", 7), ("opens", 300 * scale), ("file_read_bytes", 1 << 20)]));
+        // web-0's envoy relays its app's connections: its bill for the interval.
+        let bill = SidecarBill {
+            hint: Some("envoy"),
+            cpu_cores: Some(0.0125 * scale as f64),
+            memory_bytes: None,
+            rss_bytes: Some(21 << 20),
+            added_latency: Some(AddedLatency { p50_ns: 310_000, p99_ns: Some(1_450_000) }),
+            relayed: Relayed {
+                connections: scale,
+                tx_bytes: 26 * scale,
+                rx_bytes: 1019 * scale,
+                exchanges: scale,
+                bypass_connections: 0,
+                bypass: Vec::new(),
+            },
+        };
+        let podtop = PodtopCost { cpu_cores: Some(0.004), bpf_cores: None, rss_bytes: Some(46 << 20) };
+        script.push(Observation::Sidecars { bills: vec![(proxy.clone(), bill)], podtop });
         script.push(Observation::Tick {
             unix_ns: T0 + second * 1_000_000_000,
             totals: KernelTotals { seen: 500 * second, lost: 0, dropped: 0, bpf_run_time_ns: Some(2_000_000 * second) },
@@ -350,8 +370,12 @@ fn every_screen_at_every_size() {
             let text = screen_text(&app, cols, rows);
             if screen == "sidecar_misses" {
                 // The numbers stay at every size: labels shorten, panes go behind Tab first.
-                let execs = text.lines().find(|l| l.contains("execs")).unwrap_or_else(|| panic!("{cols}x{rows}:\n{text}"));
-                assert!(execs.contains('%'), "{cols}x{rows}: {execs}");
+                let cpu = text.lines().find(|l| l.contains("CPU  ")).unwrap_or_else(|| panic!("{cols}x{rows}:\n{text}"));
+                assert!(cpu.contains("0.025 cores"), "{cols}x{rows}: {cpu}");
+                if rows >= 24 {
+                    let execs = text.lines().find(|l| l.contains("execs")).unwrap_or_else(|| panic!("{cols}x{rows}:\n{text}"));
+                    assert!(execs.contains('%'), "{cols}x{rows}: {execs}");
+                }
             }
             assert_snapshot!(format!("{screen}_{cols}x{rows}"), text);
         }

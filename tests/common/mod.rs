@@ -90,6 +90,18 @@ impl Pod {
         self.sandbox.command(&self.container_cgroup, argv)
     }
 
+    /// Another container of the pod: (its id, its cgroup below the cgroup2 root).
+    pub fn add_container(&mut self) -> (String, String) {
+        let id = hex(64);
+        let cgroup = self.sandbox.add_container_cgroup(&id).expect("a container cgroup");
+        (id, cgroup)
+    }
+
+    /// A command that runs `argv` in the pod's container whose cgroup is `cgroup`.
+    pub fn command_in(&self, cgroup: &str, argv: &[&str]) -> Command {
+        self.sandbox.command(cgroup, argv)
+    }
+
     /// Runs `argv` in the pod to completion; returns stdout.
     pub fn run(&self, argv: &[&str]) -> String {
         let out = self.command(argv).output().unwrap();

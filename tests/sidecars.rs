@@ -1,0 +1,235 @@
+//! The sidecar's bill: podtop finds which container of a pod relays its
+//! traffic (a real haproxy), whatever it is called, and measures what it
+//! costs, against the cgroup's own files and the bytes the app itself moved.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+const BACKEND: &str = "import socket,sys
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 8080)); s.listen(128)
+print('ready', flush=True)
+while True:
+  c,_=s.accept(); n=0
+  while n < 100:
+    d=c.recv(100-n)
+    if not d: break
+    n+=len(d)
+  c.sendall(b'r'*1000); c.close()
+";
+
+/// `count` exchanges of 100 bytes out and 1000 back, one connection each.
+fn client(addr: &str, port: u16, count: usize) -> String {
+    format!(
+        "import socket\nfor i in range({count}):\n  c=socket.create_connection(({addr:?},{port})); c.sendall(b'q'*100); n=0\n  while n < 1000:\n    d=c.recv(4096)\n    if not d: break\n    n+=len(d)\n  assert n == 1000, n\n  c.close()"
+    )
+}
+
+fn usage_usec(cgroup: &str) -> u64 {
+    let text = std::fs::read_to_string(cgroup2_mount().join(cgroup.trim_start_matches('/')).join("cpu.stat")).unwrap();
+    text.lines().find_map(|l| l.strip_prefix("usage_usec ")).unwrap().trim().parse().unwrap()
+}
+
+/// Until something listens on `port` in the pod (haproxy starts slowly under emulation).
+fn wait_for_listener(pod: &Pod, cgroup: &str, port: u16) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = pod.command_in(cgroup, &["ss", "-Hltn", &format!("sport = :{port}")]).output().unwrap();
+        if !out.stdout.is_empty() {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn time_ns(r: &Value) -> i128 {
+    r["time"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap().as_nanosecond()
+}
+
+fn container_of(r: &Value) -> &str {
+    r["container"]["id"].as_str().unwrap_or_default()
+}
+
+#[test]
+fn the_relaying_container_is_the_sidecar_and_its_bill_is_exact() {
+    require_root();
+    let dir = OpenDir::new("sidecar");
+    let mut web = Pod::new("sc-web");
+    let mut api = Pod::new("sc-api");
+    link(&mut web, &mut api, 81);
+    let backend_addr = api.addr.clone().unwrap();
+    let (proxy_id, proxy_cgroup) = web.add_container();
+    let (batch_id, batch_cgroup) = web.add_container();
+    // In the backend pod, a second container that talks to the server over loopback: no relay.
+    let (_, api_helper_cgroup) = api.add_container();
+
+    let mut podtop = Podtop::start(&["--events", "net", "--interval", "1"]);
+    let mut backend = api.command(&["python3", "-c", BACKEND]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut ready = BufReader::new(backend.stdout.take().unwrap()).lines();
+    assert_eq!(ready.next().unwrap().unwrap(), "ready");
+    let config = dir.0.join("haproxy.cfg");
+    std::fs::write(
+        &config,
+        format!(
+            "global\n  maxconn 256\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\
+             frontend app\n  bind 127.0.0.1:15001\n  default_backend upstream\n\
+             backend upstream\n  server api {backend_addr}:8080\n"
+        ),
+    )
+    .unwrap();
+    let mut haproxy =
+        web.command_in(&proxy_cgroup, &["haproxy", "-db", "-f", config.to_str().unwrap()]).stderr(Stdio::null()).spawn().unwrap();
+    // A few requests make haproxy known as the sidecar; its bill counts from
+    // then, so the CPU compared below is measured from a while after.
+    wait_for_listener(&web, &proxy_cgroup, 15001);
+    let warm_up = 5;
+    web.run(&["python3", "-c", &client("127.0.0.1", 15001, warm_up)]);
+    std::thread::sleep(Duration::from_millis(2500));
+    let usage_before = usage_usec(&proxy_cgroup);
+    let window_start = jiff::Timestamp::now().as_nanosecond();
+
+    let requests = 1500;
+    web.run(&["python3", "-c", &client("127.0.0.1", 15001, requests)]);
+    // A second app container that goes straight to the backend: bypass.
+    assert!(web.command_in(&batch_cgroup, &["python3", "-c", &client(&backend_addr, 8080, 1)]).status().unwrap().success());
+    assert!(api.command_in(&api_helper_cgroup, &["python3", "-c", &client("127.0.0.1", 8080, 3)]).status().unwrap().success());
+    // Two more intervals: every close is billed, haproxy idles.
+    std::thread::sleep(Duration::from_millis(2500));
+    let usage_after = usage_usec(&proxy_cgroup);
+    let haproxy_pid = haproxy.id();
+    let statm = std::fs::read_to_string(format!("/proc/{haproxy_pid}/statm")).unwrap();
+    let haproxy_rss = statm.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 4096;
+    let memory_file = std::fs::read_to_string(cgroup2_mount().join(proxy_cgroup.trim_start_matches('/')).join("memory.current")).ok();
+    let records = podtop.stop();
+    let _ = haproxy.kill();
+    let _ = haproxy.wait();
+    let _ = backend.kill();
+    let _ = backend.wait();
+
+    let bills: Vec<&Value> = of_type(&records, "sidecar").collect();
+    assert!(!bills.is_empty(), "a sidecar record every interval once found");
+    assert!(bills.iter().all(|r| container_of(r) == proxy_id), "only haproxy's container is a sidecar: {bills:?}");
+    assert!(bills.iter().all(|r| r["pod"]["uid"] == web.uid.as_str()), "no sidecar in the backend pod");
+    let sum = |field: &str| bills.iter().map(|r| r["sidecar"][field].as_u64().unwrap()).sum::<u64>();
+    let relayed = (warm_up + requests) as u64;
+    assert_eq!(sum("relayed_connections"), relayed);
+    assert_eq!(sum("relayed_tx_bytes"), 100 * relayed, "what the app sent through it, to the byte");
+    assert_eq!(sum("relayed_rx_bytes"), 1000 * relayed);
+    assert_eq!(sum("extra_stack_bytes"), 2 * 1100 * relayed);
+    assert_eq!(sum("exchanges"), relayed, "one request and its response per connection");
+    assert_eq!(sum("bypass_connections"), 1, "the batch container went around it");
+    let bypass: Vec<&Value> = bills.iter().flat_map(|r| r["sidecar"]["bypass"].as_array().unwrap()).collect();
+    assert_eq!(bypass, vec![&Value::from(format!("{backend_addr}:8080"))]);
+    assert_eq!(bills[0]["sidecar"]["hint"], "haproxy", "named by its process, as a hint");
+    assert!(!bills.iter().any(|r| container_of(r) == batch_id));
+
+    // CPU: what the bills add up to, against the cgroup's own count over the same time.
+    let mut billed = 0.0;
+    let mut previous: Option<i128> = None;
+    for r in of_type(&records, "sidecars") {
+        let at = time_ns(r);
+        if let Some(before) = previous.filter(|_| at > window_start) {
+            let own = bills.iter().find(|b| b["time"] == r["time"]);
+            if let Some(cores) = own.and_then(|b| b["sidecar"]["cpu_cores"].as_f64()) {
+                billed += cores * (at - before) as f64 / 1e3; // µs
+            }
+        }
+        previous = Some(at);
+    }
+    let measured = (usage_after - usage_before) as f64;
+    eprintln!("sidecar CPU over {requests} relayed requests: billed {billed:.0} µs, cpu.stat {measured} µs");
+    assert!(measured > 10_000.0, "haproxy relayed {requests} connections: {measured} µs of CPU");
+    assert!((billed - measured).abs() <= 0.05 * measured, "billed {billed:.0} µs, cpu.stat says {measured} µs");
+    let last = bills.last().unwrap();
+    let rss = last["sidecar"]["rss_bytes"].as_u64().unwrap() as f64;
+    assert!((rss - haproxy_rss as f64).abs() <= 0.05 * haproxy_rss as f64, "RSS {rss} vs /proc {haproxy_rss}");
+    match memory_file {
+        Some(text) => {
+            let memory = text.trim().parse::<f64>().unwrap();
+            let billed = last["sidecar"]["memory_bytes"].as_u64().unwrap() as f64;
+            assert!((billed - memory).abs() <= 0.05 * memory, "memory {billed} vs memory.current {memory}");
+        }
+        None => assert!(last["sidecar"]["memory_bytes"].is_null(), "no memory controller here: no figure"),
+    }
+    let node = of_type(&records, "sidecars").last().unwrap();
+    assert_eq!(node["sidecars"], 1);
+    assert!(node["podtop"]["rss_bytes"].as_u64().unwrap() > 0);
+}
+
+/// A relay that holds each response 5 ms, in front of a backend that
+/// answers in 20 ms: the bill says 5 ms were added, from the exchanges on
+/// both sides of the relay.
+#[test]
+fn the_latency_a_sidecar_adds_is_measured_from_both_sides() {
+    require_root();
+    let mut web = Pod::new("sl-web");
+    let mut api = Pod::new("sl-api");
+    link(&mut web, &mut api, 82);
+    let backend_addr = api.addr.clone().unwrap();
+    let (proxy_id, proxy_cgroup) = web.add_container();
+    let slow_backend = BACKEND.replace("c.sendall(b'r'*1000)", "time.sleep(0.02); c.sendall(b'r'*1000)").replace("import socket,sys", "import socket,sys,time");
+    let relay = format!(
+        "import socket,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', 15001)); s.listen(128)
+print('ready', flush=True)
+while True:
+  a,_=s.accept(); req=b''
+  while len(req) < 100:
+    d=a.recv(100-len(req))
+    if not d: break
+    req+=d
+  u=socket.create_connection(({backend_addr:?}, 8080)); u.sendall(req); resp=b''
+  while len(resp) < 1000:
+    d=u.recv(4096)
+    if not d: break
+    resp+=d
+  u.close(); time.sleep(0.005); a.sendall(resp); a.close()
+"
+    );
+
+    let mut podtop = Podtop::start(&["--events", "net", "--interval", "1"]);
+    let mut backend = api.command(&["python3", "-c", &slow_backend]).stdout(Stdio::piped()).spawn().unwrap();
+    assert_eq!(BufReader::new(backend.stdout.take().unwrap()).lines().next().unwrap().unwrap(), "ready");
+    let mut proxy = web.command_in(&proxy_cgroup, &["python3", "-c", &relay]).stdout(Stdio::piped()).spawn().unwrap();
+    assert_eq!(BufReader::new(proxy.stdout.take().unwrap()).lines().next().unwrap().unwrap(), "ready");
+    web.run(&["python3", "-c", &client("127.0.0.1", 15001, 120)]);
+    std::thread::sleep(Duration::from_millis(2500));
+    let records = podtop.stop();
+    for child in [&mut proxy, &mut backend] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    let bills: Vec<&Value> = of_type(&records, "sidecar").filter(|r| container_of(r) == proxy_id).collect();
+    let exchanges: u64 = bills.iter().map(|r| r["sidecar"]["exchanges"].as_u64().unwrap()).sum();
+    assert_eq!(exchanges, 120, "one exchange per request, each through the relay");
+    for bill in bills.iter().filter(|r| r["sidecar"]["exchanges"].as_u64().unwrap() >= 10) {
+        let p50 = bill["sidecar"]["added_latency_p50_ns"].as_u64().expect("an estimate") as f64 / 1e6;
+        let p99 = bill["sidecar"]["added_latency_p99_ns"].as_u64().map_or(f64::NAN, |ns| ns as f64 / 1e6);
+        eprintln!("added latency over {} exchanges: p50 {p50:.2} ms, p99 {p99:.2} ms", bill["sidecar"]["exchanges"]);
+        assert!((4.0..=6.0).contains(&p50), "the relay holds each response 5 ms; the bill says p50 {p50:.2} ms");
+        // p99: the app's p99 less the upstream's, given from 100 exchanges in an interval.
+        if bill["sidecar"]["exchanges"].as_u64().unwrap() >= 100 {
+            assert!((4.0..=10.0).contains(&p99), "p99 {p99:.2} ms");
+        } else {
+            assert!(p99.is_nan(), "no p99 from fewer than 100 exchanges");
+        }
+    }
+    assert!(bills.iter().any(|r| r["sidecar"]["exchanges"].as_u64().unwrap() >= 10), "{bills:?}");
+    // The app's own closes carry the exchanges they are made of.
+    let app_closes: Vec<&Value> = of_type(&records, "close")
+        .filter(|r| r["pod"]["uid"] == web.uid.as_str() && container_of(r) == web.container_id && r["net"]["dport"] == 15001)
+        .collect();
+    assert_eq!(app_closes.len(), 120);
+    for close in app_closes {
+        assert_eq!(close["net"]["exchanges"], 1);
+        let ms = close["net"]["exchange_ns"].as_u64().unwrap() as f64 / 1e6;
+        assert!((25.0..60.0).contains(&ms), "20 ms at the backend and 5 in the relay: {ms:.2} ms");
+    }
+}
