@@ -359,9 +359,14 @@ impl BenchPods {
     }
 
     fn spawn(&mut self, pod: &str, container: &str, argv: &[&str], stdout: Stdio) -> Child {
+        self.spawn_in(pod, container, argv, stdout).0
+    }
+
+    /// The same, with the container's cgroup path (below the cgroup2 root).
+    fn spawn_in(&mut self, pod: &str, container: &str, argv: &[&str], stdout: Stdio) -> (Child, String) {
         let pod = if pod == POD_CLIENT { &mut self.client } else { &mut self.server };
         let cgroup = pod.add_container_cgroup(&format!("{container:0>64}")).expect("a container cgroup");
-        pod.command(&cgroup, argv).stdout(stdout).stderr(Stdio::null()).spawn().unwrap()
+        (pod.command(&cgroup, argv).stdout(stdout).stderr(Stdio::null()).spawn().unwrap(), cgroup)
     }
 
     /// CPU used so far by everything in the bench pods, in microseconds.
@@ -450,7 +455,7 @@ fn sidecar(rounds: usize) {
         format!("global\n  maxconn 256\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\nfrontend out\n  bind 127.0.0.1:15001\n  default_backend be\nbackend be\n  server s {SERVER_ADDR}:9000\n"),
     )
     .unwrap();
-    let proxy = pods.spawn(POD_CLIENT, "b0", &["haproxy", "-db", "-f", cfg.to_str().unwrap()], Stdio::null());
+    let (proxy, proxy_cgroup) = pods.spawn_in(POD_CLIENT, "b0", &["haproxy", "-db", "-f", cfg.to_str().unwrap()], Stdio::null());
     pods.children.push(proxy);
     thread::sleep(Duration::from_millis(500));
 
@@ -490,13 +495,93 @@ fn sidecar(rounds: usize) {
         let (p50, p99, cpu) = summary[p];
         println!("| {name} | {p50:.1} | {p99:.1} | {cpu:.1} | {:+.1} | {:+.1} |", p50 - summary[0].0, cpu - summary[0].2);
     }
-    drop(pods);
-    let _ = fs::remove_file(&cfg);
     let ratio = |sidecar: f64, ebpf: f64| if ebpf <= 0.05 { f64::INFINITY } else { sidecar / ebpf };
     println!(
         "\nSidecar cost / eBPF cost: latency {:.1}x, CPU {:.1}x (eBPF costs below 0.05 µs read as ∞: within noise).",
         ratio(summary[1].0 - summary[0].0, summary[2].0 - summary[0].0),
         ratio(summary[1].2 - summary[0].2, summary[2].2 - summary[0].2)
+    );
+    sidecar_estimate(&mut pods, &proxy_cgroup, summary[0].0, requests);
+    drop(pods);
+    let _ = fs::remove_file(&cfg);
+}
+
+/// The cgroup's CPU time so far (cpu.stat usage_usec).
+fn cgroup_cpu_usec(cgroup: &str) -> u64 {
+    podtop::host::Host::live()
+        .cgroupfs()
+        .and_then(|fs| fs.read(cgroup, "cpu.stat"))
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("usage_usec ")?.trim().parse().ok()))
+        .unwrap_or(0)
+}
+
+/// podtop's live bill of the same haproxy sidecar, over one more run of the
+/// same requests, beside what the run measures: the latency it adds (the
+/// client's p50 through it less the direct p50 of the rounds above) and its
+/// container's CPU (its cgroup's cpu.stat).
+fn sidecar_estimate(pods: &mut BenchPods, proxy_cgroup: &str, direct_p50_us: f64, requests: usize) {
+    let me = std::env::current_exe().unwrap();
+    let mut podtop = Command::new(podtop_binary())
+        .args(["--json", "--events", "net", "--interval", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = podtop.stdout.take().unwrap();
+    let reader = thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<String>>());
+    thread::sleep(Duration::from_millis(1500));
+    let cpu_before = cgroup_cpu_usec(proxy_cgroup);
+    let out = pods.spawn(POD_CLIENT, "a1", &[me.to_str().unwrap(), "client", "127.0.0.1:15001", &requests.to_string()], Stdio::piped());
+    let output = out.wait_with_output().unwrap();
+    thread::sleep(Duration::from_millis(2500));
+    let cpu_measured = cgroup_cpu_usec(proxy_cgroup) - cpu_before;
+    stop(Some(podtop));
+    let records: Vec<serde_json::Value> = reader.join().unwrap().iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let mut lat: Vec<u64> = String::from_utf8_lossy(&output.stdout).split_whitespace().filter_map(|v| v.parse().ok()).collect();
+    lat.sort_unstable();
+    let added_measured = percentile(&lat, 0.5) as f64 / 1e3 - direct_p50_us;
+    // The bills: added p50 weighted by the exchanges behind it; CPU over each interval.
+    let bills: Vec<&serde_json::Value> = records.iter().filter(|r| r["type"] == "sidecar").collect();
+    let exchanges: u64 = bills.iter().map(|r| r["sidecar"]["exchanges"].as_u64().unwrap_or(0)).sum();
+    let added_estimate = bills
+        .iter()
+        .filter_map(|r| Some(r["sidecar"]["added_latency_p50_ns"].as_u64()? as f64 * r["sidecar"]["exchanges"].as_u64()? as f64))
+        .sum::<f64>()
+        / exchanges.max(1) as f64
+        / 1e3;
+    let times: Vec<(String, f64)> = records
+        .iter()
+        .filter(|r| r["type"] == "sidecars")
+        .filter_map(|r| Some((r["time"].as_str()?.to_string(), r["time"].as_str()?.parse::<jiff::Timestamp>().ok()?.as_nanosecond() as f64)))
+        .collect();
+    let cpu_estimate: f64 = times
+        .windows(2)
+        .filter_map(|w| {
+            let bill = bills.iter().find(|b| b["time"] == w[1].0.as_str())?;
+            Some(bill["sidecar"]["cpu_cores"].as_f64()? * (w[1].1 - w[0].1) / 1e3)
+        })
+        .sum();
+    // The exchanges behind the estimate: the client's with haproxy, haproxy's with the server.
+    let mean_exchange_us = |port: u64| {
+        let closes = records.iter().filter(|r| r["type"] == "close" && r["net"]["dport"] == port && r["net"]["exchanges"].as_u64() > Some(0));
+        let (n, ns) = closes.fold((0u64, 0u64), |(n, ns), r| (n + r["net"]["exchanges"].as_u64().unwrap(), ns + r["net"]["exchange_ns"].as_u64().unwrap()));
+        ns as f64 / n.max(1) as f64 / 1e3
+    };
+    let (through, upstream) = (mean_exchange_us(15001), mean_exchange_us(9000));
+    println!("\npodtop's live bill of the same haproxy sidecar, one more run of {requests} request/responses with `podtop --json` attached");
+    println!("(mean exchange as timed in the kernel: the client's with haproxy {through:.1} µs, haproxy's with the server {upstream:.1} µs):\n");
+    println!("| | measured | podtop's estimate | estimate / measured |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| added latency, p50 µs | {added_measured:.1} | {added_estimate:.1} (from {exchanges} exchanges) | {:.2} |",
+        added_estimate / added_measured
+    );
+    let per_request = |usec: f64| usec / requests as f64;
+    println!(
+        "| haproxy CPU, µs per request | {:.1} | {:.1} | {:.2} |",
+        per_request(cpu_measured as f64),
+        per_request(cpu_estimate),
+        cpu_estimate / cpu_measured.max(1) as f64
     );
 }
 

@@ -169,8 +169,10 @@ impl<S: Sink> Pipeline<S> {
             }
             Event::Connection(kind, e) => {
                 let view = view_of(e);
-                if matches!(kind, Kind::Connect | Kind::Accept) {
-                    self.peers.opened(view, owner.clone());
+                match kind {
+                    Kind::Connect => self.peers.connected(view, owner.clone()),
+                    Kind::Accept => self.peers.accepted(view, owner.clone()),
+                    _ => {}
                 }
                 peer = self.peers.peer_of(view, &mut self.enricher);
                 sidecar_visible = owner.pod.is_some()
@@ -190,7 +192,13 @@ impl<S: Sink> Pipeline<S> {
                 if let Some(flow) = flow {
                     let remote = SocketAddr::new(view.remote.addr, view.remote.port);
                     let comm = String::from_utf8_lossy(c_str_bytes(&who.comm));
-                    self.sidecars.connection(flow, &owner, &comm, peer.as_ref(), sidecar_visible, remote);
+                    // Addressed out of the pod, taken by a proxy in it: the sidecar's input.
+                    let via = if kind == Kind::Accept { None } else { self.peers.redirected_to(view) };
+                    let (to, leaves_pod) = match &via {
+                        Some(proxy) => (Some(proxy), false),
+                        None => (peer.as_ref(), sidecar_visible),
+                    };
+                    self.sidecars.connection(flow, &owner, &comm, to, leaves_pod, remote);
                 }
                 net = Some(NetView {
                     proto: "tcp",

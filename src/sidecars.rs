@@ -223,7 +223,9 @@ impl SidecarFinder {
                 flows.since_bill.exchanges += exchanges;
                 sample(&mut flows.through_sidecar, exchanges, exchange_ns);
             }
-            Flow::Connect if leaves_pod => {
+            // At close, when it is known that no proxy took it (a redirect
+            // shows at the proxy's accept, after the app's connect).
+            Flow::Close { .. } if leaves_pod => {
                 flows.since_bill.bypass_connections += 1;
                 if flows.since_bill.bypass.len() < BYPASS_LISTED {
                     flows.since_bill.bypass.push(remote);
@@ -254,8 +256,19 @@ impl SidecarFinder {
                 _ => None,
             };
             flows.cpu_usage_usec = usage.or(flows.cpu_usage_usec);
-            let memory_bytes = cgroup.and_then(|(path, fs)| fs.read(path, "memory.current")).and_then(|t| t.trim().parse().ok());
             let pids = cgroup.map(|(path, fs)| fs.pids(path)).unwrap_or_default();
+            let memory_bytes = cgroup
+                .and_then(|(path, fs)| fs.read(path, "memory.current"))
+                .or_else(|| {
+                    // The v1/v2 hybrid: the memory controller is v1's. Its processes'
+                    // v1 cgroup counts only when it is the container's own (the
+                    // same path in both hierarchies, as runtimes make them), not a
+                    // parent that holds much else.
+                    let v1_path = host.process(*pids.first()?).cgroup_v1_path("memory")?;
+                    let own = owner.cgroup_path.as_deref() == Some(v1_path.as_str());
+                    own.then(|| host.cgroup_v1("memory")?.read(&v1_path, "memory.usage_in_bytes")).flatten()
+                })
+                .and_then(|t| t.trim().parse().ok());
             let rss_bytes = (!pids.is_empty())
                 .then(|| pids.iter().filter_map(|pid| host.process(*pid).resident_pages()).sum::<u64>() * page_size);
             let (mut through, mut upstream) = (std::mem::take(&mut flows.through_sidecar), std::mem::take(&mut flows.upstream));
@@ -340,6 +353,7 @@ mod tests {
         // A second app container that goes straight out: bypass.
         let other = member("web", "batch");
         finder.connection(Flow::Connect, &other, "curl", Some(&backend), true, out);
+        finder.connection(Flow::Close { tx_bytes: 1, rx_bytes: 1, exchanges: 1, exchange_ns: 1 }, &other, "curl", Some(&backend), true, out);
         let bills = finder.bills(&Host::at("/nonexistent"), 1.0);
         assert_eq!(bills.len(), 1);
         let (owner, bill) = &bills[0];
@@ -417,5 +431,20 @@ mod tests {
         assert_eq!(bill.memory_bytes, Some(25165824));
         assert_eq!(bill.rss_bytes, Some(3000 * procfs::page_size()));
         assert_eq!(bill.hint, Some("haproxy"));
+        // On the v1/v2 hybrid, memory is the v1 memory controller's, found through its process.
+        fixture.write("sys/fs/cgroup/kubepods.slice/web/mesh/memory.current", "");
+        std::fs::remove_file(fixture.root().join("sys/fs/cgroup/kubepods.slice/web/mesh/memory.current")).unwrap();
+        fixture.write(
+            "proc/self/mountinfo",
+            "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n31 23 0:27 / /sys/fs/memory rw - cgroup cgroup rw,memory\n",
+        );
+        fixture.write("proc/4242/cgroup", "5:memory:/kubepods.slice/web/mesh\n0::/kubepods.slice/web/mesh\n");
+        fixture.write("sys/fs/memory/kubepods.slice/web/mesh/memory.usage_in_bytes", "13631488\n");
+        let bill = finder.bills(&fixture.host(), 2.0).remove(0).1;
+        assert_eq!(bill.memory_bytes, Some(13631488));
+        // A process whose v1 memory cgroup is some parent's: no figure rather than the parent's.
+        fixture.write("proc/4242/cgroup", "5:memory:/user.slice\n0::/kubepods.slice/web/mesh\n");
+        fixture.write("sys/fs/memory/user.slice/memory.usage_in_bytes", "999999999\n");
+        assert_eq!(finder.bills(&fixture.host(), 2.0).remove(0).1.memory_bytes, None);
     }
 }

@@ -48,6 +48,24 @@ fn wait_for_listener(pod: &Pod, cgroup: &str, port: u16) {
     }
 }
 
+/// A client pod with a proxy container beside its app, and a backend pod.
+struct Mesh {
+    web: Pod,
+    api: Pod,
+    backend_addr: String,
+    proxy_id: String,
+    proxy_cgroup: String,
+}
+
+fn mesh(tag: &str, subnet: u8) -> Mesh {
+    let mut web = Pod::new(&format!("{tag}-web"));
+    let mut api = Pod::new(&format!("{tag}-api"));
+    link(&mut web, &mut api, subnet);
+    let backend_addr = api.addr.clone().unwrap();
+    let (proxy_id, proxy_cgroup) = web.add_container();
+    Mesh { web, api, backend_addr, proxy_id, proxy_cgroup }
+}
+
 fn time_ns(r: &Value) -> i128 {
     r["time"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap().as_nanosecond()
 }
@@ -60,11 +78,7 @@ fn container_of(r: &Value) -> &str {
 fn the_relaying_container_is_the_sidecar_and_its_bill_is_exact() {
     require_root();
     let dir = OpenDir::new("sidecar");
-    let mut web = Pod::new("sc-web");
-    let mut api = Pod::new("sc-api");
-    link(&mut web, &mut api, 81);
-    let backend_addr = api.addr.clone().unwrap();
-    let (proxy_id, proxy_cgroup) = web.add_container();
+    let Mesh { mut web, mut api, backend_addr, proxy_id, proxy_cgroup } = mesh("sc", 81);
     let (batch_id, batch_cgroup) = web.add_container();
     // In the backend pod, a second container that talks to the server over loopback: no relay.
     let (_, api_helper_cgroup) = api.add_container();
@@ -168,11 +182,7 @@ fn the_relaying_container_is_the_sidecar_and_its_bill_is_exact() {
 #[test]
 fn the_latency_a_sidecar_adds_is_measured_from_both_sides() {
     require_root();
-    let mut web = Pod::new("sl-web");
-    let mut api = Pod::new("sl-api");
-    link(&mut web, &mut api, 82);
-    let backend_addr = api.addr.clone().unwrap();
-    let (proxy_id, proxy_cgroup) = web.add_container();
+    let Mesh { web, api, backend_addr, proxy_id, proxy_cgroup } = mesh("sl", 82);
     let slow_backend = BACKEND.replace("c.sendall(b'r'*1000)", "time.sleep(0.02); c.sendall(b'r'*1000)").replace("import socket,sys", "import socket,sys,time");
     let relay = format!(
         "import socket,time
@@ -232,4 +242,55 @@ while True:
         let ms = close["net"]["exchange_ns"].as_u64().unwrap() as f64 / 1e6;
         assert!((25.0..60.0).contains(&ms), "20 ms at the backend and 5 in the relay: {ms:.2} ms");
     }
+}
+
+/// As a mesh's init container sets it up: the app connects to its backend's
+/// address, and netfilter in the pod redirects the connection to the proxy.
+#[test]
+fn a_sidecar_netfilter_redirects_to_is_found_and_the_app_still_sees_its_backend() {
+    require_root();
+    let dir = OpenDir::new("redirect");
+    let Mesh { web, api, backend_addr, proxy_id, proxy_cgroup } = mesh("sr", 83);
+    // The proxy runs as 65534, whose own connections the rule leaves alone (Istio: uid 1337).
+    sh(&format!(
+        "ip netns exec {} iptables -t nat -A OUTPUT -p tcp -d {backend_addr} --dport 8080 -m owner ! --uid-owner 65534 -j REDIRECT --to-ports 15001",
+        web.netns
+    ));
+    let config = dir.0.join("haproxy.cfg");
+    std::fs::write(
+        &config,
+        format!(
+            "global\n  maxconn 256\n  uid 65534\n  gid 65534\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\
+             frontend app\n  bind 127.0.0.1:15001\n  default_backend upstream\n\
+             backend upstream\n  server api {backend_addr}:8080\n"
+        ),
+    )
+    .unwrap();
+
+    let mut podtop = Podtop::start(&["--events", "net", "--interval", "1"]);
+    let mut backend = api.command(&["python3", "-c", BACKEND]).stdout(Stdio::piped()).spawn().unwrap();
+    assert_eq!(BufReader::new(backend.stdout.take().unwrap()).lines().next().unwrap().unwrap(), "ready");
+    let mut haproxy =
+        web.command_in(&proxy_cgroup, &["haproxy", "-db", "-f", config.to_str().unwrap()]).stderr(Stdio::null()).spawn().unwrap();
+    wait_for_listener(&web, &proxy_cgroup, 15001);
+    let requests = 50;
+    web.run(&["python3", "-c", &client(&backend_addr, 8080, requests)]);
+    std::thread::sleep(Duration::from_millis(2500));
+    let records = podtop.stop();
+    for child in [&mut haproxy, &mut backend] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    let bills: Vec<&Value> = of_type(&records, "sidecar").collect();
+    assert!(!bills.is_empty() && bills.iter().all(|r| container_of(r) == proxy_id), "haproxy is the sidecar: {bills:?}");
+    let sum = |field: &str| bills.iter().map(|r| r["sidecar"][field].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(sum("relayed_connections"), requests as u64, "every redirected connection went through it");
+    assert_eq!(sum("relayed_tx_bytes"), 100 * requests as u64);
+    assert_eq!(sum("relayed_rx_bytes"), 1000 * requests as u64);
+    assert_eq!(sum("bypass_connections"), 0, "a redirected connection is no bypass");
+    // The app's own records name where it meant to go.
+    let connects: Vec<&Value> = of_type(&records, "connect").filter(|r| container_of(r) == web.container_id).collect();
+    assert_eq!(connects.len(), requests);
+    assert!(connects.iter().all(|r| r["net"]["daddr"] == backend_addr.as_str() && r["net"]["dport"] == 8080), "{connects:?}");
 }

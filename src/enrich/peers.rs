@@ -34,6 +34,13 @@ const LISTENERS_CAPACITY: usize = 16384;
 pub struct PeerTable {
     connections: LruCache<(Endpoint, Endpoint), Arc<Attribution>>,
     listeners: LruCache<(u32, u16), Arc<Attribution>>,
+    /// Connecting sockets by (netns, their own endpoint), and accepted ones
+    /// by (netns, the endpoint they were connected from): a connection that
+    /// netfilter redirected inside its namespace (a mesh's REDIRECT to its
+    /// proxy) has different destinations on its two ends, and only the
+    /// connecting end's address ties them.
+    connected_from: LruCache<(u32, Endpoint), Arc<Attribution>>,
+    accepted_from: LruCache<(u32, Endpoint), Arc<Attribution>>,
 }
 
 impl Default for PeerTable {
@@ -41,6 +48,8 @@ impl Default for PeerTable {
         PeerTable {
             connections: LruCache::new(NonZeroUsize::new(CONNECTIONS_CAPACITY).expect("non-zero")),
             listeners: LruCache::new(NonZeroUsize::new(LISTENERS_CAPACITY).expect("non-zero")),
+            connected_from: LruCache::new(NonZeroUsize::new(CONNECTIONS_CAPACITY).expect("non-zero")),
+            accepted_from: LruCache::new(NonZeroUsize::new(CONNECTIONS_CAPACITY).expect("non-zero")),
         }
     }
 }
@@ -50,15 +59,35 @@ impl PeerTable {
         self.listeners.put((netns, port), owner);
     }
 
-    /// A connect or accept: remembered (also after close, until evicted) so
-    /// that the other end's events can name this one.
-    pub fn opened(&mut self, view: SocketView, owner: Arc<Attribution>) {
+    /// A connect: remembered (also after close, until evicted) so that the
+    /// other end's events can name this one.
+    pub fn connected(&mut self, view: SocketView, owner: Arc<Attribution>) {
+        self.connected_from.put((view.netns, view.local), owner.clone());
         self.connections.put((view.local, view.remote), owner);
+    }
+
+    /// An accept, likewise.
+    pub fn accepted(&mut self, view: SocketView, owner: Arc<Attribution>) {
+        self.accepted_from.put((view.netns, view.remote), owner.clone());
+        self.connections.put((view.local, view.remote), owner);
+    }
+
+    /// Who accepted this connecting socket's connection in its own network
+    /// namespace although it was addressed elsewhere: netfilter redirected
+    /// it there (a mesh's proxy). None for a connection that went where it
+    /// was addressed.
+    pub fn redirected_to(&mut self, view: SocketView) -> Option<Arc<Attribution>> {
+        if self.connections.peek(&(view.remote, view.local)).is_some() {
+            return None; // its other end was where it was addressed
+        }
+        self.accepted_from.get(&(view.netns, view.local)).cloned()
     }
 
     /// The pod at the other end, `None` when it is not a pod on this node.
     pub fn peer_of(&mut self, view: SocketView, enricher: &mut Enricher) -> Option<Arc<Attribution>> {
         let exact = self.connections.get(&(view.remote, view.local)).cloned();
+        // An accepted connection redirected inside the namespace: its connector, by its address.
+        let exact = exact.or_else(|| self.connected_from.get(&(view.netns, view.remote)).cloned());
         let peer = exact.or_else(|| {
             let netns = if view.remote.addr.is_loopback() {
                 Some(view.netns)
@@ -81,5 +110,49 @@ impl PeerTable {
             })
         })?;
         peer.pod.is_some().then_some(peer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::fixture::Fixture;
+
+    fn owner(id: u64) -> Arc<Attribution> {
+        let pod = crate::enrich::Pod {
+            uid: "web".into(),
+            name: None,
+            namespace: None,
+            qos: crate::enrich::cgroup_path::QosClass::BestEffort,
+            cgroup_path: String::new(),
+        };
+        Arc::new(Attribution { cgroup_id: id, cgroup_path: None, container: None, pod: Some(pod), rendered: Default::default() })
+    }
+
+    fn end(addr: &str, port: u16) -> Endpoint {
+        Endpoint { addr: addr.parse().unwrap(), port }
+    }
+
+    #[test]
+    fn a_connection_redirected_inside_its_namespace_is_tied_by_the_connecting_address() {
+        let mut peers = PeerTable::default();
+        let (app, proxy) = (owner(1), owner(2));
+        // The app connects to the backend; netfilter hands the connection to the proxy on 127.0.0.1:15001.
+        let app_view = SocketView { local: end("10.244.1.1", 40000), remote: end("10.244.1.2", 8080), netns: 7 };
+        let proxy_view = SocketView { local: end("127.0.0.1", 15001), remote: end("10.244.1.1", 40000), netns: 7 };
+        peers.connected(app_view, app.clone());
+        peers.accepted(proxy_view, proxy.clone());
+        assert_eq!(peers.redirected_to(app_view).map(|a| a.cgroup_id), Some(2), "the proxy took it");
+        // Another namespace with the same addresses is another connection.
+        assert!(peers.redirected_to(SocketView { netns: 8, ..app_view }).is_none());
+        // A connection that reached where it was addressed was not redirected.
+        let direct = SocketView { local: end("10.244.1.1", 40001), remote: end("10.244.1.2", 8080), netns: 7 };
+        let server = SocketView { local: end("10.244.1.2", 8080), remote: end("10.244.1.1", 40001), netns: 9 };
+        peers.connected(direct, app.clone());
+        peers.accepted(server, owner(3));
+        assert!(peers.redirected_to(direct).is_none());
+        let fixture = Fixture::new();
+        let mut enricher = Enricher::new(fixture.host(), None);
+        assert_eq!(peers.peer_of(proxy_view, &mut enricher).map(|a| a.cgroup_id), Some(1), "the proxy's accept names the app");
     }
 }

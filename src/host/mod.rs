@@ -99,6 +99,17 @@ impl Host {
         let point = &mounts.all().iter().find(|m| m.fstype == "cgroup2")?.point;
         Some(Cgroupfs::at(self.path(point)))
     }
+
+    /// The cgroup v1 hierarchy of `controller` (memory, on the v1/v2 hybrid), where it is mounted.
+    pub fn cgroup_v1(&self, controller: &str) -> Option<Cgroupfs> {
+        let mounts = self.own_mounts();
+        let point = &mounts
+            .all()
+            .iter()
+            .find(|m| m.fstype == "cgroup" && m.super_options.split(',').any(|o| o == controller))?
+            .point;
+        Some(Cgroupfs::at(self.path(point)))
+    }
 }
 
 #[cfg(test)]

@@ -51,6 +51,8 @@ pub struct Mount {
     pub dev: u32,
     pub point: PathBuf,
     pub fstype: String,
+    /// The filesystem's own options (for a cgroup v1 hierarchy, its controllers).
+    pub super_options: String,
 }
 
 /// The mount table as the kernel keeps it.
@@ -79,6 +81,7 @@ impl Mounts {
                     dev,
                     point: PathBuf::from(OsString::from_vec(unescape_mountinfo(fields.get(4)?))),
                     fstype: right.split_whitespace().next()?.to_string(),
+                    super_options: right.split_whitespace().nth(2).unwrap_or_default().to_string(),
                 })
             })
             .collect();

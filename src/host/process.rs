@@ -52,6 +52,12 @@ impl HostProcess {
         self.namespace("mnt")
     }
 
+    /// Its cgroup in the v1 hierarchy of `controller`, where there is one.
+    pub fn cgroup_v1_path(&self, controller: &str) -> Option<String> {
+        let cgroups = ProcessCGroups::from_file(self.dir.join("cgroup")).ok()?;
+        cgroups.into_iter().find(|c| c.hierarchy != 0 && c.controllers.iter().any(|c| c == controller)).map(|c| c.pathname)
+    }
+
     /// The cgroup v2 path ("0::" line of /proc/PID/cgroup).
     pub fn cgroup_path(&self) -> Option<String> {
         let cgroups = ProcessCGroups::from_file(self.dir.join("cgroup")).ok()?;

@@ -142,7 +142,7 @@ mod tests {
 
         // The same tree, as if the directory were a FUSE mount: nothing below it is looked up.
         let mut pretend = mounts.clone();
-        pretend.mounts.push(Mount { id: 9999, dev: 0, point: canonical.clone(), fstype: "fuse.stalled".into() });
+        pretend.mounts.push(Mount { id: 9999, dev: 0, point: canonical.clone(), fstype: "fuse.stalled".into(), super_options: String::new() });
         let e = resolve(&dir.join("link/state/x"), &pretend).unwrap_err();
         assert!(e.to_string().contains("fuse.stalled"), "{e}");
 
