@@ -78,6 +78,18 @@ pub struct Cli {
     #[arg(long, value_name = "COLSxROWS", value_parser = parse_size, global = true)]
     pub dump_screen: Option<(u16, u16)>,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics (beside the TUI or --json; `podtop serve` for metrics only)
+    #[arg(long, value_name = "ADDR", global = true)]
+    pub metrics: Option<std::net::SocketAddr>,
+
+    /// With --metrics: a pod or container that reported nothing for this long leaves the metrics
+    #[arg(long, value_name = "SECS", default_value = "300", value_parser = parse_seconds, global = true)]
+    pub metrics_forget: Duration,
+
+    /// With --metrics: cgroups exported at most (each is about 20 series); more are counted, not exported
+    #[arg(long, value_name = "N", default_value_t = 2000, global = true)]
+    pub metrics_max_cgroups: usize,
+
     /// With --dump-screen: keys pressed before the screen is printed (e.g. "c" for the sidecar scope)
     #[arg(long, value_name = "KEYS", default_value = "", global = true, hide = true)]
     pub keys: String,
@@ -96,6 +108,8 @@ pub enum Command {
     },
     /// Start three demo pods (frontend -> backend -> db, with an haproxy sidecar) and watch them
     Demo,
+    /// No output but Prometheus metrics at --metrics ADDR (for a DaemonSet), until stopped
+    Serve,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

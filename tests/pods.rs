@@ -241,18 +241,6 @@ fn pod_filter_keeps_only_that_pod_in_the_kernel() {
     }
 }
 
-const SERVER6: &str = r#"
-import socket, sys
-s = socket.socket(socket.AF_INET6); s.bind((sys.argv[1], 8443)); s.listen()
-print("ready", flush=True)
-c, _ = s.accept(); n = 0
-while True:
-    d = c.recv(65536)
-    if not d: break
-    n += len(d)
-c.close(); print(n, flush=True)
-"#;
-
 #[test]
 fn ipv6_between_pods_is_exact_and_named() {
     require_root();
@@ -261,7 +249,7 @@ fn ipv6_between_pods_is_exact_and_named() {
     link(&mut client_pod, &mut server_pod, 78);
     let server_addr = server_pod.addr6.clone().unwrap();
     let mut podtop = Podtop::start(&["--events", "net"]);
-    let mut server = server_pod.command(&["python3", "-c", SERVER6, &server_addr]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut server = server_pod.command(&["python3", "-c", COUNTING_SERVER, &server_addr, "8443"]).stdout(Stdio::piped()).spawn().unwrap();
     let mut server_out = BufReader::new(server.stdout.take().unwrap()).lines();
     assert_eq!(server_out.next().unwrap().unwrap(), "ready");
     let client = format!(

@@ -8,11 +8,13 @@ use crate::cli::Cli;
 use crate::collect::{collect, Ended};
 use crate::output::writer::BackgroundWriter;
 use crate::output::JsonSink;
+use crate::records::Tee;
 use crate::shutdown::Shutdown;
 
 
 pub fn run(cli: &Cli, shutdown: &Shutdown) -> Result<()> {
     let opts = super::collect_options(cli, false);
+    let metrics = super::metrics_output(cli, shutdown)?;
     let writer = BackgroundWriter::stdout(shutdown.clone())?;
     let output = writer.handle();
     let mut attached = 0;
@@ -20,7 +22,7 @@ pub fn run(cli: &Cli, shutdown: &Shutdown) -> Result<()> {
         attached = start.probes.iter().filter(|p| p.status == crate::probes::ProbeStatus::Attached).count();
         let mut sink = JsonSink::new(writer, start.node.clone()).counting_dropped(output.clone());
         sink.start(start)?;
-        Ok(sink)
+        Ok(Tee(sink, metrics.as_ref().map(|m| m.sink(start.node.clone()))))
     })?;
     let output_error = output.finish(|| shutdown.progress());
     if let Ended::Stopped(stats) = ended {

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod json;
 pub mod probes;
 pub mod replay;
+pub mod serve;
 pub mod tui;
 
 use anyhow::Result;
@@ -14,6 +15,7 @@ use anyhow::Result;
 use crate::cli::{Cli, Command};
 use crate::collect::CollectOptions;
 use crate::enrich::filter::Filter;
+use crate::output::metrics::MetricsOutput;
 use crate::shutdown::Shutdown;
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -22,11 +24,17 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Probes) => probes::run(&cli),
         Some(Command::Replay { file, speed }) => replay::run(&cli, file, *speed, &shutdown),
         Some(Command::Demo) => demo::run(&cli, &shutdown),
+        Some(Command::Serve) => serve::run(&cli, &shutdown),
         None if tui::wanted(&cli) => tui::run(&cli, &shutdown),
         None => json::run(&cli, &shutdown),
     };
     shutdown.finished();
     result
+}
+
+/// `--metrics ADDR`: served from before collection starts (a taken port is an error at once).
+pub fn metrics_output(cli: &Cli, shutdown: &Shutdown) -> Result<Option<MetricsOutput>> {
+    cli.metrics.map(|addr| MetricsOutput::start(addr, cli.metrics_forget, cli.metrics_max_cgroups, shutdown.clone())).transpose()
 }
 
 /// What the collection loop is asked to do, from the flags.

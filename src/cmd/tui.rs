@@ -19,7 +19,8 @@ pub fn wanted(cli: &Cli) -> bool {
 
 pub fn run(cli: &Cli, shutdown: &Shutdown) -> Result<()> {
     let record = cli.record.as_deref().map(|path| recording::create(path, cli.force)).transpose()?;
-    let source = ui::Source::live(collect_options(cli, true), record, shutdown.clone())?;
+    let metrics = super::metrics_output(cli, shutdown)?;
+    let source = ui::Source::live(collect_options(cli, true), record, metrics, shutdown.clone())?;
     show(source, cli, shutdown)
 }
 

@@ -4,6 +4,7 @@
 
 pub mod json;
 mod json_sink;
+pub mod metrics;
 pub mod recording;
 pub mod schema;
 pub mod writer;

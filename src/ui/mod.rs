@@ -31,6 +31,7 @@ use crate::aggregate::observation::Observation;
 use crate::collect::{collect, CollectOptions};
 use crate::host::Host;
 use crate::output::writer::{BackgroundWriter, OutputHandle};
+use crate::output::metrics::MetricsOutput;
 use crate::output::JsonSink;
 use crate::shutdown::{CleanupGuard, Shutdown};
 use input::{Input, TerminalInput};
@@ -59,7 +60,7 @@ pub struct Source {
 impl Source {
     /// Live collection on a thread of its own; returns once every probe is
     /// attached, or with the error that stopped it (before the terminal changes).
-    pub fn live(opts: CollectOptions, record: Option<File>, shutdown: Shutdown) -> Result<Source> {
+    pub fn live(opts: CollectOptions, record: Option<File>, metrics: Option<MetricsOutput>, shutdown: Shutdown) -> Result<Source> {
         let (to_ui, observations) = mpsc::sync_channel(LIVE_BATCHES);
         let (started_tx, started_rx) = mpsc::channel();
         let recording_writer = record.map(|file| BackgroundWriter::to_file(file, shutdown.clone())).transpose()?;
@@ -78,7 +79,8 @@ impl Source {
                         None => None,
                     };
                     let _ = started_tx.send(run);
-                    Ok(Tee(ObservationSink::new(to_ui), recording))
+                    let metrics = metrics.as_ref().map(|m| m.sink(start.node.clone()));
+                    Ok(Tee(Tee(ObservationSink::new(to_ui), recording), metrics))
                 })?;
                 Ok(())
             })

@@ -110,6 +110,21 @@ impl Pod {
     }
 }
 
+/// A server that takes one TCP connection on (argv[1] address, argv[2]
+/// port), IPv4 or IPv6, prints "ready", then the bytes it received once the
+/// client closed.
+pub const COUNTING_SERVER: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET); s.bind((sys.argv[1], int(sys.argv[2]))); s.listen()
+print("ready", flush=True)
+c, _ = s.accept(); n = 0
+while True:
+    d = c.recv(65536)
+    if not d: break
+    n += len(d)
+c.close(); print(n, flush=True)
+"#;
+
 /// Joins two pods with a veth pair: `a` gets 10.244.N.1 and fd00:244:N::1, `b` .2 and ::2.
 pub fn link(a: &mut Pod, b: &mut Pod, subnet: u8) {
     let (va, vb) = (format!("pt{}a", hex(6)), format!("pt{}b", hex(6)));

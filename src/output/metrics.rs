@@ -1,0 +1,484 @@
+//! `--metrics ADDR` and `podtop serve`: the pipeline's per-interval records as
+//! Prometheus metrics, served at /metrics in the Prometheus text format.
+//!
+//! Per pod and container (labels node, namespace, pod, pod_uid, container,
+//! container_id, runtime; empty where unknown): the kernel's per-cgroup
+//! counters, the sidecar's bill where a pod has one, and podtop's own cost.
+//! Label values are bounded: a cgroup that reported nothing for
+//! `forget_after` leaves the output, and past `max_owners` cgroups new ones
+//! are not exported and are counted instead.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use prometheus::{Encoder, GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+
+use crate::enrich::Attribution;
+use crate::events::CgroupCounters;
+use crate::records::{CountersRecord, EventRecord, FileIoRecord, SidecarsRecord, Sink, Stats, UdpRecord};
+use crate::shutdown::Shutdown;
+
+/// The labels that name a cgroup's owner.
+const OWNER: [&str; 7] = ["node", "namespace", "pod", "pod_uid", "container", "container_id", "runtime"];
+
+/// Every metric of a cgroup's owner, with the values its extra labels take:
+/// forgetting an owner removes each of these series.
+struct OwnerMetrics {
+    /// (metric, the extra label values of each of its series)
+    counters: Vec<(IntCounterVec, Vec<Vec<&'static str>>)>,
+    gauges: Vec<(IntGaugeVec, Vec<Vec<&'static str>>)>,
+    float_gauges: Vec<(GaugeVec, Vec<Vec<&'static str>>)>,
+}
+
+/// The registry and every metric in it; shared by the sink and the server.
+pub struct Metrics {
+    registry: Registry,
+    execs: IntCounterVec,
+    exits: IntCounterVec,
+    opens: IntCounterVec,
+    open_errors: IntCounterVec,
+    file_read_bytes: IntCounterVec,
+    file_write_bytes: IntCounterVec,
+    tcp_connections: IntCounterVec,
+    tcp_bytes: IntCounterVec,
+    udp_datagrams: IntCounterVec,
+    udp_bytes: IntCounterVec,
+    sidecar_cpu_cores: GaugeVec,
+    sidecar_memory_bytes: IntGaugeVec,
+    sidecar_rss_bytes: IntGaugeVec,
+    sidecar_relayed_connections: IntCounterVec,
+    sidecar_relayed_bytes: IntCounterVec,
+    sidecar_bypass_connections: IntCounterVec,
+    sidecar_added_latency: GaugeVec,
+    events_seen: IntCounterVec,
+    events_lost: IntCounterVec,
+    counters_dropped: IntCounterVec,
+    own_cpu_cores: GaugeVec,
+    own_rss_bytes: IntGaugeVec,
+    owners_exported: IntGaugeVec,
+    owners_dropped: IntCounterVec,
+}
+
+fn labels_with(extra: &[&'static str]) -> Vec<&'static str> {
+    OWNER.iter().copied().chain(extra.iter().copied()).collect()
+}
+
+impl Metrics {
+    pub fn new() -> Result<Metrics> {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, extra: &[&'static str]| -> Result<IntCounterVec> {
+            let metric = IntCounterVec::new(Opts::new(name, help), &labels_with(extra))?;
+            registry.register(Box::new(metric.clone()))?;
+            Ok(metric)
+        };
+        let gauge = |name: &str, help: &str, extra: &[&'static str]| -> Result<IntGaugeVec> {
+            let metric = IntGaugeVec::new(Opts::new(name, help), &labels_with(extra))?;
+            registry.register(Box::new(metric.clone()))?;
+            Ok(metric)
+        };
+        let float = |name: &str, help: &str, extra: &[&'static str]| -> Result<GaugeVec> {
+            let metric = GaugeVec::new(Opts::new(name, help), &labels_with(extra))?;
+            registry.register(Box::new(metric.clone()))?;
+            Ok(metric)
+        };
+        let own_counter = |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec> {
+            let metric = IntCounterVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(metric.clone()))?;
+            Ok(metric)
+        };
+        let metrics = Metrics {
+            execs: counter("podtop_execs_total", "Programs executed (execve), counted in the kernel", &[])?,
+            exits: counter("podtop_exits_total", "Processes that ended", &[])?,
+            opens: counter("podtop_opens_total", "open, openat and openat2 calls, failed ones too", &[])?,
+            open_errors: counter("podtop_open_errors_total", "Opens that failed", &[])?,
+            file_read_bytes: counter("podtop_file_read_bytes_total", "Bytes read from regular files", &[])?,
+            file_write_bytes: counter("podtop_file_write_bytes_total", "Bytes written to regular files", &[])?,
+            tcp_connections: counter(
+                "podtop_tcp_connections_total",
+                "TCP connections opened (connect or accept): scope boundary crosses the pod's network namespace, loopback stays inside it",
+                &["scope"],
+            )?,
+            tcp_bytes: counter("podtop_tcp_bytes_total", "TCP application bytes sent (tx) and received (rx), by scope", &["scope", "direction"])?,
+            udp_datagrams: counter("podtop_udp_datagrams_total", "UDP datagrams sent (tx) and received (rx)", &["direction"])?,
+            udp_bytes: counter("podtop_udp_bytes_total", "UDP bytes sent (tx) and received (rx)", &["direction"])?,
+            sidecar_cpu_cores: float("podtop_sidecar_cpu_cores", "A sidecar proxy container's CPU over the last interval, in cores", &[])?,
+            sidecar_memory_bytes: gauge("podtop_sidecar_memory_bytes", "A sidecar proxy's cgroup memory (memory.current or v1 usage)", &[])?,
+            sidecar_rss_bytes: gauge("podtop_sidecar_rss_bytes", "The resident size of a sidecar proxy's processes", &[])?,
+            sidecar_relayed_connections: counter(
+                "podtop_sidecar_relayed_connections_total",
+                "Connections of the pod's other containers through its sidecar",
+                &[],
+            )?,
+            sidecar_relayed_bytes: counter(
+                "podtop_sidecar_relayed_bytes_total",
+                "Bytes the pod's other containers sent (tx) and received (rx) through its sidecar",
+                &["direction"],
+            )?,
+            sidecar_bypass_connections: counter(
+                "podtop_sidecar_bypass_connections_total",
+                "Connections of the pod's other containers that left the pod without its sidecar",
+                &[],
+            )?,
+            sidecar_added_latency: float(
+                "podtop_sidecar_added_latency_seconds",
+                "The latency a sidecar adds to its pod's request/response exchanges over the last interval",
+                &["quantile"],
+            )?,
+            events_seen: own_counter("podtop_events_seen_total", "Events seen in the kernel, by kind", &["node", "kind"])?,
+            events_lost: own_counter("podtop_events_lost_total", "Events lost in the kernel (ring buffer full), by kind", &["node", "kind"])?,
+            counters_dropped: own_counter(
+                "podtop_counters_dropped_total",
+                "Counter updates that found a kernel map full, by map",
+                &["node", "map"],
+            )?,
+            own_cpu_cores: {
+                let metric = GaugeVec::new(Opts::new("podtop_cpu_cores", "podtop's own CPU: user space (what=user) and BPF programs (what=bpf), in cores"), &["node", "what"])?;
+                registry.register(Box::new(metric.clone()))?;
+                metric
+            },
+            own_rss_bytes: {
+                let metric = IntGaugeVec::new(Opts::new("podtop_rss_bytes", "podtop's own resident memory"), &["node"])?;
+                registry.register(Box::new(metric.clone()))?;
+                metric
+            },
+            owners_exported: {
+                let metric = IntGaugeVec::new(Opts::new("podtop_metrics_cgroups", "Cgroups whose series are exported"), &["node"])?;
+                registry.register(Box::new(metric.clone()))?;
+                metric
+            },
+            owners_dropped: own_counter(
+                "podtop_metrics_cgroups_dropped_total",
+                "Cgroups not exported because the series cap was reached",
+                &["node"],
+            )?,
+            registry,
+        };
+        Ok(metrics)
+    }
+
+    /// Every series of one owner, to forget them together.
+    fn owner_metrics(&self) -> OwnerMetrics {
+        let plain = || vec![Vec::new()];
+        let directions = || vec![vec!["tx"], vec!["rx"]];
+        OwnerMetrics {
+            counters: vec![
+                (self.execs.clone(), plain()),
+                (self.exits.clone(), plain()),
+                (self.opens.clone(), plain()),
+                (self.open_errors.clone(), plain()),
+                (self.file_read_bytes.clone(), plain()),
+                (self.file_write_bytes.clone(), plain()),
+                (self.tcp_connections.clone(), vec![vec!["boundary"], vec!["loopback"]]),
+                (
+                    self.tcp_bytes.clone(),
+                    vec![vec!["boundary", "tx"], vec!["boundary", "rx"], vec!["loopback", "tx"], vec!["loopback", "rx"]],
+                ),
+                (self.udp_datagrams.clone(), directions()),
+                (self.udp_bytes.clone(), directions()),
+                (self.sidecar_relayed_connections.clone(), plain()),
+                (self.sidecar_relayed_bytes.clone(), directions()),
+                (self.sidecar_bypass_connections.clone(), plain()),
+            ],
+            gauges: vec![(self.sidecar_memory_bytes.clone(), plain()), (self.sidecar_rss_bytes.clone(), plain())],
+            float_gauges: vec![
+                (self.sidecar_cpu_cores.clone(), plain()),
+                (self.sidecar_added_latency.clone(), vec![vec!["0.5"], vec!["0.99"]]),
+            ],
+        }
+    }
+
+    /// The text format Prometheus scrapes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut text = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut text).expect("encoding into memory never fails");
+        text
+    }
+}
+
+/// The owner's label values, in `OWNER`'s order.
+fn owner_labels(node: &str, a: &Attribution) -> [String; 7] {
+    let pod = a.pod.as_ref();
+    let container = a.container.as_ref();
+    [
+        node.to_string(),
+        pod.and_then(|p| p.namespace.clone()).unwrap_or_default(),
+        pod.and_then(|p| p.name.clone()).unwrap_or_default(),
+        pod.map(|p| p.uid.clone()).unwrap_or_default(),
+        container.and_then(|c| c.name.clone()).unwrap_or_default(),
+        container.map(|c| c.id.clone()).unwrap_or_default(),
+        container.and_then(|c| c.runtime).map(|r| r.name().to_string()).unwrap_or_default(),
+    ]
+}
+
+struct Exported {
+    labels: [String; 7],
+    last_update: Instant,
+}
+
+/// Updates the metrics from the pipeline's records.
+pub struct MetricsSink {
+    metrics: Arc<Metrics>,
+    node: String,
+    exported: HashMap<u64, Exported>,
+    max_cgroups: usize,
+    forget_after: Duration,
+    /// The kernel's running totals at the last stats record, to count on from.
+    last_stats: Option<Stats>,
+}
+
+impl MetricsSink {
+    pub fn new(metrics: Arc<Metrics>, node: String, max_cgroups: usize, forget_after: Duration) -> MetricsSink {
+        MetricsSink { metrics, node, exported: HashMap::new(), max_cgroups, forget_after, last_stats: None }
+    }
+
+    /// The owner's label values, if it is (or may now be) exported.
+    fn labels_of(&mut self, owner: &Attribution) -> Option<Vec<String>> {
+        let now = Instant::now();
+        if let Some(e) = self.exported.get_mut(&owner.cgroup_id) {
+            e.last_update = now;
+            return Some(e.labels.to_vec());
+        }
+        if self.exported.len() >= self.max_cgroups {
+            self.metrics.owners_dropped.with_label_values(&[self.node.as_str()]).inc();
+            return None;
+        }
+        let labels = owner_labels(&self.node, owner);
+        self.exported.insert(owner.cgroup_id, Exported { labels: labels.clone(), last_update: now });
+        self.metrics.owners_exported.with_label_values(&[self.node.as_str()]).set(self.exported.len() as i64);
+        Some(labels.to_vec())
+    }
+
+    /// Cgroups quiet for `forget_after` leave the output (a pod that ended).
+    fn forget_quiet(&mut self) {
+        let quiet: Vec<u64> =
+            self.exported.iter().filter(|(_, e)| e.last_update.elapsed() >= self.forget_after).map(|(id, _)| *id).collect();
+        if quiet.is_empty() {
+            return;
+        }
+        let all = self.metrics.owner_metrics();
+        for id in quiet {
+            let Some(e) = self.exported.remove(&id) else { continue };
+            let with = |extra: &Vec<&'static str>| -> Vec<String> { e.labels.iter().cloned().chain(extra.iter().map(|s| s.to_string())).collect() };
+            for (metric, variants) in &all.counters {
+                for v in variants {
+                    let _ = metric.remove_label_values(&with(v).iter().map(String::as_str).collect::<Vec<_>>());
+                }
+            }
+            for (metric, variants) in &all.gauges {
+                for v in variants {
+                    let _ = metric.remove_label_values(&with(v).iter().map(String::as_str).collect::<Vec<_>>());
+                }
+            }
+            for (metric, variants) in &all.float_gauges {
+                for v in variants {
+                    let _ = metric.remove_label_values(&with(v).iter().map(String::as_str).collect::<Vec<_>>());
+                }
+            }
+        }
+        self.metrics.owners_exported.with_label_values(&[self.node.as_str()]).set(self.exported.len() as i64);
+    }
+}
+
+fn add(metric: &IntCounterVec, labels: &[String], extra: &[&str], value: u64) {
+    if value > 0 {
+        let all: Vec<&str> = labels.iter().map(String::as_str).chain(extra.iter().copied()).collect();
+        metric.with_label_values(&all).inc_by(value);
+    }
+}
+
+impl Sink for MetricsSink {
+    fn event(&mut self, _: &EventRecord) -> io::Result<()> {
+        Ok(())
+    }
+    fn file_io(&mut self, _: &FileIoRecord) -> io::Result<()> {
+        Ok(())
+    }
+    fn udp(&mut self, _: &UdpRecord) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn counters(&mut self, r: &CountersRecord) -> io::Result<()> {
+        let Some(l) = self.labels_of(r.owner) else { return Ok(()) };
+        let m = self.metrics.clone();
+        let d: &CgroupCounters = &r.delta;
+        add(&m.execs, &l, &[], d.execs);
+        add(&m.exits, &l, &[], d.exits);
+        add(&m.opens, &l, &[], d.opens);
+        add(&m.open_errors, &l, &[], d.open_errors);
+        add(&m.file_read_bytes, &l, &[], d.file_read_bytes);
+        add(&m.file_write_bytes, &l, &[], d.file_write_bytes);
+        add(&m.tcp_connections, &l, &["boundary"], d.tcp_connects + d.tcp_accepts);
+        add(&m.tcp_connections, &l, &["loopback"], d.tcp_local_connections);
+        add(&m.tcp_bytes, &l, &["boundary", "tx"], d.tcp_tx_bytes);
+        add(&m.tcp_bytes, &l, &["boundary", "rx"], d.tcp_rx_bytes);
+        add(&m.tcp_bytes, &l, &["loopback", "tx"], d.tcp_local_tx_bytes);
+        add(&m.tcp_bytes, &l, &["loopback", "rx"], d.tcp_local_rx_bytes);
+        add(&m.udp_datagrams, &l, &["tx"], d.udp_tx_datagrams);
+        add(&m.udp_datagrams, &l, &["rx"], d.udp_rx_datagrams);
+        add(&m.udp_bytes, &l, &["tx"], d.udp_tx_bytes);
+        add(&m.udp_bytes, &l, &["rx"], d.udp_rx_bytes);
+        Ok(())
+    }
+
+    fn sidecars(&mut self, r: &SidecarsRecord) -> io::Result<()> {
+        let m = self.metrics.clone();
+        for (owner, bill) in r.bills {
+            let Some(l) = self.labels_of(owner) else { continue };
+            let refs: Vec<&str> = l.iter().map(String::as_str).collect();
+            if let Some(cores) = bill.cpu_cores {
+                m.sidecar_cpu_cores.with_label_values(&refs).set(cores);
+            }
+            if let Some(bytes) = bill.memory_bytes {
+                m.sidecar_memory_bytes.with_label_values(&refs).set(bytes as i64);
+            }
+            if let Some(bytes) = bill.rss_bytes {
+                m.sidecar_rss_bytes.with_label_values(&refs).set(bytes as i64);
+            }
+            // Created at 0 even when idle: a sidecar that relays nothing is worth a series.
+            m.sidecar_relayed_connections.with_label_values(&refs).inc_by(bill.relayed.connections);
+            add(&m.sidecar_relayed_bytes, &l, &["tx"], bill.relayed.tx_bytes);
+            add(&m.sidecar_relayed_bytes, &l, &["rx"], bill.relayed.rx_bytes);
+            m.sidecar_bypass_connections.with_label_values(&refs).inc_by(bill.relayed.bypass_connections);
+            if let Some(added) = bill.added_latency {
+                let with = |q: &'static str| -> Vec<&str> { refs.iter().copied().chain([q]).collect() };
+                m.sidecar_added_latency.with_label_values(&with("0.5")).set(added.p50_ns as f64 / 1e9);
+                if let Some(p99) = added.p99_ns {
+                    m.sidecar_added_latency.with_label_values(&with("0.99")).set(p99 as f64 / 1e9);
+                }
+            }
+        }
+        let node = [self.node.as_str()];
+        if let Some(cores) = r.podtop.cpu_cores {
+            m.own_cpu_cores.with_label_values(&[self.node.as_str(), "user"]).set(cores);
+        }
+        if let Some(cores) = r.podtop.bpf_cores {
+            m.own_cpu_cores.with_label_values(&[self.node.as_str(), "bpf"]).set(cores);
+        }
+        if let Some(bytes) = r.podtop.rss_bytes {
+            m.own_rss_bytes.with_label_values(&node).set(bytes as i64);
+        }
+        Ok(())
+    }
+
+    fn stats(&mut self, _unix_ns: u64, stats: &Stats) -> io::Result<()> {
+        let m = self.metrics.clone();
+        let before = self.last_stats.take().unwrap_or_default();
+        let before_of = |kind| before.per_kind.iter().find(|(k, _, _)| *k == kind).map_or((0, 0), |(_, s, l)| (*s, *l));
+        for (kind, seen, lost) in &stats.per_kind {
+            let (seen_before, lost_before) = before_of(*kind);
+            let labels = [self.node.as_str(), kind.name()];
+            m.events_seen.with_label_values(&labels).inc_by(seen.saturating_sub(seen_before));
+            m.events_lost.with_label_values(&labels).inc_by(lost.saturating_sub(lost_before));
+        }
+        for (map, now, then) in [
+            ("file_io", stats.file_io_dropped, before.file_io_dropped),
+            ("udp", stats.udp_dropped, before.udp_dropped),
+            ("cgroup", stats.cgroup_dropped, before.cgroup_dropped),
+        ] {
+            m.counters_dropped.with_label_values(&[self.node.as_str(), map]).inc_by(now.saturating_sub(then));
+        }
+        self.last_stats = Some(stats.clone());
+        self.forget_quiet();
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `--metrics`: the served metrics, and how bounded their labels are.
+#[derive(Clone)]
+pub struct MetricsOutput {
+    metrics: Arc<Metrics>,
+    forget_after: Duration,
+    max_cgroups: usize,
+}
+
+impl MetricsOutput {
+    /// Binds `addr` and serves from there on (see `serve`).
+    pub fn start(addr: SocketAddr, forget_after: Duration, max_cgroups: usize, shutdown: Shutdown) -> Result<MetricsOutput> {
+        let metrics = Arc::new(Metrics::new()?);
+        serve(addr, metrics.clone(), shutdown)?;
+        Ok(MetricsOutput { metrics, forget_after, max_cgroups })
+    }
+
+    /// The sink that updates them, for the node `node`.
+    pub fn sink(&self, node: String) -> MetricsSink {
+        MetricsSink::new(self.metrics.clone(), node, self.max_cgroups, self.forget_after)
+    }
+}
+
+/// Serves /metrics on `addr` until podtop stops; a request for anything else
+/// gets 404. Bound before collection starts, so that a taken port is a clear
+/// error at once.
+pub fn serve(addr: SocketAddr, metrics: Arc<Metrics>, shutdown: Shutdown) -> Result<JoinHandle<()>> {
+    let server = tiny_http::Server::http(addr).map_err(|e| anyhow::anyhow!("{e}")).with_context(|| format!("--metrics {addr}"))?;
+    let handle = std::thread::Builder::new().name("podtop-metrics".into()).spawn(move || {
+        while !shutdown.requested() {
+            // A short wait: podtop ends within a second of being asked.
+            let Ok(Some(request)) = server.recv_timeout(Duration::from_millis(100)) else { continue };
+            let response = if request.url() == "/metrics" || request.url().starts_with("/metrics?") {
+                let content_type = tiny_http::Header::from_bytes("Content-Type", "text/plain; version=0.0.4; charset=utf-8").expect("a valid header");
+                tiny_http::Response::from_data(metrics.encode()).with_header(content_type)
+            } else {
+                tiny_http::Response::from_data(b"podtop: /metrics\n".to_vec()).with_status_code(404)
+            };
+            // A scraper that went away is its own business.
+            let _ = request.respond(response);
+        }
+    })?;
+    Ok(handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::fixtures::{feed_every_kind, pod_owner};
+
+    #[test]
+    fn every_record_kind_becomes_series_with_the_owners_labels() {
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let mut sink = MetricsSink::new(metrics.clone(), "node-1".into(), 100, Duration::from_secs(300));
+        feed_every_kind(&mut sink);
+        let text = String::from_utf8(metrics.encode()).unwrap();
+        let pod = pod_owner();
+        let uid = &pod.pod.as_ref().unwrap().uid;
+        let line = |prefix: &str| text.lines().find(|l| l.starts_with(prefix) && l.contains(uid.as_str())).unwrap_or_else(|| panic!("{prefix}:\n{text}")).to_string();
+        let tx = text.lines().find(|l| l.starts_with("podtop_tcp_bytes_total{") && l.contains(r#"direction="tx""#)).unwrap();
+        assert!(tx.contains(r#"scope="boundary""#) && tx.ends_with(" 1000"), "{tx}");
+        assert!(line("podtop_execs_total{").ends_with(" 1"));
+        assert!(line("podtop_sidecar_cpu_cores{").ends_with(" 0.0125"));
+        let relayed_tx = text.lines().find(|l| l.starts_with("podtop_sidecar_relayed_bytes_total{") && l.contains(r#"direction="tx""#));
+        assert!(relayed_tx.is_some_and(|l| l.ends_with(" 104")), "{text}");
+        assert!(text.contains(r#"podtop_events_seen_total{kind="exec",node="node-1"} 3"#), "{text}");
+        assert!(text.contains(r#"podtop_counters_dropped_total{map="udp",node="node-1"} 1"#), "{text}");
+        for label in OWNER {
+            assert!(line("podtop_opens_total{").contains(&format!("{label}=\"")), "{label}");
+        }
+    }
+
+    #[test]
+    fn cgroups_past_the_cap_are_counted_and_quiet_ones_leave() {
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let mut sink = MetricsSink::new(metrics.clone(), "n".into(), 1, Duration::from_millis(50));
+        let pod = pod_owner();
+        let host = crate::records::fixtures::host_owner();
+        let delta = CgroupCounters { execs: 2, ..Default::default() };
+        sink.counters(&CountersRecord { unix_ns: 0, owner: &pod, delta }).unwrap();
+        sink.counters(&CountersRecord { unix_ns: 0, owner: &host, delta }).unwrap();
+        let text = String::from_utf8(metrics.encode()).unwrap();
+        assert_eq!(text.lines().filter(|l| l.starts_with("podtop_execs_total{")).count(), 1, "{text}");
+        assert!(text.contains(r#"podtop_metrics_cgroups_dropped_total{node="n"} 1"#), "{text}");
+        std::thread::sleep(Duration::from_millis(60));
+        sink.stats(0, &Stats::default()).unwrap();
+        let text = String::from_utf8(metrics.encode()).unwrap();
+        assert!(!text.lines().any(|l| l.starts_with("podtop_execs_total{")), "the quiet pod left:\n{text}");
+        assert!(text.contains(r#"podtop_metrics_cgroups{node="n"} 0"#), "{text}");
+    }
+}
