@@ -55,7 +55,12 @@ test: unit-test integration-test test-kernels
 
 # Kubelet's pods live under a kubepods cgroup; without any, the demo makes three.
 run: build
-	@if ls -d /sys/fs/cgroup/kubepods* /sys/fs/cgroup/unified/kubepods* >/dev/null 2>&1; then \
+	@# Any one of them (ls would fail on the first pattern that matches nothing).
+	@found=; for d in /sys/fs/cgroup/kubepods* /sys/fs/cgroup/unified/kubepods* \
+		/sys/fs/cgroup/kubelet.slice/kubelet-kubepods* /sys/fs/cgroup/unified/kubelet.slice/kubelet-kubepods*; do \
+		[ -d "$$d" ] && found=1; \
+	done; \
+	if [ -n "$$found" ]; then \
 		$(BINARY); \
 	else \
 		echo "no pods on this machine: podtop demo starts three (frontend -> backend -> db)"; \

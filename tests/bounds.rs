@@ -120,3 +120,17 @@ fn processes_whose_exits_were_lost_leave_the_view() {
     let lost = screen.lines().nth(1).unwrap();
     assert!(!lost.contains("lost 0 "), "the burst lost events (the test's premise): {lost}");
 }
+
+#[test]
+fn record_without_a_terminal_is_refused_not_ignored() {
+    require_root();
+    // stdout a pipe: podtop streams JSON, and --record (a TUI option) would write nothing.
+    let dir = OpenDir::new("record-pipe");
+    let file = dir.0.join("run.json");
+    let out = Command::new(PODTOP).args(["--record", file.to_str().unwrap(), "--duration", "1"]).stdout(Stdio::piped()).output().unwrap();
+    assert!(!out.status.success());
+    let error = one_line_error(&out);
+    assert!(error.contains("--record is for the TUI") && error.contains("redirect"), "{error}");
+    assert!(out.stdout.is_empty(), "nothing streamed either");
+    assert!(!file.exists(), "no file made");
+}

@@ -125,6 +125,9 @@ fn prometheus_scrapes_the_exact_bytes_two_pods_moved() {
     unsafe { libc::kill(podtop.0.id() as i32, libc::SIGTERM) };
     let status = wait_timeout(&mut podtop.0, Duration::from_secs(2)).expect("podtop serve ends on SIGTERM");
     assert!(status.success());
+    let mut stderr = String::new();
+    podtop.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(stderr.contains(" lost in the kernel") && stderr.contains(" probes detached"), "the exit summary: {stderr}");
     assert!(loaded_podtop_programs().is_empty());
 }
 

@@ -2,7 +2,7 @@
 //! enriched, as a stream of JSON lines.
 
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use crate::cli::Cli;
 use crate::collect::{collect, Ended};
@@ -13,6 +13,10 @@ use crate::shutdown::Shutdown;
 
 
 pub fn run(cli: &Cli, shutdown: &Shutdown) -> Result<()> {
+    if cli.record.is_some() {
+        // Here because stdout is no terminal: the stream itself is the recording.
+        bail!("--record is for the TUI; without a terminal podtop streams JSON, which is a recording already: redirect it to a file");
+    }
     let opts = super::collect_options(cli, false);
     let metrics = super::metrics_output(cli, shutdown)?;
     let writer = BackgroundWriter::stdout(shutdown.clone())?;
@@ -26,18 +30,10 @@ pub fn run(cli: &Cli, shutdown: &Shutdown) -> Result<()> {
     })?;
     let output_error = output.finish(|| shutdown.progress());
     if let Ended::Stopped(stats) = ended {
-        let mut summary = format!(
-            "podtop: {} events seen, {} lost in the kernel (ring buffer full), {} counter updates dropped (maps full)",
-            stats.seen_total(),
-            stats.lost_total(),
-            stats.file_io_dropped + stats.udp_dropped + stats.cgroup_dropped,
-        );
-        if output.dropped_records() > 0 {
-            summary += &format!(", {} records not written (the output stopped taking them)", output.dropped_records());
-        }
-        summary += &format!(", {attached} probes detached");
+        let not_written = (output.dropped_records() > 0)
+            .then(|| format!("{} records not written (the output stopped taking them)", output.dropped_records()));
         if output_error.is_none() {
-            eprintln!("{summary}");
+            eprintln!("{}", super::exit_summary(&stats, not_written, attached));
         }
     }
     Ok(())

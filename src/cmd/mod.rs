@@ -37,6 +37,20 @@ pub fn metrics_output(cli: &Cli, shutdown: &Shutdown) -> Result<Option<MetricsOu
     cli.metrics.map(|addr| MetricsOutput::start(addr, cli.metrics_forget, cli.metrics_max_cgroups, shutdown.clone())).transpose()
 }
 
+/// The line on stderr at the end: what was seen, lost and dropped, and the probes detached.
+pub fn exit_summary(stats: &crate::records::Stats, also: Option<String>, probes_detached: usize) -> String {
+    let mut summary = format!(
+        "podtop: {} events seen, {} lost in the kernel (ring buffer full), {} counter updates dropped (maps full)",
+        stats.seen_total(),
+        stats.lost_total(),
+        stats.file_io_dropped + stats.udp_dropped + stats.cgroup_dropped,
+    );
+    if let Some(also) = also {
+        summary += &format!(", {also}");
+    }
+    summary + &format!(", {probes_detached} probes detached")
+}
+
 /// What the collection loop is asked to do, from the flags.
 pub fn collect_options(cli: &Cli, for_tui: bool) -> CollectOptions {
     CollectOptions {

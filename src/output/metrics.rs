@@ -8,7 +8,7 @@
 //! `forget_after` leaves the output, and past `max_owners` cgroups new ones
 //! are not exported and are counted instead.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -229,11 +229,16 @@ pub struct MetricsSink {
     forget_after: Duration,
     /// The kernel's running totals at the last stats record, to count on from.
     last_stats: Option<Stats>,
+    /// Cgroups refused for the cap, so that each is counted once.
+    dropped: HashSet<u64>,
 }
+
+/// Refused cgroups remembered at most (each counted once up to this many).
+const MAX_DROPPED_REMEMBERED: usize = 65536;
 
 impl MetricsSink {
     pub fn new(metrics: Arc<Metrics>, node: String, max_cgroups: usize, forget_after: Duration) -> MetricsSink {
-        MetricsSink { metrics, node, exported: HashMap::new(), max_cgroups, forget_after, last_stats: None }
+        MetricsSink { metrics, node, exported: HashMap::new(), max_cgroups, forget_after, last_stats: None, dropped: HashSet::new() }
     }
 
     /// The owner's label values, if it is (or may now be) exported.
@@ -244,9 +249,13 @@ impl MetricsSink {
             return Some(e.labels.to_vec());
         }
         if self.exported.len() >= self.max_cgroups {
-            self.metrics.owners_dropped.with_label_values(&[self.node.as_str()]).inc();
+            // Each cgroup counted once (up to a bound on what is remembered of them).
+            if self.dropped.len() < MAX_DROPPED_REMEMBERED && self.dropped.insert(owner.cgroup_id) {
+                self.metrics.owners_dropped.with_label_values(&[self.node.as_str()]).inc();
+            }
             return None;
         }
+        self.dropped.remove(&owner.cgroup_id);
         let labels = owner_labels(&self.node, owner);
         self.exported.insert(owner.cgroup_id, Exported { labels: labels.clone(), last_update: now });
         self.metrics.owners_exported.with_label_values(&[self.node.as_str()]).set(self.exported.len() as i64);
@@ -472,9 +481,10 @@ mod tests {
         let delta = CgroupCounters { execs: 2, ..Default::default() };
         sink.counters(&CountersRecord { unix_ns: 0, owner: &pod, delta }).unwrap();
         sink.counters(&CountersRecord { unix_ns: 0, owner: &host, delta }).unwrap();
+        sink.counters(&CountersRecord { unix_ns: 0, owner: &host, delta }).unwrap();
         let text = String::from_utf8(metrics.encode()).unwrap();
         assert_eq!(text.lines().filter(|l| l.starts_with("podtop_execs_total{")).count(), 1, "{text}");
-        assert!(text.contains(r#"podtop_metrics_cgroups_dropped_total{node="n"} 1"#), "{text}");
+        assert!(text.contains(r#"podtop_metrics_cgroups_dropped_total{node="n"} 1"#), "one cgroup refused, twice: {text}");
         std::thread::sleep(Duration::from_millis(60));
         sink.stats(0, &Stats::default()).unwrap();
         let text = String::from_utf8(metrics.encode()).unwrap();
