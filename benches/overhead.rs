@@ -508,11 +508,7 @@ fn sidecar(rounds: usize) {
 
 /// The cgroup's CPU time so far (cpu.stat usage_usec).
 fn cgroup_cpu_usec(cgroup: &str) -> u64 {
-    podtop::host::Host::live()
-        .cgroupfs()
-        .and_then(|fs| fs.read(cgroup, "cpu.stat"))
-        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("usage_usec ")?.trim().parse().ok()))
-        .unwrap_or(0)
+    podtop::host::Host::live().cgroupfs().and_then(|fs| fs.cpu_usage_usec(cgroup)).unwrap_or(0)
 }
 
 /// podtop's live bill of the same haproxy sidecar, over one more run of the

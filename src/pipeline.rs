@@ -17,6 +17,7 @@ use crate::enrich::filter::Filter;
 use crate::records::{
     CountersRecord, EventRecord, FileIoDelta, FileIoRecord, NetView, PodtopCost, SidecarsRecord, Sink, Stats, UdpDelta, UdpRecord,
 };
+use crate::host::UsageMeter;
 use crate::sidecars::{round_cores, Flow, SidecarFinder};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -68,9 +69,10 @@ pub struct Pipeline<S: Sink> {
     redact: bool,
     /// Which container of each pod relays its traffic, and what that costs.
     sidecars: SidecarFinder,
-    /// When the last bill was drawn (or the pipeline made), with podtop's
-    /// CPU ticks and BPF run time then.
-    last_bill: (Instant, Option<u64>, Option<u64>),
+    /// When the last bill was drawn (or the pipeline made), with the BPF
+    /// programs' run time then; podtop's own CPU and memory, measured over the same intervals.
+    last_bill: (Instant, Option<u64>),
+    own_usage: UsageMeter,
     /// Set when a write failed; the reader stops consuming.
     pub output_error: Option<io::Error>,
 }
@@ -80,7 +82,8 @@ impl<S: Sink> Pipeline<S> {
         let host_netns = enricher.netns.host_netns();
         let file_paths = FilePaths::new(enricher.host().clone());
         let enricher_cgroupfs = enricher.cgroupfs().cloned();
-        let enricher_host = enricher.host().clone();
+        let mut own_usage = UsageMeter::new(enricher.host().clone());
+        own_usage.sample(); // the first interval's start
         Pipeline {
             enricher,
             peers: PeerTable::default(),
@@ -96,7 +99,8 @@ impl<S: Sink> Pipeline<S> {
             decode_errors: 0,
             redact,
             sidecars: SidecarFinder::new(enricher_cgroupfs),
-            last_bill: (Instant::now(), enricher_host.myself().cpu_ticks(), None),
+            last_bill: (Instant::now(), None),
+            own_usage,
             output_error: None,
         }
     }
@@ -349,18 +353,15 @@ impl<S: Sink> Pipeline<S> {
     /// over the same time.
     fn sidecar_bills(&mut self, now: u64, stats: &Stats) -> io::Result<()> {
         let at = Instant::now();
-        let myself = self.enricher.host().myself();
-        let (cpu_ticks, bpf_ns) = (myself.cpu_ticks(), stats.bpf_run_time_ns);
-        let (then, ticks_before, bpf_before) = std::mem::replace(&mut self.last_bill, (at, cpu_ticks, bpf_ns));
+        let bpf_ns = stats.bpf_run_time_ns;
+        let (then, bpf_before) = std::mem::replace(&mut self.last_bill, (at, bpf_ns));
         let seconds = at.duration_since(then).as_secs_f64();
         let bills = self.sidecars.bills(self.enricher.host(), seconds);
-        let ticks_per_second = procfs::ticks_per_second().max(1) as f64;
+        let own = self.own_usage.sample();
         let podtop = PodtopCost {
-            cpu_cores: cpu_ticks
-                .zip(ticks_before)
-                .map(|(now, before)| round_cores(now.saturating_sub(before) as f64 / ticks_per_second / seconds)),
+            cpu_cores: own.cpu_cores.map(round_cores),
             bpf_cores: bpf_ns.zip(bpf_before).map(|(now, before)| round_cores(now.saturating_sub(before) as f64 / 1e9 / seconds)),
-            rss_bytes: myself.resident_pages().map(|pages| pages * procfs::page_size()),
+            rss_bytes: own.rss_bytes,
         };
         self.sink.sidecars(&SidecarsRecord { unix_ns: now, bills: &bills, podtop })
     }

@@ -77,9 +77,8 @@ fn sample(samples: &mut Vec<(u64, u64)>, exchanges: u64, exchange_ns: u64) {
     }
 }
 
-/// The `q` quantile of weighted samples.
-fn quantile(samples: &mut [(u64, u64)], q: f64) -> Option<u64> {
-    samples.sort_unstable();
+/// The `q` quantile of weighted samples, sorted by value.
+fn quantile(samples: &[(u64, u64)], q: f64) -> Option<u64> {
     let total: u64 = samples.iter().map(|(_, w)| w).sum();
     let wanted = (q * total as f64).ceil().max(1.0) as u64;
     let mut seen = 0;
@@ -113,6 +112,47 @@ pub struct Relayed {
     pub bypass_connections: u64,
     /// Where the first of them went.
     pub bypass: Vec<SocketAddr>,
+}
+
+impl Relayed {
+    /// Adds another interval's counts; the bypass list is the latest non-empty one.
+    pub fn add(&mut self, other: &Relayed) {
+        self.connections += other.connections;
+        self.tx_bytes += other.tx_bytes;
+        self.rx_bytes += other.rx_bytes;
+        self.exchanges += other.exchanges;
+        self.bypass_connections += other.bypass_connections;
+        if !other.bypass.is_empty() {
+            self.bypass.clone_from(&other.bypass);
+        }
+    }
+}
+
+/// The node's sidecars together, over one interval: what the `sidecars`
+/// record and the TUI's header show.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct NodeBill {
+    pub sidecars: usize,
+    pub cpu_cores: f64,
+    pub memory_bytes: u64,
+    pub rss_bytes: u64,
+    pub relayed_connections: u64,
+    pub bypass_connections: u64,
+}
+
+impl NodeBill {
+    pub fn of(bills: &[(Arc<Attribution>, SidecarBill)]) -> NodeBill {
+        let sum = |f: fn(&SidecarBill) -> Option<u64>| bills.iter().filter_map(|(_, b)| f(b)).sum();
+        NodeBill {
+            sidecars: bills.len(),
+            // A fold from +0.0 (an empty f64 sum is -0.0), rounded as each part is.
+            cpu_cores: round_cores(bills.iter().filter_map(|(_, b)| b.cpu_cores).fold(0.0, |sum, c| sum + c)),
+            memory_bytes: sum(|b| b.memory_bytes),
+            rss_bytes: sum(|b| b.rss_bytes),
+            relayed_connections: sum(|b| Some(b.relayed.connections)),
+            bypass_connections: sum(|b| Some(b.relayed.bypass_connections)),
+        }
+    }
 }
 
 /// One sidecar's bill for one interval.
@@ -176,6 +216,7 @@ impl SidecarFinder {
                 None => return,
             };
         }
+        let cgroupfs = &self.cgroupfs;
         let flows = self.pods.entry(pod.uid.clone()).or_default();
         let sibling = peer
             .filter(|p| p.pod.as_ref().is_some_and(|pp| pp.uid == pod.uid))
@@ -199,11 +240,8 @@ impl SidecarFinder {
         if flows.sidecar.is_none() && mine.relays() {
             flows.sidecar = Some(container.id.clone());
             // The CPU it spends from now on is its bill's: the baseline is taken at once.
-            let baseline = self.cgroupfs.as_ref().and_then(|fs| fs.read(owner.cgroup_path.as_deref()?, "cpu.stat"));
-            let flows = self.pods.get_mut(&pod.uid).expect("just inserted");
-            flows.cpu_usage_usec = baseline.and_then(|text| stat_field(&text, "usage_usec"));
+            flows.cpu_usage_usec = cgroupfs.as_ref().and_then(|fs| fs.cpu_usage_usec(owner.cgroup_path.as_deref()?));
         }
-        let flows = self.pods.get_mut(&pod.uid).expect("just inserted");
         let Some(sidecar) = flows.sidecar.clone() else { return };
         if container.id == sidecar {
             // Its own exchanges upstream: what the requests it relays would take without it.
@@ -250,7 +288,7 @@ impl SidecarFinder {
             let Some(sidecar) = flows.sidecar.as_ref().and_then(|id| flows.containers.get(id)) else { continue };
             let Some(owner) = sidecar.owner.clone() else { continue };
             let cgroup = owner.cgroup_path.as_deref().zip(cgroupfs);
-            let usage = cgroup.and_then(|(path, fs)| fs.read(path, "cpu.stat")).and_then(|text| stat_field(&text, "usage_usec"));
+            let usage = cgroup.and_then(|(path, fs)| fs.cpu_usage_usec(path));
             let cpu_cores = match (usage, flows.cpu_usage_usec) {
                 (Some(now), Some(before)) if seconds > 0.0 => Some(round_cores(now.saturating_sub(before) as f64 / 1e6 / seconds)),
                 _ => None,
@@ -272,14 +310,12 @@ impl SidecarFinder {
             let rss_bytes = (!pids.is_empty())
                 .then(|| pids.iter().filter_map(|pid| host.process(*pid).resident_pages()).sum::<u64>() * page_size);
             let (mut through, mut upstream) = (std::mem::take(&mut flows.through_sidecar), std::mem::take(&mut flows.upstream));
-            let added = |q: f64, through: &mut [(u64, u64)], upstream: &mut [(u64, u64)]| {
-                Some(quantile(through, q)?.saturating_sub(quantile(upstream, q)?))
-            };
+            through.sort_unstable();
+            upstream.sort_unstable();
+            let added = |q: f64| Some(quantile(&through, q)?.saturating_sub(quantile(&upstream, q)?));
             let enough = flows.since_bill.exchanges >= P99_MIN_EXCHANGES;
-            let added_latency = added(0.5, &mut through, &mut upstream).map(|p50_ns| AddedLatency {
-                p50_ns,
-                p99_ns: if enough { added(0.99, &mut through, &mut upstream) } else { None },
-            });
+            let added_latency =
+                added(0.5).map(|p50_ns| AddedLatency { p50_ns, p99_ns: if enough { added(0.99) } else { None } });
             bills.push((
                 owner,
                 SidecarBill {
@@ -296,22 +332,17 @@ impl SidecarFinder {
     }
 }
 
-/// A `key value` line's value in a cgroup stat file.
-fn stat_field(text: &str, key: &str) -> Option<u64> {
-    text.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn weighted_quantiles() {
-        let mut samples = vec![(30, 1), (10, 8), (20, 1)];
-        assert_eq!(quantile(&mut samples, 0.5), Some(10));
-        assert_eq!(quantile(&mut samples, 0.85), Some(20));
-        assert_eq!(quantile(&mut samples, 0.99), Some(30));
-        assert_eq!(quantile(&mut [], 0.5), None);
+        let samples = [(10, 8), (20, 1), (30, 1)];
+        assert_eq!(quantile(&samples, 0.5), Some(10));
+        assert_eq!(quantile(&samples, 0.85), Some(20));
+        assert_eq!(quantile(&samples, 0.99), Some(30));
+        assert_eq!(quantile(&[], 0.5), None);
     }
     use crate::enrich::cgroup_path::{QosClass, Runtime};
     use crate::enrich::{Container, Pod};

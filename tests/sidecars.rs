@@ -31,8 +31,7 @@ fn client(addr: &str, port: u16, count: usize) -> String {
 }
 
 fn usage_usec(cgroup: &str) -> u64 {
-    let text = std::fs::read_to_string(cgroup2_mount().join(cgroup.trim_start_matches('/')).join("cpu.stat")).unwrap();
-    text.lines().find_map(|l| l.strip_prefix("usage_usec ")).unwrap().trim().parse().unwrap()
+    podtop::host::Cgroupfs::at(cgroup2_mount()).cpu_usage_usec(cgroup).expect("cgroup v2 has cpu.stat")
 }
 
 /// Until something listens on `port` in the pod (haproxy starts slowly under emulation).

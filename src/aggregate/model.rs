@@ -8,7 +8,7 @@ use super::observation::{ConnKind, Connection, Happening, KernelTotals, Observat
 use crate::enrich::Attribution;
 use crate::events::CgroupCounters;
 use crate::records::PodtopCost;
-use crate::sidecars::{Relayed, SidecarBill};
+use crate::sidecars::{NodeBill, Relayed, SidecarBill};
 use std::sync::Arc;
 
 /// Samples of history kept for sparklines.
@@ -190,9 +190,7 @@ pub struct SidecarRow {
 /// The node's sidecars together, and podtop's own cost, over the last interval.
 #[derive(Debug, Clone, Default)]
 pub struct NodeSidecars {
-    pub count: usize,
-    pub cpu_cores: f64,
-    pub rss_bytes: u64,
+    pub bill: NodeBill,
     pub podtop: PodtopCost,
 }
 
@@ -419,12 +417,7 @@ impl NodeModel {
     }
 
     fn bills(&mut self, bills: Vec<(Arc<Attribution>, SidecarBill)>, podtop: PodtopCost) {
-        self.sidecars = NodeSidecars {
-            count: bills.len(),
-            cpu_cores: bills.iter().filter_map(|(_, b)| b.cpu_cores).fold(0.0, |sum, c| sum + c),
-            rss_bytes: bills.iter().filter_map(|(_, b)| b.rss_bytes).sum(),
-            podtop,
-        };
+        self.sidecars = NodeSidecars { bill: NodeBill::of(&bills), podtop };
         for (owner, bill) in bills {
             let container_id = owner.container.as_ref().map(|c| c.id.clone());
             let group = self.group(&owner);
@@ -435,14 +428,7 @@ impl NodeModel {
                 cpu_history: VecDeque::with_capacity(HISTORY),
             });
             row.container_id = container_id;
-            row.totals.connections += bill.relayed.connections;
-            row.totals.tx_bytes += bill.relayed.tx_bytes;
-            row.totals.rx_bytes += bill.relayed.rx_bytes;
-            row.totals.bypass_connections += bill.relayed.bypass_connections;
-            row.totals.exchanges += bill.relayed.exchanges;
-            if !bill.relayed.bypass.is_empty() {
-                row.totals.bypass = bill.relayed.bypass.clone();
-            }
+            row.totals.add(&bill.relayed);
             if row.cpu_history.len() == HISTORY {
                 row.cpu_history.pop_front();
             }

@@ -60,6 +60,12 @@ impl Cgroupfs {
         Some(text)
     }
 
+    /// Its CPU time so far, in microseconds (`cpu.stat` usage_usec: cgroup
+    /// v2 has it for every cgroup, also without the cpu controller).
+    pub fn cpu_usage_usec(&self, path: &str) -> Option<u64> {
+        self.read(path, "cpu.stat")?.lines().find_map(|l| l.strip_prefix("usage_usec ")?.trim().parse().ok())
+    }
+
     /// The processes in cgroup `path` itself.
     pub fn pids(&self, path: &str) -> Vec<u32> {
         self.read(path, "cgroup.procs").map(|t| t.lines().filter_map(|l| l.trim().parse().ok()).collect()).unwrap_or_default()

@@ -12,6 +12,7 @@ pub mod cgroupfs;
 pub mod mounts;
 mod process;
 pub mod safe_fs;
+mod usage;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 pub use cgroupfs::Cgroupfs;
 pub use mounts::{Mount, Mounts};
 pub use process::{HostProcess, OpenFile, ProcessStatus};
+pub use usage::{OwnUsage, UsageMeter};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Host {

@@ -8,7 +8,7 @@ use super::{errno_name, write_device, write_ip, write_open_flags};
 use crate::records::run::StartInfo;
 use crate::records::{CountersRecord, EventRecord, FileIoRecord, NetView, SidecarsRecord, Sink, Stats, UdpRecord};
 use crate::enrich::Attribution;
-use crate::sidecars::round_cores;
+use crate::sidecars::NodeBill;
 use crate::events::{c_bytes, c_str_bytes, exit_status, Event, Kind, ProcessIdentity};
 
 /// Writes NDJSON to any writer (stdout in practice), through one reused buffer.
@@ -240,7 +240,7 @@ impl<W: Write> Sink for JsonSink<W> {
             o.object("sidecar", |x| {
                 let bypass: Vec<String> = bill.relayed.bypass.iter().map(ToString::to_string).collect();
                 x.opt_str("hint", bill.hint)
-                    .opt_f64("cpu_cores", bill.cpu_cores.map(round_cores))
+                    .opt_f64("cpu_cores", bill.cpu_cores)
                     .opt_u64("memory_bytes", bill.memory_bytes)
                     .opt_u64("rss_bytes", bill.rss_bytes)
                     .u64("relayed_connections", bill.relayed.connections)
@@ -256,20 +256,16 @@ impl<W: Write> Sink for JsonSink<W> {
             o.end();
             self.finish()?;
         }
-        let sum = |f: &dyn Fn(&crate::sidecars::SidecarBill) -> Option<u64>| r.bills.iter().filter_map(|(_, b)| f(b)).sum::<u64>();
-        // A fold from +0.0: an empty f64 sum is -0.0.
-        let cpu = r.bills.iter().filter_map(|(_, b)| b.cpu_cores).fold(0.0, |sum, c| sum + c);
+        let node = NodeBill::of(r.bills);
         let mut o = self.begin("sidecars", r.unix_ns);
-        o.u64("sidecars", r.bills.len() as u64)
-            .opt_f64("cpu_cores", Some(round_cores(cpu)))
-            .u64("memory_bytes", sum(&|b| b.memory_bytes))
-            .u64("rss_bytes", sum(&|b| b.rss_bytes))
-            .u64("relayed_connections", sum(&|b| Some(b.relayed.connections)))
-            .u64("bypass_connections", sum(&|b| Some(b.relayed.bypass_connections)))
+        o.u64("sidecars", node.sidecars as u64)
+            .opt_f64("cpu_cores", Some(node.cpu_cores))
+            .u64("memory_bytes", node.memory_bytes)
+            .u64("rss_bytes", node.rss_bytes)
+            .u64("relayed_connections", node.relayed_connections)
+            .u64("bypass_connections", node.bypass_connections)
             .object("podtop", |p| {
-                p.opt_f64("cpu_cores", r.podtop.cpu_cores.map(round_cores))
-                    .opt_f64("bpf_cores", r.podtop.bpf_cores.map(round_cores))
-                    .opt_u64("rss_bytes", r.podtop.rss_bytes);
+                p.opt_f64("cpu_cores", r.podtop.cpu_cores).opt_f64("bpf_cores", r.podtop.bpf_cores).opt_u64("rss_bytes", r.podtop.rss_bytes);
             });
         o.end();
         self.finish()

@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use prometheus::core::{Collector, MetricVec, MetricVecBuilder};
 use prometheus::{Encoder, GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use crate::enrich::Attribution;
@@ -26,13 +27,31 @@ use crate::shutdown::Shutdown;
 /// The labels that name a cgroup's owner.
 const OWNER: [&str; 7] = ["node", "namespace", "pod", "pod_uid", "container", "container_id", "runtime"];
 
-/// Every metric of a cgroup's owner, with the values its extra labels take:
-/// forgetting an owner removes each of these series.
-struct OwnerMetrics {
-    /// (metric, the extra label values of each of its series)
-    counters: Vec<(IntCounterVec, Vec<Vec<&'static str>>)>,
-    gauges: Vec<(IntGaugeVec, Vec<Vec<&'static str>>)>,
-    float_gauges: Vec<(GaugeVec, Vec<Vec<&'static str>>)>,
+/// Removes one owner's series of one metric, each value its extra labels take.
+type Remover = Box<dyn Fn(&[String])>;
+
+fn remover<T: MetricVecBuilder + 'static>(metric: &MetricVec<T>, variants: &[&[&'static str]]) -> Remover {
+    let (metric, variants): (MetricVec<T>, Vec<Vec<&'static str>>) = (metric.clone(), variants.iter().map(|v| v.to_vec()).collect());
+    Box::new(move |owner: &[String]| {
+        for extra in &variants {
+            let labels: Vec<&str> = owner.iter().map(String::as_str).chain(extra.iter().copied()).collect();
+            // A series never written has nothing to remove.
+            let _ = metric.remove_label_values(&labels);
+        }
+    })
+}
+
+/// Registers a metric made from its name, help and label names.
+fn register<M: Collector + Clone + 'static>(
+    registry: &Registry,
+    new: fn(Opts, &[&str]) -> prometheus::Result<M>,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<M> {
+    let metric = new(Opts::new(name, help), labels)?;
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
 }
 
 /// The registry and every metric in it; shared by the sink and the server.
@@ -71,26 +90,12 @@ fn labels_with(extra: &[&'static str]) -> Vec<&'static str> {
 impl Metrics {
     pub fn new() -> Result<Metrics> {
         let registry = Registry::new();
-        let counter = |name: &str, help: &str, extra: &[&'static str]| -> Result<IntCounterVec> {
-            let metric = IntCounterVec::new(Opts::new(name, help), &labels_with(extra))?;
-            registry.register(Box::new(metric.clone()))?;
-            Ok(metric)
-        };
-        let gauge = |name: &str, help: &str, extra: &[&'static str]| -> Result<IntGaugeVec> {
-            let metric = IntGaugeVec::new(Opts::new(name, help), &labels_with(extra))?;
-            registry.register(Box::new(metric.clone()))?;
-            Ok(metric)
-        };
-        let float = |name: &str, help: &str, extra: &[&'static str]| -> Result<GaugeVec> {
-            let metric = GaugeVec::new(Opts::new(name, help), &labels_with(extra))?;
-            registry.register(Box::new(metric.clone()))?;
-            Ok(metric)
-        };
-        let own_counter = |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec> {
-            let metric = IntCounterVec::new(Opts::new(name, help), labels)?;
-            registry.register(Box::new(metric.clone()))?;
-            Ok(metric)
-        };
+        // A cgroup owner's metrics: its labels, and the metric's own after them.
+        let counter = |name: &str, help: &str, extra: &[&'static str]| register(&registry, IntCounterVec::new, name, help, &labels_with(extra));
+        let gauge = |name: &str, help: &str, extra: &[&'static str]| register(&registry, IntGaugeVec::new, name, help, &labels_with(extra));
+        let float = |name: &str, help: &str, extra: &[&'static str]| register(&registry, GaugeVec::new, name, help, &labels_with(extra));
+        // podtop's own: the node and the metric's own labels.
+        let own_counter = |name: &str, help: &str, labels: &[&str]| register(&registry, IntCounterVec::new, name, help, labels);
         let metrics = Metrics {
             execs: counter("podtop_execs_total", "Programs executed (execve), counted in the kernel", &[])?,
             exits: counter("podtop_exits_total", "Processes that ended", &[])?,
@@ -136,21 +141,15 @@ impl Metrics {
                 "Counter updates that found a kernel map full, by map",
                 &["node", "map"],
             )?,
-            own_cpu_cores: {
-                let metric = GaugeVec::new(Opts::new("podtop_cpu_cores", "podtop's own CPU: user space (what=user) and BPF programs (what=bpf), in cores"), &["node", "what"])?;
-                registry.register(Box::new(metric.clone()))?;
-                metric
-            },
-            own_rss_bytes: {
-                let metric = IntGaugeVec::new(Opts::new("podtop_rss_bytes", "podtop's own resident memory"), &["node"])?;
-                registry.register(Box::new(metric.clone()))?;
-                metric
-            },
-            owners_exported: {
-                let metric = IntGaugeVec::new(Opts::new("podtop_metrics_cgroups", "Cgroups whose series are exported"), &["node"])?;
-                registry.register(Box::new(metric.clone()))?;
-                metric
-            },
+            own_cpu_cores: register(
+                &registry,
+                GaugeVec::new,
+                "podtop_cpu_cores",
+                "podtop's own CPU: user space (what=user) and BPF programs (what=bpf), in cores",
+                &["node", "what"],
+            )?,
+            own_rss_bytes: register(&registry, IntGaugeVec::new, "podtop_rss_bytes", "podtop's own resident memory", &["node"])?,
+            owners_exported: register(&registry, IntGaugeVec::new, "podtop_metrics_cgroups", "Cgroups whose series are exported", &["node"])?,
             owners_dropped: own_counter(
                 "podtop_metrics_cgroups_dropped_total",
                 "Cgroups not exported because the series cap was reached",
@@ -161,35 +160,28 @@ impl Metrics {
         Ok(metrics)
     }
 
-    /// Every series of one owner, to forget them together.
-    fn owner_metrics(&self) -> OwnerMetrics {
-        let plain = || vec![Vec::new()];
-        let directions = || vec![vec!["tx"], vec!["rx"]];
-        OwnerMetrics {
-            counters: vec![
-                (self.execs.clone(), plain()),
-                (self.exits.clone(), plain()),
-                (self.opens.clone(), plain()),
-                (self.open_errors.clone(), plain()),
-                (self.file_read_bytes.clone(), plain()),
-                (self.file_write_bytes.clone(), plain()),
-                (self.tcp_connections.clone(), vec![vec!["boundary"], vec!["loopback"]]),
-                (
-                    self.tcp_bytes.clone(),
-                    vec![vec!["boundary", "tx"], vec!["boundary", "rx"], vec!["loopback", "tx"], vec!["loopback", "rx"]],
-                ),
-                (self.udp_datagrams.clone(), directions()),
-                (self.udp_bytes.clone(), directions()),
-                (self.sidecar_relayed_connections.clone(), plain()),
-                (self.sidecar_relayed_bytes.clone(), directions()),
-                (self.sidecar_bypass_connections.clone(), plain()),
-            ],
-            gauges: vec![(self.sidecar_memory_bytes.clone(), plain()), (self.sidecar_rss_bytes.clone(), plain())],
-            float_gauges: vec![
-                (self.sidecar_cpu_cores.clone(), plain()),
-                (self.sidecar_added_latency.clone(), vec![vec!["0.5"], vec!["0.99"]]),
-            ],
-        }
+    /// Removers of every series of one owner, to forget them together.
+    fn owner_removers(&self) -> Vec<Remover> {
+        let (plain, directions): (&[&[&str]], &[&[&str]]) = (&[&[]], &[&["tx"], &["rx"]]);
+        vec![
+            remover(&self.execs, plain),
+            remover(&self.exits, plain),
+            remover(&self.opens, plain),
+            remover(&self.open_errors, plain),
+            remover(&self.file_read_bytes, plain),
+            remover(&self.file_write_bytes, plain),
+            remover(&self.tcp_connections, &[&["boundary"], &["loopback"]]),
+            remover(&self.tcp_bytes, &[&["boundary", "tx"], &["boundary", "rx"], &["loopback", "tx"], &["loopback", "rx"]]),
+            remover(&self.udp_datagrams, directions),
+            remover(&self.udp_bytes, directions),
+            remover(&self.sidecar_relayed_connections, plain),
+            remover(&self.sidecar_relayed_bytes, directions),
+            remover(&self.sidecar_bypass_connections, plain),
+            remover(&self.sidecar_memory_bytes, plain),
+            remover(&self.sidecar_rss_bytes, plain),
+            remover(&self.sidecar_cpu_cores, plain),
+            remover(&self.sidecar_added_latency, &[&["0.5"], &["0.99"]]),
+        ]
     }
 
     /// The text format Prometheus scrapes.
@@ -269,24 +261,11 @@ impl MetricsSink {
         if quiet.is_empty() {
             return;
         }
-        let all = self.metrics.owner_metrics();
+        let removers = self.metrics.owner_removers();
         for id in quiet {
             let Some(e) = self.exported.remove(&id) else { continue };
-            let with = |extra: &Vec<&'static str>| -> Vec<String> { e.labels.iter().cloned().chain(extra.iter().map(|s| s.to_string())).collect() };
-            for (metric, variants) in &all.counters {
-                for v in variants {
-                    let _ = metric.remove_label_values(&with(v).iter().map(String::as_str).collect::<Vec<_>>());
-                }
-            }
-            for (metric, variants) in &all.gauges {
-                for v in variants {
-                    let _ = metric.remove_label_values(&with(v).iter().map(String::as_str).collect::<Vec<_>>());
-                }
-            }
-            for (metric, variants) in &all.float_gauges {
-                for v in variants {
-                    let _ = metric.remove_label_values(&with(v).iter().map(String::as_str).collect::<Vec<_>>());
-                }
+            for remove in &removers {
+                remove(&e.labels);
             }
         }
         self.metrics.owners_exported.with_label_values(&[self.node.as_str()]).set(self.exported.len() as i64);

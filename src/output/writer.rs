@@ -242,6 +242,25 @@ mod tests {
     /// A reader that takes nothing until told to.
     struct Stalled(Arc<(Mutex<bool>, Condvar)>, Arc<Mutex<Vec<u8>>>);
 
+    /// The other side of a `Stalled` reader: opens it, and sees what it took.
+    #[derive(Default)]
+    struct Gate(Arc<(Mutex<bool>, Condvar)>, Arc<Mutex<Vec<u8>>>);
+
+    impl Gate {
+        fn reader(&self) -> Stalled {
+            Stalled(self.0.clone(), self.1.clone())
+        }
+
+        /// Lets the reader take what was queued; what it took, a moment later.
+        fn open(&self) -> Vec<u8> {
+            let (open, cv) = &*self.0;
+            *open.lock().unwrap() = true;
+            cv.notify_all();
+            std::thread::sleep(Duration::from_millis(200));
+            self.1.lock().unwrap().clone()
+        }
+    }
+
     impl Write for Stalled {
         fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
             let (open, cv) = &*self.0;
@@ -259,10 +278,9 @@ mod tests {
 
     #[test]
     fn a_stalled_reader_costs_records_not_time_once_stopping() {
-        let gate = Arc::new((Mutex::new(false), Condvar::new()));
-        let got = Arc::new(Mutex::new(Vec::new()));
+        let gate = Gate::default();
         let shutdown = Shutdown::inert();
-        let mut w = BackgroundWriter::new(Stalled(gate.clone(), got.clone()), shutdown.clone()).unwrap();
+        let mut w = BackgroundWriter::new(gate.reader(), shutdown.clone()).unwrap();
         let line = vec![b'x'; 1023].into_iter().chain([b'\n']).collect::<Vec<u8>>();
         // The queue fills up and one chunk is being written: then a producer would wait.
         for _ in 0..(QUEUE_BYTES + CHUNK) / line.len() {
@@ -280,11 +298,7 @@ mod tests {
         handle.finish(|| {});
         assert!(handle.dropped_records() >= 1000, "dropped and counted: {}", handle.dropped_records());
         // The reader wakes: what was queued reaches it whole, line by line.
-        let (open, cv) = &*gate;
-        *open.lock().unwrap() = true;
-        cv.notify_all();
-        std::thread::sleep(Duration::from_millis(200));
-        let got = got.lock().unwrap();
+        let got = gate.open();
         assert_eq!(got.len() % line.len(), 0);
         assert!(got.len() >= CHUNK);
     }
@@ -293,10 +307,9 @@ mod tests {
     fn records_cut_by_a_chunk_boundary_are_never_left_half_written() {
         // Lines that do not divide the chunk size: the chunk boundary falls
         // inside a record, and the chunk after it is the one dropped.
-        let gate = Arc::new((Mutex::new(false), Condvar::new()));
-        let got = Arc::new(Mutex::new(Vec::new()));
+        let gate = Gate::default();
         let shutdown = Shutdown::inert();
-        let mut w = BackgroundWriter::new(Stalled(gate.clone(), got.clone()), shutdown.clone()).unwrap();
+        let mut w = BackgroundWriter::new(gate.reader(), shutdown.clone()).unwrap();
         let line = vec![b'y'; 999].into_iter().chain([b'\n']).collect::<Vec<u8>>();
         // Asked to stop first, so that the producer drops once the queue is full rather than wait.
         shutdown.request();
@@ -311,11 +324,7 @@ mod tests {
         let handle = w.handle();
         drop(w);
         handle.finish(|| {});
-        let (open, cv) = &*gate;
-        *open.lock().unwrap() = true;
-        cv.notify_all();
-        std::thread::sleep(Duration::from_millis(200));
-        let got = got.lock().unwrap();
+        let got = gate.open();
         assert!(handle.dropped_records() > 0);
         assert_eq!(got.last(), Some(&b'\n'), "the output ends with a whole record");
         assert!(got.split(|b| *b == b'\n').filter(|l| !l.is_empty()).all(|l| l == &line[..999]), "every line whole");

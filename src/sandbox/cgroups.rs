@@ -57,8 +57,5 @@ fn has_children(path: &Path) -> bool {
 
 /// A cgroup's CPU time so far (cgroup v2 cpu.stat usage_usec), in microseconds.
 pub fn cpu_usec(path: &Path) -> u64 {
-    fs::read_to_string(path.join("cpu.stat"))
-        .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("usage_usec ")).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or(0)
+    crate::host::Cgroupfs::at(path).cpu_usage_usec("/").unwrap_or(0)
 }

@@ -29,7 +29,7 @@ use ratatui::Terminal;
 use crate::aggregate::model::NodeModel;
 use crate::aggregate::observation::Observation;
 use crate::collect::{collect, CollectOptions};
-use crate::host::Host;
+use crate::host::{Host, UsageMeter};
 use crate::output::writer::{BackgroundWriter, OutputHandle};
 use crate::output::metrics::MetricsOutput;
 use crate::output::JsonSink;
@@ -140,40 +140,6 @@ fn join(worker: JoinHandle<Result<()>>) -> Result<()> {
     worker.join().map_err(|_| anyhow!("the collection thread panicked"))?
 }
 
-/// podtop's own CPU and memory, from /proc/self (both threads).
-struct UsageMeter {
-    host: Host,
-    last: Option<(Instant, u64)>,
-    ticks_per_second: f64,
-    page_size: u64,
-}
-
-impl UsageMeter {
-    fn new(host: Host) -> Self {
-        UsageMeter {
-            host,
-            last: None,
-            ticks_per_second: procfs::ticks_per_second().max(1) as f64,
-            page_size: procfs::page_size().max(1),
-        }
-    }
-
-    fn sample(&mut self) -> Option<SelfUsage> {
-        let me = self.host.myself();
-        let ticks = me.cpu_ticks()?;
-        let now = Instant::now();
-        let rss_pages = me.resident_pages()?;
-        let cpu_percent = match self.last {
-            Some((then, before)) if now > then => {
-                100.0 * (ticks.saturating_sub(before) as f64 / self.ticks_per_second) / now.duration_since(then).as_secs_f64()
-            }
-            _ => 0.0,
-        };
-        self.last = Some((now, ticks));
-        Some(SelfUsage { cpu_percent, rss_bytes: rss_pages * self.page_size })
-    }
-}
-
 /// Raw mode and the alternate screen while it lives; restored on drop, also
 /// when unwinding from a panic (and by the panic hook before the message),
 /// and by the shutdown watchdog when the UI thread is stuck.
@@ -265,7 +231,8 @@ pub fn run_terminal(source: Source, interval: Duration, shutdown: &Shutdown) -> 
             last_liveness = (Instant::now(), lost);
         }
         if last_usage.elapsed() >= Duration::from_secs(1) {
-            app.usage = meter.sample();
+            let own = meter.sample();
+            app.usage = own.rss_bytes.map(|rss_bytes| SelfUsage { cpu_percent: 100.0 * own.cpu_cores.unwrap_or(0.0), rss_bytes });
             last_usage = Instant::now();
             dirty = true;
         }

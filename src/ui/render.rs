@@ -163,15 +163,15 @@ fn render_header(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         let own = if wide { "podtop CPU" } else { "CPU" };
         second.push(Span::raw(format!(" · {own} {:.1}% RSS {}", usage.cpu_percent, bytes(usage.rss_bytes))));
     }
-    if m.sidecars.count > 0 && wide {
+    if m.sidecars.bill.sidecars > 0 && wide {
         second.push(Span::raw(format!(
             " · sidecars {}: CPU {} RSS {}",
-            m.sidecars.count,
-            cores(m.sidecars.cpu_cores),
-            bytes(m.sidecars.rss_bytes)
+            m.sidecars.bill.sidecars,
+            cores(m.sidecars.bill.cpu_cores),
+            bytes(m.sidecars.bill.rss_bytes)
         )));
-    } else if m.sidecars.count > 0 {
-        second.push(Span::raw(format!(" · sidecars {}", m.sidecars.count)));
+    } else if m.sidecars.bill.sidecars > 0 {
+        second.push(Span::raw(format!(" · sidecars {}", m.sidecars.bill.sidecars)));
     }
     let room = (area.width as usize).saturating_sub(Line::from(second.clone()).width());
     match m.bpf_cpu_percent {
@@ -504,7 +504,7 @@ fn sidecar_miss_lines<'a>(app: &App, group: &Group, theme: &Theme, width: u16) -
     // Bytes of those hops: each relayed byte is sent by one end and received by the other.
     let loopback_bytes = t.tcp_local_tx_bytes + t.tcp_local_rx_bytes;
     let hop_bytes = group.sidecar.as_ref().map_or(0, |s| 2 * (s.totals.tx_bytes + s.totals.rx_bytes)).min(loopback_bytes);
-    let mut lines = sidecar_bill_lines(app, group, theme, label_width);
+    let mut lines = sidecar_bill_lines(app, group, theme, &label);
     lines.extend([
         Line::styled(format!("{} {:>8} {:>7}", label(""), "EVENTS", "SHARE"), theme.accent()),
         Line::styled(format!("{} {}", label("sidecar sees (TCP)"), share(sees)), theme.visible()),
@@ -535,14 +535,13 @@ fn sidecar_miss_lines<'a>(app: &App, group: &Group, theme: &Theme, width: u16) -
 
 /// The pod's sidecar and what it costs, over the last interval; for a pod
 /// without one, a line that says the scope is hypothetical.
-fn sidecar_bill_lines<'a>(app: &App, group: &Group, theme: &Theme, label_width: usize) -> Vec<Line<'a>> {
+fn sidecar_bill_lines<'a>(app: &App, group: &Group, theme: &Theme, label: &dyn Fn(&str) -> String) -> Vec<Line<'a>> {
     if !group.is_pod() {
         return Vec::new();
     }
     let Some(sidecar) = &group.sidecar else {
         return vec![Line::styled("no container here relays: what a sidecar would see", theme.dim()), Line::raw("")];
     };
-    let label = |text: &str| format!("{:<label_width$}", truncate(text, label_width));
     let bill = &sidecar.last;
     let name = sidecar.container_id.as_deref().map(|id| container_in(group, id)).unwrap_or_else(|| "?".into());
     let hint = bill.hint.map(|h| format!(" ({h})")).unwrap_or_default();
