@@ -2,10 +2,24 @@
 #   make run    build and start podtop's TUI on this node; with no pods here, on the demo pods
 #   make test   install what is missing, build, run every test (root: real eBPF),
 #               also on Debian's 6.1 and 6.12 kernels under qemu
+#   make dist / make install / make image   a static binary to copy, installed with
+#               its man page and completions, or as an OCI image (deploy/ for a DaemonSet)
 #   make bench / make soak / make fuzz   figures, memory under churn, fuzzing
 
 CARGO      ?= cargo
 BINARY     := target/release/podtop
+VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml)
+# Building needs Rust at the crate's rust-version or later.
+RUST_VERSION := $(shell sed -n 's/^rust-version = "\([0-9.]*\)".*/\1/p' Cargo.toml)
+# make install: where, and into which staging root (packagers).
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+# make dist: one file with libbpf, libelf, zlib and the C library linked in.
+DIST_TARGET := x86_64-unknown-linux-gnu
+# make image: built with podman (or docker where podman is absent).
+IMAGE      ?= localhost/podtop:$(VERSION)
+ENGINE     ?= $(shell command -v podman || command -v docker)
+ENGINE_FLAGS ?=
 # What the build (clang for the BPF object, libelf/zlib for libbpf) and the
 # tests and the demo (bpftool, runc with a busybox rootfs, iproute2, setpriv,
 # python3, haproxy as the sidecar, iptables to redirect to it as a mesh does,
@@ -17,8 +31,15 @@ APT_PACKAGES := clang llvm libelf-dev zlib1g-dev pkg-config bpftool runc busybox
 BENCH_PACKAGES := bpftrace
 # Other kernels under qemu (virtiofsd comes with qemu-system-common).
 KERNEL_TEST_PACKAGES := qemu-system-x86 xz-utils
+# The image and its test (podman), the man page's reader, and a Python
+# environment for kubernetes-validate, which checks deploy/ against the
+# Kubernetes API schemas offline.
+SHIP_PACKAGES := podman man-db python3-venv
+KUBERNETES_VALIDATE := kubernetes-validate==1.37.0
+VENV := target/venv
 
-.PHONY: all deps install-packages build test unit-test integration-test test-kernels run demo json probes bench soak fuzz clean
+.PHONY: all deps toolchain install-packages build test unit-test integration-test test-kernels test-ship \
+	dist install image run demo json probes bench soak fuzz clean
 
 all: build
 
@@ -32,11 +53,20 @@ install-packages:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-build: deps
+# One line naming what is missing, rather than cargo's errors about a crate's
+# edition (make's own $(error): one line, and only when a build is asked for).
+CARGO_VERSION = $(shell $(CARGO) --version 2>/dev/null | cut -d' ' -f2 | cut -d- -f1)
+NO_CARGO = podtop: building needs Rust $(RUST_VERSION) or later and $(CARGO) is not on PATH: get it from https://rustup.rs
+OLD_CARGO = podtop: building needs Rust $(RUST_VERSION) or later and $(CARGO) is $(or $(CARGO_VERSION),unknown): rustup update stable
+toolchain:
+	$(if $(shell command -v $(CARGO) 2>/dev/null),,$(error $(NO_CARGO)))
+	$(if $(shell printf '%s\n%s\n' "$(RUST_VERSION)" "$(CARGO_VERSION)" | sort -V -C && echo new),,$(error $(OLD_CARGO)))
+
+build: deps toolchain
 	$(CARGO) build --release --locked
 
 # Unit tests need no root: decoders, parsers, JSON encoding.
-unit-test: deps
+unit-test: deps toolchain
 	$(CARGO) test --release --locked --lib --bins
 
 # Integration tests load the real eBPF programs and make real cgroups,
@@ -51,7 +81,41 @@ test-kernels: build
 	@$(MAKE) --no-print-directory install-packages PACKAGES="$(KERNEL_TEST_PACKAGES)"
 	bash tests/kernels/run.sh
 
-test: unit-test integration-test test-kernels
+# make dist, make install and make image, and deploy/ checked against the
+# Kubernetes API schemas (tests/ship.sh).
+# (the image is built there in the test's own podman storage, removed after).
+test-ship: build dist
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(SHIP_PACKAGES)"
+	@[ -x $(VENV)/bin/kubernetes-validate ] || { python3 -m venv $(VENV) && $(VENV)/bin/pip install -q $(KUBERNETES_VALIDATE); }
+	VENV=$(VENV) bash tests/ship.sh
+
+test: unit-test integration-test test-ship test-kernels
+
+# A file to copy to any x86_64 Linux node: statically linked (libbpf, libelf,
+# zlib and glibc; podtop resolves no names, so glibc's static NSS caveat does
+# not apply), the BPF object embedded.
+dist: deps toolchain
+	LIBBPF_SYS_LIBRARY_PATH=$$(pkg-config --variable=libdir libelf) RUSTFLAGS="-C target-feature=+crt-static" \
+		$(CARGO) build --release --locked --features static --target $(DIST_TARGET) --target-dir target/dist
+	@mkdir -p dist
+	strip -o dist/podtop target/dist/$(DIST_TARGET)/release/podtop
+	@file dist/podtop
+
+# The binary, podtop(8) and bash, zsh and fish completions, all drawn from
+# the program itself.
+install: build
+	install -D -m 0755 $(BINARY) $(DESTDIR)$(PREFIX)/sbin/podtop
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	$(BINARY) manpage > $(DESTDIR)$(PREFIX)/share/man/man8/podtop.8
+	$(BINARY) completions bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/podtop
+	$(BINARY) completions zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_podtop
+	$(BINARY) completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/podtop.fish
+
+# The OCI image: dist/podtop alone (deploy/Containerfile); deploy/ runs it as a DaemonSet.
+image: dist
+	@[ -n "$(ENGINE)" ] || $(MAKE) --no-print-directory install-packages PACKAGES=podman
+	$(or $(ENGINE),podman) $(ENGINE_FLAGS) build --quiet --build-arg VERSION=$(VERSION) -t $(IMAGE) -f deploy/Containerfile dist/
 
 # Kubelet's pods live under a kubepods cgroup; without any, the demo makes three.
 run: build

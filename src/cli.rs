@@ -78,6 +78,10 @@ pub struct Cli {
     #[arg(long, value_name = "COLSxROWS", value_parser = parse_size, global = true)]
     pub dump_screen: Option<(u16, u16)>,
 
+    /// The node's name in records and metrics (a DaemonSet sets NODE_NAME from spec.nodeName); default: the hostname
+    #[arg(long, value_name = "NAME", env = "NODE_NAME", global = true)]
+    pub node_name: Option<String>,
+
     /// Serve Prometheus metrics at http://ADDR/metrics (beside the TUI or --json; `podtop serve` for metrics only)
     #[arg(long, value_name = "ADDR", global = true)]
     pub metrics: Option<std::net::SocketAddr>,
@@ -110,6 +114,11 @@ pub enum Command {
     Demo,
     /// No output but Prometheus metrics at --metrics ADDR (for a DaemonSet), until stopped
     Serve,
+    /// Print the shell's completion script (e.g. `podtop completions bash > /etc/bash_completion.d/podtop`)
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page podtop(8) as roff (what `make install` installs)
+    #[command(hide = true)]
+    Manpage,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

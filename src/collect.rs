@@ -43,6 +43,8 @@ pub struct CollectOptions {
     pub skip_probes: Vec<String>,
     /// Mask secrets in exec arguments.
     pub redact: bool,
+    /// The node's name; None: the hostname (which, in a pod, is the pod's).
+    pub node_name: Option<String>,
     /// Turn on the kernel's accounting of BPF run time (shown by the TUI);
     /// where it is already on (sysctl kernel.bpf_stats_enabled), it is read anyway.
     pub bpf_run_time: bool,
@@ -202,7 +204,7 @@ pub fn collect<S: Sink>(
     let read_run_time = opts.bpf_run_time || RunTimeStats::enabled_by_sysctl(&host);
 
     let start = StartInfo {
-        node: host.node_name(),
+        node: opts.node_name.clone().unwrap_or_else(|| host.node_name()),
         kernel: host.kernel_release(),
         cgroup_mount: mount_text,
         probes: &probes.report,

@@ -1,9 +1,11 @@
 //! The commands, one room each with the same shape: `run(&Cli, &Shutdown)`.
 //! `podtop` (TUI on a terminal, JSON otherwise), `podtop replay`, `podtop
-//! demo`, `podtop probes`. Signals and the deadline are handled in one place,
+//! demo`, `podtop probes`, `podtop serve`, and the documents drawn from the
+//! command line itself (`podtop completions`, the man page). Signals and the deadline are handled in one place,
 //! `shutdown`, installed here once for every command.
 
 pub mod demo;
+pub mod docs;
 pub mod json;
 pub mod probes;
 pub mod replay;
@@ -15,7 +17,7 @@ use anyhow::Result;
 use crate::cli::{Cli, Command};
 use crate::collect::CollectOptions;
 use crate::enrich::filter::Filter;
-use crate::output::metrics::MetricsOutput;
+use crate::output::metrics::{MetricsOptions, MetricsOutput};
 use crate::shutdown::Shutdown;
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -25,6 +27,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Replay { file, speed }) => replay::run(&cli, file, *speed, &shutdown),
         Some(Command::Demo) => demo::run(&cli, &shutdown),
         Some(Command::Serve) => serve::run(&cli, &shutdown),
+        Some(Command::Completions { shell }) => docs::completions(*shell),
+        Some(Command::Manpage) => docs::manpage(),
         None if tui::wanted(&cli) => tui::run(&cli, &shutdown),
         None => json::run(&cli, &shutdown),
     };
@@ -34,7 +38,13 @@ pub fn run(cli: Cli) -> Result<()> {
 
 /// `--metrics ADDR`: served from before collection starts (a taken port is an error at once).
 pub fn metrics_output(cli: &Cli, shutdown: &Shutdown) -> Result<Option<MetricsOutput>> {
-    cli.metrics.map(|addr| MetricsOutput::start(addr, cli.metrics_forget, cli.metrics_max_cgroups, shutdown.clone())).transpose()
+    let options = MetricsOptions {
+        forget_after: cli.metrics_forget,
+        max_cgroups: cli.metrics_max_cgroups,
+        // Ten intervals missed, and never less than 30 s: a slow node is not a dead podtop.
+        stale_after: (cli.interval * 10).max(std::time::Duration::from_secs(30)),
+    };
+    cli.metrics.map(|addr| MetricsOutput::start(addr, &options, shutdown.clone())).transpose()
 }
 
 /// The line on stderr at the end: what was seen, lost and dropped, and the probes detached.
@@ -66,5 +76,6 @@ pub fn collect_options(cli: &Cli, for_tui: bool) -> CollectOptions {
         skip_probes: cli.skip_probes.clone(),
         bpf_run_time: for_tui && cli.bpf_stats,
         redact: !cli.no_redact,
+        node_name: cli.node_name.clone(),
     }
 }

@@ -46,10 +46,12 @@ pub struct MetadataSources {
 }
 
 
-/// The runtimes' state directories, relative to the root.
-const DOCKER: &str = "var/lib/docker";
+/// The runtimes' state directories, relative to the root: each the deepest
+/// directory podtop needs, since nothing is read across a mount point and a
+/// DaemonSet mounts exactly these (deploy/podtop.yaml).
+const DOCKER: &str = "var/lib/docker/containers";
 const CONTAINERD_TASKS: &str = "run/containerd/io.containerd.runtime.v2.task";
-const STORAGES: [&str; 2] = ["run/containers/storage", "var/lib/containers/storage"];
+const STORAGES: [&str; 2] = ["run/containers/storage/overlay-containers", "var/lib/containers/storage/overlay-containers"];
 const RUNC: &str = "run/runc";
 /// runc state kept per namespace by containerd's and docker's shims.
 const RUNC_BY_NAMESPACE: [&str; 2] = ["run/containerd/runc", "run/docker/runtime-runc"];
@@ -165,7 +167,7 @@ impl MetadataSources {
             return None;
         }
         // docker first: its own name beats the bundle's missing annotations.
-        if let Some(config) = self.read_json(DOCKER, &format!("containers/{id}/config.v2.json")) {
+        if let Some(config) = self.read_json(DOCKER, &format!("{id}/config.v2.json")) {
             return Some(from_docker_config(&config));
         }
         // containerd's shim v2 bundles: <tasks>/<namespace>/<id>/config.json
@@ -182,7 +184,7 @@ impl MetadataSources {
         }
         // containers/storage: podman and cri-o
         for storage in STORAGES {
-            if let Some(config) = self.read_json(storage, &format!("overlay-containers/{id}/userdata/config.json")) {
+            if let Some(config) = self.read_json(storage, &format!("{id}/userdata/config.json")) {
                 let mut meta = from_oci_config(&config);
                 let is_crio = meta.pod_name.is_some();
                 meta.runtime = Some(if is_crio { Runtime::CriO } else { Runtime::Podman });
@@ -221,7 +223,7 @@ impl MetadataSources {
 
     fn containers_storage_name(&mut self, id: &str) -> Option<String> {
         [STORAGES[1], STORAGES[0]].into_iter().find_map(|storage| {
-            let list = self.read_json(storage, "overlay-containers/containers.json")?;
+            let list = self.read_json(storage, "containers.json")?;
             name_in_containers_json(&list, id)
         })
     }

@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -81,6 +81,9 @@ pub struct Metrics {
     own_rss_bytes: IntGaugeVec,
     owners_exported: IntGaugeVec,
     owners_dropped: IntCounterVec,
+    /// When the collection loop last ended an interval (its stats record):
+    /// what /healthz answers from.
+    heartbeat: Mutex<Instant>,
 }
 
 fn labels_with(extra: &[&'static str]) -> Vec<&'static str> {
@@ -156,8 +159,19 @@ impl Metrics {
                 &["node"],
             )?,
             registry,
+            heartbeat: Mutex::new(Instant::now()),
         };
         Ok(metrics)
+    }
+
+    /// An interval ended: collection is alive.
+    fn beat(&self) {
+        *self.heartbeat.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
+    /// How long since an interval last ended (or since the start).
+    fn since_beat(&self) -> Duration {
+        self.heartbeat.lock().unwrap_or_else(|e| e.into_inner()).elapsed()
     }
 
     /// Removers of every series of one owner, to forget them together.
@@ -355,6 +369,7 @@ impl Sink for MetricsSink {
 
     fn stats(&mut self, _unix_ns: u64, stats: &Stats) -> io::Result<()> {
         let m = self.metrics.clone();
+        m.beat();
         let before = self.last_stats.take().unwrap_or_default();
         let before_of = |kind| before.per_kind.iter().find(|(k, _, _)| *k == kind).map_or((0, 0), |(_, s, l)| (*s, *l));
         for (kind, seen, lost) in &stats.per_kind {
@@ -388,12 +403,20 @@ pub struct MetricsOutput {
     max_cgroups: usize,
 }
 
+/// What `--metrics` needs besides its address.
+pub struct MetricsOptions {
+    pub forget_after: Duration,
+    pub max_cgroups: usize,
+    /// /healthz fails when no interval has ended for this long.
+    pub stale_after: Duration,
+}
+
 impl MetricsOutput {
     /// Binds `addr` and serves from there on (see `serve`).
-    pub fn start(addr: SocketAddr, forget_after: Duration, max_cgroups: usize, shutdown: Shutdown) -> Result<MetricsOutput> {
+    pub fn start(addr: SocketAddr, options: &MetricsOptions, shutdown: Shutdown) -> Result<MetricsOutput> {
         let metrics = Arc::new(Metrics::new()?);
-        serve(addr, metrics.clone(), shutdown)?;
-        Ok(MetricsOutput { metrics, forget_after, max_cgroups })
+        serve(addr, metrics.clone(), options.stale_after, shutdown)?;
+        Ok(MetricsOutput { metrics, forget_after: options.forget_after, max_cgroups: options.max_cgroups })
     }
 
     /// The sink that updates them, for the node `node`.
@@ -402,26 +425,39 @@ impl MetricsOutput {
     }
 }
 
-/// Serves /metrics on `addr` until podtop stops; a request for anything else
-/// gets 404. Bound before collection starts, so that a taken port is a clear
-/// error at once.
-pub fn serve(addr: SocketAddr, metrics: Arc<Metrics>, shutdown: Shutdown) -> Result<JoinHandle<()>> {
+/// Serves /metrics and /healthz on `addr` until podtop stops; a request for
+/// anything else gets 404. Bound before collection starts, so that a taken
+/// port is a clear error at once.
+pub fn serve(addr: SocketAddr, metrics: Arc<Metrics>, stale_after: Duration, shutdown: Shutdown) -> Result<JoinHandle<()>> {
     let server = tiny_http::Server::http(addr).map_err(|e| anyhow::anyhow!("{e}")).with_context(|| format!("--metrics {addr}"))?;
     let handle = std::thread::Builder::new().name("podtop-metrics".into()).spawn(move || {
         while !shutdown.requested() {
             // A short wait: podtop ends within a second of being asked.
             let Ok(Some(request)) = server.recv_timeout(Duration::from_millis(100)) else { continue };
-            let response = if request.url() == "/metrics" || request.url().starts_with("/metrics?") {
-                let content_type = tiny_http::Header::from_bytes("Content-Type", "text/plain; version=0.0.4; charset=utf-8").expect("a valid header");
-                tiny_http::Response::from_data(metrics.encode()).with_header(content_type)
-            } else {
-                tiny_http::Response::from_data(b"podtop: /metrics\n".to_vec()).with_status_code(404)
-            };
+            let (status, content_type, body) = answer(request.url(), &metrics, stale_after);
+            let content_type = tiny_http::Header::from_bytes("Content-Type", content_type).expect("a valid header");
             // A scraper that went away is its own business.
-            let _ = request.respond(response);
+            let _ = request.respond(tiny_http::Response::from_data(body).with_status_code(status).with_header(content_type));
         }
     })?;
     Ok(handle)
+}
+
+/// The answer to a request for `url`: status, content type, body.
+/// /healthz is what a liveness probe asks: 200 while the collection loop
+/// ends its intervals, 503 once it has not for `stale_after` (stuck or dead:
+/// the metrics would be frozen, so the pod is better restarted).
+fn answer(url: &str, metrics: &Metrics, stale_after: Duration) -> (u16, &'static str, Vec<u8>) {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    let path = url.split_once('?').map_or(url, |(path, _)| path);
+    match path {
+        "/metrics" => (200, "text/plain; version=0.0.4; charset=utf-8", metrics.encode()),
+        "/healthz" => match metrics.since_beat() {
+            quiet if quiet < stale_after => (200, TEXT, b"ok\n".to_vec()),
+            quiet => (503, TEXT, format!("podtop: no interval has ended for {} s\n", quiet.as_secs()).into_bytes()),
+        },
+        _ => (404, TEXT, b"podtop: /metrics or /healthz\n".to_vec()),
+    }
 }
 
 #[cfg(test)]
@@ -449,6 +485,71 @@ mod tests {
         for label in OWNER {
             assert!(line("podtop_opens_total{").contains(&format!("{label}=\"")), "{label}");
         }
+    }
+
+    /// deploy/grafana-dashboard.json is imported as is: every metric its
+    /// queries name must be one podtop exports.
+    #[test]
+    fn the_grafana_dashboard_queries_only_exported_metrics() {
+        let metrics = Arc::new(Metrics::new().unwrap());
+        // A cap of one cgroup, so that the dropped-cgroups counter exists too.
+        let mut sink = MetricsSink::new(metrics.clone(), "n".into(), 1, Duration::from_secs(300));
+        feed_every_kind(&mut sink);
+        // Counters are exported from their first increment: one of each.
+        let mut one_of_each = CgroupCounters::default();
+        for (name, _) in CgroupCounters::default().fields() {
+            one_of_each.set(name, 1);
+        }
+        sink.counters(&CountersRecord { unix_ns: 0, owner: &pod_owner(), delta: one_of_each }).unwrap();
+        let second = crate::records::fixtures::host_owner();
+        sink.counters(&CountersRecord { unix_ns: 0, owner: &second, delta: one_of_each }).unwrap();
+        let exported: HashSet<String> = metrics.registry.gather().iter().map(|family| family.name().to_string()).collect();
+
+        let dashboard: serde_json::Value = serde_json::from_str(include_str!("../../deploy/grafana-dashboard.json")).expect("valid JSON");
+        let mut queries = Vec::new();
+        collect_queries(&dashboard, &mut queries);
+        let named: HashSet<&str> = queries
+            .iter()
+            .flat_map(|q| q.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+            .filter(|word| word.starts_with("podtop_"))
+            .collect();
+        let unknown: Vec<_> = named.iter().filter(|name| !exported.contains(**name)).collect();
+        assert!(unknown.is_empty(), "the dashboard queries metrics podtop does not export: {unknown:?}");
+        for wanted in ["podtop_tcp_bytes_total", "podtop_sidecar_added_latency_seconds", "podtop_cpu_cores", "podtop_events_lost_total"] {
+            assert!(named.contains(wanted), "the dashboard shows no {wanted}");
+        }
+    }
+
+    /// Every `expr` (panel queries) and `definition` (variables) in the dashboard.
+    fn collect_queries(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, v) in map {
+                    match (key.as_str(), v) {
+                        ("expr" | "definition", serde_json::Value::String(q)) => out.push(q.clone()),
+                        _ => collect_queries(v, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| collect_queries(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn healthz_fails_once_intervals_stop_ending() {
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let mut sink = MetricsSink::new(metrics.clone(), "n".into(), 10, Duration::from_secs(300));
+        let stale_after = Duration::from_millis(50);
+        assert_eq!(answer("/healthz", &metrics, stale_after).0, 200, "alive from the start");
+        std::thread::sleep(Duration::from_millis(60));
+        let (status, _, body) = answer("/healthz", &metrics, stale_after);
+        assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
+        sink.stats(0, &Stats::default()).unwrap();
+        assert_eq!(answer("/healthz?verbose", &metrics, stale_after).0, 200, "an interval ended");
+        assert_eq!(answer("/metrics?x=1", &metrics, stale_after).0, 200);
+        assert_eq!(answer("/", &metrics, stale_after).0, 404);
+        assert_eq!(answer("/metricsx", &metrics, stale_after).0, 404);
     }
 
     #[test]
