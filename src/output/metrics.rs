@@ -506,6 +506,13 @@ mod tests {
         let exported: HashSet<String> = metrics.registry.gather().iter().map(|family| family.name().to_string()).collect();
 
         let dashboard: serde_json::Value = serde_json::from_str(include_str!("../../deploy/grafana-dashboard.json")).expect("valid JSON");
+        // Grafana lays panels on a 24-column grid of whole numbers.
+        for panel in dashboard["panels"].as_array().expect("panels") {
+            let grid = &panel["gridPos"];
+            let cell = |k: &str| grid[k].as_u64().unwrap_or_else(|| panel_error(panel, k));
+            assert!(cell("x") + cell("w") <= 24 && cell("h") > 0, "{}: off the grid", panel["title"]);
+            cell("y");
+        }
         let mut queries = Vec::new();
         collect_queries(&dashboard, &mut queries);
         let named: HashSet<&str> = queries
@@ -518,6 +525,10 @@ mod tests {
         for wanted in ["podtop_tcp_bytes_total", "podtop_sidecar_added_latency_seconds", "podtop_cpu_cores", "podtop_events_lost_total"] {
             assert!(named.contains(wanted), "the dashboard shows no {wanted}");
         }
+    }
+
+    fn panel_error(panel: &serde_json::Value, key: &str) -> u64 {
+        panic!("{}: gridPos.{key} is not a whole number: {}", panel["title"], panel["gridPos"])
     }
 
     /// Every `expr` (panel queries) and `definition` (variables) in the dashboard.
