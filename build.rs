@@ -1,24 +1,33 @@
-//! Compiles the CO-RE eBPF program into a skeleton in OUT_DIR.
+//! Compiles the CO-RE eBPF programs into skeletons in OUT_DIR: podtop's own,
+//! and the benchmark's floor (the empty hook and a minimal byte counter that
+//! `make bench` measures podtop against), one `SkeletonBuilder` each.
 use std::env;
 use std::path::PathBuf;
 
 use libbpf_cargo::SkeletonBuilder;
 
-const SOURCE: &str = "src/bpf/podtop.bpf.c";
+/// Each program, the skeleton it becomes, and the headers it includes.
+const PROGRAMS: [(&str, &str, &[&str]); 2] = [
+    ("src/bpf/podtop.bpf.c", "podtop.skel.rs", &["src/bpf/events.h", "src/bpf/vmlinux.h"]),
+    ("benches/bpf/floor.bpf.c", "floor.skel.rs", &["src/bpf/vmlinux.h"]),
+];
 
 fn main() {
-    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("podtop.skel.rs");
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let arch = env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets CARGO_CFG_TARGET_ARCH");
     if arch != "x86_64" {
-        // The syscall numbers and pt_regs fields in the BPF program are x86_64's.
+        // The syscall numbers and pt_regs fields in the BPF programs are x86_64's.
         panic!("podtop's BPF program supports x86_64 only (target is {arch})");
     }
-    SkeletonBuilder::new()
-        .source(SOURCE)
-        .clang_args(["-I", "src/bpf", "-D__TARGET_ARCH_x86", "-Wall", "-Wno-unused-function"])
-        .build_and_generate(&out)
-        .unwrap_or_else(|e| panic!("building {SOURCE}: {e:#}"));
-    for file in [SOURCE, "src/bpf/events.h", "src/bpf/vmlinux.h"] {
-        println!("cargo:rerun-if-changed={file}");
+    for (source, skeleton, headers) in PROGRAMS {
+        SkeletonBuilder::new()
+            .source(source)
+            .clang_args(["-I", "src/bpf", "-D__TARGET_ARCH_x86", "-Wall", "-Wno-unused-function"])
+            .build_and_generate(out_dir.join(skeleton))
+            .unwrap_or_else(|e| panic!("building {source}: {e:#}"));
+        println!("cargo:rerun-if-changed={source}");
+        for header in headers {
+            println!("cargo:rerun-if-changed={header}");
+        }
     }
 }

@@ -3,19 +3,27 @@
 //! configurations round by round and reports medians, since these machines
 //! are noisy.
 //!
-//! 1. Added cost per operation (openat+close, fork+exec, TCP request/response
-//!    on loopback): nothing attached, podtop's TUI mode (kernel counters),
-//!    `podtop --json > /dev/null`, and bpftrace counting / printing per event.
+//! 1. Added cost per operation (getppid, a syscall podtop ignores; a 64-byte
+//!    pwrite+pread on a regular file; openat+close; fork+exec; TCP
+//!    request/response on loopback): nothing attached, the floor (the bench's
+//!    own programs on podtop's syscall hook: empty, and a minimal per-CPU byte
+//!    counter per cgroup), podtop's TUI mode (kernel counters),
+//!    `podtop --json > /dev/null`, and bpftrace counting / printing per event;
+//!    podtop's cost as a multiple of the floor's, beside the issue's targets.
 //! 2. Throughput of `podtop --json > /dev/null`: the highest open rate with
 //!    no event lost, and the loss at twice that rate.
 //! 3. A sidecar's cost against eBPF's: request/response latency and CPU per
 //!    request between two pods, direct, through haproxy in the client pod,
 //!    and direct with podtop attached.
 //! 4. podtop's footprint: CPU and memory idle and under load; time to attach.
+//! 5. Two cores doing file I/O in one cgroup and in two: what shared counters
+//!    cost when both cores update them (podtop TUI mode against the floor).
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::mem::MaybeUninit;
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,14 +31,44 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::OpenObject;
 use podtop::enrich::cgroup_path::QosClass;
 use podtop::sandbox::{self, Pod, PodSpec};
 
+/// The bench's own programs on podtop's syscall hook (benches/bpf/floor.bpf.c),
+/// built into a skeleton by build.rs like podtop's.
+mod floor {
+    #![allow(clippy::all, dead_code, non_camel_case_types, non_snake_case, non_upper_case_globals, unused_imports)]
+    include!(concat!(env!("OUT_DIR"), "/floor.skel.rs"));
+}
+
 const OPEN_PATH: &[u8] = b"/etc/hostname\0";
+/// What each pwrite and pread moves: a small record, so that the hook's cost
+/// is not lost in the copy.
+const FILE_IO_BYTES: usize = 64;
 const BPFTRACE_PROBES: &str = "tracepoint:syscalls:sys_enter_openat, tracepoint:sched:sched_process_exec, tracepoint:sock:inet_sock_set_state";
 
 fn podtop_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_podtop"))
+}
+
+/// PODTOP_COMPARE=PATH: another podtop binary (a build from before a
+/// change) measured in TUI mode beside this one, in the same interleaved
+/// rounds: on a noisy machine, a before/after comparison is only as good as
+/// the rounds it shares.
+fn compared_binary() -> Option<PathBuf> {
+    std::env::var_os("PODTOP_COMPARE").map(PathBuf::from)
+}
+
+/// The configurations measured, with the compared binary's after podtop's own.
+fn with_compared(tools: &[Tool]) -> Vec<Tool> {
+    let mut all = tools.to_vec();
+    if compared_binary().is_some() {
+        let after = all.iter().position(|t| *t == Tool::PodtopTui).map_or(all.len(), |i| i + 1);
+        all.insert(after, Tool::PodtopTuiCompared);
+    }
+    all
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -43,6 +81,41 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 }
 
 // ---------------------------------------------------------------- workloads
+
+fn getppid(n: u64) -> f64 {
+    let start = Instant::now();
+    for _ in 0..n {
+        // SAFETY: getppid has no preconditions. The raw syscall, so that no
+        // libc cache can answer it without entering the kernel.
+        unsafe { libc::syscall(libc::SYS_getppid) };
+    }
+    start.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// A regular file of the bench's own, on the disk's file system (not tmpfs).
+fn scratch_file(name: &str) -> (fs::File, PathBuf) {
+    let path = std::env::temp_dir().join(name);
+    let file = fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).expect("a scratch file");
+    (file, path)
+}
+
+/// `n` pairs of a 64-byte pwrite and pread at the start of `file`.
+fn pwrite_pread_on(file: &fs::File, n: u64) -> f64 {
+    let mut buf = [7u8; FILE_IO_BYTES];
+    let start = Instant::now();
+    for _ in 0..n {
+        file.write_all_at(&buf, 0).expect("pwrite");
+        file.read_exact_at(&mut buf, 0).expect("pread");
+    }
+    start.elapsed().as_nanos() as f64 / n as f64
+}
+
+fn pwrite_pread(n: u64) -> f64 {
+    let (file, path) = scratch_file("podtop-bench-file-io");
+    let per_op = pwrite_pread_on(&file, n);
+    let _ = fs::remove_file(path);
+    per_op
+}
 
 fn openat_close(n: u64) -> f64 {
     let start = Instant::now();
@@ -124,12 +197,26 @@ fn open_at_rate(rate: u64, seconds: f64, threads: u64) -> u64 {
     done.load(Ordering::Relaxed)
 }
 
+/// How many pieces each workload runs in; the fastest one is its figure.
+const CHUNKS: u64 = 5;
+
+/// `run` over `n` operations in CHUNKS pieces: ns per operation of the
+/// fastest piece. Whatever else the machine does (builds, tests) only ever
+/// adds time, and the hooks' cost is in every piece.
+fn fastest_chunk(run: fn(u64) -> f64, n: u64) -> f64 {
+    (0..CHUNKS).map(|_| run(n / CHUNKS)).fold(f64::INFINITY, f64::min)
+}
+
 // ---------------------------------------------------------------- tools
 
 #[derive(Clone, Copy, PartialEq)]
 enum Tool {
     Nothing,
+    FloorEmpty,
+    FloorBytesPerCpu,
     PodtopTui,
+    /// The TUI mode of another podtop binary (PODTOP_COMPARE).
+    PodtopTuiCompared,
     PodtopJson,
     BpftraceCount,
     BpftracePrintf,
@@ -139,7 +226,10 @@ impl Tool {
     fn name(self) -> &'static str {
         match self {
             Tool::Nothing => "nothing attached",
+            Tool::FloorEmpty => "floor: empty tp_btf/sys_exit",
+            Tool::FloorBytesPerCpu => "floor: bytes per cgroup, per-CPU hash",
             Tool::PodtopTui => "podtop TUI mode",
+            Tool::PodtopTuiCompared => "podtop TUI mode, PODTOP_COMPARE's binary",
             Tool::PodtopJson => "podtop --json > /dev/null",
             Tool::BpftraceCount => "bpftrace @[cgroup] = count()",
             Tool::BpftracePrintf => "bpftrace printf > /dev/null",
@@ -147,13 +237,20 @@ impl Tool {
     }
 }
 
-fn loaded_programs() -> usize {
-    let out = Command::new("bpftool").args(["prog", "show", "--json"]).output().expect("bpftool");
-    serde_json::from_slice::<serde_json::Value>(&out.stdout).ok().and_then(|v| v.as_array().map(Vec::len)).unwrap_or(0)
+/// The BPF objects a process holds (programs, links, perf events, maps), by
+/// its open fds; and how many of them are programs. Counted per process, not
+/// machine-wide: other work on the machine loads and unloads programs too.
+fn bpf_fds_of(pid: u32) -> (usize, usize) {
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else { return (0, 0) };
+    let targets: Vec<String> =
+        fds.flatten().filter_map(|fd| fs::read_link(fd.path()).ok()).map(|t| t.to_string_lossy().into_owned()).collect();
+    let bpf = targets.iter().filter(|t| t.starts_with("anon_inode:bpf") || t == &"anon_inode:[perf_event]").count();
+    let programs = targets.iter().filter(|t| t == &"anon_inode:bpf-prog").count();
+    (bpf, programs)
 }
 
-/// Waits until the tool's programs are loaded and their number stays put.
-fn wait_attached(before: usize, child: &mut Child) {
+/// Waits until the tool holds its programs and attachments and their number stays put.
+fn wait_attached(child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut last = 0;
     let mut stable_since = Instant::now();
@@ -161,12 +258,12 @@ fn wait_attached(before: usize, child: &mut Child) {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("the tool exited before attaching: {status}");
         }
-        let now = loaded_programs();
+        let (now, programs) = bpf_fds_of(child.id());
         if now != last {
             last = now;
             stable_since = Instant::now();
         }
-        if now > before && stable_since.elapsed() > Duration::from_millis(400) {
+        if programs > 0 && stable_since.elapsed() > Duration::from_millis(400) {
             return;
         }
         assert!(Instant::now() < deadline, "the tool did not attach");
@@ -175,11 +272,16 @@ fn wait_attached(before: usize, child: &mut Child) {
 }
 
 fn start(tool: Tool) -> Option<Child> {
-    let before = base_programs();
     let null = || Stdio::from(fs::File::create("/dev/null").unwrap());
     let mut child = match tool {
         Tool::Nothing => return None,
+        Tool::FloorEmpty | Tool::FloorBytesPerCpu => panic!("the floor is attached in-process, by with_attached"),
         Tool::PodtopTui => Command::new(podtop_binary()).args(["--dump-screen", "80x24"]).stdout(null()).stderr(null()).spawn(),
+        Tool::PodtopTuiCompared => Command::new(compared_binary().expect("PODTOP_COMPARE"))
+            .args(["--dump-screen", "80x24"])
+            .stdout(null())
+            .stderr(null())
+            .spawn(),
         Tool::PodtopJson => Command::new(podtop_binary()).arg("--json").stdout(null()).stderr(null()).spawn(),
         Tool::BpftraceCount => Command::new("bpftrace")
             .args(["-e", &format!("{BPFTRACE_PROBES} {{ @[cgroup] = count(); }}")])
@@ -193,7 +295,13 @@ fn start(tool: Tool) -> Option<Child> {
             .spawn(),
     }
     .expect("starting the tool");
-    wait_attached(before, &mut child);
+    // Killed if it never attaches: a panic here must not leave it running.
+    let attached = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wait_attached(&mut child)));
+    if let Err(panic) = attached {
+        let _ = child.kill();
+        let _ = child.wait();
+        std::panic::resume_unwind(panic);
+    }
     Some(child)
 }
 
@@ -209,49 +317,76 @@ fn stop(child: Option<Child>) {
         }
         thread::sleep(Duration::from_millis(20));
     }
+    // Its links went with its fds: the hooks are detached once it is gone.
     let _ = child.wait();
-    // The kernel frees released programs a little later: wait, so that the
-    // next tool's attachment is measured against a settled count.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while loaded_programs() > base_programs() && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(50));
-    }
 }
 
-/// Programs loaded before the bench started any tool.
-fn base_programs() -> usize {
-    static BASE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *BASE.get_or_init(loaded_programs)
+/// Runs `measure` with `tool` attached, and detaches it after. The floor's
+/// programs are loaded by the bench itself: attached once `attach()` returns,
+/// with no process to wait for.
+fn with_attached<R>(tool: Tool, measure: impl FnOnce() -> R) -> R {
+    if !matches!(tool, Tool::FloorEmpty | Tool::FloorBytesPerCpu) {
+        let child = start(tool);
+        let result = measure();
+        stop(child);
+        return result;
+    }
+    let mut storage = MaybeUninit::<OpenObject>::uninit();
+    let skel = floor::FloorSkelBuilder::default().open(&mut storage).expect("opening the floor's programs");
+    let skel = skel.load().expect("loading the floor's programs");
+    let program = if tool == Tool::FloorEmpty { &skel.progs.floor_empty } else { &skel.progs.floor_bytes_per_cpu };
+    let link = program.attach().expect("attaching the floor");
+    let result = measure();
+    drop(link);
+    drop(skel);
+    result
 }
 
 // ---------------------------------------------------------------- 1. per-operation cost
 
 fn per_operation_cost(rounds: usize) {
-    let tools = [Tool::Nothing, Tool::PodtopTui, Tool::PodtopJson, Tool::BpftraceCount, Tool::BpftracePrintf];
-    let workloads: [(&str, fn(u64) -> f64, u64); 3] =
-        [("openat+close", openat_close, 200_000), ("fork+exec /bin/true", fork_exec, 1000), ("TCP request/response", tcp_request_response, 20_000)];
+    let tools = with_compared(&[
+        Tool::Nothing,
+        Tool::FloorEmpty,
+        Tool::FloorBytesPerCpu,
+        Tool::PodtopTui,
+        Tool::PodtopJson,
+        Tool::BpftraceCount,
+        Tool::BpftracePrintf,
+    ]);
+    // The floor each operation is held to: the empty hook where podtop has
+    // nothing to count from the syscall's exit (or counts through other
+    // hooks), the per-CPU byte counter where it counts file bytes.
+    let workloads = [
+        Workload { name: "getppid", run: getppid, n: 1_000_000, floor: Tool::FloorEmpty },
+        Workload { name: "pwrite+pread 64 B", run: pwrite_pread, n: 300_000, floor: Tool::FloorBytesPerCpu },
+        Workload { name: "openat+close", run: openat_close, n: 200_000, floor: Tool::FloorEmpty },
+        Workload { name: "fork+exec /bin/true", run: fork_exec, n: 1000, floor: Tool::FloorEmpty },
+        Workload { name: "TCP request/response", run: tcp_request_response, n: 20_000, floor: Tool::FloorEmpty },
+    ];
     let mut samples = vec![vec![Vec::new(); workloads.len()]; tools.len()];
     for round in 0..rounds {
         for i in 0..tools.len() {
             let t = (i + round) % tools.len(); // rotate the order every round
-            let child = start(tools[t]);
-            for (w, (_, run, n)) in workloads.iter().enumerate() {
-                samples[t][w].push(run(*n));
+            let per_op: Vec<f64> = with_attached(tools[t], || workloads.iter().map(|w| fastest_chunk(w.run, w.n)).collect());
+            for (w, value) in per_op.into_iter().enumerate() {
+                samples[t][w].push(value);
             }
-            stop(child);
         }
         eprintln!("  round {}/{rounds} done", round + 1);
     }
     // Added cost: per round against that round's own baseline (paired), then the median.
+    let index = |tool: Tool| tools.iter().position(|t| *t == tool).expect("a measured tool");
     let median_of = |t: usize, w: usize| median(&mut samples[t][w].clone());
-    let added = |t: usize, w: usize| {
+    let added = |tool: Tool, w: usize| {
+        let t = index(tool);
         let mut diffs: Vec<f64> = samples[t][w].iter().zip(&samples[0][w]).map(|(x, base)| x - base).collect();
         median(&mut diffs)
     };
-    println!("\n### 1. Added cost per operation (ns per operation; median of {rounds} interleaved rounds, added cost paired with each round's baseline)\n");
+    println!("\n### 1. Added cost per operation (ns per operation, the fastest of {CHUNKS} pieces; median of {rounds} interleaved rounds, added cost paired with each round's baseline)\n");
     print!("| configuration |");
-    for (name, _, _) in &workloads {
-        print!(" {name} |");
+    for w in &workloads {
+        print!(" {} |", w.name);
     }
     println!();
     println!("|---|{}", "---:|".repeat(workloads.len()));
@@ -261,20 +396,83 @@ fn per_operation_cost(rounds: usize) {
             if t == 0 {
                 print!(" {:.0} |", median_of(t, w));
             } else {
-                print!(" {:.0} ({:+.0}) |", median_of(t, w), added(t, w));
+                print!(" {:.0} ({:+.0}) |", median_of(t, w), added(*tool, w));
             }
         }
         println!();
     }
-    let ratio = |a: f64, b: f64| if a <= 0.0 || b <= 0.0 { "within noise".to_string() } else { format!("{:.2}x", a / b) };
     println!();
-    for (w, (name, _, _)) in workloads.iter().enumerate() {
+    for (w, Workload { name, .. }) in workloads.iter().enumerate() {
         println!(
             "- {name}: podtop TUI adds {} what bpftrace counting adds; podtop --json adds {} what bpftrace printf adds",
-            ratio(added(1, w), added(3, w)),
-            ratio(added(2, w), added(4, w))
+            ratio(added(Tool::PodtopTui, w), added(Tool::BpftraceCount, w)),
+            ratio(added(Tool::PodtopJson, w), added(Tool::BpftracePrintf, w))
         );
     }
+
+    println!("\nAgainst the floor: podtop's added cost as a multiple of the floor's that matches the operation\n");
+    println!("| operation | floor | floor adds | podtop TUI adds | multiple | podtop --json adds | multiple |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for (w, Workload { name, floor, .. }) in workloads.iter().enumerate() {
+        let (base, tui, json) = (added(*floor, w), added(Tool::PodtopTui, w), added(Tool::PodtopJson, w));
+        println!("| {name} | {} | {base:+.0} | {tui:+.0} | {} | {json:+.0} | {} |", floor.name(), ratio(tui, base), ratio(json, base));
+    }
+    if tools.contains(&Tool::PodtopTuiCompared) {
+        println!();
+        for (w, Workload { name, floor, .. }) in workloads.iter().enumerate() {
+            let (base, compared) = (added(*floor, w), added(Tool::PodtopTuiCompared, w));
+            println!(
+                "- {name}: PODTOP_COMPARE's TUI mode adds {compared:+.0} ns ({} the floor's); this build's adds {} of that",
+                ratio(compared, base),
+                ratio(added(Tool::PodtopTui, w), compared)
+            );
+        }
+    }
+
+    let of = |name: &str| workloads.iter().position(|w| w.name == name).expect("a measured operation");
+    let (getppid, file, open, exec) = (of("getppid"), of("pwrite+pread 64 B"), of("openat+close"), of("fork+exec /bin/true"));
+    println!("\nThe targets (issue 14), podtop TUI mode; reported, never asserted:\n");
+    target(
+        "a syscall podtop ignores (getppid): at most the empty hook's cost + 10%",
+        added(Tool::PodtopTui, getppid),
+        1.1 * added(Tool::FloorEmpty, getppid),
+    );
+    target(
+        "pwrite+pread: at most 1.5x the per-CPU byte counter's",
+        added(Tool::PodtopTui, file),
+        1.5 * added(Tool::FloorBytesPerCpu, file),
+    );
+    target(
+        "openat+close: at most half of bpftrace's counting one-liner",
+        added(Tool::PodtopTui, open),
+        0.5 * added(Tool::BpftraceCount, open),
+    );
+    target("fork+exec: at most bpftrace's counting one-liner", added(Tool::PodtopTui, exec), added(Tool::BpftraceCount, exec));
+}
+
+/// One operation of the per-operation table.
+struct Workload {
+    name: &'static str,
+    /// Runs n operations; ns per operation.
+    run: fn(u64) -> f64,
+    n: u64,
+    /// The floor podtop is held to on this operation.
+    floor: Tool,
+}
+
+/// `a` as a multiple of `b`; costs at or below zero are noise, not a ratio.
+fn ratio(a: f64, b: f64) -> String {
+    if a <= 0.0 || b <= 0.0 {
+        "within noise".to_string()
+    } else {
+        format!("{:.2}x", a / b)
+    }
+}
+
+/// One line of the targets: the figure, the bound, met or missed.
+fn target(what: &str, figure: f64, bound: f64) {
+    let verdict = if figure <= bound { "met" } else { "missed" };
+    println!("- {what}: {figure:+.0} ns against at most {bound:+.0} ns: **{verdict}**");
 }
 
 // ---------------------------------------------------------------- 2. throughput
@@ -287,7 +485,6 @@ fn lost_from_summary(stderr: &str) -> Option<(u64, u64)> {
 }
 
 fn json_at_rate(rate: u64, seconds: f64) -> (u64, u64, f64) {
-    let before = base_programs();
     let err_path = std::env::temp_dir().join("podtop-bench-stderr");
     let mut child = Command::new(podtop_binary())
         .args(["--json", "--events", "file"])
@@ -295,7 +492,7 @@ fn json_at_rate(rate: u64, seconds: f64) -> (u64, u64, f64) {
         .stderr(Stdio::from(fs::File::create(&err_path).unwrap()))
         .spawn()
         .unwrap();
-    wait_attached(before, &mut child);
+    wait_attached(&mut child);
     let threads = if rate > 200_000 { 2 } else { 1 };
     let started = Instant::now();
     let done = open_at_rate(rate, seconds, threads);
@@ -626,6 +823,117 @@ fn footprint() {
     println!("\nStart to every probe attached (the start record): median {:.0} ms of 5.", median(&mut attach));
 }
 
+// ---------------------------------------------------------------- 5. two cores
+
+const POD_FILE_IO: &str = "podtop-bench-file-io";
+
+/// A worker process: pinned to `cpu`, waits for `start_unix_ns` (so that two
+/// workers overlap all the way), then `n` pwrite+pread pairs on its own file
+/// in CHUNKS pieces; prints ns per pair of the fastest piece (the machine's
+/// other work only adds time; the workers run side by side in every piece).
+fn file_io_worker(path: &str, n: u64, cpu: usize, start_unix_ns: u128) {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET stays inside it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+    let file = fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path).expect("the worker's file");
+    let unix_ns = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    while unix_ns() < start_unix_ns {
+        std::hint::spin_loop();
+    }
+    let fastest = (0..CHUNKS).map(|_| pwrite_pread_on(&file, n / CHUNKS)).fold(f64::INFINITY, f64::min);
+    println!("{fastest}");
+}
+
+/// Runs one worker per (container cgroup, CPU) at once; their mean ns per pair.
+fn file_io_workers(pod: &Pod, workers: &[(&str, usize)], n: u64) -> f64 {
+    let me = std::env::current_exe().unwrap();
+    let start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap() + Duration::from_millis(150);
+    let children: Vec<(Child, PathBuf)> = workers
+        .iter()
+        .enumerate()
+        .map(|(i, (cgroup, cpu))| {
+            let path = std::env::temp_dir().join(format!("podtop-bench-file-io-{i}"));
+            let argv = [me.to_str().unwrap(), "file-io", path.to_str().unwrap(), &n.to_string(), &cpu.to_string(), &start.as_nanos().to_string()];
+            (pod.command(cgroup, &argv).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("a file I/O worker"), path)
+        })
+        .collect();
+    let per_op: Vec<f64> = children
+        .into_iter()
+        .map(|(child, path)| {
+            let out = child.wait_with_output().expect("a file I/O worker");
+            let _ = fs::remove_file(path);
+            String::from_utf8_lossy(&out.stdout).trim().parse().expect("the worker's ns per pair")
+        })
+        .collect();
+    per_op.iter().sum::<f64>() / per_op.len() as f64
+}
+
+fn two_cores(rounds: usize) {
+    if thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        println!("\n### 5. Two cores: skipped, this machine has one");
+        return;
+    }
+    let tools = with_compared(&[Tool::Nothing, Tool::FloorBytesPerCpu, Tool::PodtopTui]);
+    let mut pod = bench_pod(POD_FILE_IO, "f10f10f1-0000-0000-0000-000000000001");
+    let one = pod.add_container_cgroup(&format!("{:0>64}", "f1")).expect("a container cgroup");
+    let other = pod.add_container_cgroup(&format!("{:0>64}", "f2")).expect("a container cgroup");
+    let scenarios: [(&str, Vec<(&str, usize)>); 3] = [
+        ("one core", vec![(&one, 0)]),
+        ("two cores, one cgroup", vec![(&one, 0), (&one, 1)]),
+        ("two cores, two cgroups", vec![(&one, 0), (&other, 1)]),
+    ];
+    let n = 300_000;
+    let mut samples = vec![vec![Vec::new(); scenarios.len()]; tools.len()];
+    for round in 0..rounds {
+        for i in 0..tools.len() {
+            let t = (i + round) % tools.len();
+            let per_op: Vec<f64> = with_attached(tools[t], || scenarios.iter().map(|(_, workers)| file_io_workers(&pod, workers, n)).collect());
+            for (s, value) in per_op.into_iter().enumerate() {
+                samples[t][s].push(value);
+            }
+        }
+        eprintln!("  round {}/{rounds} done", round + 1);
+    }
+    let added = |t: usize, s: usize| {
+        let mut diffs: Vec<f64> = samples[t][s].iter().zip(&samples[0][s]).map(|(x, base)| x - base).collect();
+        median(&mut diffs)
+    };
+    println!("\n### 5. Two cores: 64-byte pwrite+pread pairs, each worker on its own file and core (ns per pair: each worker's fastest of {CHUNKS} pieces, mean of the workers; median of {rounds} interleaved rounds, added cost paired)\n");
+    print!("| configuration |");
+    for (name, _) in &scenarios {
+        print!(" {name} |");
+    }
+    println!();
+    println!("|---|{}", "---:|".repeat(scenarios.len()));
+    for (t, tool) in tools.iter().enumerate() {
+        print!("| {} |", tool.name());
+        for (s, values) in samples[t].iter().enumerate() {
+            let value = median(&mut values.clone());
+            if t == 0 {
+                print!(" {value:.0} |");
+            } else {
+                print!(" {value:.0} ({:+.0}) |", added(t, s));
+            }
+        }
+        println!();
+    }
+    println!();
+    for (t, tool) in tools.iter().enumerate().skip(1) {
+        println!(
+            "- {}: two cores on one cgroup add {} what one core adds; on two cgroups {}",
+            tool.name(),
+            ratio(added(t, 1), added(t, 0)),
+            ratio(added(t, 2), added(t, 0))
+        );
+    }
+    let tui = tools.iter().position(|t| *t == Tool::PodtopTui).unwrap();
+    println!("\nThe target (issue 14), podtop TUI mode; reported, never asserted:\n");
+    target("two cores on one cgroup: added cost within 20% of one core's", added(tui, 1), 1.2 * added(tui, 0));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
@@ -636,6 +944,7 @@ fn main() {
             println!("{}", text.join(" "));
             return;
         }
+        Some("file-io") => return file_io_worker(&args[2], args[3].parse().unwrap(), args[4].parse().unwrap(), args[5].parse().unwrap()),
         _ => {}
     }
     // SAFETY: geteuid has no preconditions.
@@ -647,25 +956,28 @@ fn main() {
     // bpftrace attaches its tracepoints through tracefs; podtop does not need it.
     let mounted_tracefs = !fs::metadata("/sys/kernel/tracing/events").is_ok_and(|m| m.is_dir())
         && Command::new("mount").args(["-t", "tracefs", "tracefs", "/sys/kernel/tracing"]).status().is_ok_and(|s| s.success());
-    base_programs();
     println!("## podtop benchmark ({} cores, kernel {})", thread::available_parallelism().map_or(0, |n| n.get()), podtop::host::Host::live().kernel_release());
-    // SECTIONS=13 runs sections 1 and 3 only.
-    let sections = std::env::var("SECTIONS").unwrap_or_else(|_| "1234".into());
+    // SECTIONS=15 runs sections 1 and 5 only (the floor and two cores).
+    let sections = std::env::var("SECTIONS").unwrap_or_else(|_| "12345".into());
     if sections.contains('1') {
-        eprintln!("1/4 per-operation cost");
+        eprintln!("1/5 per-operation cost, against the floor");
         per_operation_cost(rounds);
     }
     if sections.contains('2') {
-        eprintln!("2/4 throughput");
+        eprintln!("2/5 throughput");
         throughput();
     }
     if sections.contains('3') {
-        eprintln!("3/4 the sidecar");
+        eprintln!("3/5 the sidecar");
         sidecar(rounds);
     }
     if sections.contains('4') {
-        eprintln!("4/4 footprint");
+        eprintln!("4/5 footprint");
         footprint();
+    }
+    if sections.contains('5') {
+        eprintln!("5/5 two cores, one cgroup and two");
+        two_cores(rounds);
     }
     if mounted_tracefs {
         // Leave the machine as found; tracefs can be busy for a moment after bpftrace exits.

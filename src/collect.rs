@@ -73,6 +73,21 @@ fn entries<K: plain::Plain + Copy, V: plain::Plain + Copy>(map: &dyn MapCore) ->
         .collect()
 }
 
+/// As `entries`, for a per-CPU map: each entry's CPU copies summed by `add`.
+fn per_cpu_entries<K: plain::Plain + Copy, V: plain::Plain + Copy + Default>(map: &dyn MapCore, add: impl Fn(&mut V, &V)) -> Vec<(K, V)> {
+    map.keys()
+        .filter_map(|key| {
+            let per_cpu = map.lookup_percpu(&key, MapFlags::ANY).ok().flatten()?;
+            let k: &K = plain::from_bytes(&key).ok()?;
+            let mut sum = V::default();
+            for bytes in &per_cpu {
+                add(&mut sum, plain::from_bytes(bytes).ok()?);
+            }
+            Some((*k, sum))
+        })
+        .collect()
+}
+
 /// The bytes of a plain key, to address a map entry.
 fn key_bytes<K: plain::Plain>(key: &K) -> &[u8] {
     // SAFETY: K is a plain C struct; viewing it as bytes is always valid.
@@ -128,7 +143,7 @@ fn write_counters<S: Sink>(probes: &Probes, pipeline: &mut Pipeline<S>, run_time
             pipeline.forget_udp(&idle);
         }
     }
-    let cgroups: Vec<(u64, CgroupCounters)> = entries(&maps.cgroup_stats);
+    let cgroups: Vec<(u64, CgroupCounters)> = per_cpu_entries(&maps.cgroup_stats, CgroupCounters::add);
     for idle in pipeline.cgroup_counters(&cgroups)? {
         if maps.cgroup_stats.delete(&idle.to_ne_bytes()).is_ok() {
             pipeline.forget_cgroup_counters(idle);

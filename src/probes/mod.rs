@@ -140,6 +140,9 @@ pub struct ProbeSpec {
     /// kernel can load is used; the others stand by.
     pub rank: u8,
     pub provides: &'static str,
+    /// Kernel functions the program calls (kfuncs): a kernel without one in
+    /// its BTF would refuse the program, so it is left out up front.
+    pub kfuncs: &'static [&'static str],
 }
 
 const fn tracepoint(name: &'static str, args: usize) -> Hook {
@@ -159,6 +162,7 @@ pub const PROBES: &[ProbeSpec] = &[
         gives: &[C::Exec],
         rank: 0,
         provides: "exec events: filename, argv",
+        kfuncs: &[],
     },
     ProbeSpec {
         program: "on_exit",
@@ -166,6 +170,7 @@ pub const PROBES: &[ProbeSpec] = &[
         gives: &[C::Exit],
         rank: 0,
         provides: "exit events: code, signal, lifetime (kernel passes group_dead, >= 6.16)",
+        kfuncs: &[],
     },
     ProbeSpec {
         program: "on_exit_live",
@@ -173,13 +178,23 @@ pub const PROBES: &[ProbeSpec] = &[
         gives: &[C::Exit],
         rank: 1,
         provides: "exit events: code, signal, lifetime (last thread found by signal->live)",
+        kfuncs: &[],
     },
     ProbeSpec {
         program: "on_sys_exit",
         hook: tracepoint("raw_syscalls:sys_exit", 2),
         gives: &[C::Files],
         rank: 0,
-        provides: "open/openat/openat2 events; read/write bytes per process and file",
+        provides: "open/openat/openat2 events; read/write bytes per process and file (kernel >= 6.2)",
+        kfuncs: &["bpf_rdonly_cast"],
+    },
+    ProbeSpec {
+        program: "on_sys_exit_read",
+        hook: tracepoint("raw_syscalls:sys_exit", 2),
+        gives: &[C::Files],
+        rank: 1,
+        provides: "open/openat/openat2 events; read/write bytes per process and file (a helper call per file field)",
+        kfuncs: &[],
     },
     ProbeSpec {
         program: "on_sock_state",
@@ -187,6 +202,7 @@ pub const PROBES: &[ProbeSpec] = &[
         gives: &[C::TcpConnections],
         rank: 0,
         provides: "TCP connect, accept, close (IPv4, IPv6)",
+        kfuncs: &[],
     },
     ProbeSpec {
         program: "on_tcp_destroy",
@@ -194,6 +210,7 @@ pub const PROBES: &[ProbeSpec] = &[
         gives: &[C::TcpCloseAtDestroy],
         rank: 0,
         provides: "TCP close with final byte counts (else at the TCP_CLOSE state)",
+        kfuncs: &[],
     },
     ProbeSpec {
         program: "on_sock_send",
@@ -201,6 +218,7 @@ pub const PROBES: &[ProbeSpec] = &[
         gives: &[C::TcpBytesSent, C::UdpBytesSent],
         rank: 0,
         provides: "TCP and UDP bytes sent (kernel >= 6.5)",
+        kfuncs: &[],
     },
     ProbeSpec {
         program: "on_sock_recv",
@@ -208,6 +226,7 @@ pub const PROBES: &[ProbeSpec] = &[
         gives: &[C::TcpBytesReceived, C::UdpBytesReceived],
         rank: 0,
         provides: "TCP and UDP bytes received (kernel >= 6.5)",
+        kfuncs: &[],
     },
     ProbeSpec {
         program: "on_tcp_sendmsg",
@@ -215,6 +234,7 @@ pub const PROBES: &[ProbeSpec] = &[
         gives: &[C::TcpBytesSent],
         rank: 1,
         provides: "TCP bytes sent",
+        kfuncs: &[],
     },
     ProbeSpec {
         program: "on_tcp_recvmsg",
@@ -222,6 +242,7 @@ pub const PROBES: &[ProbeSpec] = &[
         gives: &[C::TcpBytesReceived],
         rank: 1,
         provides: "TCP bytes received",
+        kfuncs: &[],
     },
     ProbeSpec {
         program: "on_udp_sendmsg",
@@ -229,6 +250,7 @@ pub const PROBES: &[ProbeSpec] = &[
         gives: &[C::UdpBytesSent],
         rank: 1,
         provides: "UDP (IPv4) bytes sent",
+        kfuncs: &[],
     },
     ProbeSpec {
         program: "on_udp_recvmsg",
@@ -236,6 +258,7 @@ pub const PROBES: &[ProbeSpec] = &[
         gives: &[C::UdpBytesReceived],
         rank: 1,
         provides: "UDP (IPv4) bytes received",
+        kfuncs: &[],
     },
     ProbeSpec {
         program: "on_udpv6_sendmsg",
@@ -243,6 +266,7 @@ pub const PROBES: &[ProbeSpec] = &[
         gives: &[C::UdpBytesSent],
         rank: 1,
         provides: "UDP (IPv6) bytes sent",
+        kfuncs: &[],
     },
     ProbeSpec {
         program: "on_udpv6_recvmsg",
@@ -250,6 +274,7 @@ pub const PROBES: &[ProbeSpec] = &[
         gives: &[C::UdpBytesReceived],
         rank: 1,
         provides: "UDP (IPv6) bytes received",
+        kfuncs: &[],
     },
     ProbeSpec {
         program: "on_cgroup_mkdir",
@@ -257,6 +282,7 @@ pub const PROBES: &[ProbeSpec] = &[
         gives: &[C::CgroupNames],
         rank: 0,
         provides: "names of cgroups as they are created (attribution)",
+        kfuncs: &[],
     },
     ProbeSpec {
         program: "on_cgroup_rmdir",
@@ -264,6 +290,7 @@ pub const PROBES: &[ProbeSpec] = &[
         gives: &[C::CgroupRemovals],
         rank: 0,
         provides: "cgroup removal (attribution)",
+        kfuncs: &[],
     },
 ];
 
@@ -379,6 +406,9 @@ fn tracepoint_args(btf: &Btf, tracepoint: &str) -> Option<usize> {
 
 /// Why the kernel cannot run `spec` as it is, from its BTF; None: it can.
 fn kernel_lacks(btf: &Btf, spec: &ProbeSpec) -> Option<String> {
+    if let Some(kfunc) = spec.kfuncs.iter().find(|f| btf.type_by_name::<Func>(f).is_none()) {
+        return Some(format!("this kernel has no kfunc {kfunc}"));
+    }
     match spec.hook {
         Hook::Tracepoint { name, args } => match tracepoint_args(btf, name) {
             None => Some(format!("this kernel has no tracepoint {name}")),
