@@ -26,7 +26,7 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, global = true)]
     pub duration: Option<Duration>,
 
-    /// Event classes to watch, comma-separated; the others are not traced at all
+    /// Event classes to watch, comma-separated (http: not by default); the others are not traced at all
     #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "exec,file,net", global = true)]
     pub events: Vec<EventClass>,
 
@@ -65,6 +65,10 @@ pub struct Cli {
     /// TUI: also write the records to FILE as JSON lines, for `podtop replay` (a new file, mode 0600)
     #[arg(long, value_name = "FILE", global = true, conflicts_with = "json")]
     pub record: Option<PathBuf>,
+
+    /// --events http: keep query strings in paths (they often carry tokens: dropped by default)
+    #[arg(long, global = true)]
+    pub http_query: bool,
 
     /// Show secrets in command lines (passwords, tokens) as they are, instead of ***
     #[arg(long, global = true)]
@@ -129,6 +133,8 @@ pub enum EventClass {
     File,
     /// TCP connect, accept, close; UDP bytes
     Net,
+    /// HTTP/1 requests of every TCP connection, both ends, and TLS server names (with net)
+    Http,
 }
 
 impl Cli {
@@ -138,6 +144,8 @@ impl Cli {
                 EventClass::Exec => EventClasses::EXEC,
                 EventClass::File => EventClasses::FILE,
                 EventClass::Net => EventClasses::NET,
+                // Requests ride on the connections: net's probes track them.
+                EventClass::Http => EventClasses::HTTP | EventClasses::NET,
             }
         }))
     }

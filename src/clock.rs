@@ -39,4 +39,9 @@ impl Clock {
     pub fn now_unix_ns(&self) -> u64 {
         read(libc::CLOCK_REALTIME)
     }
+
+    /// Now, on the kernel's clock (what records' boot_ns are on).
+    pub fn now_boot_ns(&self) -> u64 {
+        read(libc::CLOCK_BOOTTIME)
+    }
 }

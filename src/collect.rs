@@ -43,6 +43,8 @@ pub struct CollectOptions {
     pub skip_probes: Vec<String>,
     /// Mask secrets in exec arguments.
     pub redact: bool,
+    /// Keep query strings in HTTP paths.
+    pub http_query: bool,
     /// The node's name; None: the hostname (which, in a pod, is the pod's).
     pub node_name: Option<String>,
     /// Turn on the kernel's accounting of BPF run time (shown by the TUI);
@@ -231,7 +233,7 @@ pub fn collect<S: Sink>(
         Ok(sink) => sink,
         Err(e) => return ended_by(e, "the start record"),
     };
-    let pipeline = Rc::new(RefCell::new(Pipeline::new(enricher, sink, opts.filter.clone(), opts.redact)));
+    let pipeline = Rc::new(RefCell::new(Pipeline::new(enricher, sink, opts.filter.clone(), opts.redact).keeping_http_queries(opts.http_query)));
     let mut builder = RingBufferBuilder::new();
     let callback_pipeline = pipeline.clone();
     builder

@@ -13,6 +13,7 @@ pub mod cmd;
 pub mod enrich;
 pub mod events;
 pub mod host;
+pub mod l7;
 pub mod output;
 pub mod pipeline;
 pub mod privileges;

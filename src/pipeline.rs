@@ -12,10 +12,13 @@ use crate::enrich::peers::{Endpoint, PeerTable, SocketView};
 use crate::enrich::files::FilePaths;
 use crate::enrich::Enricher;
 use crate::enrich::redact::redact_args;
-use crate::events::{c_str_bytes, c_bytes, decode, split_args, CgroupCounters, ConnEvent, Event, FileIoKey, FileIoValue, Kind, UdpKey, UdpValue};
+use crate::events::{c_str_bytes, c_bytes, decode, split_args, CgroupCounters, ConnEvent, Event, FileIoKey, FileIoValue, Kind, PayloadEvent, UdpKey, UdpValue};
+use crate::l7::exchanges::{Exchange, HttpTracker};
+use crate::l7::{http, tls};
 use crate::enrich::filter::Filter;
 use crate::records::{
-    CountersRecord, EventRecord, FileIoDelta, FileIoRecord, NetView, PodtopCost, SidecarsRecord, Sink, Stats, UdpDelta, UdpRecord,
+    CountersRecord, EventRecord, FileIoDelta, FileIoRecord, HttpRecord, NetView, PodtopCost, SidecarsRecord, Sink, Stats, UdpDelta,
+    UdpRecord,
 };
 use crate::host::UsageMeter;
 use crate::sidecars::{round_cores, Flow, SidecarFinder};
@@ -39,6 +42,19 @@ fn view_of(e: &ConnEvent) -> SocketView {
         netns: e.sock_netns,
     }
 }
+
+fn payload_view(e: &PayloadEvent) -> SocketView {
+    SocketView {
+        local: Endpoint { addr: ip_of(&e.saddr, e.family), port: e.sport },
+        remote: Endpoint { addr: ip_of(&e.daddr, e.family), port: e.dport },
+        netns: e.sock_netns,
+    }
+}
+
+/// A keep-alive connection's last exchange ends once nothing moved for this long after its response began.
+const HTTP_QUIET_NS: u64 = 5_000_000_000;
+/// TLS ClientHellos remembered until their connection closes, at most.
+const MAX_TLS_HELLOS: usize = 16_384;
 
 type FileIoId = (u64, u64, u32, u32);
 type UdpId = (u64, [u8; 16], [u8; 16], u32, u16, u16, u16);
@@ -73,6 +89,12 @@ pub struct Pipeline<S: Sink> {
     /// programs' run time then; podtop's own CPU and memory, measured over the same intervals.
     last_bill: (Instant, Option<u64>),
     own_usage: UsageMeter,
+    /// HTTP requests paired with their responses, per connection end.
+    http: HttpTracker,
+    /// Query strings kept in paths (`--http-query`).
+    http_query: bool,
+    /// The ClientHello each TLS connection began with, until its close.
+    tls_hellos: lru::LruCache<u64, tls::ClientHello>,
     /// Set when a write failed; the reader stops consuming.
     pub output_error: Option<io::Error>,
 }
@@ -101,8 +123,17 @@ impl<S: Sink> Pipeline<S> {
             sidecars: SidecarFinder::new(enricher_cgroupfs),
             last_bill: (Instant::now(), None),
             own_usage,
+            http: HttpTracker::default(),
+            http_query: false,
+            tls_hellos: lru::LruCache::new(std::num::NonZeroUsize::new(MAX_TLS_HELLOS).expect("not zero")),
             output_error: None,
         }
+    }
+
+    /// `--http-query`: paths keep their query strings.
+    pub fn keeping_http_queries(mut self, keep: bool) -> Self {
+        self.http_query = keep;
+        self
     }
 
     pub fn sink(&mut self) -> &mut S {
@@ -158,11 +189,15 @@ impl<S: Sink> Pipeline<S> {
             }
             return Ok(());
         }
+        if let Event::Payload(e, data) = event {
+            return self.on_payload(e, data);
+        }
         let owner = self.enricher.attribution(who.cgroup_id);
         self.enricher.netns.learn(who.netns, who.pid, who.cgroup_id);
         let mut net = None;
         let mut peer = None;
         let mut sidecar_visible = false;
+        let mut tls_hello = None;
         match event {
             Event::Open(e) if e.ret >= 0 => {
                 self.file_paths.opened(e.dev, e.ino, c_bytes(&e.path, e.path_len));
@@ -172,6 +207,13 @@ impl<S: Sink> Pipeline<S> {
                 return Ok(());
             }
             Event::Connection(kind, e) => {
+                if kind == Kind::Close {
+                    // Its last request ends with it, before the close record.
+                    let mut done = Vec::new();
+                    self.http.closed(e.cookie, &mut done);
+                    self.write_exchanges(&done)?;
+                    tls_hello = self.tls_hellos.pop(&e.cookie);
+                }
                 let view = view_of(e);
                 match kind {
                     Kind::Connect => self.peers.connected(view, owner.clone()),
@@ -235,8 +277,59 @@ impl<S: Sink> Pipeline<S> {
             sidecar_visible,
             args,
             args_redacted,
+            tls: tls_hello.as_ref(),
         };
         self.sink.event(&record)
+    }
+
+    /// A socket read or write's first bytes: a TLS ClientHello is kept for
+    /// its connection's close; HTTP goes to the tracker, whose finished
+    /// exchanges become records.
+    fn on_payload(&mut self, e: &PayloadEvent, data: &[u8]) -> io::Result<()> {
+        if u32::from(e.protocol) == crate::events::PayloadProtocol::TLS {
+            if let Some(hello) = tls::parse_client_hello(data) {
+                self.tls_hellos.put(e.cookie, hello);
+            }
+            return Ok(());
+        }
+        let mut done = Vec::new();
+        self.http.payload(e, data, &mut done);
+        self.write_exchanges(&done)
+    }
+
+    /// Finished HTTP exchanges, as records of the end that saw them.
+    fn write_exchanges(&mut self, done: &[Exchange]) -> io::Result<()> {
+        for x in done {
+            let first = &x.first;
+            let who = first.hdr.who;
+            let owner = self.enricher.attribution(who.cgroup_id);
+            let view = payload_view(first);
+            let peer = self.peers.peer_of(view, &mut self.enricher);
+            let sidecar_visible = owner.pod.is_some()
+                && first.sock_netns != self.host_netns
+                && !self.enricher.netns.is_local(first.sock_netns, view.remote.addr);
+            let path = if self.http_query { x.request.target.as_str() } else { http::without_query(&x.request.target) };
+            let record = HttpRecord {
+                unix_ns: self.clock.unix_ns(first.hdr.boot_ns),
+                who: &who,
+                owner: &owner,
+                net: NetView { proto: "tcp", saddr: view.local.addr, sport: view.local.port, daddr: Some(view.remote.addr), dport: view.remote.port },
+                cookie: first.cookie,
+                peer: peer.as_ref(),
+                sidecar_visible,
+                exchange: x,
+                path,
+            };
+            self.sink.http(&record)?;
+        }
+        Ok(())
+    }
+
+    /// Keep-alive connections quiet since their last response began: that exchange is done.
+    fn end_quiet_exchanges(&mut self, now_boot_ns: u64) -> io::Result<()> {
+        let mut done = Vec::new();
+        self.http.quiet(now_boot_ns, HTTP_QUIET_NS, &mut done);
+        self.write_exchanges(&done)
     }
 
     /// Writes what changed in the kernel's per-file counters since the last
@@ -343,6 +436,7 @@ impl<S: Sink> Pipeline<S> {
 
     pub fn stats(&mut self, mut stats: Stats) -> io::Result<()> {
         self.clock.refresh();
+        self.end_quiet_exchanges(self.clock.now_boot_ns())?;
         stats.decode_errors = self.decode_errors;
         let now = self.clock.now_unix_ns();
         self.sidecar_bills(now, &stats)?;

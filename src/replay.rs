@@ -184,7 +184,8 @@ impl RecordingReader {
                 self.happening(e, what)
             }
             // The TUI counts opens in the kernel; it does not list them.
-            Record::Open(_) | Record::Start(_) | Record::Unknown => return None,
+            // Requests are not in the TUI yet.
+            Record::Open(_) | Record::Start(_) | Record::Http(_) | Record::Unknown => return None,
         })
     }
 }

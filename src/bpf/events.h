@@ -29,8 +29,9 @@ enum event_kind {
 	EVENT_LISTEN = 7,
 	EVENT_CGROUP_MKDIR = 8,
 	EVENT_CGROUP_RMDIR = 9,
+	EVENT_PAYLOAD = 10,
 	/* Not a record kind: the size of the per-kind counter arrays. */
-	EVENT_KIND_COUNT = 10,
+	EVENT_KIND_COUNT = 11,
 };
 
 /* Bits of `events_mask`, chosen with --events. */
@@ -38,6 +39,7 @@ enum event_class {
 	CLASS_EXEC = 1, /* exec, exit */
 	CLASS_FILE = 2, /* open, file I/O counters */
 	CLASS_NET = 4,  /* connect, accept, close, UDP counters */
+	CLASS_HTTP = 8, /* HTTP/1 heads and TLS ClientHellos of TCP connections */
 };
 
 /* Who did something: captured in the kernel, at the time it happened. */
@@ -111,6 +113,33 @@ struct conn_event {
 	 * the first receive after it) and their latencies summed */
 	__u64 exchanges;
 	__u64 exchange_ns;
+};
+
+/* What a payload record carries: the first bytes of one read or write. */
+#define PAYLOAD_MAX_LEN 512
+enum payload_protocol {
+	PAYLOAD_HTTP = 1, /* a read or write of a connection that carries HTTP/1 */
+	PAYLOAD_TLS = 2,  /* a TLS ClientHello: its server name */
+};
+
+/* One read or write on a TCP connection that carries HTTP/1 (the connection's
+ * first bytes were a request or a status line), or its TLS ClientHello.
+ * Followed in the ring buffer by its `captured` bytes of data, no more. */
+struct payload_event {
+	struct event_header hdr;
+	__u8 saddr[16]; /* IPv4 in the first 4 bytes */
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+	__u8 tx;       /* a send (1) or a receive (0) */
+	__u8 protocol; /* enum payload_protocol */
+	__u32 sock_netns;
+	__u32 captured; /* bytes of data[]: the buffer's first, at most PAYLOAD_MAX_LEN */
+	__u64 bytes;    /* the syscall's whole byte count */
+	__u64 cookie;   /* the connection's, as on its connect/accept/close records */
+	__u8 local;
+	__u8 _pad[7];
 };
 
 struct cgroup_event {

@@ -42,6 +42,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NR_pwritev2 328
 #define NR_openat2 437
 #define NR_creat 85
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
 
 /* The same calls made through the 32-bit entry (int $0x80, sysenter): other
  * numbers, arguments in bx, cx, dx. Read as x86_64 numbers they would be
@@ -111,9 +115,11 @@ struct kind_counters _kind_counters = {};
 struct cgroup_counters _cgroup_counters = {};
 struct listener_key _listener_key = {};
 struct listener_value _listener_value = {};
+struct payload_event _payload_event = {};
 /* The enums too: Rust gets them from the skeleton, not from a second copy. */
 enum event_kind _event_kind = EVENT_EXEC;
 enum event_class _event_class = CLASS_EXEC;
+enum payload_protocol _payload_protocol = PAYLOAD_HTTP;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -223,7 +229,11 @@ struct sock_state {
 	__u64 exchanges;
 	__u64 exchange_ns;
 	__u8 awaiting_reply;
+	/* What the connection carries, from its first bytes (enum l7_kind). */
+	__u8 l7;
 };
+
+enum l7_kind { L7_UNKNOWN = 0, L7_HTTP = 1, L7_OTHER = 2 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -332,14 +342,17 @@ static __always_inline struct cgroup_counters *cgroup_counters_of(__u64 cgroup_i
 		}                                                                   \
 	} while (0)
 
+/* Wake the reader only once wakeup_bytes are waiting (0: at every record). */
+static __always_inline __u64 wakeup_flags(void)
+{
+	if (!wakeup_bytes)
+		return 0;
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void submit(void *e)
 {
-	__u64 flags = 0;
-
-	if (wakeup_bytes)
-		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-										       : BPF_RB_NO_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
+	bpf_ringbuf_submit(e, wakeup_flags());
 }
 
 static __always_inline bool pid_wanted(void)
@@ -1126,6 +1139,160 @@ static __always_inline void count_udp(struct sock *sk, int bytes, bool tx)
 	}
 }
 
+/* ---------------------------------------------------------------- payload */
+
+/* A payload record and its data, built here, not on the stack (it is larger
+ * than the BPF stack), then shipped only as long as its data. */
+struct payload_record {
+	struct payload_event e;
+	__u8 data[PAYLOAD_MAX_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct payload_record);
+} payload_scratch SEC(".maps");
+
+/* Copied of an HTTP read or write: a request line or a status line, enough
+ * for a method, a path and a version. A ClientHello gets PAYLOAD_MAX_LEN - 1. */
+#define HTTP_HEAD_LEN 256
+
+/* The user buffer a read or write of `nr` moved its first bytes through, and
+ * how many bytes are there: the saved registers hold the arguments. */
+static __always_inline const void *user_buffer(struct pt_regs *regs, long nr, __u64 *room)
+{
+	const struct iovec *iov = NULL;
+	struct iovec first = {};
+
+	switch (nr) {
+	case NR_read:
+	case NR_write:
+	case NR_sendto:
+	case NR_recvfrom:
+		*room = BPF_CORE_READ(regs, dx);
+		return (const void *)BPF_CORE_READ(regs, si);
+	case NR_readv:
+	case NR_writev:
+		iov = (const struct iovec *)BPF_CORE_READ(regs, si);
+		break;
+	case NR_sendmsg:
+	case NR_recvmsg: {
+		const struct user_msghdr *msg = (const void *)BPF_CORE_READ(regs, si);
+
+		if (bpf_probe_read_user(&iov, sizeof(iov), &msg->msg_iov))
+			return NULL;
+		break;
+	}
+	default: /* sendfile, splice, io_uring, the 32-bit calls: not read */
+		return NULL;
+	}
+	if (!iov || bpf_probe_read_user(&first, sizeof(first), iov))
+		return NULL;
+	*room = first.iov_len; /* only the first iovec: a head spread over several is cut */
+	return first.iov_base;
+}
+
+/* What the first bytes of a connection say it carries: HTTP/1 (a request
+ * line's method, or a status line), a TLS ClientHello, or something else. */
+static __always_inline __u8 classify(const __u8 *b)
+{
+	__u32 word = b[0] | b[1] << 8 | b[2] << 16 | (__u32)b[3] << 24;
+
+#define WORD(a, b, c, d) ((a) | (b) << 8 | (c) << 16 | (__u32)(d) << 24)
+	switch (word) {
+	case WORD('G', 'E', 'T', ' '):
+	case WORD('P', 'O', 'S', 'T'):
+	case WORD('P', 'U', 'T', ' '):
+	case WORD('H', 'E', 'A', 'D'):
+	case WORD('D', 'E', 'L', 'E'):
+	case WORD('O', 'P', 'T', 'I'):
+	case WORD('P', 'A', 'T', 'C'):
+	case WORD('C', 'O', 'N', 'N'):
+	case WORD('T', 'R', 'A', 'C'):
+		return PAYLOAD_HTTP;
+	case WORD('H', 'T', 'T', 'P'):
+		return b[4] == '/' && b[5] == '1' ? PAYLOAD_HTTP : 0;
+	}
+#undef WORD
+	/* handshake record, SSL3.0..TLS1.3 legacy version, ClientHello */
+	if (b[0] == 22 && b[1] == 3 && b[2] <= 4 && b[5] == 1)
+		return PAYLOAD_TLS;
+	return 0;
+}
+
+/* One read or write of `bytes` on a TCP connection: its first bytes shipped
+ * when the connection carries HTTP/1 (every read and write, so that requests
+ * and responses are counted and timed; a head's first HTTP_HEAD_LEN bytes,
+ * a body's none), or once for its TLS ClientHello (as the client writes it
+ * and as the server reads it). A connection whose first
+ * bytes are neither is not looked at again. */
+static __always_inline void capture_payload(const struct sock *sk, struct sock_state *st, int bytes, bool tx,
+					    struct pt_regs *regs, long nr)
+{
+	__u8 first[8] = {};
+	__u64 room = 0, len;
+	__u32 zero = 0;
+	__u8 protocol;
+	const void *buf = user_buffer(regs, nr, &room);
+	struct payload_record *r;
+	struct payload_event *e;
+
+	if (!buf || bpf_probe_read_user(first, sizeof(first), buf))
+		return;
+	protocol = bytes >= sizeof(first) && room >= sizeof(first) ? classify(first) : 0;
+	if (st->l7 == L7_UNKNOWN) {
+		/* decided by the connection's first bytes, either way */
+		st->l7 = protocol == PAYLOAD_HTTP ? L7_HTTP : L7_OTHER;
+		if (protocol == 0)
+			return;
+	} else if (st->l7 != L7_HTTP) {
+		return;
+	}
+	r = bpf_map_lookup_elem(&payload_scratch, &zero);
+	if (!r)
+		return;
+	e = &r->e;
+	len = protocol == PAYLOAD_TLS ? PAYLOAD_MAX_LEN - 1 : protocol == PAYLOAD_HTTP ? HTTP_HEAD_LEN : 0;
+	if (len > (__u64)bytes)
+		len = bytes;
+	if (len > room)
+		len = room;
+	/* The bound, again, in an instruction the compiler must keep: it knows
+	 * len <= 511 from the branches above and would drop a plain mask, and
+	 * the 6.1 verifier cannot follow those branches ("R2 min value is
+	 * negative"). */
+	asm volatile("%[len] &= %[mask]" : [len] "+r"(len) : [mask] "i"(PAYLOAD_MAX_LEN - 1));
+	if (len && bpf_probe_read_user(r->data, len, buf))
+		return;
+	e->hdr.boot_ns = bpf_ktime_get_boot_ns();
+	e->hdr.kind = EVENT_PAYLOAD;
+	e->hdr._pad = 0;
+	fill_identity(&e->hdr.who);
+	__builtin_memcpy(e->saddr, st->saddr, sizeof(e->saddr));
+	__builtin_memcpy(e->daddr, st->daddr, sizeof(e->daddr));
+	e->sport = st->sport;
+	e->dport = st->dport;
+	e->family = st->family;
+	e->tx = tx;
+	e->protocol = protocol == PAYLOAD_TLS ? PAYLOAD_TLS : PAYLOAD_HTTP;
+	e->sock_netns = sock_netns(sk);
+	e->captured = len;
+	e->bytes = bytes;
+	e->cookie = bpf_get_socket_cookie((void *)sk);
+	e->local = st->local;
+	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
+	if (!(ringbuf_kinds & (1U << EVENT_PAYLOAD))) {
+		count(EVENT_PAYLOAD, false);
+		return;
+	}
+	if (bpf_ringbuf_output(&events, r, sizeof(r->e) + len, wakeup_flags()))
+		count(EVENT_PAYLOAD, true);
+	else
+		count(EVENT_PAYLOAD, false);
+}
+
 static __always_inline void count_sock_bytes(struct sock *sk, int bytes, bool tx)
 {
 	struct sock_state *st;
@@ -1159,6 +1326,8 @@ static __always_inline void count_sock_bytes(struct sock *sk, int bytes, bool tx
 		fill_identity(&st->who);
 		st->owner_from_listener = 0;
 	}
+	if ((events_mask & CLASS_HTTP) && st->l7 != L7_OTHER)
+		capture_payload(sk, st, bytes, tx, regs, nr);
 	if (tx) {
 		__sync_fetch_and_add(&st->tx_bytes, bytes);
 		if (st->local)

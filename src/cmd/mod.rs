@@ -76,6 +76,7 @@ pub fn collect_options(cli: &Cli, for_tui: bool) -> CollectOptions {
         skip_probes: cli.skip_probes.clone(),
         bpf_run_time: for_tui && cli.bpf_stats,
         redact: !cli.no_redact,
+        http_query: cli.http_query,
         node_name: cli.node_name.clone(),
     }
 }

@@ -9,7 +9,7 @@ pub use types::{
     cgroup_counters as CgroupCounters, cgroup_event as CgroupEvent, conn_event as ConnEvent, event_header as EventHeader,
     exec_event as ExecEvent, exit_event as ExitEvent, file_io_key as FileIoKey,
     file_io_value as FileIoValue, kind_counters as KindCounters, open_event as OpenEvent,
-    process_identity as ProcessIdentity, udp_key as UdpKey, udp_value as UdpValue,
+    payload_event as PayloadEvent, process_identity as ProcessIdentity, udp_key as UdpKey, udp_value as UdpValue,
 };
 
 // SAFETY: all of these are #[repr(C)] structs of integers and integer arrays,
@@ -19,6 +19,7 @@ unsafe impl plain::Plain for types::exec_event {}
 unsafe impl plain::Plain for types::exit_event {}
 unsafe impl plain::Plain for types::open_event {}
 unsafe impl plain::Plain for types::conn_event {}
+unsafe impl plain::Plain for types::payload_event {}
 unsafe impl plain::Plain for types::cgroup_event {}
 unsafe impl plain::Plain for types::file_io_key {}
 unsafe impl plain::Plain for types::file_io_value {}
@@ -95,10 +96,19 @@ pub enum Kind {
     Listen = K::EVENT_LISTEN.0,
     CgroupMkdir = K::EVENT_CGROUP_MKDIR.0,
     CgroupRmdir = K::EVENT_CGROUP_RMDIR.0,
+    Payload = K::EVENT_PAYLOAD.0,
 }
 
 // Every kind of the C enum has a Rust twin: a kind added there fails the build here.
 const _: () = assert!(Kind::ALL.len() as u32 + 1 == K::EVENT_KIND_COUNT.0);
+
+/// What a payload record carries (`enum payload_protocol` of events.h).
+pub struct PayloadProtocol;
+
+impl PayloadProtocol {
+    pub const HTTP: u32 = types::payload_protocol::PAYLOAD_HTTP.0;
+    pub const TLS: u32 = types::payload_protocol::PAYLOAD_TLS.0;
+}
 
 /// Event classes chosen with `--events`, as the kernel's `events_mask` bits
 /// (`enum event_class` of events.h).
@@ -109,6 +119,8 @@ impl EventClasses {
     pub const EXEC: u32 = C::CLASS_EXEC.0;
     pub const FILE: u32 = C::CLASS_FILE.0;
     pub const NET: u32 = C::CLASS_NET.0;
+    pub const HTTP: u32 = C::CLASS_HTTP.0;
+    /// The classes traced when --events is not given.
     pub const ALL: EventClasses = EventClasses(Self::EXEC | Self::FILE | Self::NET);
 
     pub fn contains(self, class: u32) -> bool {
@@ -118,7 +130,7 @@ impl EventClasses {
 
 impl Kind {
     /// Every kind, in the order of the kernel's counter arrays.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Exec,
         Kind::Exit,
         Kind::Open,
@@ -128,6 +140,7 @@ impl Kind {
         Kind::Listen,
         Kind::CgroupMkdir,
         Kind::CgroupRmdir,
+        Kind::Payload,
     ];
 
     pub fn from_raw(raw: u32) -> Option<Kind> {
@@ -146,6 +159,7 @@ impl Kind {
             Kind::Listen => "listen",
             Kind::CgroupMkdir => "cgroup_mkdir",
             Kind::CgroupRmdir => "cgroup_rmdir",
+            Kind::Payload => "payload",
         }
     }
 }
@@ -159,6 +173,8 @@ pub enum Event<'a> {
     /// connect, accept, close and listen share one layout.
     Connection(Kind, &'a ConnEvent),
     Cgroup(Kind, &'a CgroupEvent),
+    /// A socket read or write's first bytes (`captured` of them, no more).
+    Payload(&'a PayloadEvent, &'a [u8]),
 }
 
 impl Event<'_> {
@@ -169,6 +185,7 @@ impl Event<'_> {
             Event::Open(e) => &e.hdr,
             Event::Connection(_, e) => &e.hdr,
             Event::Cgroup(_, e) => &e.hdr,
+            Event::Payload(e, _) => &e.hdr,
         }
     }
 }
@@ -208,6 +225,13 @@ pub fn decode(bytes: &[u8]) -> Result<Event<'_>, DecodeError> {
             Event::Connection(kind, cast(bytes, kind)?)
         }
         Kind::CgroupMkdir | Kind::CgroupRmdir => Event::Cgroup(kind, cast(bytes, kind)?),
+        Kind::Payload => {
+            let e: &PayloadEvent = cast(bytes, kind)?;
+            let data = &bytes[std::mem::size_of::<PayloadEvent>()..];
+            let need = std::mem::size_of::<PayloadEvent>() + e.captured as usize;
+            let data = data.get(..e.captured as usize).ok_or(DecodeError::TooShort { kind, need, got: bytes.len() })?;
+            Event::Payload(e, data)
+        }
     })
 }
 
@@ -343,7 +367,7 @@ mod tests {
         /// Whatever the ring buffer hands over, decoding returns; a record it
         /// accepts is at least as long as its kind's struct.
         #[test]
-        fn decoding_any_bytes_returns(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..6000), kind in 0u32..12) {
+        fn decoding_any_bytes_returns(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..6000), kind in 0u32..13) {
             let mut buf = Aligned([0u8; 8192]);
             buf.0[..bytes.len()].copy_from_slice(&bytes);
             if bytes.len() >= 12 {
@@ -356,6 +380,10 @@ mod tests {
                     Event::Open(_) => std::mem::size_of::<OpenEvent>(),
                     Event::Connection(..) => std::mem::size_of::<ConnEvent>(),
                     Event::Cgroup(..) => std::mem::size_of::<CgroupEvent>(),
+                    Event::Payload(e, data) => {
+                        proptest::prop_assert_eq!(data.len(), e.captured as usize, "exactly its captured bytes");
+                        std::mem::size_of::<PayloadEvent>() + data.len()
+                    }
                 };
                 proptest::prop_assert!(bytes.len() >= need);
             }

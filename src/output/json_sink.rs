@@ -6,7 +6,7 @@ use super::json::ObjectWriter;
 use super::writer::OutputHandle;
 use super::{errno_name, write_device, write_ip, write_open_flags};
 use crate::records::run::StartInfo;
-use crate::records::{CountersRecord, EventRecord, FileIoRecord, NetView, SidecarsRecord, Sink, Stats, UdpRecord};
+use crate::records::{CountersRecord, EventRecord, FileIoRecord, HttpRecord, NetView, SidecarsRecord, Sink, Stats, UdpRecord};
 use crate::enrich::Attribution;
 use crate::sidecars::NodeBill;
 use crate::events::{c_bytes, c_str_bytes, exit_status, Event, Kind, ProcessIdentity};
@@ -119,6 +119,7 @@ impl<W: Write> Sink for JsonSink<W> {
             Event::Open(_) => Kind::Open,
             Event::Connection(k, _) => k,
             Event::Cgroup(k, _) => k,
+            Event::Payload(..) => Kind::Payload,
         };
         let mut o = self.begin(kind.name(), r.unix_ns);
         write_identity(&mut o, r.who, r.owner);
@@ -168,10 +169,16 @@ impl<W: Write> Sink for JsonSink<W> {
                     });
                 }
                 write_peer(&mut o, r.peer.map(|p| &**p));
+                if let Some(hello) = r.tls {
+                    o.object("tls", |t| {
+                        t.opt_str("sni", hello.sni.as_deref()).str("version", hello.version);
+                    });
+                }
             }
             Event::Cgroup(_, e) => {
                 o.u64("id", e.id).bytes("path", c_bytes(&e.path, e.path_len));
             }
+            Event::Payload(..) => {}
         }
         o.end();
         self.finish()
@@ -206,6 +213,31 @@ impl<W: Write> Sink for JsonSink<W> {
                 .u64("rx_datagrams", r.delta.rx_datagrams);
         });
         write_peer(&mut o, r.peer.map(|p| &**p));
+        o.end();
+        self.finish()
+    }
+
+    fn http(&mut self, r: &HttpRecord) -> io::Result<()> {
+        let x = r.exchange;
+        let mut o = self.begin("http", r.unix_ns);
+        write_identity(&mut o, r.who, r.owner);
+        o.bool("sidecar_visible", r.sidecar_visible);
+        o.object("net", |n| {
+            write_net(n, &r.net);
+            n.u64("cookie", r.cookie);
+        });
+        write_peer(&mut o, r.peer.map(|p| &**p));
+        o.object("http", |h| {
+            h.str("role", x.role.name())
+                .str("method", x.request.method)
+                .str("path", r.path)
+                .bool("path_truncated", x.request.target_truncated)
+                .opt_str("version", x.request.version)
+                .opt_u64("status", x.response.map(|s| u64::from(s.status)))
+                .opt_u64("latency_ns", x.latency_ns)
+                .u64("request_bytes", x.request_bytes)
+                .u64("response_bytes", x.response_bytes);
+        });
         o.end();
         self.finish()
     }

@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use prometheus::core::{Collector, MetricVec, MetricVecBuilder};
-use prometheus::{Encoder, GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use crate::enrich::Attribution;
 use crate::events::CgroupCounters;
-use crate::records::{CountersRecord, EventRecord, FileIoRecord, SidecarsRecord, Sink, Stats, UdpRecord};
+use crate::records::{CountersRecord, EventRecord, FileIoRecord, HttpRecord, SidecarsRecord, Sink, Stats, UdpRecord};
 use crate::shutdown::Shutdown;
 
 /// The labels that name a cgroup's owner.
@@ -54,6 +54,9 @@ fn register<M: Collector + Clone + 'static>(
     Ok(metric)
 }
 
+/// Request latency buckets, in seconds: a sidecar's added milliseconds to a slow backend's seconds.
+const HTTP_LATENCY_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
 /// The registry and every metric in it; shared by the sink and the server.
 pub struct Metrics {
     registry: Registry,
@@ -74,6 +77,8 @@ pub struct Metrics {
     sidecar_relayed_bytes: IntCounterVec,
     sidecar_bypass_connections: IntCounterVec,
     sidecar_added_latency: GaugeVec,
+    http_requests: IntCounterVec,
+    http_latency: HistogramVec,
     events_seen: IntCounterVec,
     events_lost: IntCounterVec,
     counters_dropped: IntCounterVec,
@@ -99,7 +104,22 @@ impl Metrics {
         let float = |name: &str, help: &str, extra: &[&'static str]| register(&registry, GaugeVec::new, name, help, &labels_with(extra));
         // podtop's own: the node and the metric's own labels.
         let own_counter = |name: &str, help: &str, labels: &[&str]| register(&registry, IntCounterVec::new, name, help, labels);
+        let http_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "podtop_http_request_duration_seconds",
+                "HTTP/1 requests: from the request's last bytes to the response's first, as this end (role) saw them",
+            )
+            .buckets(HTTP_LATENCY_BUCKETS.to_vec()),
+            &labels_with(&["role"]),
+        )?;
+        registry.register(Box::new(http_latency.clone()))?;
         let metrics = Metrics {
+            http_requests: counter(
+                "podtop_http_requests_total",
+                "HTTP/1 requests seen at this end (role client or server), by status class (2xx..5xx, none: no response)",
+                &["role", "status_class"],
+            )?,
+            http_latency,
             execs: counter("podtop_execs_total", "Programs executed (execve), counted in the kernel", &[])?,
             exits: counter("podtop_exits_total", "Processes that ended", &[])?,
             opens: counter("podtop_opens_total", "open, openat and openat2 calls, failed ones too", &[])?,
@@ -195,6 +215,14 @@ impl Metrics {
             remover(&self.sidecar_rss_bytes, plain),
             remover(&self.sidecar_cpu_cores, plain),
             remover(&self.sidecar_added_latency, &[&["0.5"], &["0.99"]]),
+            remover(
+                &self.http_requests,
+                &[
+                    &["client", "1xx"], &["client", "2xx"], &["client", "3xx"], &["client", "4xx"], &["client", "5xx"], &["client", "none"],
+                    &["server", "1xx"], &["server", "2xx"], &["server", "3xx"], &["server", "4xx"], &["server", "5xx"], &["server", "none"],
+                ],
+            ),
+            remover(&self.http_latency, &[&["client"], &["server"]]),
         ]
     }
 
@@ -324,6 +352,26 @@ impl Sink for MetricsSink {
         add(&m.udp_datagrams, &l, &["rx"], d.udp_rx_datagrams);
         add(&m.udp_bytes, &l, &["tx"], d.udp_tx_bytes);
         add(&m.udp_bytes, &l, &["rx"], d.udp_rx_bytes);
+        Ok(())
+    }
+
+    fn http(&mut self, r: &HttpRecord) -> io::Result<()> {
+        let Some(l) = self.labels_of(r.owner) else { return Ok(()) };
+        let x = r.exchange;
+        let class = match x.response.map(|s| s.status / 100) {
+            Some(1) => "1xx",
+            Some(2) => "2xx",
+            Some(3) => "3xx",
+            Some(4) => "4xx",
+            Some(_) => "5xx",
+            None => "none",
+        };
+        let role = x.role.name();
+        add(&self.metrics.http_requests, &l, &[role, class], 1);
+        if let Some(ns) = x.latency_ns {
+            let labels: Vec<&str> = l.iter().map(String::as_str).chain([role]).collect();
+            self.metrics.http_latency.with_label_values(&labels).observe(ns as f64 / 1e9);
+        }
         Ok(())
     }
 
@@ -482,6 +530,11 @@ mod tests {
         assert!(relayed_tx.is_some_and(|l| l.ends_with(" 104")), "{text}");
         assert!(text.contains(r#"podtop_events_seen_total{kind="exec",node="node-1"} 3"#), "{text}");
         assert!(text.contains(r#"podtop_counters_dropped_total{map="udp",node="node-1"} 1"#), "{text}");
+        // The fixtures' two requests: one answered 200 in 2.5 ms, one never answered.
+        let http: Vec<&str> = text.lines().filter(|l| l.starts_with("podtop_http_requests_total{")).collect();
+        assert!(http.iter().any(|l| l.contains(r#"role="client""#) && l.contains(r#"status_class="2xx""#) && l.ends_with(" 1")), "{http:?}");
+        assert!(http.iter().any(|l| l.contains(r#"status_class="none""#) && l.ends_with(" 1")), "{http:?}");
+        assert!(text.lines().any(|l| l.starts_with("podtop_http_request_duration_seconds_bucket{") && l.contains(r#"le="0.005""#) && l.ends_with(" 1")), "{text}");
         for label in OWNER {
             assert!(line("podtop_opens_total{").contains(&format!("{label}=\"")), "{label}");
         }

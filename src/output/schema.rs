@@ -26,6 +26,8 @@ pub enum Record {
     Close(Event<ConnectionBody>),
     /// Bytes one process moved through one UDP socket since its last record.
     Udp(Event<UdpBody>),
+    /// One HTTP/1 request and its response, as one end of the connection saw them (`--events http`).
+    Http(Event<HttpBody>),
     /// Bytes one process read and wrote in one file since its last record.
     FileIo(Event<FileIoBody>),
     /// One cgroup's activity during the last interval, counted in the kernel.
@@ -221,6 +223,59 @@ pub struct Open {
 pub struct ConnectionBody {
     pub net: Connection,
     pub peer: Option<Peer>,
+    /// At close, with `--events http`: the TLS ClientHello the connection began with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
+}
+
+/// What a TLS client asked for in its ClientHello (nothing is decrypted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Tls {
+    /// The server name (SNI), lower-case; null when the hello names none.
+    pub sni: Option<String>,
+    /// The highest version offered: 1.3 when supported_versions offers it, else the hello's own (1.2, ...).
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HttpBody {
+    pub net: HttpNet,
+    pub peer: Option<Peer>,
+    pub http: Http,
+}
+
+/// The connection the request went over, as this end sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HttpNet {
+    /// tcp.
+    pub proto: String,
+    pub family: String,
+    pub saddr: String,
+    pub sport: u16,
+    pub daddr: Option<String>,
+    pub dport: u16,
+    /// The connection's socket cookie, as on its connect, accept and close records.
+    pub cookie: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Http {
+    /// client: this end wrote the request and read the response; server: the reverse.
+    pub role: String,
+    pub method: String,
+    /// The request target, its query string dropped unless `--http-query`;
+    /// at most 512 bytes, and only what the kernel copied (the request line's first 256 bytes).
+    pub path: String,
+    pub path_truncated: bool,
+    /// 1.0 or 1.1; null when the request line was cut before it.
+    pub version: Option<String>,
+    /// Null: no response came (the connection closed first, or it was not HTTP/1).
+    pub status: Option<u16>,
+    /// From the request's last bytes to the response's first, as this end saw them.
+    pub latency_ns: Option<u64>,
+    /// Bytes of the request (head and body) and of the response, as this end's syscalls moved them.
+    pub request_bytes: u64,
+    pub response_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -432,7 +487,7 @@ mod tests {
 
     #[test]
     fn unknown_record_types_are_read_as_unknown() {
-        let r: Record = serde_json::from_str(r#"{"type":"http","time":"t","node":"n"}"#).unwrap();
+        let r: Record = serde_json::from_str(r#"{"type":"dns","time":"t","node":"n"}"#).unwrap();
         assert_eq!(r, Record::Unknown);
     }
 }

@@ -6,7 +6,12 @@ use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-use super::{CountersRecord, EventRecord, FileIoDelta, FileIoRecord, NetView, PodtopCost, SidecarsRecord, Sink, Stats, UdpDelta, UdpRecord};
+use super::{
+    CountersRecord, EventRecord, FileIoDelta, FileIoRecord, HttpRecord, NetView, PodtopCost, SidecarsRecord, Sink, Stats, UdpDelta, UdpRecord,
+};
+use crate::l7::exchanges::{Exchange, Role};
+use crate::l7::http::{RequestHead, ResponseHead};
+use crate::l7::tls::ClientHello;
 use crate::sidecars::{AddedLatency, Relayed, SidecarBill};
 use crate::enrich::cgroup_path::{QosClass, Runtime};
 use crate::enrich::{Attribution, Container, Pod};
@@ -48,7 +53,7 @@ pub fn host_owner() -> Arc<Attribution> {
 }
 
 fn event<'a>(event: Event<'a>, who: &'a ProcessIdentity, owner: &'a Arc<Attribution>, unix_ns: u64) -> EventRecord<'a> {
-    EventRecord { event, unix_ns, who, owner, net: None, peer: None, sidecar_visible: false, args: Vec::new(), args_redacted: false }
+    EventRecord { event, unix_ns, who, owner, net: None, peer: None, sidecar_visible: false, args: Vec::new(), args_redacted: false, tls: None }
 }
 
 /// Feeds `sink` one record of every kind the pipeline writes, in the order
@@ -95,8 +100,43 @@ pub fn feed_every_kind(sink: &mut impl Sink) {
         });
         r.peer = Some(&peer);
         r.sidecar_visible = true;
+        let hello = ClientHello { sni: Some("shop.example.test".into()), version: "1.3" };
+        if kind == Kind::Close {
+            r.tls = Some(&hello);
+        }
         sink.event(&r).unwrap();
     }
+
+    let exchange = Exchange {
+        first: Default::default(),
+        role: Role::Client,
+        request: RequestHead { method: "GET", target: "/api/items?token=x".into(), version: Some("1.1"), target_truncated: false },
+        response: Some(ResponseHead { version: "1.1", status: 200 }),
+        request_bytes: 80,
+        response_bytes: 1234,
+        latency_ns: Some(2_500_000),
+    };
+    let net = NetView {
+        proto: "tcp",
+        saddr: IpAddr::V4(Ipv4Addr::new(10, 244, 1, 2)),
+        sport: 40000,
+        daddr: Some(IpAddr::V4(Ipv4Addr::new(10, 244, 2, 3))),
+        dport: 9000,
+    };
+    let http = HttpRecord {
+        unix_ns: T0 + 3_500,
+        who: &api,
+        owner: &pod,
+        net,
+        cookie: 9,
+        peer: Some(&peer),
+        sidecar_visible: true,
+        exchange: &exchange,
+        path: "/api/items",
+    };
+    sink.http(&http).unwrap();
+    let unanswered = Exchange { response: None, latency_ns: None, response_bytes: 0, ..exchange.clone() };
+    sink.http(&HttpRecord { exchange: &unanswered, peer: None, ..http }).unwrap();
     conn.hdr.kind = Kind::Accept as u32;
     let mut r = event(Event::Connection(Kind::Accept, &conn), &api, &pod, T0 + 4_500);
     r.net = Some(NetView { proto: "tcp", saddr: IpAddr::V6(Ipv6Addr::LOCALHOST), sport: 8080, daddr: Some(IpAddr::V6(Ipv6Addr::LOCALHOST)), dport: 50000 });

@@ -16,6 +16,8 @@ use std::sync::Arc;
 
 use crate::enrich::Attribution;
 use crate::events::{CgroupCounters, Event, Kind, ProcessIdentity};
+use crate::l7::exchanges::Exchange;
+use crate::l7::tls::ClientHello;
 use crate::sidecars::SidecarBill;
 use deltas::Counters;
 
@@ -27,6 +29,7 @@ pub trait Sink {
     fn counters(&mut self, r: &CountersRecord) -> io::Result<()>;
     fn stats(&mut self, unix_ns: u64, stats: &Stats) -> io::Result<()>;
     fn sidecars(&mut self, r: &SidecarsRecord) -> io::Result<()>;
+    fn http(&mut self, r: &HttpRecord) -> io::Result<()>;
     fn flush(&mut self) -> io::Result<()>;
 }
 
@@ -49,6 +52,9 @@ impl<S: Sink> Sink for Option<S> {
     }
     fn sidecars(&mut self, r: &SidecarsRecord) -> io::Result<()> {
         self.as_mut().map_or(Ok(()), |s| s.sidecars(r))
+    }
+    fn http(&mut self, r: &HttpRecord) -> io::Result<()> {
+        self.as_mut().map_or(Ok(()), |s| s.http(r))
     }
     fn flush(&mut self) -> io::Result<()> {
         self.as_mut().map_or(Ok(()), |s| s.flush())
@@ -105,6 +111,23 @@ pub struct EventRecord<'a> {
     pub args: Vec<Cow<'a, [u8]>>,
     /// Whether any argument was masked.
     pub args_redacted: bool,
+    /// A close: the TLS ClientHello the connection began with, if it did.
+    pub tls: Option<&'a ClientHello>,
+}
+
+/// One HTTP/1 request and its response, as one end of a connection saw them.
+pub struct HttpRecord<'a> {
+    /// When the request's first bytes moved.
+    pub unix_ns: u64,
+    pub who: &'a ProcessIdentity,
+    pub owner: &'a Arc<Attribution>,
+    pub net: NetView,
+    pub cookie: u64,
+    pub peer: Option<&'a Arc<Attribution>>,
+    pub sidecar_visible: bool,
+    pub exchange: &'a Exchange,
+    /// The request's path as shown: its query string dropped unless --http-query.
+    pub path: &'a str,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -214,6 +237,10 @@ impl<A: Sink, B: Sink> Sink for Tee<A, B> {
     fn sidecars(&mut self, r: &SidecarsRecord) -> io::Result<()> {
         self.0.sidecars(r)?;
         self.1.sidecars(r)
+    }
+    fn http(&mut self, r: &HttpRecord) -> io::Result<()> {
+        self.0.http(r)?;
+        self.1.http(r)
     }
     fn flush(&mut self) -> io::Result<()> {
         self.0.flush()?;

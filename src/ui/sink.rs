@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, What};
 use crate::enrich::Attribution;
 use crate::events::{c_bytes, c_str_bytes, exit_status, Event, Kind, ProcessIdentity};
-use crate::records::{CountersRecord, EventRecord, FileIoRecord, SidecarsRecord, Sink, Stats, UdpRecord};
+use crate::records::{CountersRecord, EventRecord, FileIoRecord, HttpRecord, SidecarsRecord, Sink, Stats, UdpRecord};
 
 pub struct ObservationSink {
     batch: Vec<Observation>,
@@ -73,7 +73,7 @@ impl Sink for ObservationSink {
                     sidecar_visible: r.sidecar_visible,
                 })
             }
-            Event::Cgroup(..) => return Ok(()),
+            Event::Cgroup(..) | Event::Payload(..) => return Ok(()),
         };
         self.happened(r.unix_ns, r.owner, r.who, what);
         Ok(())
@@ -114,6 +114,11 @@ impl Sink for ObservationSink {
             bpf_run_time_ns: stats.bpf_run_time_ns,
         };
         self.batch.push(Observation::Tick { unix_ns, totals });
+        Ok(())
+    }
+
+    /// Requests are not in the TUI yet: the JSON stream has them.
+    fn http(&mut self, _: &HttpRecord) -> io::Result<()> {
         Ok(())
     }
 

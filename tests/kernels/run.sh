@@ -131,6 +131,7 @@ TESTS=(
 	"fallbacks: tcp_totals_from_sequence_numbers_are_exact exit_without_group_dead_reports_each_process_once fexit_counts_socket_bytes_where_the_kernel_allows_it"
 	"lifecycle: every_signal_and_the_duration_end_it_cleanly_with_nothing_attached probes_lists_every_probe_and_detaches a_full_ring_buffer_is_counted_never_silent"
 	"sidecars: the_relaying_container_is_the_sidecar_and_its_bill_is_exact"
+	"http: every_request_once_on_each_end_with_status_latency_and_exact_bytes the_tls_server_name_on_the_close_of_the_client_connection"
 )
 # TESTS_ONLY=name,name runs only those tests (for debugging).
 

@@ -1,0 +1,265 @@
+//! `--events http`: HTTP/1 requests seen from the kernel at both ends, with
+//! real servers and clients in two test pods; TLS server names from a real
+//! openssl handshake; odd bytes that must never become requests.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+/// python3's http.server, HTTP/1.1 keep-alive: /ok, /missing (404), /err
+/// (500), /slow (50 ms, then 200), POST /submit (reads its body).
+const SERVER: &str = r#"
+import sys, time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def answer(self, status, body):
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        path = self.path.split("?")[0]
+        if path == "/slow":
+            time.sleep(0.05)
+        status = {"/ok": 200, "/slow": 200, "/err": 500}.get(path, 404)
+        self.answer(status, b"x" * (100 if status == 200 else 10))
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.answer(200, b"stored")
+    def log_message(self, *a):
+        pass
+s = HTTPServer((sys.argv[1], int(sys.argv[2])), H)
+print("ready", flush=True)
+s.serve_forever()
+"#;
+
+/// python's http.client on one keep-alive connection.
+const KEEP_ALIVE_CLIENT: &str = r#"
+import sys, http.client
+c = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]))
+for method, path, body in [("GET", "/ok?page=2&token=s3cret", None), ("POST", "/submit", b"y" * 1000), ("GET", "/missing", None), ("GET", "/err", None), ("GET", "/slow", None)]:
+    c.request(method, path, body=body)
+    r = c.getresponse(); r.read()
+    print(r.status, flush=True)
+c.close()
+"#;
+
+/// Bytes that are not HTTP/1 requests, or are, oddly sent; each on its own connection.
+const ODD_CLIENT: &str = r#"
+import sys, socket, time
+def conn():
+    return socket.create_connection((sys.argv[1], int(sys.argv[2])))
+def drain(s):
+    s.settimeout(1)
+    try:
+        while s.recv(65536): pass
+    except OSError: pass
+    s.close()
+s = conn(); s.sendall(bytes(range(256)) * 4); s.shutdown(socket.SHUT_WR); drain(s)
+s = conn(); s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00" * 64); s.shutdown(socket.SHUT_WR); drain(s)
+s = conn()
+for b in b"GET /bytewise HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n":
+    s.send(bytes([b])); time.sleep(0.001)
+drain(s)
+s = conn(); s.sendall(b"GET /caf\xe9?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); drain(s)
+s = conn(); s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 100000 + b"\r\nConnection: close\r\n\r\n"); drain(s)
+s = conn(); s.sendall(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET /missing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); drain(s)
+print("done", flush=True)
+"#;
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_server(pod: &Pod, script: &str, args: &[&str]) -> Killed {
+    let mut argv = vec!["python3", "-c", script];
+    argv.extend_from_slice(args);
+    let mut child = pod.command(&argv).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    Killed(child)
+}
+
+fn http_records(records: &[Value], pod_uid: &str, role: &str) -> Vec<Value> {
+    of_type(records, "http").filter(|r| r["pod"]["uid"] == pod_uid && r["http"]["role"] == role).cloned().collect()
+}
+
+/// (method, path, status) of each record, in order.
+fn requests(records: &[Value]) -> Vec<(String, String, Option<u64>)> {
+    records
+        .iter()
+        .map(|r| (r["http"]["method"].as_str().unwrap().to_string(), r["http"]["path"].as_str().unwrap().to_string(), r["http"]["status"].as_u64()))
+        .collect()
+}
+
+#[test]
+fn every_request_once_on_each_end_with_status_latency_and_exact_bytes() {
+    require_root();
+    let mut client = Pod::new("h-client");
+    let mut server = Pod::new("h-server");
+    link(&mut client, &mut server, 91);
+    let server_addr = server.addr.clone().unwrap();
+    let _http_server = start_server(&server, SERVER, &[&server_addr, "8080"]);
+
+    let mut podtop = Podtop::start(&["--events", "http", "--interval", "0.5"]);
+    let mut with_queries = Podtop::start(&["--events", "http", "--http-query", "--pod", &client.uid]);
+    let base = format!("http://{server_addr}:8080");
+    for path in ["/ok?token=s3cret", "/missing", "/err"] {
+        client.run(&["curl", "-s", "-o", "/dev/null", &format!("{base}{path}")]);
+    }
+    let statuses = client.run(&["python3", "-c", KEEP_ALIVE_CLIENT, &server_addr, "8080"]);
+    assert_eq!(statuses.split_whitespace().collect::<Vec<_>>(), ["200", "200", "404", "500", "200"]);
+    // The server's keep-alive connection ends when the client's does.
+    podtop.wait_for(Duration::from_secs(10), |r| r["type"] == "http" && r["pod"]["uid"] == server.uid && r["http"]["path"] == "/slow");
+    std::thread::sleep(Duration::from_millis(700));
+    let records = podtop.stop();
+    let queried = with_queries.stop();
+
+    let expected = |query: &str| -> Vec<(String, String, Option<u64>)> {
+        [
+            ("GET", format!("/ok{query}"), 200),
+            ("GET", "/missing".into(), 404),
+            ("GET", "/err".into(), 500),
+            ("GET", "/ok".into(), 200),
+            ("POST", "/submit".into(), 200),
+            ("GET", "/missing".into(), 404),
+            ("GET", "/err".into(), 500),
+            ("GET", "/slow".into(), 200),
+        ]
+        .into_iter()
+        .map(|(m, p, s)| (m.to_string(), p, Some(s)))
+        .collect()
+    };
+    let clients = http_records(&records, &client.uid, "client");
+    let servers = http_records(&records, &server.uid, "server");
+    // Exactly one record per request on each end, in order, query strings gone.
+    assert_eq!(requests(&clients), expected(""), "client end");
+    assert_eq!(requests(&servers), expected(""), "server end");
+    let with_query = requests(&http_records(&queried, &client.uid, "client"));
+    assert_eq!(with_query[0].1, "/ok?token=s3cret", "--http-query keeps it");
+    assert_eq!(with_query[3].1, "/ok?page=2&token=s3cret");
+
+    let emulated = std::env::var_os("PODTOP_EMULATED").is_some();
+    for (c, s) in clients.iter().zip(&servers) {
+        // Both ends saw the same bytes, and name each other's pods.
+        assert_eq!(c["http"]["request_bytes"], s["http"]["request_bytes"], "{c}\n{s}");
+        assert_eq!(c["http"]["response_bytes"], s["http"]["response_bytes"], "{c}\n{s}");
+        assert_eq!(c["peer"]["pod"]["uid"], server.uid.as_str());
+        assert_eq!(s["peer"]["pod"]["uid"], client.uid.as_str());
+        assert_eq!(c["container"]["id"], client.container_id.as_str());
+        assert_eq!((c["sidecar_visible"].as_bool(), c["http"]["version"].as_str()), (Some(true), Some("1.1")));
+        let latency_ms = c["http"]["latency_ns"].as_u64().unwrap() as f64 / 1e6;
+        let server_ms = s["http"]["latency_ns"].as_u64().unwrap() as f64 / 1e6;
+        if emulated {
+            // Under emulation (make test-kernels) only the sleep's lower bound holds.
+            assert!(c["http"]["path"] != "/slow" || (latency_ms >= 50.0 && server_ms >= 50.0), "/slow: {latency_ms} ms, server {server_ms} ms");
+        } else if c["http"]["path"] == "/slow" {
+            assert!((50.0..80.0).contains(&latency_ms) && (50.0..80.0).contains(&server_ms), "/slow: {latency_ms} ms, server {server_ms} ms");
+        } else {
+            assert!(latency_ms < 25.0 && server_ms < 25.0, "{}: {latency_ms} ms, server {server_ms} ms", c["http"]["path"]);
+        }
+    }
+    // The 100-byte bodies of the 200s to GET, the 10-byte ones of errors: responses at least that long.
+    for c in &clients {
+        let body = if c["http"]["method"] == "GET" && c["http"]["status"] == 200 { 100 } else { 6 };
+        assert!(c["http"]["response_bytes"].as_u64().unwrap() > body);
+    }
+
+    // Exact bytes: the requests on each connection add up to what its close
+    // counted (the connection totals are exact: tests/pods.rs).
+    let mut by_cookie: HashMap<u64, (u64, u64)> = HashMap::new();
+    for c in &clients {
+        let sums = by_cookie.entry(c["net"]["cookie"].as_u64().unwrap()).or_default();
+        sums.0 += c["http"]["request_bytes"].as_u64().unwrap();
+        sums.1 += c["http"]["response_bytes"].as_u64().unwrap();
+    }
+    assert_eq!(by_cookie.len(), 4, "three curl connections and one keep-alive");
+    for (cookie, (request_bytes, response_bytes)) in by_cookie {
+        let close = of_type(&records, "close").find(|r| r["net"]["cookie"] == cookie).unwrap_or_else(|| panic!("no close of {cookie}"));
+        assert_eq!((close["net"]["tx_bytes"].as_u64().unwrap(), close["net"]["rx_bytes"].as_u64().unwrap()), (request_bytes, response_bytes), "{close}");
+    }
+    assert!(podtop.stderr().contains(" 0 lost"), "{}", podtop.stderr());
+}
+
+#[test]
+fn odd_bytes_never_become_requests_and_never_break_the_stream() {
+    require_root();
+    let mut client = Pod::new("h-odd-client");
+    let mut server = Pod::new("h-odd-server");
+    link(&mut client, &mut server, 92);
+    let server_addr = server.addr.clone().unwrap();
+    let _http_server = start_server(&server, SERVER, &[&server_addr, "8080"]);
+
+    // Every line is checked against the published schema as it comes (common::Podtop).
+    let mut podtop = Podtop::start(&["--events", "http", "--pod", &client.uid]);
+    assert_eq!(client.run(&["python3", "-c", ODD_CLIENT, &server_addr, "8080"]).trim(), "done");
+    std::thread::sleep(Duration::from_millis(500));
+    let records = podtop.stop();
+    let paths: Vec<String> = http_records(&records, &client.uid, "client").iter().map(|r| r["http"]["path"].as_str().unwrap().to_string()).collect();
+    // Binary bytes, the HTTP/2 preface and a request written a byte at a time
+    // (its first write is not a request line) are not HTTP; a non-UTF-8 path
+    // is kept lossily; the 100 KB header and the pipelined pair are requests.
+    assert_eq!(paths, ["/caf\u{fffd}", "/big", "/ok"], "{records:#?}");
+}
+
+#[test]
+fn the_tls_server_name_on_the_close_of_the_client_connection() {
+    require_root();
+    let dir = OpenDir::new("tls");
+    let mut client = Pod::new("t-client");
+    let mut server = Pod::new("t-server");
+    link(&mut client, &mut server, 93);
+    let server_addr = server.addr.clone().unwrap();
+    let (key, cert) = (dir.0.join("key.pem"), dir.0.join("cert.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=shop.example.test"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let mut tls_server = Killed(
+        server
+            .command(&["openssl", "s_server", "-quiet", "-accept", "8443", "-cert", cert.to_str().unwrap(), "-key", key.to_str().unwrap()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut podtop = Podtop::start(&["--events", "http"]);
+    let target = format!("{server_addr}:8443");
+    // s_server takes a moment to listen.
+    for attempt in 0.. {
+        let out = client.command(&["openssl", "s_client", "-connect", &target, "-servername", "Shop.Example.TEST", "-brief"]).stdin(Stdio::null()).output().unwrap();
+        if out.status.success() {
+            break;
+        }
+        assert!(attempt < 50, "s_client: {}", String::from_utf8_lossy(&out.stderr));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    fn close_of(uid: String) -> impl Fn(&Value) -> bool {
+        move |r| r["type"] == "close" && r["pod"]["uid"] == uid.as_str() && !r["tls"].is_null()
+    }
+    let client_close = podtop.wait_for(Duration::from_secs(10), close_of(client.uid.clone()));
+    podtop.stop();
+    let _ = tls_server.0.kill();
+    assert_eq!(client_close["tls"]["sni"], "shop.example.test", "{client_close}");
+    assert_eq!(client_close["tls"]["version"], "1.3", "{client_close}");
+    assert_eq!(client_close["net"]["dport"], 8443);
+}
