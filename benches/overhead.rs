@@ -138,23 +138,38 @@ fn fork_exec(n: u64) -> f64 {
 }
 
 fn tcp_request_response(n: u64) -> f64 {
+    request_response(n, &[7; 64], &[9; 64])
+}
+
+/// A 64-byte HTTP/1.1 request and a 64-byte response: what `--events http`
+/// reads, pairs and reports, one exchange at a time on one connection.
+const HTTP_REQUEST: &[u8; 64] = b"GET /items HTTP/1.1\r\nHost: bench\r\nAccept: */*\r\nX-Pad: 000000\r\n\r\n";
+const HTTP_RESPONSE: &[u8; 64] = b"HTTP/1.1 200 OK\r\nContent-Length: 14\r\nX-Pad: 00\r\n\r\n{\"items\": [] }";
+
+fn http_request_response(n: u64) -> f64 {
+    request_response(n, HTTP_REQUEST, HTTP_RESPONSE)
+}
+
+/// `n` request/response exchanges of fixed sizes over one loopback TCP
+/// connection; ns per exchange.
+fn request_response(n: u64, request: &'static [u8; 64], response: &'static [u8; 64]) -> f64 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let server = thread::spawn(move || {
         let (mut c, _) = listener.accept().unwrap();
         let mut buf = [0u8; 64];
         while c.read_exact(&mut buf).is_ok() {
-            if c.write_all(&buf).is_err() {
+            if c.write_all(response).is_err() {
                 break;
             }
         }
     });
     let mut c = TcpStream::connect(addr).unwrap();
     c.set_nodelay(true).unwrap();
-    let mut buf = [7u8; 64];
+    let mut buf = [0u8; 64];
     let start = Instant::now();
     for _ in 0..n {
-        c.write_all(&buf).unwrap();
+        c.write_all(request).unwrap();
         c.read_exact(&mut buf).unwrap();
     }
     let per_op = start.elapsed().as_nanos() as f64 / n as f64;
@@ -218,6 +233,8 @@ enum Tool {
     /// The TUI mode of another podtop binary (PODTOP_COMPARE).
     PodtopTuiCompared,
     PodtopJson,
+    /// `podtop --json --events exec,file,net,http`: requests read, paired and written.
+    PodtopJsonHttp,
     BpftraceCount,
     BpftracePrintf,
 }
@@ -231,6 +248,7 @@ impl Tool {
             Tool::PodtopTui => "podtop TUI mode",
             Tool::PodtopTuiCompared => "podtop TUI mode, PODTOP_COMPARE's binary",
             Tool::PodtopJson => "podtop --json > /dev/null",
+            Tool::PodtopJsonHttp => "podtop --json --events exec,file,net,http",
             Tool::BpftraceCount => "bpftrace @[cgroup] = count()",
             Tool::BpftracePrintf => "bpftrace printf > /dev/null",
         }
@@ -283,6 +301,9 @@ fn start(tool: Tool) -> Option<Child> {
             .stderr(null())
             .spawn(),
         Tool::PodtopJson => Command::new(podtop_binary()).arg("--json").stdout(null()).stderr(null()).spawn(),
+        Tool::PodtopJsonHttp => {
+            Command::new(podtop_binary()).args(["--json", "--events", "exec,file,net,http"]).stdout(null()).stderr(null()).spawn()
+        }
         Tool::BpftraceCount => Command::new("bpftrace")
             .args(["-e", &format!("{BPFTRACE_PROBES} {{ @[cgroup] = count(); }}")])
             .stdout(null())
@@ -351,6 +372,7 @@ fn per_operation_cost(rounds: usize) {
         Tool::FloorBytesPerCpu,
         Tool::PodtopTui,
         Tool::PodtopJson,
+        Tool::PodtopJsonHttp,
         Tool::BpftraceCount,
         Tool::BpftracePrintf,
     ]);
@@ -363,6 +385,7 @@ fn per_operation_cost(rounds: usize) {
         Workload { name: "openat+close", run: openat_close, n: 200_000, floor: Tool::FloorEmpty },
         Workload { name: "fork+exec /bin/true", run: fork_exec, n: 1000, floor: Tool::FloorEmpty },
         Workload { name: "TCP request/response", run: tcp_request_response, n: 20_000, floor: Tool::FloorEmpty },
+        Workload { name: "HTTP/1.1 request/response", run: http_request_response, n: 20_000, floor: Tool::FloorEmpty },
     ];
     let mut samples = vec![vec![Vec::new(); workloads.len()]; tools.len()];
     for round in 0..rounds {
@@ -448,6 +471,14 @@ fn per_operation_cost(rounds: usize) {
         0.5 * added(Tool::BpftraceCount, open),
     );
     target("fork+exec: at most bpftrace's counting one-liner", added(Tool::PodtopTui, exec), added(Tool::BpftraceCount, exec));
+
+    // What watching requests adds, on the operation it watches and on one it only classifies.
+    let (tcp, http) = (of("TCP request/response"), of("HTTP/1.1 request/response"));
+    println!("\n--events http (podtop --json), against --json without it:\n");
+    for (w, what) in [(http, "an HTTP/1.1 exchange (read, paired, written as a record)"), (tcp, "a binary exchange (classified once per connection)")] {
+        let (with, without) = (added(Tool::PodtopJsonHttp, w), added(Tool::PodtopJson, w));
+        println!("- {what}: {with:+.0} ns with http, {without:+.0} ns without: {:+.0} ns for the requests", with - without);
+    }
 }
 
 /// One operation of the per-operation table.

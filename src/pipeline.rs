@@ -10,9 +10,9 @@ use crate::records::deltas::Deltas;
 use crate::clock::Clock;
 use crate::enrich::peers::{Endpoint, PeerTable, SocketView};
 use crate::enrich::files::FilePaths;
-use crate::enrich::Enricher;
+use crate::enrich::{Attribution, Enricher};
 use crate::enrich::redact::redact_args;
-use crate::events::{c_str_bytes, c_bytes, decode, split_args, CgroupCounters, ConnEvent, Event, FileIoKey, FileIoValue, Kind, PayloadEvent, UdpKey, UdpValue};
+use crate::events::{c_str_bytes, c_bytes, decode, split_args, CgroupCounters, Event, FileIoKey, FileIoValue, Kind, PayloadEvent, UdpKey, UdpValue};
 use crate::l7::exchanges::{Exchange, HttpTracker};
 use crate::l7::{http, tls};
 use crate::enrich::filter::Filter;
@@ -35,20 +35,20 @@ pub fn ip_of(bytes: &[u8; 16], family: u16) -> IpAddr {
     }
 }
 
-fn view_of(e: &ConnEvent) -> SocketView {
-    SocketView {
-        local: Endpoint { addr: ip_of(&e.saddr, e.family), port: e.sport },
-        remote: Endpoint { addr: ip_of(&e.daddr, e.family), port: e.dport },
-        netns: e.sock_netns,
-    }
+/// A TCP socket's two ends and namespace, from the kernel's byte arrays
+/// (connect/accept/close records and payload records carry the same fields).
+macro_rules! socket_view {
+    ($e:expr) => {
+        SocketView {
+            local: Endpoint { addr: ip_of(&$e.saddr, $e.family), port: $e.sport },
+            remote: Endpoint { addr: ip_of(&$e.daddr, $e.family), port: $e.dport },
+            netns: $e.sock_netns,
+        }
+    };
 }
 
-fn payload_view(e: &PayloadEvent) -> SocketView {
-    SocketView {
-        local: Endpoint { addr: ip_of(&e.saddr, e.family), port: e.sport },
-        remote: Endpoint { addr: ip_of(&e.daddr, e.family), port: e.dport },
-        netns: e.sock_netns,
-    }
+fn tcp_net(view: &SocketView) -> NetView {
+    NetView { proto: "tcp", saddr: view.local.addr, sport: view.local.port, daddr: Some(view.remote.addr), dport: view.remote.port }
 }
 
 /// A keep-alive connection's last exchange ends once nothing moved for this long after its response began.
@@ -214,16 +214,14 @@ impl<S: Sink> Pipeline<S> {
                     self.write_exchanges(&done)?;
                     tls_hello = self.tls_hellos.pop(&e.cookie);
                 }
-                let view = view_of(e);
+                let view = socket_view!(e);
                 match kind {
                     Kind::Connect => self.peers.connected(view, owner.clone()),
                     Kind::Accept => self.peers.accepted(view, owner.clone()),
                     _ => {}
                 }
                 peer = self.peers.peer_of(view, &mut self.enricher);
-                sidecar_visible = owner.pod.is_some()
-                    && e.sock_netns != self.host_netns
-                    && !self.enricher.netns.is_local(e.sock_netns, view.remote.addr);
+                sidecar_visible = self.sidecar_visible(&owner, &view);
                 let flow = match kind {
                     Kind::Connect => Some(Flow::Connect),
                     Kind::Accept => Some(Flow::Accept),
@@ -246,13 +244,7 @@ impl<S: Sink> Pipeline<S> {
                     };
                     self.sidecars.connection(flow, &owner, &comm, to, leaves_pod, remote);
                 }
-                net = Some(NetView {
-                    proto: "tcp",
-                    saddr: view.local.addr,
-                    sport: view.local.port,
-                    daddr: Some(view.remote.addr),
-                    dport: view.remote.port,
-                });
+                net = Some(tcp_net(&view));
             }
             _ => {}
         }
@@ -282,6 +274,12 @@ impl<S: Sink> Pipeline<S> {
         self.sink.event(&record)
     }
 
+    /// Whether a sidecar proxy in the owner's pod could see this connection:
+    /// a pod's, and leaving its network namespace.
+    fn sidecar_visible(&mut self, owner: &Attribution, view: &SocketView) -> bool {
+        owner.pod.is_some() && view.netns != self.host_netns && !self.enricher.netns.is_local(view.netns, view.remote.addr)
+    }
+
     /// A socket read or write's first bytes: a TLS ClientHello is kept for
     /// its connection's close; HTTP goes to the tracker, whose finished
     /// exchanges become records.
@@ -303,17 +301,15 @@ impl<S: Sink> Pipeline<S> {
             let first = &x.first;
             let who = first.hdr.who;
             let owner = self.enricher.attribution(who.cgroup_id);
-            let view = payload_view(first);
+            let view = socket_view!(first);
             let peer = self.peers.peer_of(view, &mut self.enricher);
-            let sidecar_visible = owner.pod.is_some()
-                && first.sock_netns != self.host_netns
-                && !self.enricher.netns.is_local(first.sock_netns, view.remote.addr);
+            let sidecar_visible = self.sidecar_visible(&owner, &view);
             let path = if self.http_query { x.request.target.as_str() } else { http::without_query(&x.request.target) };
             let record = HttpRecord {
                 unix_ns: self.clock.unix_ns(first.hdr.boot_ns),
                 who: &who,
                 owner: &owner,
-                net: NetView { proto: "tcp", saddr: view.local.addr, sport: view.local.port, daddr: Some(view.remote.addr), dport: view.remote.port },
+                net: tcp_net(&view),
                 cookie: first.cookie,
                 peer: peer.as_ref(),
                 sidecar_visible,
