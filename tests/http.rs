@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
@@ -73,15 +73,6 @@ s = conn(); s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 100000
 s = conn(); s.sendall(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET /missing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); drain(s)
 print("done", flush=True)
 "#;
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn start_server(pod: &Pod, script: &str, args: &[&str]) -> Killed {
     let mut argv = vec!["python3", "-c", script];

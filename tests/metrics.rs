@@ -5,7 +5,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -37,15 +37,6 @@ fn query(port: u16, promql: &str) -> Option<String> {
     let (_, body) = get(port, &format!("/api/v1/query?query={}", url_encoded(promql)))?;
     let v: Value = serde_json::from_str(&body).ok()?;
     v["data"]["result"][0]["value"][1].as_str().map(str::to_string)
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

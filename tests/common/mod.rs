@@ -245,6 +245,17 @@ impl Drop for Podtop {
     }
 }
 
+/// A child process (a server, a daemon) killed and reaped when it goes out of
+/// scope, also when the test fails half-way.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + timeout;
     loop {
