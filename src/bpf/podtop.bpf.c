@@ -291,14 +291,22 @@ static __always_inline void count_dropped(enum counter_map map)
  * pointer found non-NULL stays so, and would follow the impossible branch to
  * an "unreleased reference". Written as branches, the compiler folds the two
  * tests into one; computing `e == NULL` into a flag does not fold. */
+/* Whether records of `kind` go to the ring buffer for this sink; one that
+ * does not is counted as seen. */
+static __always_inline bool shipped(__u32 kind)
+{
+	if (ringbuf_kinds & (1U << kind))
+		return true;
+	count(kind, false);
+	return false;
+}
+
 static __always_inline void *reserve(__u64 size, __u32 kind)
 {
 	void *e;
 
-	if (!(ringbuf_kinds & (1U << kind))) {
-		count(kind, false);
+	if (!shipped(kind))
 		return NULL;
-	}
 	e = bpf_ringbuf_reserve(&events, size, 0);
 	if (!e) {
 		count(kind, true);
@@ -1250,6 +1258,8 @@ static __always_inline void capture_payload(const struct sock *sk, struct sock_s
 	} else if (st->l7 != L7_HTTP) {
 		return;
 	}
+	if (!shipped(EVENT_PAYLOAD))
+		return;
 	r = bpf_map_lookup_elem(&payload_scratch, &zero);
 	if (!r)
 		return;
@@ -1266,10 +1276,7 @@ static __always_inline void capture_payload(const struct sock *sk, struct sock_s
 	asm volatile("%[len] &= %[mask]" : [len] "+r"(len) : [mask] "i"(PAYLOAD_MAX_LEN - 1));
 	if (len && bpf_probe_read_user(r->data, len, buf))
 		return;
-	e->hdr.boot_ns = bpf_ktime_get_boot_ns();
-	e->hdr.kind = EVENT_PAYLOAD;
-	e->hdr._pad = 0;
-	fill_identity(&e->hdr.who);
+	fill_header(&e->hdr, EVENT_PAYLOAD);
 	__builtin_memcpy(e->saddr, st->saddr, sizeof(e->saddr));
 	__builtin_memcpy(e->daddr, st->daddr, sizeof(e->daddr));
 	e->sport = st->sport;
@@ -1283,10 +1290,6 @@ static __always_inline void capture_payload(const struct sock *sk, struct sock_s
 	e->cookie = bpf_get_socket_cookie((void *)sk);
 	e->local = st->local;
 	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
-	if (!(ringbuf_kinds & (1U << EVENT_PAYLOAD))) {
-		count(EVENT_PAYLOAD, false);
-		return;
-	}
 	if (bpf_ringbuf_output(&events, r, sizeof(r->e) + len, wakeup_flags()))
 		count(EVENT_PAYLOAD, true);
 	else
