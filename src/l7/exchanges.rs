@@ -74,24 +74,31 @@ struct Connection {
 
 pub struct HttpTracker {
     connections: LruCache<u64, Connection>,
-    /// Connections forgotten to stay within MAX_CONNECTIONS.
-    pub forgotten: u64,
 }
 
 impl Default for HttpTracker {
     fn default() -> Self {
-        HttpTracker { connections: LruCache::new(NonZeroUsize::new(MAX_CONNECTIONS).expect("not zero")), forgotten: 0 }
+        HttpTracker::following(NonZeroUsize::new(MAX_CONNECTIONS).expect("not zero"))
     }
 }
 
 impl HttpTracker {
+    /// A tracker of at most `connections` connections at once.
+    fn following(connections: NonZeroUsize) -> Self {
+        HttpTracker { connections: LruCache::new(connections) }
+    }
+
     /// One read or write of a connection that carries HTTP; finished exchanges go to `done`.
     pub fn payload(&mut self, e: &PayloadEvent, data: &[u8], done: &mut Vec<Exchange>) {
         let tx = e.tx != 0;
         let now = e.hdr.boot_ns;
         let captured_all = u64::from(e.captured) >= e.bytes;
-        if !self.connections.contains(&e.cookie) && self.connections.len() == MAX_CONNECTIONS {
-            self.forgotten += 1;
+        if !self.connections.contains(&e.cookie) && self.connections.len() == self.connections.cap().get() {
+            // The least recently active connection makes room: its exchange in
+            // progress ends now, reported as far as it went, never dropped unseen.
+            if let Some(open) = self.connections.pop_lru().and_then(|(_, c)| c.open) {
+                done.push(open.finish());
+            }
         }
         let conn = self.connections.get_or_insert_mut(e.cookie, Connection::default);
         if let Some(request) = http::parse_request(data, captured_all) {
@@ -261,6 +268,22 @@ mod tests {
         assert_eq!(done.len(), 1);
         t.closed(5, &mut done);
         assert_eq!(done.len(), 1, "ended once");
+    }
+
+    #[test]
+    fn a_connection_forgotten_for_room_still_reports_its_exchange() {
+        let mut t = HttpTracker::following(NonZeroUsize::new(2).unwrap());
+        let done = feed(
+            &mut t,
+            &[
+                (1, true, 0, b"GET /first HTTP/1.1\r\n\r\n", 24),
+                (1, false, 1, b"HTTP/1.1 200 OK\r\n\r\n", 19),
+                (2, true, 2, b"GET /second HTTP/1.1\r\n\r\n", 25),
+                (3, true, 3, b"GET /third HTTP/1.1\r\n\r\n", 24),
+            ],
+        );
+        assert_eq!(done.len(), 1, "the least recently active connection made room");
+        assert_eq!((done[0].request.target.as_str(), done[0].response.map(|r| r.status)), ("/first", Some(200)));
     }
 
     #[test]
