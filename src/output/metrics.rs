@@ -21,6 +21,7 @@ use prometheus::{Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, 
 
 use crate::enrich::Attribution;
 use crate::events::CgroupCounters;
+use crate::l7::exchanges::Role;
 use crate::records::{CountersRecord, EventRecord, FileIoRecord, HttpRecord, SidecarsRecord, Sink, Stats, UdpRecord};
 use crate::shutdown::Shutdown;
 
@@ -52,6 +53,14 @@ fn register<M: Collector + Clone + 'static>(
     let metric = new(Opts::new(name, help), labels)?;
     registry.register(Box::new(metric.clone()))?;
     Ok(metric)
+}
+
+/// The `status_class` label: by the status's first digit, `none` without a response.
+const STATUS_CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "none"];
+
+fn status_class(status: Option<u16>) -> &'static str {
+    // Statuses are 100..=599 (the parser takes no other).
+    status.map_or(STATUS_CLASSES[5], |s| STATUS_CLASSES[usize::from(s / 100).clamp(1, 5) - 1])
 }
 
 /// Request latency buckets, in seconds: a sidecar's added milliseconds to a slow backend's seconds.
@@ -197,6 +206,9 @@ impl Metrics {
     /// Removers of every series of one owner, to forget them together.
     fn owner_removers(&self) -> Vec<Remover> {
         let (plain, directions): (&[&[&str]], &[&[&str]]) = (&[&[]], &[&["tx"], &["rx"]]);
+        let roles = [Role::Client, Role::Server].map(Role::name);
+        let http_request_variants: Vec<[&'static str; 2]> =
+            roles.iter().flat_map(|role| STATUS_CLASSES.iter().map(move |class| [*role, *class])).collect();
         vec![
             remover(&self.execs, plain),
             remover(&self.exits, plain),
@@ -215,14 +227,8 @@ impl Metrics {
             remover(&self.sidecar_rss_bytes, plain),
             remover(&self.sidecar_cpu_cores, plain),
             remover(&self.sidecar_added_latency, &[&["0.5"], &["0.99"]]),
-            remover(
-                &self.http_requests,
-                &[
-                    &["client", "1xx"], &["client", "2xx"], &["client", "3xx"], &["client", "4xx"], &["client", "5xx"], &["client", "none"],
-                    &["server", "1xx"], &["server", "2xx"], &["server", "3xx"], &["server", "4xx"], &["server", "5xx"], &["server", "none"],
-                ],
-            ),
-            remover(&self.http_latency, &[&["client"], &["server"]]),
+            remover(&self.http_requests, &http_request_variants.iter().map(|v| &v[..]).collect::<Vec<_>>()),
+            remover(&self.http_latency, &roles.map(|role| [role]).iter().map(|v| &v[..]).collect::<Vec<_>>()),
         ]
     }
 
@@ -358,14 +364,7 @@ impl Sink for MetricsSink {
     fn http(&mut self, r: &HttpRecord) -> io::Result<()> {
         let Some(l) = self.labels_of(r.owner) else { return Ok(()) };
         let x = r.exchange;
-        let class = match x.response.map(|s| s.status / 100) {
-            Some(1) => "1xx",
-            Some(2) => "2xx",
-            Some(3) => "3xx",
-            Some(4) => "4xx",
-            Some(_) => "5xx",
-            None => "none",
-        };
+        let class = status_class(x.response.map(|s| s.status));
         let role = x.role.name();
         add(&self.metrics.http_requests, &l, &[role, class], 1);
         if let Some(ns) = x.latency_ns {
@@ -599,6 +598,20 @@ mod tests {
             }
             serde_json::Value::Array(items) => items.iter().for_each(|v| collect_queries(v, out)),
             _ => {}
+        }
+    }
+
+    #[test]
+    fn every_series_of_a_quiet_cgroup_leaves_requests_too() {
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let mut sink = MetricsSink::new(metrics.clone(), "n".into(), 100, Duration::from_millis(50));
+        feed_every_kind(&mut sink);
+        let series = |prefix: &str| String::from_utf8(metrics.encode()).unwrap().lines().filter(|l| l.starts_with(prefix) && l.contains("pod_uid")).count();
+        assert!(series("podtop_http_requests_total{") == 2 && series("podtop_http_request_duration_seconds_count{") == 1);
+        std::thread::sleep(Duration::from_millis(60));
+        sink.stats(0, &Stats::default()).unwrap();
+        for prefix in ["podtop_http_requests_total{", "podtop_http_request_duration_seconds", "podtop_execs_total{", "podtop_sidecar_"] {
+            assert_eq!(series(prefix), 0, "{prefix} left with its cgroup");
         }
     }
 
