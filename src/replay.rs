@@ -54,12 +54,18 @@ fn time_of(header: &schema::Header) -> u64 {
     jiff::Timestamp::from_str(&header.time).ok().and_then(|t| u64::try_from(t.as_nanosecond()).ok()).unwrap_or(0)
 }
 
+/// A socket's local and remote ends (the remote one is none for an unconnected UDP socket).
+fn ends(ends: &schema::Endpoints) -> (Option<SocketAddr>, Option<SocketAddr>) {
+    (socket(Some(&ends.saddr), ends.sport), socket(ends.daddr.as_deref(), ends.dport))
+}
+
 fn connection(kind: ConnKind, body: &schema::ConnectionBody) -> Option<What> {
     let net = &body.net;
+    let (local, remote) = ends(&net.ends);
     Some(What::Connection(Connection {
         kind,
-        local: socket(Some(&net.saddr), net.sport)?,
-        remote: socket(net.daddr.as_deref(), net.dport)?,
+        local: local?,
+        remote: remote?,
         tx_bytes: net.tx_bytes,
         rx_bytes: net.rx_bytes,
         cookie: net.cookie,
@@ -174,9 +180,10 @@ impl RecordingReader {
             }
             Record::Udp(e) => {
                 let net = &e.body.net;
+                let (local, remote) = ends(&net.ends);
                 let what = What::Udp {
-                    local: socket(Some(&net.saddr), net.sport)?,
-                    remote: socket(net.daddr.as_deref(), net.dport),
+                    local: local?,
+                    remote,
                     tx_bytes: net.tx_bytes,
                     rx_bytes: net.rx_bytes,
                     datagrams: net.tx_datagrams + net.rx_datagrams,

@@ -237,6 +237,20 @@ pub struct Tls {
     pub version: String,
 }
 
+/// A socket's two ends: the first fields of every record's `net`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Endpoints {
+    /// tcp or udp.
+    pub proto: String,
+    /// ipv4 or ipv6.
+    pub family: String,
+    pub saddr: String,
+    pub sport: u16,
+    /// Null for an unconnected UDP socket.
+    pub daddr: Option<String>,
+    pub dport: u16,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HttpBody {
     pub net: HttpNet,
@@ -247,13 +261,8 @@ pub struct HttpBody {
 /// The connection the request went over, as this end sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HttpNet {
-    /// tcp.
-    pub proto: String,
-    pub family: String,
-    pub saddr: String,
-    pub sport: u16,
-    pub daddr: Option<String>,
-    pub dport: u16,
+    #[serde(flatten)]
+    pub ends: Endpoints,
     /// The connection's socket cookie, as on its connect, accept and close records.
     pub cookie: u64,
 }
@@ -278,16 +287,11 @@ pub struct Http {
     pub response_bytes: u64,
 }
 
+/// A TCP connection as this end sees it: its ends, bytes, duration and exchanges.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Connection {
-    /// tcp.
-    pub proto: String,
-    /// ipv4 or ipv6.
-    pub family: String,
-    pub saddr: String,
-    pub sport: u16,
-    pub daddr: Option<String>,
-    pub dport: u16,
+    #[serde(flatten)]
+    pub ends: Endpoints,
     /// Application bytes sent and received by this end (final at close).
     pub tx_bytes: u64,
     pub rx_bytes: u64,
@@ -309,16 +313,11 @@ pub struct UdpBody {
     pub peer: Option<Peer>,
 }
 
+/// One process's UDP socket: its ends, and what moved through it since its last record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Udp {
-    /// udp.
-    pub proto: String,
-    pub family: String,
-    pub saddr: String,
-    pub sport: u16,
-    /// Null for an unconnected socket.
-    pub daddr: Option<String>,
-    pub dport: u16,
+    #[serde(flatten)]
+    pub ends: Endpoints,
     pub tx_bytes: u64,
     pub rx_bytes: u64,
     pub tx_datagrams: u64,
