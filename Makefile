@@ -24,11 +24,11 @@ ENGINE_FLAGS ?=
 # tests and the demo (bpftool, runc with a busybox rootfs, iproute2, setpriv,
 # python3, haproxy as the sidecar, iptables to redirect to it as a mesh does,
 # prometheus to scrape podtop's metrics, curl and openssl as HTTP and TLS
-# clients, tmux as the terminal; a FUSE server
+# clients, dnsmasq as a pod's resolver, tmux as the terminal; a FUSE server
 # that stalls, 32-bit programs) need.
 APT_PACKAGES := clang llvm libelf-dev zlib1g-dev pkg-config bpftool runc busybox-static \
                 iproute2 util-linux python3 jq haproxy tmux fuse3 libfuse3-dev gcc-multilib iptables prometheus \
-                curl openssl
+                curl openssl dnsmasq-base
 # bpftrace is the peer `make bench` measures podtop against.
 BENCH_PACKAGES := bpftrace
 # Other kernels under qemu (virtiofsd comes with qemu-system-common).

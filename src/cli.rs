@@ -70,6 +70,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub http_query: bool,
 
+    /// --events dns: a UDP port that carries DNS besides 53 (a resolver on another port); up to three
+    #[arg(long, value_name = "PORT", global = true, value_parser = clap::value_parser!(u16).range(1..))]
+    pub dns_port: Vec<u16>,
+
     /// Show secrets in command lines (passwords, tokens) as they are, instead of ***
     #[arg(long, global = true)]
     pub no_redact: bool,
@@ -135,6 +139,8 @@ pub enum EventClass {
     Net,
     /// HTTP/1 requests of every TCP connection, both ends, and TLS server names (with net)
     Http,
+    /// DNS queries and answers over UDP, both ends, and the names on connections (with net)
+    Dns,
 }
 
 impl Cli {
@@ -146,6 +152,7 @@ impl Cli {
                 EventClass::Net => EventClasses::NET,
                 // Requests ride on the connections: net's probes track them.
                 EventClass::Http => EventClasses::HTTP | EventClasses::NET,
+                EventClass::Dns => EventClasses::DNS | EventClasses::NET,
             }
         }))
     }

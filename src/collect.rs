@@ -45,6 +45,8 @@ pub struct CollectOptions {
     pub redact: bool,
     /// Keep query strings in HTTP paths.
     pub http_query: bool,
+    /// UDP ports that carry DNS besides 53.
+    pub dns_ports: Vec<u16>,
     /// The node's name; None: the hostname (which, in a pod, is the pod's).
     pub node_name: Option<String>,
     /// Turn on the kernel's accounting of BPF run time (shown by the TUI);
@@ -208,6 +210,7 @@ pub fn collect<S: Sink>(
         first_open_per_file: opts.first_open_per_file,
         skip_probes: opts.skip_probes.clone(),
         wakeup_bytes: WAKEUP_BYTES,
+        dns_ports: opts.dns_ports.clone(),
     };
     let mut storage = MaybeUninit::uninit();
     let probes = Probes::load(&mut storage, &config)?;

@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 
 use crate::records::deltas::Deltas;
@@ -12,28 +11,20 @@ use crate::enrich::peers::{Endpoint, PeerTable, SocketView};
 use crate::enrich::files::FilePaths;
 use crate::enrich::{Attribution, Enricher};
 use crate::enrich::redact::redact_args;
-use crate::events::{c_str_bytes, c_bytes, decode, split_args, CgroupCounters, Event, FileIoKey, FileIoValue, Kind, PayloadEvent, UdpKey, UdpValue};
-use crate::l7::exchanges::{Exchange, HttpTracker};
+use crate::events::{c_str_bytes, c_bytes, decode, ip_of, split_args, CgroupCounters, Event, FileIoKey, FileIoValue, Kind, PayloadEvent, PayloadProtocol, UdpKey, UdpValue};
+use crate::enrich::names::ResolvedNames;
+use crate::l7::exchanges::{Exchange, HttpTracker, Role};
+use crate::l7::lookups::{DnsTracker, Lookup};
 use crate::l7::{http, tls};
 use crate::enrich::filter::Filter;
 use crate::records::{
-    CountersRecord, EventRecord, FileIoDelta, FileIoRecord, HttpRecord, NetView, PodtopCost, SidecarsRecord, Sink, Stats, UdpDelta,
+    CountersRecord, DnsRecord, EventRecord, FileIoDelta, FileIoRecord, HttpRecord, NetView, PodtopCost, SidecarsRecord, Sink, Stats, UdpDelta,
     UdpRecord,
 };
 use crate::host::UsageMeter;
 use crate::sidecars::{round_cores, Flow, SidecarFinder};
 use std::net::SocketAddr;
 use std::time::Instant;
-
-const AF_INET6: u16 = 10;
-
-pub fn ip_of(bytes: &[u8; 16], family: u16) -> IpAddr {
-    if family == AF_INET6 {
-        IpAddr::V6(Ipv6Addr::from(*bytes))
-    } else {
-        IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]))
-    }
-}
 
 /// A TCP socket's two ends and namespace, from the kernel's byte arrays
 /// (connect/accept/close records and payload records carry the same fields).
@@ -47,12 +38,23 @@ macro_rules! socket_view {
     };
 }
 
-fn tcp_net(view: &SocketView) -> NetView {
-    NetView { proto: "tcp", saddr: view.local.addr, sport: view.local.port, daddr: Some(view.remote.addr), dport: view.remote.port }
+/// A socket's ends as records show them, with the name its pod looked up for the remote address.
+fn net_view(proto: &'static str, view: &SocketView, names: &mut ResolvedNames) -> NetView {
+    let remote = (view.remote.port != 0).then_some(view.remote.addr);
+    NetView {
+        proto,
+        saddr: view.local.addr,
+        sport: view.local.port,
+        daddr: remote,
+        dport: view.remote.port,
+        dname: remote.and_then(|addr| names.name_of(view.netns, addr)),
+    }
 }
 
 /// A keep-alive connection's last exchange ends once nothing moved for this long after its response began.
 const HTTP_QUIET_NS: u64 = 5_000_000_000;
+/// A DNS query with no answer after this long is reported unanswered (glibc's resolver gives up at 5 s too).
+const DNS_TIMEOUT_NS: u64 = 5_000_000_000;
 /// TLS ClientHellos remembered until their connection closes, at most.
 const MAX_TLS_HELLOS: usize = 16_384;
 
@@ -93,6 +95,10 @@ pub struct Pipeline<S: Sink> {
     http: HttpTracker,
     /// Query strings kept in paths (`--http-query`).
     http_query: bool,
+    /// DNS queries paired with their answers, per end.
+    dns: DnsTracker,
+    /// The names pods looked up, by the addresses they got.
+    names: ResolvedNames,
     /// The ClientHello each TLS connection began with, until its close.
     tls_hellos: lru::LruCache<u64, tls::ClientHello>,
     /// Set when a write failed; the reader stops consuming.
@@ -125,6 +131,8 @@ impl<S: Sink> Pipeline<S> {
             own_usage,
             http: HttpTracker::default(),
             http_query: false,
+            dns: DnsTracker::default(),
+            names: ResolvedNames::default(),
             tls_hellos: lru::LruCache::new(std::num::NonZeroUsize::new(MAX_TLS_HELLOS).expect("not zero")),
             output_error: None,
         }
@@ -244,7 +252,7 @@ impl<S: Sink> Pipeline<S> {
                     };
                     self.sidecars.connection(flow, &owner, &comm, to, leaves_pod, remote);
                 }
-                net = Some(tcp_net(&view));
+                net = Some(net_view("tcp", &view, &mut self.names));
             }
             _ => {}
         }
@@ -281,18 +289,61 @@ impl<S: Sink> Pipeline<S> {
     }
 
     /// A socket read or write's first bytes: a TLS ClientHello is kept for
-    /// its connection's close; HTTP goes to the tracker, whose finished
-    /// exchanges become records.
+    /// its connection's close; HTTP and DNS go to their trackers, whose
+    /// finished exchanges and lookups become records.
     fn on_payload(&mut self, e: &PayloadEvent, data: &[u8]) -> io::Result<()> {
-        if u32::from(e.protocol) == crate::events::PayloadProtocol::TLS {
-            if let Some(hello) = tls::parse_client_hello(data) {
-                self.tls_hellos.put(e.cookie, hello);
+        // While the process is there: a short-lived client's pod is the other end's peer.
+        self.enricher.netns.learn(e.hdr.who.netns, e.hdr.who.pid, e.hdr.who.cgroup_id);
+        match u32::from(e.protocol) {
+            PayloadProtocol::TLS => {
+                if let Some(hello) = tls::parse_client_hello(data) {
+                    self.tls_hellos.put(e.cookie, hello);
+                }
+                Ok(())
             }
-            return Ok(());
+            PayloadProtocol::DNS => {
+                let mut done = Vec::new();
+                self.dns.datagram(e, data, &mut done);
+                self.write_lookups(&done)
+            }
+            _ => {
+                let mut done = Vec::new();
+                self.http.payload(e, data, &mut done);
+                self.write_exchanges(&done)
+            }
         }
-        let mut done = Vec::new();
-        self.http.payload(e, data, &mut done);
-        self.write_exchanges(&done)
+    }
+
+    /// Finished DNS lookups, as records of the end that saw them; a client's
+    /// answers name the addresses its pod connects to next.
+    fn write_lookups(&mut self, done: &[Lookup]) -> io::Result<()> {
+        for lookup in done {
+            let first = &lookup.first;
+            let who = first.hdr.who;
+            if lookup.role == Role::Client {
+                self.names.resolved(first.sock_netns, &lookup.query.qname, lookup.addresses());
+            }
+            let owner = self.enricher.attribution(who.cgroup_id);
+            let (addr, port) = lookup.remote.unwrap_or((ip_of(&first.daddr, first.family), 0));
+            let view = SocketView {
+                local: Endpoint { addr: ip_of(&first.saddr, first.family), port: first.sport },
+                remote: Endpoint { addr, port },
+                netns: first.sock_netns,
+            };
+            let peer = if port == 0 { None } else { self.peers.peer_of(view, &mut self.enricher) };
+            let record = DnsRecord {
+                unix_ns: self.clock.unix_ns(first.hdr.boot_ns),
+                who: &who,
+                owner: &owner,
+                // The lookup's own name is not looked up for its server's address.
+                net: NetView { dname: None, ..net_view("udp", &view, &mut self.names) },
+                peer: peer.as_ref(),
+                sidecar_visible: port != 0 && self.sidecar_visible(&owner, &view),
+                lookup,
+            };
+            self.sink.dns(&record)?;
+        }
+        Ok(())
     }
 
     /// Finished HTTP exchanges, as records of the end that saw them.
@@ -309,7 +360,7 @@ impl<S: Sink> Pipeline<S> {
                 unix_ns: self.clock.unix_ns(first.hdr.boot_ns),
                 who: &who,
                 owner: &owner,
-                net: tcp_net(&view),
+                net: net_view("tcp", &view, &mut self.names),
                 cookie: first.cookie,
                 peer: peer.as_ref(),
                 sidecar_visible,
@@ -325,7 +376,10 @@ impl<S: Sink> Pipeline<S> {
     fn end_quiet_exchanges(&mut self, now_boot_ns: u64) -> io::Result<()> {
         let mut done = Vec::new();
         self.http.quiet(now_boot_ns, HTTP_QUIET_NS, &mut done);
-        self.write_exchanges(&done)
+        self.write_exchanges(&done)?;
+        let mut unanswered = Vec::new();
+        self.dns.expired(now_boot_ns, DNS_TIMEOUT_NS, &mut unanswered);
+        self.write_lookups(&unanswered)
     }
 
     /// Writes what changed in the kernel's per-file counters since the last
@@ -385,7 +439,8 @@ impl<S: Sink> Pipeline<S> {
             };
             let saddr = ip_of(&key.saddr, key.family);
             let daddr = (key.dport != 0).then(|| ip_of(&key.daddr, key.family));
-            let net = NetView { proto: "udp", saddr, sport: key.sport, daddr, dport: key.dport };
+            let dname = daddr.and_then(|addr| self.names.name_of(value.who.netns, addr));
+            let net = NetView { proto: "udp", saddr, sport: key.sport, daddr, dport: key.dport, dname };
             let owner = self.enricher.attribution(key.cgroup_id);
             let peer = match daddr {
                 Some(addr) => {

@@ -191,8 +191,8 @@ impl RecordingReader {
                 self.happening(e, what)
             }
             // The TUI counts opens in the kernel; it does not list them.
-            // Requests are not in the TUI yet.
-            Record::Open(_) | Record::Start(_) | Record::Http(_) | Record::Unknown => return None,
+            // Requests and lookups are not in the TUI yet.
+            Record::Open(_) | Record::Start(_) | Record::Http(_) | Record::Dns(_) | Record::Unknown => return None,
         })
     }
 }

@@ -104,7 +104,7 @@ completion=$stage/usr/share/bash-completion/completions/podtop
 words=$(bash -c "source '$completion'; COMP_WORDS=(podtop se); COMP_CWORD=1; COMP_LINE='podtop se'; COMP_POINT=9; _podtop podtop se podtop; echo \${COMPREPLY[*]}")
 [ "$words" = serve ] || fail "bash completes 'podtop se' to '$words'"
 words=$(bash -c "source '$completion'; COMP_WORDS=(podtop --events ''); COMP_CWORD=2; _podtop podtop '' --events; echo \${COMPREPLY[*]}")
-[ "$words" = "exec file net http" ] || fail "bash completes --events to '$words'"
+[ "$words" = "exec file net http dns" ] || fail "bash completes --events to '$words'"
 head -1 "$stage/usr/share/zsh/site-functions/_podtop" | has '^#compdef podtop' || fail "zsh completion"
 grep -q '^complete -c podtop' "$stage/usr/share/fish/vendor_completions.d/podtop.fish" || fail "fish completion"
 pass "make install: podtop, podtop(8) found by man, bash completes 'podtop se' and --events, zsh and fish scripts"

@@ -40,6 +40,7 @@ enum event_class {
 	CLASS_FILE = 2, /* open, file I/O counters */
 	CLASS_NET = 4,  /* connect, accept, close, UDP counters */
 	CLASS_HTTP = 8, /* HTTP/1 heads and TLS ClientHellos of TCP connections */
+	CLASS_DNS = 16, /* DNS messages of UDP sockets that talk to or serve a DNS port */
 };
 
 /* Who did something: captured in the kernel, at the time it happened. */
@@ -120,11 +121,14 @@ struct conn_event {
 enum payload_protocol {
 	PAYLOAD_HTTP = 1, /* a read or write of a connection that carries HTTP/1 */
 	PAYLOAD_TLS = 2,  /* a TLS ClientHello: its server name */
+	PAYLOAD_DNS = 3,  /* a UDP datagram to or from a DNS port */
 };
 
 /* One read or write on a TCP connection that carries HTTP/1 (the connection's
- * first bytes were a request or a status line), or its TLS ClientHello.
- * Followed in the ring buffer by its `captured` bytes of data, no more. */
+ * first bytes were a request or a status line), its TLS ClientHello, or one
+ * DNS datagram. Followed in the ring buffer by its `captured` bytes of data,
+ * no more. A DNS datagram received on a socket that names no peer (a server's,
+ * or an unconnected client's) has a zero daddr and dport. */
 struct payload_event {
 	struct event_header hdr;
 	__u8 saddr[16]; /* IPv4 in the first 4 bytes */

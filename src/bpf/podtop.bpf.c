@@ -25,6 +25,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define MSG_PEEK 2
 #define S_IFMT 0170000
 #define S_IFREG 0100000
+#define S_IFSOCK 0140000
 #define MAX_CGROUP_DEPTH 16
 
 /* x86_64 syscall numbers seen by the sys_exit program. */
@@ -46,6 +47,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NR_recvfrom 45
 #define NR_sendmsg 46
 #define NR_recvmsg 47
+#define NR_sendmmsg 307
+#define NR_recvmmsg 299
 
 /* The same calls made through the 32-bit entry (int $0x80, sysenter): other
  * numbers, arguments in bx, cx, dx. Read as x86_64 numbers they would be
@@ -767,11 +770,15 @@ static __always_inline bool maybe_watched(long nr)
 	case NR32_pwritev:
 	case NR32_preadv2:
 	case NR32_pwritev2:
+	case NR_sendmmsg:
+	case NR_recvmmsg:
 		return true;
 	default:
 		return false;
 	}
 }
+
+static __always_inline void on_mmsg_exit(struct syscall *sc, long ret, bool tx);
 
 static __always_inline void sys_exit(struct pt_regs *regs, long ret, bool typed)
 {
@@ -800,6 +807,11 @@ static __always_inline void sys_exit(struct pt_regs *regs, long ret, bool typed)
 	case NR_pwritev2:
 		if (wanted(CLASS_FILE))
 			on_file_io_exit(sc.nr, sc.arg[0], ret, typed);
+		break;
+	case NR_sendmmsg:
+	case NR_recvmmsg:
+		if ((events_mask & CLASS_DNS) && wanted(CLASS_DNS))
+			on_mmsg_exit(&sc, ret, sc.nr == NR_sendmmsg);
 		break;
 	}
 }
@@ -1296,6 +1308,151 @@ static __always_inline void capture_payload(const struct sock *sk, struct sock_s
 		count(EVENT_PAYLOAD, false);
 }
 
+/* DNS: the datagrams of UDP sockets that talk to or serve a DNS port, each
+ * shipped whole up to PAYLOAD_MAX_LEN - 1 bytes (a query, or an answer with
+ * its first records); user space pairs queries with answers. */
+
+/* 53 and up to three more (--dns-port); 0: unused. */
+const volatile __u16 dns_ports[4] = {53};
+
+/* Unconnected UDP sockets seen sending to a DNS port (musl's resolver, and
+ * clients that call sendto): the answers they receive name no peer, and
+ * are DNS all the same. The value is not read. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u8);
+} dns_sockets SEC(".maps");
+
+static __always_inline bool dns_port(__u16 port)
+{
+	return port && (port == dns_ports[0] || port == dns_ports[1] || port == dns_ports[2] || port == dns_ports[3]);
+}
+
+/* The address a send names (sendto's, a msghdr's msg_name), or that a
+ * recvmmsg wrote, for a socket that is not connected. */
+static __always_inline void named_peer(const void *name, __u8 *daddr, __u16 *dport)
+{
+	struct sockaddr_in6 sa = {};
+
+	/* sockaddr_in first: the name may be no longer than that */
+	if (!name || bpf_probe_read_user(&sa, sizeof(struct sockaddr_in), name))
+		return;
+	if (sa.sin6_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)&sa;
+
+		*dport = bpf_ntohs(in->sin_port);
+		__builtin_memcpy(daddr, &in->sin_addr, 4);
+	} else if (sa.sin6_family == AF_INET6 && !bpf_probe_read_user(&sa, sizeof(sa), name)) {
+		*dport = bpf_ntohs(sa.sin6_port);
+		__builtin_memcpy(daddr, &sa.sin6_addr, 16);
+	}
+}
+
+/* One datagram of `bytes` through `buf` (room: the buffer's size), when it
+ * goes to or comes from a DNS port. `typed_sk` is the socket as the kernel
+ * passed it to the program, to mark an unconnected client's socket; NULL
+ * where it was read from the fd table (sendmmsg/recvmmsg), which glibc uses
+ * on connected sockets only. */
+static __always_inline void capture_dns(const struct sock *sk, const struct sock *typed_sk, long bytes, bool tx,
+					const void *buf, __u64 room, const void *name)
+{
+	struct payload_record *r;
+	struct payload_event *e;
+	__u32 zero = 0;
+	__u64 len;
+
+	if (!buf || bytes <= 0 || !shipped(EVENT_PAYLOAD))
+		return;
+	r = bpf_map_lookup_elem(&payload_scratch, &zero);
+	if (!r)
+		return;
+	e = &r->e;
+	read_endpoints(sk, e->saddr, e->daddr, &e->sport, &e->dport, &e->family);
+	if (!e->dport)
+		named_peer(name, e->daddr, &e->dport);
+	if (!dns_port(e->sport) && !dns_port(e->dport)) {
+		if (!typed_sk || !bpf_sk_storage_get(&dns_sockets, (void *)typed_sk, 0, 0))
+			return;
+	} else if (tx && typed_sk && name && dns_port(e->dport) && !BPF_CORE_READ(sk, __sk_common.skc_dport)) {
+		bpf_sk_storage_get(&dns_sockets, (void *)typed_sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	}
+	len = bytes;
+	if (len > room)
+		len = room;
+	if (len > PAYLOAD_MAX_LEN - 1)
+		len = PAYLOAD_MAX_LEN - 1;
+	asm volatile("%[len] &= %[mask]" : [len] "+r"(len) : [mask] "i"(PAYLOAD_MAX_LEN - 1));
+	if (len && bpf_probe_read_user(r->data, len, buf))
+		return;
+	fill_header(&e->hdr, EVENT_PAYLOAD);
+	e->tx = tx;
+	e->protocol = PAYLOAD_DNS;
+	e->sock_netns = sock_netns(sk);
+	e->captured = len;
+	e->bytes = bytes;
+	e->cookie = 0; /* pairs are found by port and message id */
+	e->local = 0;
+	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
+	if (bpf_ringbuf_output(&events, r, sizeof(r->e) + len, wakeup_flags()))
+		count(EVENT_PAYLOAD, true);
+	else
+		count(EVENT_PAYLOAD, false);
+}
+
+/* A send or receive of one datagram through the socket byte programs: its
+ * buffer and, for a send, the address it names. sendmmsg and recvmmsg are
+ * read at their exit instead (on_mmsg_exit), where each message's length is
+ * known. */
+static __always_inline void udp_payload(struct sock *sk, int bytes, bool tx, struct pt_regs *regs, long nr)
+{
+	const void *name = NULL;
+	__u64 room = 0;
+	const void *buf;
+
+	if (nr == NR_sendmmsg || nr == NR_recvmmsg || !wanted(CLASS_DNS))
+		return;
+	buf = user_buffer(regs, nr, &room);
+	if (tx && nr == NR_sendto) {
+		name = (const void *)BPF_CORE_READ(regs, r8);
+	} else if (tx && nr == NR_sendmsg) {
+		const struct user_msghdr *msg = (const void *)BPF_CORE_READ(regs, si);
+
+		bpf_probe_read_user(&name, sizeof(name), &msg->msg_name);
+	}
+	capture_dns(sk, sk, bytes, tx, buf, room, name);
+}
+
+/* Messages a sendmmsg or recvmmsg moved (glibc sends a name's A and AAAA
+ * queries in one sendmmsg): at most this many are looked at. */
+#define MMSG_MAX 4
+
+static __always_inline void on_mmsg_exit(struct syscall *sc, long ret, bool tx)
+{
+	const struct mmsghdr *vec = (const void *)sc->arg[1];
+	struct file *file = file_of_fd(sc->arg[0]);
+	struct socket *sock;
+	struct sock *sk;
+
+	if (ret <= 0 || !file || (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return;
+	sock = BPF_CORE_READ(file, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_UDP)
+		return;
+	for (int i = 0; i < MMSG_MAX; i++) {
+		struct mmsghdr m;
+		struct iovec first;
+
+		if (i >= ret || bpf_probe_read_user(&m, sizeof(m), &vec[i]))
+			return;
+		if (!m.msg_hdr.msg_iov || bpf_probe_read_user(&first, sizeof(first), m.msg_hdr.msg_iov))
+			return;
+		capture_dns(sk, NULL, m.msg_len, tx, first.iov_base, first.iov_len, m.msg_hdr.msg_name);
+	}
+}
+
 static __always_inline void count_sock_bytes(struct sock *sk, int bytes, bool tx)
 {
 	struct sock_state *st;
@@ -1315,8 +1472,11 @@ static __always_inline void count_sock_bytes(struct sock *sk, int bytes, bool tx
 	if (protocol == IPPROTO_UDP) {
 		__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 
-		if (family == AF_INET || family == AF_INET6)
+		if (family == AF_INET || family == AF_INET6) {
 			count_udp(sk, bytes, tx);
+			if (events_mask & CLASS_DNS)
+				udp_payload(sk, bytes, tx, regs, nr);
+		}
 		return;
 	}
 	if (protocol != IPPROTO_TCP)

@@ -21,6 +21,11 @@ use crate::output::metrics::{MetricsOptions, MetricsOutput};
 use crate::shutdown::Shutdown;
 
 pub fn run(cli: Cli) -> Result<()> {
+    anyhow::ensure!(
+        cli.dns_port.len() <= crate::probes::EXTRA_DNS_PORTS,
+        "--dns-port: at most {} ports besides 53",
+        crate::probes::EXTRA_DNS_PORTS
+    );
     let shutdown = Shutdown::install(cli.duration)?;
     let result = match &cli.command {
         Some(Command::Probes) => probes::run(&cli),
@@ -77,6 +82,7 @@ pub fn collect_options(cli: &Cli, for_tui: bool) -> CollectOptions {
         bpf_run_time: for_tui && cli.bpf_stats,
         redact: !cli.no_redact,
         http_query: cli.http_query,
+        dns_ports: cli.dns_port.clone(),
         node_name: cli.node_name.clone(),
     }
 }

@@ -21,6 +21,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         first_open_per_file: false,
         skip_probes: skip_probes.to_vec(),
         wakeup_bytes: 0,
+        dns_ports: Vec::new(),
     };
     let mut storage = MaybeUninit::uninit();
     let loaded = Probes::load(&mut storage, &config)?;

@@ -10,6 +10,7 @@ pub mod files;
 pub mod filter;
 pub mod listeners;
 pub mod metadata;
+pub mod names;
 pub mod netns;
 pub mod peers;
 pub mod redact;

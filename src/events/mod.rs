@@ -3,6 +3,8 @@
 //! The structs are the skeleton's generated `types::*` (from `src/bpf/events.h`);
 //! this module only adds `Plain` and a size-checked dispatch on the header's kind.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use crate::skeleton::types;
 
 pub use types::{
@@ -102,12 +104,22 @@ pub enum Kind {
 // Every kind of the C enum has a Rust twin: a kind added there fails the build here.
 const _: () = assert!(Kind::ALL.len() as u32 + 1 == K::EVENT_KIND_COUNT.0);
 
+/// An address as the kernel's records carry it: 16 bytes, IPv4 in the first 4.
+pub fn ip_of(bytes: &[u8; 16], family: u16) -> IpAddr {
+    if family == libc::AF_INET6 as u16 {
+        IpAddr::V6(Ipv6Addr::from(*bytes))
+    } else {
+        IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]))
+    }
+}
+
 /// What a payload record carries (`enum payload_protocol` of events.h).
 pub struct PayloadProtocol;
 
 impl PayloadProtocol {
     pub const HTTP: u32 = types::payload_protocol::PAYLOAD_HTTP.0;
     pub const TLS: u32 = types::payload_protocol::PAYLOAD_TLS.0;
+    pub const DNS: u32 = types::payload_protocol::PAYLOAD_DNS.0;
 }
 
 /// Event classes chosen with `--events`, as the kernel's `events_mask` bits
@@ -120,6 +132,7 @@ impl EventClasses {
     pub const FILE: u32 = C::CLASS_FILE.0;
     pub const NET: u32 = C::CLASS_NET.0;
     pub const HTTP: u32 = C::CLASS_HTTP.0;
+    pub const DNS: u32 = C::CLASS_DNS.0;
     /// The classes traced when --events is not given.
     pub const ALL: EventClasses = EventClasses(Self::EXEC | Self::FILE | Self::NET);
 

@@ -6,9 +6,10 @@ use super::json::ObjectWriter;
 use super::writer::OutputHandle;
 use super::{errno_name, write_device, write_ip, write_open_flags};
 use crate::records::run::StartInfo;
-use crate::records::{CountersRecord, EventRecord, FileIoRecord, HttpRecord, NetView, SidecarsRecord, Sink, Stats, UdpRecord};
+use crate::records::{CountersRecord, DnsRecord, EventRecord, FileIoRecord, HttpRecord, NetView, SidecarsRecord, Sink, Stats, UdpRecord};
 use crate::enrich::Attribution;
 use crate::sidecars::NodeBill;
+use crate::l7::dns;
 use crate::events::{c_bytes, c_str_bytes, exit_status, Event, Kind, ProcessIdentity};
 
 /// Writes NDJSON to any writer (stdout in practice), through one reused buffer.
@@ -157,9 +158,9 @@ impl<W: Write> Sink for JsonSink<W> {
                 });
             }
             Event::Connection(_, e) => {
-                if let Some(net) = r.net {
+                if let Some(net) = &r.net {
                     o.object("net", |x| {
-                        write_net(x, &net);
+                        write_net(x, net);
                         x.u64("tx_bytes", e.tx_bytes)
                             .u64("rx_bytes", e.rx_bytes)
                             .u64("duration_ns", e.duration_ns)
@@ -237,6 +238,30 @@ impl<W: Write> Sink for JsonSink<W> {
                 .opt_u64("latency_ns", x.latency_ns)
                 .u64("request_bytes", x.request_bytes)
                 .u64("response_bytes", x.response_bytes);
+        });
+        o.end();
+        self.finish()
+    }
+
+    fn dns(&mut self, r: &DnsRecord) -> io::Result<()> {
+        let l = r.lookup;
+        let mut o = self.begin("dns", r.unix_ns);
+        write_identity(&mut o, r.who, r.owner);
+        o.bool("sidecar_visible", r.sidecar_visible);
+        o.object("net", |n| write_net(n, &r.net));
+        write_peer(&mut o, r.peer.map(|p| &**p));
+        let addresses: Vec<String> = l.addresses().map(|ip| ip.to_string()).collect();
+        o.object("dns", |d| {
+            d.str("role", l.role.name())
+                .u64("id", l.query.id.into())
+                .str("qname", l.query.qname.to_ascii_lowercase())
+                .str("qtype", dns::qtype_name(l.query.qtype))
+                .opt_str("rcode", l.answer.as_ref().map(|a| dns::rcode_name(a.rcode)))
+                .bytes_array("answers", addresses.iter().map(|a| a.as_bytes()))
+                .bytes_array("cnames", l.cnames().map(str::as_bytes))
+                .opt_u64("latency_ns", l.latency_ns)
+                .u64("query_bytes", l.query_bytes)
+                .u64("answer_bytes", l.answer_bytes);
         });
         o.end();
         self.finish()
@@ -382,6 +407,9 @@ fn write_net(x: &mut ObjectWriter, net: &NetView) {
         None => x.null("daddr"),
     }
     .u64("dport", net.dport.into());
+    if let Some(name) = &net.dname {
+        x.str("dname", &**name);
+    }
 }
 
 

@@ -22,7 +22,7 @@ use prometheus::{Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, 
 use crate::enrich::Attribution;
 use crate::events::CgroupCounters;
 use crate::l7::exchanges::Role;
-use crate::records::{CountersRecord, EventRecord, FileIoRecord, HttpRecord, SidecarsRecord, Sink, Stats, UdpRecord};
+use crate::records::{CountersRecord, DnsRecord, EventRecord, FileIoRecord, HttpRecord, SidecarsRecord, Sink, Stats, UdpRecord};
 use crate::shutdown::Shutdown;
 
 /// The labels that name a cgroup's owner.
@@ -63,6 +63,23 @@ fn status_class(status: Option<u16>) -> &'static str {
     status.map_or(STATUS_CLASSES[5], |s| STATUS_CLASSES[usize::from(s / 100).clamp(1, 5) - 1])
 }
 
+/// The `rcode` label: the common answers by name, `other` for the rest, `none` without an answer.
+const RCODES: [&str; 6] = ["NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED", "other", "none"];
+
+fn rcode_label(rcode: Option<u8>) -> &'static str {
+    match rcode {
+        Some(0) => RCODES[0],
+        Some(3) => RCODES[1],
+        Some(2) => RCODES[2],
+        Some(5) => RCODES[3],
+        Some(_) => RCODES[4],
+        None => RCODES[5],
+    }
+}
+
+/// DNS answer times, in seconds: a node-local cache's tens of µs to an upstream's seconds.
+const DNS_LATENCY_BUCKETS: [f64; 10] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0];
+
 /// Request latency buckets, in seconds: a sidecar's added milliseconds to a slow backend's seconds.
 const HTTP_LATENCY_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
@@ -88,6 +105,8 @@ pub struct Metrics {
     sidecar_added_latency: GaugeVec,
     http_requests: IntCounterVec,
     http_latency: HistogramVec,
+    dns_queries: IntCounterVec,
+    dns_latency: HistogramVec,
     events_seen: IntCounterVec,
     events_lost: IntCounterVec,
     counters_dropped: IntCounterVec,
@@ -122,7 +141,19 @@ impl Metrics {
             &labels_with(&["role"]),
         )?;
         registry.register(Box::new(http_latency.clone()))?;
+        let dns_latency = HistogramVec::new(
+            HistogramOpts::new("podtop_dns_request_duration_seconds", "DNS queries: from the query to its answer, as this end (role) saw them")
+                .buckets(DNS_LATENCY_BUCKETS.to_vec()),
+            &labels_with(&["role"]),
+        )?;
+        registry.register(Box::new(dns_latency.clone()))?;
         let metrics = Metrics {
+            dns_queries: counter(
+                "podtop_dns_queries_total",
+                "DNS queries seen at this end (role client or server), by answer (rcode; none: no answer within 5 s)",
+                &["role", "rcode"],
+            )?,
+            dns_latency,
             http_requests: counter(
                 "podtop_http_requests_total",
                 "HTTP/1 requests seen at this end (role client or server), by status class (2xx..5xx, none: no response)",
@@ -207,8 +238,11 @@ impl Metrics {
     fn owner_removers(&self) -> Vec<Remover> {
         let (plain, directions): (&[&[&str]], &[&[&str]]) = (&[&[]], &[&["tx"], &["rx"]]);
         let roles = [Role::Client, Role::Server].map(Role::name);
-        let http_request_variants: Vec<[&'static str; 2]> =
-            roles.iter().flat_map(|role| STATUS_CLASSES.iter().map(move |class| [*role, *class])).collect();
+        let by_role = |values: &[&'static str]| -> Vec<[&'static str; 2]> {
+            roles.iter().flat_map(|role| values.iter().map(move |value| [*role, *value])).collect()
+        };
+        let (http_request_variants, dns_query_variants) = (by_role(&STATUS_CLASSES), by_role(&RCODES));
+        let one_role: Vec<[&str; 1]> = roles.map(|role| [role]).to_vec();
         vec![
             remover(&self.execs, plain),
             remover(&self.exits, plain),
@@ -228,7 +262,9 @@ impl Metrics {
             remover(&self.sidecar_cpu_cores, plain),
             remover(&self.sidecar_added_latency, &[&["0.5"], &["0.99"]]),
             remover(&self.http_requests, &http_request_variants.iter().map(|v| &v[..]).collect::<Vec<_>>()),
-            remover(&self.http_latency, &roles.map(|role| [role]).iter().map(|v| &v[..]).collect::<Vec<_>>()),
+            remover(&self.http_latency, &one_role.iter().map(|v| &v[..]).collect::<Vec<_>>()),
+            remover(&self.dns_queries, &dns_query_variants.iter().map(|v| &v[..]).collect::<Vec<_>>()),
+            remover(&self.dns_latency, &one_role.iter().map(|v| &v[..]).collect::<Vec<_>>()),
         ]
     }
 
@@ -370,6 +406,18 @@ impl Sink for MetricsSink {
         if let Some(ns) = x.latency_ns {
             let labels: Vec<&str> = l.iter().map(String::as_str).chain([role]).collect();
             self.metrics.http_latency.with_label_values(&labels).observe(ns as f64 / 1e9);
+        }
+        Ok(())
+    }
+
+    fn dns(&mut self, r: &DnsRecord) -> io::Result<()> {
+        let Some(l) = self.labels_of(r.owner) else { return Ok(()) };
+        let x = r.lookup;
+        let role = x.role.name();
+        add(&self.metrics.dns_queries, &l, &[role, rcode_label(x.answer.as_ref().map(|a| a.rcode))], 1);
+        if let Some(ns) = x.latency_ns {
+            let labels: Vec<&str> = l.iter().map(String::as_str).chain([role]).collect();
+            self.metrics.dns_latency.with_label_values(&labels).observe(ns as f64 / 1e9);
         }
         Ok(())
     }
@@ -534,6 +582,12 @@ mod tests {
         assert!(http.iter().any(|l| l.contains(r#"role="client""#) && l.contains(r#"status_class="2xx""#) && l.ends_with(" 1")), "{http:?}");
         assert!(http.iter().any(|l| l.contains(r#"status_class="none""#) && l.ends_with(" 1")), "{http:?}");
         assert!(text.lines().any(|l| l.starts_with("podtop_http_request_duration_seconds_bucket{") && l.contains(r#"le="0.005""#) && l.ends_with(" 1")), "{text}");
+        // Its two lookups: one answered in 180 µs, one never.
+        let dns: Vec<&str> = text.lines().filter(|l| l.starts_with("podtop_dns_queries_total{")).collect();
+        assert!(dns.iter().any(|l| l.contains(r#"role="client""#) && l.contains(r#"rcode="NOERROR""#) && l.ends_with(" 1")), "{dns:?}");
+        assert!(dns.iter().any(|l| l.contains(r#"rcode="none""#) && l.ends_with(" 1")), "{dns:?}");
+        let under = |le: &str| text.lines().find(|l| l.starts_with("podtop_dns_request_duration_seconds_bucket{") && l.contains(&format!("le=\"{le}\""))).unwrap().to_string();
+        assert!(under("0.0001").ends_with(" 0") && under("0.00025").ends_with(" 1"), "{text}");
         for label in OWNER {
             assert!(line("podtop_opens_total{").contains(&format!("{label}=\"")), "{label}");
         }
@@ -608,9 +662,10 @@ mod tests {
         feed_every_kind(&mut sink);
         let series = |prefix: &str| String::from_utf8(metrics.encode()).unwrap().lines().filter(|l| l.starts_with(prefix) && l.contains("pod_uid")).count();
         assert!(series("podtop_http_requests_total{") == 2 && series("podtop_http_request_duration_seconds_count{") == 1);
+        assert!(series("podtop_dns_queries_total{") == 2 && series("podtop_dns_request_duration_seconds_count{") == 1);
         std::thread::sleep(Duration::from_millis(60));
         sink.stats(0, &Stats::default()).unwrap();
-        for prefix in ["podtop_http_requests_total{", "podtop_http_request_duration_seconds", "podtop_execs_total{", "podtop_sidecar_"] {
+        for prefix in ["podtop_http_requests_total{", "podtop_http_request_duration_seconds", "podtop_dns_", "podtop_execs_total{", "podtop_sidecar_"] {
             assert_eq!(series(prefix), 0, "{prefix} left with its cgroup");
         }
     }

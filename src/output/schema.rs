@@ -28,6 +28,8 @@ pub enum Record {
     Udp(Event<UdpBody>),
     /// One HTTP/1 request and its response, as one end of the connection saw them (`--events http`).
     Http(Event<HttpBody>),
+    /// One DNS query and its answer, as one end saw them (`--events dns`).
+    Dns(Event<DnsBody>),
     /// Bytes one process read and wrote in one file since its last record.
     FileIo(Event<FileIoBody>),
     /// One cgroup's activity during the last interval, counted in the kernel.
@@ -249,6 +251,41 @@ pub struct Endpoints {
     /// Null for an unconnected UDP socket.
     pub daddr: Option<String>,
     pub dport: u16,
+    /// With `--events dns`: the name a process of the same pod looked up and got daddr for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dname: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DnsBody {
+    /// The socket, as this end sees it; daddr is the other end (null when no
+    /// datagram of the pair named it: a server's query whose answer never left).
+    pub net: Endpoints,
+    pub peer: Option<Peer>,
+    pub dns: Dns,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Dns {
+    /// client: this end sent the query and received the answer; server: the reverse.
+    pub role: String,
+    /// The message id the answer echoes.
+    pub id: u16,
+    /// The name asked for, lower-case, without the final dot ("." for the root).
+    pub qname: String,
+    /// A, AAAA, PTR, ... or TYPEn.
+    pub qtype: String,
+    /// NOERROR, NXDOMAIN, SERVFAIL, ...; null: no answer within 5 s.
+    pub rcode: Option<String>,
+    /// The addresses of the answer's A and AAAA records, in its order (at most 16;
+    /// only those in its first 511 bytes).
+    pub answers: Vec<String>,
+    /// The names of its CNAME records, in its order.
+    pub cnames: Vec<String>,
+    /// From the query to its answer, as this end saw them.
+    pub latency_ns: Option<u64>,
+    pub query_bytes: u64,
+    pub answer_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -486,7 +523,7 @@ mod tests {
 
     #[test]
     fn unknown_record_types_are_read_as_unknown() {
-        let r: Record = serde_json::from_str(r#"{"type":"dns","time":"t","node":"n"}"#).unwrap();
+        let r: Record = serde_json::from_str(r#"{"type":"quic","time":"t","node":"n"}"#).unwrap();
         assert_eq!(r, Record::Unknown);
     }
 }

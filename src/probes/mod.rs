@@ -67,10 +67,12 @@ pub enum Capability {
     UdpBytesReceived,
     CgroupNames,
     CgroupRemovals,
+    /// DNS messages moved by sendmmsg/recvmmsg, read at the syscall's exit.
+    DnsBatches,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 11] = [
+    pub const ALL: [Capability; 12] = [
         Capability::Exec,
         Capability::Exit,
         Capability::Files,
@@ -82,6 +84,7 @@ impl Capability {
         Capability::UdpBytesReceived,
         Capability::CgroupNames,
         Capability::CgroupRemovals,
+        Capability::DnsBatches,
     ];
 
     pub fn name(self) -> &'static str {
@@ -97,6 +100,7 @@ impl Capability {
             Capability::UdpBytesReceived => "udp_bytes_received",
             Capability::CgroupNames => "cgroup_names",
             Capability::CgroupRemovals => "cgroup_removals",
+            Capability::DnsBatches => "dns_batches",
         }
     }
 
@@ -112,6 +116,7 @@ impl Capability {
             Capability::UdpBytesSent | Capability::UdpBytesReceived => "UDP datagrams and bytes read 0",
             Capability::CgroupNames => "containers created and removed between two reads of the cgroup tree are not named",
             Capability::CgroupRemovals => "removed cgroups are forgotten only when the caches fill",
+            Capability::DnsBatches => "DNS queries sent with sendmmsg (glibc's A and AAAA together) are not seen",
         }
     }
 
@@ -126,6 +131,7 @@ impl Capability {
             | Capability::TcpBytesReceived
             | Capability::UdpBytesSent
             | Capability::UdpBytesReceived => Some(EventClasses::NET),
+            Capability::DnsBatches => Some(EventClasses::DNS),
             Capability::CgroupNames | Capability::CgroupRemovals => None,
         }
     }
@@ -183,17 +189,17 @@ pub const PROBES: &[ProbeSpec] = &[
     ProbeSpec {
         program: "on_sys_exit",
         hook: tracepoint("raw_syscalls:sys_exit", 2),
-        gives: &[C::Files],
+        gives: &[C::Files, C::DnsBatches],
         rank: 0,
-        provides: "open/openat/openat2 events; read/write bytes per process and file (kernel >= 6.2)",
+        provides: "open/openat/openat2 events; read/write bytes per process and file (kernel >= 6.2); DNS of sendmmsg/recvmmsg",
         kfuncs: &["bpf_rdonly_cast"],
     },
     ProbeSpec {
         program: "on_sys_exit_read",
         hook: tracepoint("raw_syscalls:sys_exit", 2),
-        gives: &[C::Files],
+        gives: &[C::Files, C::DnsBatches],
         rank: 1,
-        provides: "open/openat/openat2 events; read/write bytes per process and file (a helper call per file field)",
+        provides: "open/openat/openat2 events; read/write bytes per process and file (a helper call per file field); DNS of sendmmsg/recvmmsg",
         kfuncs: &[],
     },
     ProbeSpec {
@@ -382,7 +388,12 @@ pub struct KernelConfig {
     pub skip_probes: Vec<String>,
     /// 0: wake the reader on every event.
     pub wakeup_bytes: u64,
+    /// UDP ports that carry DNS besides 53 (`--dns-port`), at most `EXTRA_DNS_PORTS`.
+    pub dns_ports: Vec<u16>,
 }
+
+/// Ports `--dns-port` may add to 53: the kernel's table holds four.
+pub const EXTRA_DNS_PORTS: usize = 3;
 
 /// The loaded programs and their links; dropping it detaches everything.
 pub struct Probes<'obj> {
@@ -561,6 +572,9 @@ impl<'obj> Probes<'obj> {
         rodata.wakeup_bytes = config.wakeup_bytes;
         rodata.ringbuf_kinds = config.ringbuf_kinds;
         rodata.first_open_per_file = config.first_open_per_file;
+        for (slot, port) in rodata.dns_ports[1..].iter_mut().zip(&config.dns_ports) {
+            *slot = *port;
+        }
         rodata.close_at_destroy = is_planned(plan, "on_tcp_destroy");
         let given = |capability| plan.iter().any(|r| r.status == ProbeStatus::Attached && r.spec.gives.contains(&capability));
         rodata.tcp_tx_from_sequence = !given(Capability::TcpBytesSent);

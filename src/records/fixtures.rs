@@ -7,10 +7,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use super::{
-    CountersRecord, EventRecord, FileIoDelta, FileIoRecord, HttpRecord, NetView, PodtopCost, SidecarsRecord, Sink, Stats, UdpDelta, UdpRecord,
+    CountersRecord, DnsRecord, EventRecord, FileIoDelta, FileIoRecord, HttpRecord, NetView, PodtopCost, SidecarsRecord, Sink, Stats, UdpDelta, UdpRecord,
 };
 use crate::l7::exchanges::{Exchange, Role};
+use crate::l7::dns::{Answer, Message};
 use crate::l7::http::{RequestHead, ResponseHead};
+use crate::l7::lookups::Lookup;
 use crate::l7::tls::ClientHello;
 use crate::sidecars::{AddedLatency, Relayed, SidecarBill};
 use crate::enrich::cgroup_path::{QosClass, Runtime};
@@ -97,6 +99,7 @@ pub fn feed_every_kind(sink: &mut impl Sink) {
             sport: 40000,
             daddr: Some(IpAddr::V4(Ipv4Addr::new(10, 244, 2, 3))),
             dport: 9000,
+            dname: Some("api.shop.test".into()),
         });
         r.peer = Some(&peer);
         r.sidecar_visible = true;
@@ -122,6 +125,7 @@ pub fn feed_every_kind(sink: &mut impl Sink) {
         sport: 40000,
         daddr: Some(IpAddr::V4(Ipv4Addr::new(10, 244, 2, 3))),
         dport: 9000,
+        dname: None,
     };
     let http = HttpRecord {
         unix_ns: T0 + 3_500,
@@ -137,9 +141,44 @@ pub fn feed_every_kind(sink: &mut impl Sink) {
     sink.http(&http).unwrap();
     let unanswered = Exchange { response: None, latency_ns: None, response_bytes: 0, ..exchange.clone() };
     sink.http(&HttpRecord { exchange: &unanswered, peer: None, ..http }).unwrap();
+    let query = Message { id: 0x4d2, is_response: false, rcode: 0, qname: "api.shop.test".into(), qtype: 1, answers: vec![] };
+    let answer = Message {
+        is_response: true,
+        answers: vec![Answer::Cname("web.shop.test".into()), Answer::Address(IpAddr::V4(Ipv4Addr::new(10, 244, 2, 3)))],
+        ..query.clone()
+    };
+    let lookup = Lookup {
+        first: Default::default(),
+        remote: Some((IpAddr::V4(Ipv4Addr::new(10, 96, 0, 10)), 53)),
+        role: Role::Client,
+        query,
+        answer: Some(answer),
+        query_bytes: 31,
+        answer_bytes: 76,
+        latency_ns: Some(180_000),
+    };
+    let dns = DnsRecord {
+        unix_ns: T0 + 2_500,
+        who: &api,
+        owner: &pod,
+        net: NetView {
+            proto: "udp",
+            saddr: IpAddr::V4(Ipv4Addr::new(10, 244, 1, 2)),
+            sport: 41000,
+            daddr: Some(IpAddr::V4(Ipv4Addr::new(10, 96, 0, 10))),
+            dport: 53,
+            dname: None,
+        },
+        peer: None,
+        sidecar_visible: true,
+        lookup: &lookup,
+    };
+    sink.dns(&dns).unwrap();
+    let unanswered = Lookup { answer: None, latency_ns: None, answer_bytes: 0, ..lookup.clone() };
+    sink.dns(&DnsRecord { lookup: &unanswered, ..dns }).unwrap();
     conn.hdr.kind = Kind::Accept as u32;
     let mut r = event(Event::Connection(Kind::Accept, &conn), &api, &pod, T0 + 4_500);
-    r.net = Some(NetView { proto: "tcp", saddr: IpAddr::V6(Ipv6Addr::LOCALHOST), sport: 8080, daddr: Some(IpAddr::V6(Ipv6Addr::LOCALHOST)), dport: 50000 });
+    r.net = Some(NetView { proto: "tcp", saddr: IpAddr::V6(Ipv6Addr::LOCALHOST), sport: 8080, daddr: Some(IpAddr::V6(Ipv6Addr::LOCALHOST)), dport: 50000, dname: None });
     sink.event(&r).unwrap();
 
     let mut exit = ExitEvent::default();
@@ -172,7 +211,7 @@ pub fn feed_every_kind(sink: &mut impl Sink) {
         unix_ns: T0 + 6_000,
         who: &api,
         owner: &pod,
-        net: NetView { proto: "udp", saddr: IpAddr::V4(Ipv4Addr::new(10, 244, 1, 2)), sport: 5353, daddr: None, dport: 0 },
+        net: NetView { proto: "udp", saddr: IpAddr::V4(Ipv4Addr::new(10, 244, 1, 2)), sport: 5353, daddr: None, dport: 0, dname: None },
         peer: None,
         delta: UdpDelta { tx_bytes: 300, rx_bytes: 0, tx_datagrams: 3, rx_datagrams: 0 },
     })

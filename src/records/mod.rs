@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crate::enrich::Attribution;
 use crate::events::{CgroupCounters, Event, Kind, ProcessIdentity};
 use crate::l7::exchanges::Exchange;
+use crate::l7::lookups::Lookup;
 use crate::l7::tls::ClientHello;
 use crate::sidecars::SidecarBill;
 use deltas::Counters;
@@ -30,6 +31,7 @@ pub trait Sink {
     fn stats(&mut self, unix_ns: u64, stats: &Stats) -> io::Result<()>;
     fn sidecars(&mut self, r: &SidecarsRecord) -> io::Result<()>;
     fn http(&mut self, r: &HttpRecord) -> io::Result<()>;
+    fn dns(&mut self, r: &DnsRecord) -> io::Result<()>;
     fn flush(&mut self) -> io::Result<()>;
 }
 
@@ -55,6 +57,9 @@ impl<S: Sink> Sink for Option<S> {
     }
     fn http(&mut self, r: &HttpRecord) -> io::Result<()> {
         self.as_mut().map_or(Ok(()), |s| s.http(r))
+    }
+    fn dns(&mut self, r: &DnsRecord) -> io::Result<()> {
+        self.as_mut().map_or(Ok(()), |s| s.dns(r))
     }
     fn flush(&mut self) -> io::Result<()> {
         self.as_mut().map_or(Ok(()), |s| s.flush())
@@ -87,7 +92,7 @@ pub struct CountersRecord<'a> {
 }
 
 /// Addresses of a socket, decoded from the kernel's byte arrays.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct NetView {
     pub proto: &'static str,
     pub saddr: IpAddr,
@@ -95,6 +100,8 @@ pub struct NetView {
     /// None for an unconnected UDP socket.
     pub daddr: Option<IpAddr>,
     pub dport: u16,
+    /// The name a process of the same pod looked up and got `daddr` for (`--events dns`).
+    pub dname: Option<Arc<str>>,
 }
 
 /// Records borrow the pipeline's shared attributions: a sink that keeps one
@@ -113,6 +120,18 @@ pub struct EventRecord<'a> {
     pub args_redacted: bool,
     /// A close: the TLS ClientHello the connection began with, if it did.
     pub tls: Option<&'a ClientHello>,
+}
+
+/// One DNS query and its answer, as one end saw them.
+pub struct DnsRecord<'a> {
+    /// When the query moved.
+    pub unix_ns: u64,
+    pub who: &'a ProcessIdentity,
+    pub owner: &'a Arc<Attribution>,
+    pub net: NetView,
+    pub peer: Option<&'a Arc<Attribution>>,
+    pub sidecar_visible: bool,
+    pub lookup: &'a Lookup,
 }
 
 /// One HTTP/1 request and its response, as one end of a connection saw them.
@@ -241,6 +260,10 @@ impl<A: Sink, B: Sink> Sink for Tee<A, B> {
     fn http(&mut self, r: &HttpRecord) -> io::Result<()> {
         self.0.http(r)?;
         self.1.http(r)
+    }
+    fn dns(&mut self, r: &DnsRecord) -> io::Result<()> {
+        self.0.dns(r)?;
+        self.1.dns(r)
     }
     fn flush(&mut self) -> io::Result<()> {
         self.0.flush()?;

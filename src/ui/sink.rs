@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, What};
 use crate::enrich::Attribution;
 use crate::events::{c_bytes, c_str_bytes, exit_status, Event, Kind, ProcessIdentity};
-use crate::records::{CountersRecord, EventRecord, FileIoRecord, HttpRecord, SidecarsRecord, Sink, Stats, UdpRecord};
+use crate::records::{CountersRecord, DnsRecord, EventRecord, FileIoRecord, HttpRecord, SidecarsRecord, Sink, Stats, UdpRecord};
 
 pub struct ObservationSink {
     batch: Vec<Observation>,
@@ -55,7 +55,7 @@ impl Sink for ObservationSink {
             // for the counters upstream, and is not an event to list.
             Event::Open(_) => return Ok(()),
             Event::Connection(kind, e) => {
-                let Some(net) = r.net else { return Ok(()) };
+                let Some(net) = &r.net else { return Ok(()) };
                 let kind = match kind {
                     Kind::Connect => ConnKind::Connect,
                     Kind::Accept => ConnKind::Accept,
@@ -119,6 +119,10 @@ impl Sink for ObservationSink {
 
     /// Requests are not in the TUI yet: the JSON stream has them.
     fn http(&mut self, _: &HttpRecord) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn dns(&mut self, _: &DnsRecord) -> io::Result<()> {
         Ok(())
     }
 

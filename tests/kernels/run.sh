@@ -132,6 +132,7 @@ TESTS=(
 	"lifecycle: every_signal_and_the_duration_end_it_cleanly_with_nothing_attached probes_lists_every_probe_and_detaches a_full_ring_buffer_is_counted_never_silent"
 	"sidecars: the_relaying_container_is_the_sidecar_and_its_bill_is_exact"
 	"http: every_request_once_on_each_end_with_status_latency_and_exact_bytes the_tls_server_name_on_the_close_of_the_client_connection"
+	"dns: every_lookup_once_on_each_end_and_its_name_on_the_connection_after"
 )
 # TESTS_ONLY=name,name runs only those tests (for debugging).
 
