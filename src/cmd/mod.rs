@@ -20,7 +20,10 @@ use crate::enrich::filter::Filter;
 use crate::output::metrics::{MetricsOptions, MetricsOutput};
 use crate::shutdown::Shutdown;
 
-pub fn run(cli: Cli) -> Result<()> {
+pub fn run(mut cli: Cli) -> Result<()> {
+    if matches!(cli.command, Some(Command::Demo)) {
+        demo::watch_requests(&mut cli);
+    }
     let shutdown = Shutdown::install(cli.duration)?;
     let result = match &cli.command {
         Some(Command::Probes) => probes::run(&cli),
