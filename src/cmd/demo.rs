@@ -58,7 +58,7 @@ while True:
     n += 1
     try:
         c = socket.create_connection(("127.0.0.1", 15001), timeout=2)
-        c.sendall(b"GET /cart HTTP/1.0\r\n\r\n" if n % 4 == 0 else b"GET /checkout HTTP/1.0\r\n\r\n")
+        c.sendall(b"GET /cart HTTP/1.0\r\n\r\n" if n % 3 == 0 else b"GET /checkout HTTP/1.0\r\n\r\n")
         while c.recv(65536): pass
         c.close()
     except OSError:
