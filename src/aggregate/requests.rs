@@ -266,6 +266,70 @@ mod tests {
         assert_eq!(Latencies::default().quantile(0.5), None);
     }
 
+    fn request(role: Role, path: &str, status: Option<u16>, latency_ns: Option<u64>, sidecar_visible: bool) -> Request {
+        Request {
+            role,
+            method: "GET".into(),
+            path: path.into(),
+            status,
+            latency_ns,
+            local: "10.0.0.1:8080".parse().unwrap(),
+            remote: "10.0.0.2:50000".parse().unwrap(),
+            peer: None,
+            sidecar_visible,
+        }
+    }
+
+    #[test]
+    fn errors_are_5xx_answers_of_all_requests() {
+        let mut r = Requests::default();
+        // 2 of 10 are 5xx; a 404 and a request that got no answer are not errors, but count.
+        let statuses = [Some(200), Some(503), Some(500), Some(404), None, Some(200), Some(301), Some(200), Some(200), Some(200)];
+        for status in statuses {
+            r.add(&request(Role::Server, "/", status, status.map(|_| 1_000_000), true), true, Some("app"));
+        }
+        r.close_window(2.0, 10.0);
+        let f = r.figures().unwrap();
+        assert_eq!((f.role, f.per_second, f.tally.requests, f.tally.errors), (Role::Server, 5.0, 10, 2));
+        assert_eq!(f.tally.error_percent(), Some(20.0));
+        assert_eq!(f.tally.latencies.count(), 9, "the unanswered one has no latency");
+    }
+
+    #[test]
+    fn served_requests_win_over_made_ones_and_hops_inside_count_apart() {
+        let mut r = Requests::default();
+        r.add(&request(Role::Client, "/up", Some(200), Some(5_000_000), true), true, Some("proxy"));
+        r.close_window(1.0, 10.0);
+        assert_eq!(r.figures().map(|f| f.role), Some(Role::Client), "made, where it served none");
+        r.add(&request(Role::Server, "/in", Some(200), Some(1_000_000), true), true, Some("app"));
+        r.close_window(1.0, 10.0);
+        assert_eq!(r.figures().map(|f| (f.role, f.tally.requests)), Some((Role::Server, 1)));
+        // Inside the pod: counted once, at the serving end, apart from the columns.
+        r.add(&request(Role::Client, "/in", Some(200), None, false), false, Some("app"));
+        r.add(&request(Role::Server, "/in", Some(200), None, false), false, Some("proxy"));
+        r.add(&request(Role::Server, "/cache", Some(200), None, false), false, Some("app"));
+        r.close_window(1.0, 10.0);
+        assert_eq!(r.figures().map(|f| f.tally.requests), Some(1), "hops inside the pod are not the columns' requests");
+        assert_eq!(r.inside(Some("proxy")), (1, 1));
+        assert_eq!(r.inside(None), (0, 2));
+        assert_eq!(r.across, 2);
+    }
+
+    #[test]
+    fn endpoints_are_bounded_and_the_busiest_stay() {
+        let mut r = Requests::default();
+        for _ in 0..3 {
+            r.add(&request(Role::Server, "/busy", Some(200), Some(1_000), true), true, None);
+        }
+        for i in 0..1000 {
+            r.add(&request(Role::Server, &format!("/item/{i}"), Some(200), Some(1_000), true), true, None);
+        }
+        assert_eq!(r.endpoints.len(), MAX_ENDPOINTS);
+        let top = r.top_endpoints();
+        assert_eq!((top[0].0.path.as_str(), top[0].1.requests), ("/busy", 3));
+        assert!(top.iter().any(|(e, _)| e.path == "/item/999"), "the newest has its place");
+    }
+
     #[test]
     fn quantiles_by_nearest_rank() {
         let mut l = Latencies::default();

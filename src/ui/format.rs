@@ -300,5 +300,17 @@ mod tests {
             datagrams: 1,
         });
         assert_eq!(event_text(&udp), "udp     curl[42] 10.0.0.1:5353 -> * tx 60B rx 0B (1 datagram)");
+        let request = line(What::Request(crate::aggregate::observation::Request {
+            role: Role::Client,
+            method: "GET".into(),
+            path: "/api/items".into(),
+            status: Some(503),
+            latency_ns: Some(12_500_000),
+            local: "10.0.0.1:5000".parse().unwrap(),
+            remote: "10.0.0.2:80".parse().unwrap(),
+            peer: None,
+            sidecar_visible: true,
+        }));
+        assert_eq!(event_text(&request), "http    curl[42] GET /api/items 503 12.5ms to 10.0.0.2:80");
     }
 }
