@@ -588,7 +588,7 @@ fn requests_pane_lists_endpoints() {
     let mut app = requests_app();
     press(&mut app, "/api\n\n\t\t\t\t");
     let screen = screen_text(&app, 120, 40);
-    assert!(screen.contains("▶ requests since start: count, 5xx, p50, p99"), "{screen}");
+    assert!(screen.contains("▶ requests since start (green: a sidecar sees them)"), "{screen}");
     // GET: 1..8 ms, p50 the 4th, p99 the 8th; POST: 9 and 10 ms, both 503.
     assert!(screen.contains("│in       8     0   4.0ms   8.0ms  GET /api/items"), "{screen}");
     assert!(screen.contains("│in       2     2   9.0ms  10.0ms  POST /api/orders"), "{screen}");
