@@ -26,7 +26,7 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, global = true)]
     pub duration: Option<Duration>,
 
-    /// Event classes to watch, comma-separated (http: not by default); the others are not traced at all
+    /// Event classes to watch, comma-separated (http: not by default, but in `podtop demo`); the others are not traced at all
     #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "exec,file,net", global = true)]
     pub events: Vec<EventClass>,
 
@@ -118,7 +118,7 @@ pub enum Command {
         #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
         speed: f64,
     },
-    /// Start three demo pods (frontend -> backend -> db, with an haproxy sidecar) and watch them
+    /// Start three demo pods (frontend -> backend -> db, with an haproxy sidecar) and watch them, HTTP requests too
     Demo,
     /// No output but Prometheus metrics at --metrics ADDR (for a DaemonSet), until stopped
     Serve,
@@ -143,7 +143,15 @@ pub enum EventClass {
     Dns,
 }
 
+/// The classes `--events` defaults to (its `default_value`, parsed).
+pub const DEFAULT_EVENTS: [EventClass; 3] = [EventClass::Exec, EventClass::File, EventClass::Net];
+
 impl Cli {
+    /// Whether `--events` was left at its default (or given as the default list).
+    pub fn events_by_default(&self) -> bool {
+        self.events == DEFAULT_EVENTS
+    }
+
     pub fn event_classes(&self) -> EventClasses {
         EventClasses(self.events.iter().fold(0, |mask, class| {
             mask | match class {
@@ -205,6 +213,14 @@ mod tests {
         assert_eq!(cli.duration, Some(Duration::from_millis(1500)));
         assert_eq!(cli.pod.as_deref(), Some("web-0"));
         assert_eq!(Cli::try_parse_from(["podtop"]).unwrap().event_classes(), EventClasses::ALL);
+        assert!(Cli::try_parse_from(["podtop"]).unwrap().events_by_default());
+        // The demo shows requests unless --events says otherwise.
+        let mut demo = Cli::try_parse_from(["podtop", "demo"]).unwrap();
+        crate::cmd::demo::watch_requests(&mut demo);
+        assert_eq!(demo.event_classes(), EventClasses(EventClasses::ALL.0 | EventClasses::HTTP | EventClasses::NET));
+        let mut demo = Cli::try_parse_from(["podtop", "demo", "--events", "exec"]).unwrap();
+        crate::cmd::demo::watch_requests(&mut demo);
+        assert_eq!(demo.event_classes(), EventClasses(EventClasses::EXEC));
         let replay = Cli::try_parse_from(["podtop", "replay", "x.json", "--speed", "0", "--dump-screen", "100x30"]).unwrap();
         assert!(matches!(replay.command, Some(Command::Replay { speed, .. }) if speed == 0.0));
         assert_eq!(replay.dump_screen, Some((100, 30)));

@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, What};
+use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, Request, What};
+use crate::l7::exchanges::Role;
 use crate::enrich::cgroup_path::{QosClass, Runtime};
 use crate::enrich::{Attribution, Container, Pod};
 use crate::events::CgroupCounters;
@@ -190,9 +191,30 @@ impl RecordingReader {
                 };
                 self.happening(e, what)
             }
+            Record::Http(e) => {
+                let http = &e.body.http;
+                let (local, remote) = ends(&e.body.net.ends);
+                let role = match http.role.as_str() {
+                    "server" => Role::Server,
+                    "client" => Role::Client,
+                    _ => return None,
+                };
+                let what = What::Request(Request {
+                    role,
+                    method: http.method.clone(),
+                    path: http.path.clone(),
+                    status: http.status,
+                    latency_ns: http.latency_ns,
+                    local: local?,
+                    remote: remote?,
+                    peer: e.body.peer.as_ref().and_then(RecordingReader::peer),
+                    sidecar_visible: e.sidecar_visible,
+                });
+                self.happening(e, what)
+            }
             // The TUI counts opens in the kernel; it does not list them.
-            // Requests and lookups are not in the TUI yet.
-            Record::Open(_) | Record::Start(_) | Record::Http(_) | Record::Dns(_) | Record::Unknown => return None,
+            // Lookups are not in the TUI yet.
+            Record::Open(_) | Record::Start(_) | Record::Dns(_) | Record::Unknown => return None,
         })
     }
 }
@@ -206,6 +228,7 @@ pub fn run_info(start: &schema::Start, path: &Path) -> RunInfo {
         probes_attached: with_status(&["attached"]),
         probes_skipped: with_status(&["skipped", "failed"]),
         source: Source::Replay { path: path.to_path_buf() },
+        classes: None,
     }
 }
 

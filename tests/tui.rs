@@ -95,6 +95,14 @@ fn demo_in_a_real_terminal_shows_pods_and_the_sidecar_scope() {
     assert_ne!(frontend.get(6).map(String::as_str), Some("0B"), "frontend TCP RX/s: {screen}");
     assert!(frontend.iter().any(|c| c.ends_with('%') && c != "0.0%"), "frontend SIDECAR%: {screen}");
 
+    // The demo watches http: the backend serves requests; the frontend's
+    // figures are those its haproxy makes to the backend (marked →).
+    let screen = tmux.wait_for("requests in the demo", Duration::from_secs(30), |s| {
+        let req = |pod: &str| row_numbers(s, pod).get(8).cloned().unwrap_or_default();
+        !["", "0"].contains(&req("demo/backend").as_str()) && req("demo/frontend").starts_with('→')
+    });
+    assert!(screen.contains("REQ/s") && screen.contains("P99"), "{screen}");
+
     // A pod picked by name stays picked through intervals that re-sort the
     // rows: Enter and c open that pod, and their titles say so.
     tmux.keys(&["Home"]);
@@ -126,6 +134,9 @@ fn demo_in_a_real_terminal_shows_pods_and_the_sidecar_scope() {
     // Its haproxy is found as the sidecar (it relays the app's connections), and billed.
     let scope = tmux.wait_for("the sidecar's bill", Duration::from_secs(10), |s| s.contains("sidecar: proxy (haproxy)"));
     assert!(scope.contains(" cores") && scope.contains("relayed conns"), "{scope}");
+    // The requests a proxy in HTTP mode sees there, by endpoint, beside those it misses.
+    assert!(scope.contains("HTTP requests it sees") && scope.contains("GET /checkout"), "{scope}");
+    assert!(scope.contains("app to its proxy"), "{scope}");
     let flows: String = scope.lines().map(|l| l.split("││").next().unwrap_or_default()).collect::<Vec<_>>().join("\n");
     assert!(!flows.contains("python3") && !flows.contains("haproxy"), "a proxy sees no process identity:\n{flows}");
 
@@ -133,6 +144,7 @@ fn demo_in_a_real_terminal_shows_pods_and_the_sidecar_scope() {
     tmux.keys(&["Escape", "Enter"]);
     let detail = tmux.wait_for("the drill-down", Duration::from_secs(10), |s| s.contains("demo/frontend: processes"));
     assert!(detail.contains("[proxy]") && detail.contains("haproxy"), "{detail}");
+    assert!(detail.contains("requests since start") && detail.contains("GET /checkout  · in pod"), "{detail}");
 
     // q quits: exit code 0, the terminal back from the alternate screen.
     tmux.keys(&["q"]);

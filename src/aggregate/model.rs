@@ -1,10 +1,12 @@
 //! The node as the TUI shows it: one group per pod (and per bare container,
-//! and one for the host), with rates from the kernel's per-cgroup counters
-//! and recent execs, files and connections from the records.
+//! and one for the host), with rates from the kernel's per-cgroup counters,
+//! recent execs, files and connections from the records, and requests from
+//! the http records.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use super::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, What};
+use super::requests::Requests;
 use crate::enrich::Attribution;
 use crate::events::CgroupCounters;
 use crate::records::PodtopCost;
@@ -210,6 +212,8 @@ pub struct Group {
     pub connections: VecDeque<ConnRow>,
     /// Its sidecar proxy, once one of its containers relays.
     pub sidecar: Option<SidecarRow>,
+    /// Its HTTP requests (`--events http`).
+    pub requests: Requests,
     /// Intervals since it last did anything.
     idle_ticks: u32,
     /// The model's count of observations when one last concerned it.
@@ -231,6 +235,7 @@ impl Group {
             files: HashMap::new(),
             connections: VecDeque::new(),
             sidecar: None,
+            requests: Requests::default(),
             idle_ticks: 0,
             last_touched: 0,
         };
@@ -331,6 +336,8 @@ pub struct NodeModel {
     pub last_tick_ns: Option<u64>,
     /// The node's sidecars, as of the last bill.
     pub sidecars: NodeSidecars,
+    /// Whether any request was seen: a recording says so only by its records.
+    pub requests_seen: bool,
     /// Where the current rate window started.
     window_start: Option<(u64, KernelTotals)>,
     /// Seconds per interval, until two ticks tell.
@@ -458,6 +465,7 @@ impl NodeModel {
         self.window_start = Some((unix_ns, totals));
         for group in self.groups.values_mut() {
             group.activity.close_window(seconds);
+            group.requests.close_window(seconds, RATE_SPAN_SECONDS);
             for row in group.containers.values_mut() {
                 row.activity.close_window(seconds);
             }
@@ -585,6 +593,14 @@ impl NodeModel {
                         group.connections.push_back(ConnRow { pid, comm: h.process.comm.clone(), connection, open, outbound });
                     }
                 }
+            }
+            What::Request(request) => {
+                // A pod's requests count where they cross its boundary: those
+                // between its own containers are one request seen twice, or a
+                // hop to its proxy. The host and bare containers have no such line.
+                let across = request.sidecar_visible || !group.is_pod();
+                group.requests.add(&request, across, container_id.as_deref());
+                self.requests_seen = true;
             }
             What::Exit { .. } | What::Udp { .. } => {}
         }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::enrich::Attribution;
 use crate::events::CgroupCounters;
+use crate::l7::exchanges::Role;
 use crate::records::PodtopCost;
 use crate::sidecars::SidecarBill;
 
@@ -37,6 +38,23 @@ pub struct Connection {
     pub sidecar_visible: bool,
 }
 
+/// One HTTP request and its response, as one end of the connection saw them.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub role: Role,
+    pub method: String,
+    /// As the records show it: without its query string unless --http-query.
+    pub path: String,
+    /// None: no response came.
+    pub status: Option<u16>,
+    pub latency_ns: Option<u64>,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub peer: Option<Arc<Attribution>>,
+    /// It crossed the pod's boundary: a proxy in the pod sees it.
+    pub sidecar_visible: bool,
+}
+
 #[derive(Debug, Clone)]
 pub enum What {
     Exec { filename: String, args: Vec<String> },
@@ -44,6 +62,7 @@ pub enum What {
     Connection(Connection),
     FileIo { path: Option<String>, read_bytes: u64, write_bytes: u64 },
     Udp { local: SocketAddr, remote: Option<SocketAddr>, tx_bytes: u64, rx_bytes: u64, datagrams: u64 },
+    Request(Request),
 }
 
 #[derive(Debug, Clone)]

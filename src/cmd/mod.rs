@@ -20,12 +20,15 @@ use crate::enrich::filter::Filter;
 use crate::output::metrics::{MetricsOptions, MetricsOutput};
 use crate::shutdown::Shutdown;
 
-pub fn run(cli: Cli) -> Result<()> {
+pub fn run(mut cli: Cli) -> Result<()> {
     anyhow::ensure!(
         cli.dns_port.len() <= crate::probes::EXTRA_DNS_PORTS,
         "--dns-port: at most {} ports besides 53",
         crate::probes::EXTRA_DNS_PORTS
     );
+    if matches!(cli.command, Some(Command::Demo)) {
+        demo::watch_requests(&mut cli);
+    }
     let shutdown = Shutdown::install(cli.duration)?;
     let result = match &cli.command {
         Some(Command::Probes) => probes::run(&cli),

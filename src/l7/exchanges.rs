@@ -15,7 +15,7 @@ use crate::events::PayloadEvent;
 /// Connections followed at once; the least recently active is forgotten first.
 const MAX_CONNECTIONS: usize = 16_384;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Role {
     Client,
     Server,

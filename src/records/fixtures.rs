@@ -247,3 +247,47 @@ pub fn feed_every_kind(sink: &mut impl Sink) {
     sink.stats(T0 + 1_000_000_000, &stats).unwrap();
     sink.flush().unwrap();
 }
+
+/// One HTTP request as a test script says it: who saw it, which end they
+/// were, what was asked and answered.
+pub struct Request<'a> {
+    pub owner: &'a Arc<Attribution>,
+    pub pid: u32,
+    pub comm: &'a [u8],
+    pub role: Role,
+    pub method: &'static str,
+    pub path: &'a str,
+    pub status: Option<u16>,
+    pub latency_ns: Option<u64>,
+    pub local: std::net::SocketAddr,
+    pub remote: std::net::SocketAddr,
+    pub peer: Option<&'a Arc<Attribution>>,
+    pub sidecar_visible: bool,
+}
+
+/// Feeds `sink` the http record the pipeline writes for `r`.
+pub fn feed_request(sink: &mut impl Sink, unix_ns: u64, r: &Request) {
+    let who = who(r.pid, r.comm);
+    let exchange = Exchange {
+        first: Default::default(),
+        role: r.role,
+        request: RequestHead { method: r.method, target: r.path.into(), version: Some("1.1"), target_truncated: false },
+        response: r.status.map(|status| ResponseHead { version: "1.1", status }),
+        request_bytes: 80,
+        response_bytes: if r.status.is_some() { 1000 } else { 0 },
+        latency_ns: r.latency_ns,
+    };
+    let net = NetView { proto: "tcp", saddr: r.local.ip(), sport: r.local.port(), daddr: Some(r.remote.ip()), dport: r.remote.port(), dname: None };
+    let record = HttpRecord {
+        unix_ns,
+        who: &who,
+        owner: r.owner,
+        net,
+        cookie: 1,
+        peer: r.peer,
+        sidecar_visible: r.sidecar_visible,
+        exchange: &exchange,
+        path: r.path,
+    };
+    sink.http(&record).unwrap();
+}

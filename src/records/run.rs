@@ -38,11 +38,13 @@ pub struct RunInfo {
     /// Skipped (the kernel lacks them) or refused: gaps in what is seen.
     pub probes_skipped: usize,
     pub source: Source,
+    /// What `--events` chose; None for a recording, whose start record does not say.
+    pub classes: Option<EventClasses>,
 }
 
 impl Default for RunInfo {
     fn default() -> Self {
-        RunInfo { node: String::new(), kernel: String::new(), probes_attached: 0, probes_skipped: 0, source: Source::Live { recording: false } }
+        RunInfo { node: String::new(), kernel: String::new(), probes_attached: 0, probes_skipped: 0, source: Source::Live { recording: false }, classes: None }
     }
 }
 
@@ -57,7 +59,14 @@ impl RunInfo {
             probes_attached: with_status(|s| matches!(s, ProbeStatus::Attached)),
             probes_skipped: with_status(|s| matches!(s, ProbeStatus::Skipped(_) | ProbeStatus::Failed(_))),
             source: Source::Live { recording },
+            classes: Some(start.classes),
         }
+    }
+
+    /// Whether this run watches HTTP requests (`--events ...,http`); for a
+    /// recording, false: its requests tell by being there.
+    pub fn watches_http(&self) -> bool {
+        self.classes.is_some_and(|c| c.contains(EventClasses::HTTP))
     }
 
     pub fn is_replay(&self) -> bool {

@@ -27,18 +27,20 @@ pub struct SelfUsage {
 }
 
 impl Screen {
-    /// How many panes it shows, each with a scroll of its own.
-    pub fn panes(&self) -> usize {
+    /// How many panes it shows, each with a scroll of its own; the detail
+    /// screen's last, requests, only where they are shown.
+    pub fn panes(&self, requests_shown: bool) -> usize {
         match self {
             Screen::Node => 1,
-            Screen::Detail(_) => DETAIL_PANES.len(),
+            Screen::Detail(_) if requests_shown => DETAIL_PANES.len(),
+            Screen::Detail(_) => DETAIL_PANES.len() - 1,
             Screen::Sidecar(_) => SIDECAR_PANES.len(),
         }
     }
 }
 
 /// The detail screen's panes, in Tab order.
-pub const DETAIL_PANES: [&str; 4] = ["processes", "recent execs", "top files (read write)", "connections"];
+pub const DETAIL_PANES: [&str; 5] = ["processes", "recent execs", "top files (read write)", "connections", "requests"];
 /// The sidecar scope's panes, in Tab order.
 pub const SIDECAR_PANES: [&str; 2] = ["what a proxy in this pod sees", "its bill, and what it misses"];
 
@@ -93,7 +95,7 @@ pub struct App {
     /// On the detail and sidecar screens: the pane the scroll keys move (Tab
     /// moves on), and each pane's scroll.
     pub focus: usize,
-    pub panes: [Scroll; 4],
+    pub panes: [Scroll; 5],
     pub help_scroll: Scroll,
     pub filter: String,
     pub editing_filter: bool,
@@ -132,6 +134,17 @@ impl App {
             quit: false,
             ended: false,
         }
+    }
+
+    /// Whether the screens show requests: this run watches them, or the
+    /// recording it plays has some.
+    pub fn shows_requests(&self) -> bool {
+        self.run.watches_http() || self.model.requests_seen
+    }
+
+    /// How many panes the current screen shows.
+    pub fn panes(&self) -> usize {
+        self.screen.panes(self.shows_requests())
     }
 
     /// The node view's rows, in display order.
@@ -265,8 +278,8 @@ impl App {
                 self.show_help = true;
                 self.help_scroll = Scroll::default();
             }
-            KeyCode::Tab => self.focus = (self.focus + 1) % self.screen.panes(),
-            KeyCode::BackTab => self.focus = (self.focus + self.screen.panes() - 1) % self.screen.panes(),
+            KeyCode::Tab => self.focus = (self.focus + 1) % self.panes(),
+            KeyCode::BackTab => self.focus = (self.focus + self.panes() - 1) % self.panes(),
             KeyCode::Char('t') => {
                 self.tcp = self.tcp.toggled();
                 self.follow_selection();
@@ -276,7 +289,7 @@ impl App {
                 self.open(Screen::Node);
             }
             KeyCode::Char('s') => {
-                self.sort = self.sort.next();
+                self.sort = self.sort.next(self.shows_requests());
                 self.follow_selection();
             }
             KeyCode::Char('r') => {

@@ -5,6 +5,8 @@
 
 use crate::aggregate::model::{short_id, ConnRow, ContainerRow, EventLine, Group};
 use crate::aggregate::observation::{ConnKind, What};
+use crate::events::EventClasses;
+use crate::l7::exchanges::Role;
 
 /// A byte count, in binary units, always with its unit: 512B, 1.5KiB,
 /// 20KiB, 3.2MiB. One decimal below 10 of a unit, none above; a value that
@@ -167,7 +169,25 @@ pub fn event_text(e: &EventLine) -> String {
             let remote = remote.map(|r| r.to_string()).unwrap_or_else(|| "*".into());
             format!("udp     {who} {local} -> {remote} tx {} rx {} ({})", bytes(*tx_bytes), bytes(*rx_bytes), things(*datagrams, "datagram"))
         }
+        What::Request(r) => {
+            let status = r.status.map_or("-".to_string(), |s| s.to_string());
+            let took = r.latency_ns.map_or("-".to_string(), latency);
+            let dir = if r.role == Role::Server { "from" } else { "to" };
+            format!("http    {who} {} {} {status} {took} {dir} {}", r.method, r.path, r.remote)
+        }
     }
+}
+
+/// The `--events` list that adds requests to what this run watches, for the hint where they would show.
+pub fn events_with_http(classes: Option<EventClasses>) -> String {
+    let classes = classes.unwrap_or(EventClasses::ALL);
+    let mut names: Vec<&str> = [(EventClasses::EXEC, "exec"), (EventClasses::FILE, "file"), (EventClasses::NET, "net")]
+        .into_iter()
+        .filter(|(class, _)| classes.contains(*class))
+        .map(|(_, name)| name)
+        .collect();
+    names.push("http");
+    format!("--events {}", names.join(","))
 }
 
 #[cfg(test)]
@@ -280,5 +300,17 @@ mod tests {
             datagrams: 1,
         });
         assert_eq!(event_text(&udp), "udp     curl[42] 10.0.0.1:5353 -> * tx 60B rx 0B (1 datagram)");
+        let request = line(What::Request(crate::aggregate::observation::Request {
+            role: Role::Client,
+            method: "GET".into(),
+            path: "/api/items".into(),
+            status: Some(503),
+            latency_ns: Some(12_500_000),
+            local: "10.0.0.1:5000".parse().unwrap(),
+            remote: "10.0.0.2:80".parse().unwrap(),
+            peer: None,
+            sidecar_visible: true,
+        }));
+        assert_eq!(event_text(&request), "http    curl[42] GET /api/items 503 12.5ms to 10.0.0.2:80");
     }
 }

@@ -10,9 +10,11 @@ use ratatui::Frame;
 
 use super::app::{App, RowRef, Screen, Scroll, DETAIL_PANES, SIDECAR_PANES};
 use crate::records::run::Source;
-use super::format::{bytes, container_in, cores, latency, container_title, count, duration, rate, event_text, peer_title, percent, sparkline, time_of_day, truncate};
+use super::format::{bytes, container_in, cores, latency, container_title, count, duration, rate, event_text, events_with_http, peer_title, percent, sparkline, time_of_day, truncate};
 use super::table::{SortColumn, TcpScope};
 use crate::aggregate::model::{activity, sidecar_visible, Activity, Group};
+use crate::aggregate::requests::Requests;
+use crate::l7::exchanges::Role;
 
 /// Below this the screens do not fit; a message says so instead.
 pub const MIN_WIDTH: u16 = 60;
@@ -196,17 +198,33 @@ fn rate_cells(a: &Activity, tcp: TcpScope) -> Vec<String> {
     ]
 }
 
+/// The request columns' cells: served requests, or (marked →) made ones
+/// where the pod served none over the rate span; 0 and dashes where it did neither.
+fn request_cells(r: &Requests) -> Vec<String> {
+    let Some(f) = r.figures() else { return vec!["0".into(), "-".into(), "-".into(), "-".into()] };
+    let made = if f.role == Role::Client { "→" } else { "" };
+    vec![
+        format!("{made}{}", rate(f.per_second)),
+        percent(f.tally.error_percent()),
+        f.tally.p50().map_or("-".into(), latency),
+        f.tally.p99().map_or("-".into(), latency),
+    ]
+}
+
 /// Widths of the node view's columns: the name, the `SortColumn`s after it, ACTIVITY.
 /// Each is wide enough for its header and the sort arrow beside it.
-const NODE_WIDTHS: [u16; 11] = [20, 6, 7, 7, 9, 9, 9, 9, 6, 9, 16];
+const NODE_WIDTHS: [u16; 15] = [20, 6, 7, 7, 9, 9, 9, 9, 6, 7, 6, 7, 7, 9, 16];
+const ACTIVITY: usize = NODE_WIDTHS.len() - 1;
 /// Spare width goes to the name up to this many more columns, then to the sparkline.
 const NAME_GROWS_BY: u16 = 24;
 /// Which columns give way first when the terminal is narrow (the name and
-/// SIDECAR% always stay): the layout never has to squeeze columns.
-const DROP_ORDER: [usize; 9] = [10, 1, 8, 5, 4, 3, 7, 6, 2];
+/// SIDECAR% always stay): the layout never has to squeeze columns. The
+/// request columns, there only when asked for, go last.
+const DROP_ORDER: [usize; 13] = [ACTIVITY, 1, 8, 5, 4, 3, 7, 6, 2, 11, 10, 12, 9];
 
-fn visible_columns(width: u16) -> Vec<usize> {
-    let mut visible: Vec<usize> = (0..NODE_WIDTHS.len()).collect();
+fn visible_columns(width: u16, requests_shown: bool) -> Vec<usize> {
+    let mut visible: Vec<usize> =
+        (0..NODE_WIDTHS.len()).filter(|c| requests_shown || !SortColumn::ALL.get(*c).is_some_and(|s| s.is_request())).collect();
     let needed = |cols: &[usize]| cols.iter().map(|c| NODE_WIDTHS[*c]).sum::<u16>() + cols.len() as u16 - 1;
     for drop in DROP_ORDER {
         if needed(&visible) <= width {
@@ -219,15 +237,15 @@ fn visible_columns(width: u16) -> Vec<usize> {
 
 fn render_node(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let inner = area.width.saturating_sub(2);
-    let visible = visible_columns(inner);
+    let visible = visible_columns(inner, app.shows_requests());
     let needed = visible.iter().map(|c| NODE_WIDTHS[*c]).sum::<u16>() + visible.len() as u16 - 1;
     let spare = inner.saturating_sub(needed);
     let mut widths_now = NODE_WIDTHS;
-    let spark_shown = visible.contains(&10);
+    let spark_shown = visible.contains(&ACTIVITY);
     let to_name = if spark_shown { spare.min(NAME_GROWS_BY) } else { spare };
     widths_now[0] += to_name;
     if spark_shown {
-        widths_now[10] += spare - to_name;
+        widths_now[ACTIVITY] += spare - to_name;
     }
     let pick = |cells: Vec<String>| -> Vec<String> { visible.iter().map(|c| cells[*c].clone()).collect() };
     let mut header_cells = vec![SortColumn::Name.header(app.tcp).to_string()];
@@ -241,7 +259,7 @@ fn render_node(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         header_cells[i].push(if ascending { '▲' } else { '▼' });
     }
     let header = Row::new(pick(header_cells)).style(theme.accent());
-    let spark_width = widths_now[10] as usize;
+    let spark_width = widths_now[ACTIVITY] as usize;
     let rows: Vec<Row> = app
         .rows()
         .iter()
@@ -262,6 +280,7 @@ fn render_node(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
                 let mut cells = vec![name, g.processes.len().to_string()];
                 cells.extend(rate_cells(&g.activity, app.tcp));
                 cells.push(g.open_connections().to_string());
+                cells.extend(request_cells(&g.requests));
                 cells.push(if g.is_pod() { percent(g.sidecar_percent()) } else { "-".into() });
                 cells.push(sparkline(g.history.iter().copied(), spark_width));
                 Some(Row::new(pick(cells)))
@@ -274,6 +293,8 @@ fn render_node(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
                 let mut cells = vec![format!("   └ {}{runtime}", container_title(c)), procs.to_string()];
                 cells.extend(rate_cells(&c.activity, app.tcp));
                 cells.push(String::new());
+                // Requests are the pod's (a container's alone would count its hops to the others).
+                cells.extend(std::iter::repeat_n(String::new(), 4));
                 cells.push(percent(c.activity.sidecar_percent()));
                 cells.push(String::new());
                 Some(Row::new(pick(cells)).style(theme.dim()))
@@ -349,7 +370,7 @@ fn scrolled_pane<'a>(title: &str, lines: Vec<Line<'a>>, empty: &'a str, scroll: 
 /// The panes of a screen: all of them where they fit, else only the focused
 /// one, the others a Tab away (a narrow terminal drops panes, not numbers).
 fn pane_areas(app: &App, area: Rect, all: impl FnOnce(Rect) -> Vec<Rect>, fit: bool) -> Vec<Option<Rect>> {
-    let panes = app.screen.panes();
+    let panes = app.panes();
     if fit {
         all(area).into_iter().map(Some).collect()
     } else {
@@ -363,19 +384,65 @@ const DETAIL_MIN: (u16, u16) = (80, 20);
 /// without the local address want 52 columns, the numbers of what it misses 33.
 const SIDECAR_MIN_WIDTH: u16 = 90;
 
+/// A pod's endpoints, most requests first: which end it was (in: served,
+/// out: made), count, 5xx, p50, p99 since start, then method and path (the
+/// numbers near the left, where a narrow pane keeps them). Green where a
+/// proxy in the pod sees them; `across` keeps only those.
+fn request_lines<'a>(requests: &Requests, theme: &Theme, across: bool) -> Vec<Line<'a>> {
+    let ms = |ns: Option<u64>| ns.map_or("-".to_string(), latency);
+    let mut lines: Vec<Line> = requests
+        .top_endpoints()
+        .into_iter()
+        .filter(|(e, _)| !across || e.sidecar_visible)
+        .map(|(e, t)| {
+            let dir = if e.role == Role::Server { "in" } else { "out" };
+            let style = if e.sidecar_visible { theme.visible() } else { theme.missed() };
+            let numbers = format!("{dir:<4}{:>6} {:>5} {:>7} {:>7}", count(t.requests), count(t.errors), ms(t.p50()), ms(t.p99()));
+            // Said in words too: without colour, a hop inside the pod looks like the request it carries.
+            let inside = if e.sidecar_visible { "" } else { "  · in pod" };
+            Line::styled(format!("{numbers}  {} {}{inside}", e.method, e.path), style)
+        })
+        .collect();
+    if !lines.is_empty() {
+        lines.insert(0, Line::styled(format!("{:<4}{:>6} {:>5} {:>7} {:>7}  METHOD PATH", "DIR", "COUNT", "5XX", "P50", "P99"), theme.accent()));
+    }
+    lines
+}
+
+/// Where requests are not shown, how to have them.
+fn requests_hint(app: &App) -> String {
+    if app.run.is_replay() {
+        "no request in this recording (recorded without --events http)".to_string()
+    } else {
+        format!("requests are not watched: podtop {}", events_with_http(app.run.classes))
+    }
+}
+
 fn render_detail(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, area: Rect) {
     let fit = area.width >= DETAIL_MIN.0 && area.height >= DETAIL_MIN.1;
+    let requests_shown = app.shows_requests();
     let areas = pane_areas(
         app,
         area,
         |area| {
-            let [top, bottom] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+            // With requests, a third row between the others, the whole width for paths.
+            let (top, middle, bottom) = if requests_shown {
+                let [top, middle, bottom] =
+                    Layout::vertical([Constraint::Percentage(30), Constraint::Percentage(35), Constraint::Percentage(35)]).areas(area);
+                (top, Some(middle), bottom)
+            } else {
+                let [top, bottom] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+                (top, None, bottom)
+            };
             let [procs, execs] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(top);
             let [files, conns] = Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(bottom);
-            vec![procs, execs, files, conns]
+            let mut areas = vec![procs, execs, files, conns];
+            areas.extend(middle);
+            areas
         },
         fit,
     );
+    let panes = app.panes();
     let name = group_name(group);
     let proc_lines = || -> Vec<Line> { process_lines(group).into_iter().map(Line::from).collect() };
     let exec_lines = || -> Vec<Line> {
@@ -432,9 +499,16 @@ fn render_detail(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, are
             0 => (format!("{name}: {}", DETAIL_PANES[0]), proc_lines(), "none seen yet"),
             1 => (DETAIL_PANES[1].to_string(), exec_lines(), "no exec yet"),
             2 => (DETAIL_PANES[2].to_string(), file_lines(), "no file I/O yet"),
-            _ => (format!("{}: peer, TX, RX (green: a sidecar sees it)", DETAIL_PANES[3]), conn_lines(), "no TCP connection yet"),
+            3 => (format!("{}: peer, TX, RX (green: a sidecar sees it)", DETAIL_PANES[3]), conn_lines(), "no TCP connection yet"),
+            // Its first line names the columns; a narrow title keeps room for the way to the others.
+            _ if fit => (format!("{} since start (green: a sidecar sees them)", DETAIL_PANES[4]), request_lines(&group.requests, theme, false), "no HTTP request yet"),
+            _ => (
+                format!("{} since start", DETAIL_PANES[4]),
+                request_lines(&group.requests, theme, false),
+                "no HTTP request yet",
+            ),
         };
-        let title = if fit { title } else { format!("{title} · {}/{} Tab", pane + 1, DETAIL_PANES.len()) };
+        let title = if fit { title } else { format!("{title} · {}/{panes} Tab", pane + 1) };
         let focused = pane == app.focus;
         frame.render_widget(scrolled_pane(&title, lines, empty, &app.panes[pane], focused && fit, theme, at), at);
     }
@@ -449,7 +523,7 @@ fn group_name(group: &Group) -> String {
 
 /// The flows a sidecar sees, as a table whose least telling column (the
 /// pod's own address) gives way first on a narrow pane.
-fn sidecar_flow_lines<'a>(group: &Group, theme: &Theme, width: u16) -> Vec<Line<'a>> {
+fn sidecar_flow_lines<'a>(app: &App, group: &Group, theme: &Theme, width: u16) -> Vec<Line<'a>> {
     let with_local = width >= 74;
     let row = |dir: &str, local: &str, remote: &str, tx: &str, rx: &str, state: &str| {
         if with_local {
@@ -485,7 +559,29 @@ fn sidecar_flow_lines<'a>(group: &Group, theme: &Theme, width: u16) -> Vec<Line<
     }
     flows.push(Line::raw(""));
     flows.push(Line::styled("A proxy sees sockets, not programs: no pid, no exec.", theme.dim()));
+    if group.is_pod() && !app.shows_requests() {
+        flows.push(Line::raw(""));
+        flows.push(Line::styled(requests_hint(app), theme.dim()));
+    } else if group.is_pod() {
+        // First what a proxy in HTTP mode shows, as a mesh's dashboards do: its requests.
+        let mut lines = sidecar_request_lines(group, theme);
+        lines.push(Line::raw(""));
+        lines.extend(flows);
+        return lines;
+    }
     flows
+}
+
+/// The requests a proxy in HTTP mode in this pod sees: exactly those that
+/// cross its boundary.
+fn sidecar_request_lines<'a>(group: &Group, theme: &Theme) -> Vec<Line<'a>> {
+    let mut lines = vec![Line::styled("HTTP requests it sees, since start:", theme.accent())];
+    let endpoints = request_lines(&group.requests, theme, true);
+    if endpoints.is_empty() {
+        lines.push(Line::styled("no HTTP request across the pod's boundary yet", theme.dim()));
+    }
+    lines.extend(endpoints);
+    lines
 }
 
 /// What a sidecar misses, in numbers; the labels shorten on a narrow pane,
@@ -526,7 +622,22 @@ fn sidecar_miss_lines<'a>(app: &App, group: &Group, theme: &Theme, width: u16) -
             label("bytes it misses"),
             bytes(t.file_read_bytes + t.file_write_bytes + t.udp_tx_bytes + t.udp_rx_bytes + loopback_bytes - hop_bytes)
         )),
+        Line::raw(""),
     ]);
+    if app.shows_requests() {
+        // Requests between the pod's own containers are one request seen at
+        // both ends: counted once. Those through its proxy are its input.
+        let relay = group.sidecar.as_ref().and_then(|s| s.container_id.as_deref());
+        let (hops, inside) = group.requests.inside(relay);
+        lines.push(Line::styled("HTTP requests, since start:", theme.accent()));
+        lines.push(Line::styled(format!("{} {:>8}", label("  a proxy sees"), count(group.requests.across)), theme.visible()));
+        if relay.is_some() {
+            lines.push(Line::styled(format!("{} {:>8}", label("  app to its proxy"), count(hops)), theme.visible()));
+        }
+        lines.push(Line::styled(format!("{} {:>8}", label("  it misses (in pod)"), count(inside)), theme.missed()));
+    } else {
+        lines.push(Line::styled(requests_hint(app), theme.dim()));
+    }
     if !group.is_pod() {
         lines.truncate(1);
     }
@@ -589,7 +700,7 @@ fn render_sidecar(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, ar
         let Some(at) = at else { continue };
         let inner_width = at.width.saturating_sub(2);
         let lines = match pane {
-            0 => sidecar_flow_lines(group, theme, inner_width),
+            0 => sidecar_flow_lines(app, group, theme, inner_width),
             _ => sidecar_miss_lines(app, group, theme, inner_width),
         };
         let title = match (pane, fit) {
@@ -680,6 +791,7 @@ pub const HELP_NOTES: &[&str] = &[
     "writes, connections, UDP datagrams) that a sidecar proxy could see:",
     "TCP connections across the pod's boundary.",
     "Bytes in B, KiB, MiB; rates per second over the last 10 s.",
+    "REQ/s, 5xx ERR%, P50, P99 (--events http): requests served, or made (→)",
 ];
 
 fn render_help(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 
-use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, What};
+use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, Request, What};
 use crate::enrich::Attribution;
 use crate::events::{c_bytes, c_str_bytes, exit_status, Event, Kind, ProcessIdentity};
 use crate::records::{CountersRecord, DnsRecord, EventRecord, FileIoRecord, HttpRecord, SidecarsRecord, Sink, Stats, UdpRecord};
@@ -117,8 +117,20 @@ impl Sink for ObservationSink {
         Ok(())
     }
 
-    /// Requests are not in the TUI yet: the JSON stream has them.
-    fn http(&mut self, _: &HttpRecord) -> io::Result<()> {
+    fn http(&mut self, r: &HttpRecord) -> io::Result<()> {
+        let x = r.exchange;
+        let what = What::Request(Request {
+            role: x.role,
+            method: x.request.method.to_string(),
+            path: r.path.to_string(),
+            status: x.response.as_ref().map(|s| s.status),
+            latency_ns: x.latency_ns,
+            local: SocketAddr::new(r.net.saddr, r.net.sport),
+            remote: SocketAddr::new(r.net.daddr.unwrap_or(r.net.saddr), r.net.dport),
+            peer: r.peer.cloned(),
+            sidecar_visible: r.sidecar_visible,
+        });
+        self.happened(r.unix_ns, r.owner, r.who, what);
         Ok(())
     }
 

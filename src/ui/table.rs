@@ -76,11 +76,16 @@ pub enum SortColumn {
     TcpTx,
     TcpRx,
     Connections,
+    /// Requests a second, their 5xx share, p50 and p99 latency (`--events http`).
+    Requests,
+    Errors,
+    P50,
+    P99,
     Sidecar,
 }
 
 impl SortColumn {
-    pub const ALL: [SortColumn; 10] = [
+    pub const ALL: [SortColumn; 14] = [
         SortColumn::Name,
         SortColumn::Processes,
         SortColumn::Execs,
@@ -90,8 +95,17 @@ impl SortColumn {
         SortColumn::TcpTx,
         SortColumn::TcpRx,
         SortColumn::Connections,
+        SortColumn::Requests,
+        SortColumn::Errors,
+        SortColumn::P50,
+        SortColumn::P99,
         SortColumn::Sidecar,
     ];
+
+    /// The columns of requests, shown where requests are watched or recorded.
+    pub fn is_request(self) -> bool {
+        matches!(self, SortColumn::Requests | SortColumn::Errors | SortColumn::P50 | SortColumn::P99)
+    }
 
     pub fn header(self, tcp: TcpScope) -> &'static str {
         match (self, tcp) {
@@ -112,13 +126,19 @@ impl SortColumn {
             SortColumn::TcpTx => "TCP TX/s",
             SortColumn::TcpRx => "TCP RX/s",
             SortColumn::Connections => "CONNS",
+            SortColumn::Requests => "REQ/s",
+            SortColumn::Errors => "ERR%",
+            SortColumn::P50 => "P50",
+            SortColumn::P99 => "P99",
             SortColumn::Sidecar => "SIDECAR%",
         }
     }
 
-    pub fn next(self) -> SortColumn {
-        let i = SortColumn::ALL.iter().position(|c| *c == self).unwrap_or(0);
-        SortColumn::ALL[(i + 1) % SortColumn::ALL.len()]
+    /// The next column to sort by, of those shown.
+    pub fn next(self, requests_shown: bool) -> SortColumn {
+        let shown: Vec<SortColumn> = SortColumn::ALL.into_iter().filter(|c| requests_shown || !c.is_request()).collect();
+        let i = shown.iter().position(|c| *c == self).unwrap_or(0);
+        shown[(i + 1) % shown.len()]
     }
 
     fn value(self, g: &Group, tcp: TcpScope) -> f64 {
@@ -133,6 +153,11 @@ impl SortColumn {
             SortColumn::TcpTx => g.activity.per_second(|c| tcp.bytes(c).0),
             SortColumn::TcpRx => g.activity.per_second(|c| tcp.bytes(c).1),
             SortColumn::Connections => g.open_connections() as f64,
+            // Pods without requests after those with any, whatever the column.
+            SortColumn::Requests => g.requests.figures().map_or(-1.0, |f| f.per_second),
+            SortColumn::Errors => g.requests.figures().and_then(|f| f.tally.error_percent()).unwrap_or(-1.0),
+            SortColumn::P50 => g.requests.figures().and_then(|f| f.tally.p50()).map_or(-1.0, |ns| ns as f64),
+            SortColumn::P99 => g.requests.figures().and_then(|f| f.tally.p99()).map_or(-1.0, |ns| ns as f64),
             SortColumn::Sidecar => g.activity.sidecar_percent().unwrap_or(-1.0),
         }
     }

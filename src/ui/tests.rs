@@ -14,7 +14,7 @@ use crate::aggregate::model::NodeModel;
 use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, What};
 use crate::enrich::cgroup_path::{QosClass, Runtime};
 use crate::enrich::{Attribution, Container, Pod};
-use crate::events::CgroupCounters;
+use crate::events::{CgroupCounters, EventClasses};
 use crate::records::PodtopCost;
 use crate::sidecars::{AddedLatency, Relayed, SidecarBill};
 
@@ -115,7 +115,7 @@ fn scripted_app() -> App {
     for o in script {
         model.apply(o);
     }
-    let run = RunInfo { node: "node-1".into(), kernel: "6.18.44".into(), probes_attached: 9, probes_skipped: 0, source: Source::Live { recording: false } };
+    let run = RunInfo { node: "node-1".into(), kernel: "6.18.44".into(), probes_attached: 9, probes_skipped: 0, source: Source::Live { recording: false }, classes: Some(EventClasses::ALL) };
     let mut app = App::new(model, run);
     app.color = false;
     app
@@ -274,7 +274,7 @@ fn a_recording_replays_to_the_model_its_records_make() {
         }
     }
 
-    let run = RunInfo { node: "node-1".into(), kernel: "6.18".into(), probes_attached: 9, probes_skipped: 0, source: Source::Live { recording: false } };
+    let run = RunInfo { node: "node-1".into(), kernel: "6.18".into(), probes_attached: 9, probes_skipped: 0, source: Source::Live { recording: false }, classes: Some(EventClasses::ALL) };
     let mut screens = Vec::new();
     for model in [direct, replayed] {
         let mut app = App::new(model, run.clone());
@@ -447,4 +447,197 @@ fn rates_are_averaged_over_ten_seconds() {
     }
     assert!(seen.iter().all(|r| r == "0.3" || r == "0.4"), "{seen:?}");
     assert!(super::render::HELP_NOTES.iter().any(|n| n.contains(&format!("over the last {} s", crate::aggregate::model::RATE_SPAN_SECONDS))));
+}
+
+/// The scripted node, watching requests, with one more interval in which
+/// web-0's app asks its envoy, the envoy asks api, and api answers: ten
+/// requests, two of them 503; and one request inside web-0's app container.
+fn requests_app() -> App {
+    use crate::l7::exchanges::Role;
+    use crate::records::fixtures::{feed_request, Request};
+    use crate::ui::sink::ObservationSink;
+
+    let mut app = scripted_app();
+    app.run.classes = Some(EventClasses(EventClasses::ALL.0 | EventClasses::HTTP));
+    let web = owner(10, Some(("aaaa-1111", "web-0")), Some(("a", "app")));
+    let proxy = owner(11, Some(("aaaa-1111", "web-0")), Some(("b", "envoy")));
+    let api = owner(20, Some(("bbbb-2222", "api-7d4b9")), Some(("c", "api")));
+    let (to_ui, from_pipeline) = std::sync::mpsc::sync_channel(64);
+    let mut sink = ObservationSink::new(to_ui);
+    let at = T0 + 2_500_000_000;
+    for i in 1..=10u64 {
+        let (method, path, status) = if i <= 8 { ("GET", "/api/items", 200) } else { ("POST", "/api/orders", 503) };
+        let ms = |ms: u64| Some(ms * 1_000_000);
+        let request = |owner, pid, comm, role, latency_ns, local: &str, remote: &str, peer, sidecar_visible| Request {
+            owner,
+            pid,
+            comm,
+            role,
+            method,
+            path,
+            status: Some(status),
+            latency_ns,
+            local: addr(local),
+            remote: addr(remote),
+            peer,
+            sidecar_visible,
+        };
+        // api serves it: 1 to 10 ms.
+        feed_request(&mut sink, at, &request(&api, 200, b"api", Role::Server, ms(i), "10.244.0.20:8080", "10.244.0.10:41000", Some(&proxy), true));
+        // The envoy asks api, across the pod's boundary: 0.3 ms more, the last one 11 ms.
+        let client_ns = if i < 10 { Some(i * 1_000_000 + 300_000) } else { ms(11) };
+        feed_request(&mut sink, at, &request(&proxy, 101, b"envoy", Role::Client, client_ns, "10.244.0.10:41000", "10.244.0.20:8080", Some(&api), true));
+        // The app's hop to its envoy, seen at both ends: inside the pod.
+        feed_request(&mut sink, at, &request(&web, 100, b"python3", Role::Client, ms(12), "127.0.0.1:40000", "127.0.0.1:15001", Some(&proxy), false));
+        feed_request(&mut sink, at, &request(&proxy, 101, b"envoy", Role::Server, ms(12), "127.0.0.1:15001", "127.0.0.1:40000", Some(&web), false));
+    }
+    // A request from the app to itself over loopback: no proxy sees it.
+    let cache = Request {
+        owner: &web,
+        pid: 100,
+        comm: b"python3",
+        role: Role::Server,
+        method: "GET",
+        path: "/cache/k",
+        status: Some(200),
+        latency_ns: Some(200_000),
+        local: addr("127.0.0.1:6379"),
+        remote: addr("127.0.0.1:40002"),
+        peer: Some(&web),
+        sidecar_visible: false,
+    };
+    feed_request(&mut sink, at, &cache);
+    crate::records::Sink::flush(&mut sink).unwrap();
+    for o in from_pipeline.try_iter().flatten() {
+        app.model.apply(o);
+    }
+    app.model.apply(Observation::Tick {
+        unix_ns: T0 + 3_000_000_000,
+        totals: KernelTotals { seen: 1500, lost: 0, dropped: 0, bpf_run_time_ns: Some(6_000_000) },
+    });
+    app
+}
+
+/// A node-view row's cells after its name.
+fn row_cells(screen: &str, name: &str) -> Vec<String> {
+    let line = screen.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("no {name}:\n{screen}"));
+    line.split(name).nth(1).unwrap().split_whitespace().map(|c| c.trim_matches('│').to_string()).filter(|c| !c.is_empty()).collect()
+}
+
+#[test]
+fn request_columns_count_one_interval() {
+    let app = requests_app();
+    let screen = screen_text(&app, 160, 16);
+    // 160 columns: every column. Name, PROCS, EXEC/s, OPEN/s, FILE R/s, FILE W/s, TCP TX/s, TCP RX/s, CONNS, REQ/s, ERR%, P50, P99, SIDECAR%.
+    let header = screen.lines().find(|l| l.contains("POD / CONTAINER")).unwrap();
+    assert!(header.contains("CONNS  REQ/s   ERR%   P50     P99     SIDECAR%"), "{screen}");
+    // api served 10 requests in one interval of 1 s, two of them 503: 10 a
+    // second, 20% errors; p50 the 5th of 1..10 ms, p99 the 10th.
+    assert_eq!(row_cells(&screen, "shop/api-7d4b9")[8..12], ["10", "20.0%", "5.0ms", "10.0ms"], "{screen}");
+    // web-0 served none across its boundary: what its envoy asked, marked →.
+    assert_eq!(row_cells(&screen, "shop/web-0")[8..12], ["→10", "20.0%", "5.3ms", "11.0ms"], "{screen}");
+    // db-0 has no request: 0, and no share or latency to show.
+    assert_eq!(row_cells(&screen, "shop/db-0")[8..12], ["0", "-", "-", "-"], "{screen}");
+    assert_snapshot!(screen_text(&app, 120, 16));
+}
+
+#[test]
+fn request_columns_are_hidden_where_requests_are_not_watched() {
+    let app = scripted_app();
+    let screen = screen_text(&app, 200, 16);
+    assert!(!screen.contains("REQ/s") && !screen.contains("P99"), "{screen}");
+    // Sorting never lands on a hidden column.
+    let mut app = app;
+    for _ in 0..super::table::SortColumn::ALL.len() {
+        press(&mut app, "s");
+        assert!(!app.sort.is_request(), "{:?}", app.sort);
+    }
+    // The sidecar scope says how to see requests.
+    press(&mut app, "/web\nc");
+    assert!(screen_text(&app, 140, 24).contains("requests are not watched: podtop --events exec,file,net,http"));
+    // A recording's requests show the columns although its start record does not say http.
+    let mut replayed = requests_app();
+    replayed.run.classes = None;
+    assert!(screen_text(&replayed, 160, 16).contains("REQ/s"));
+}
+
+
+
+#[test]
+fn request_rates_cover_the_last_ten_seconds() {
+    let mut app = requests_app();
+    let api = crate::aggregate::model::GroupKey::Pod("bbbb-2222".into());
+    let figures = |app: &App| {
+        let r = &app.model.groups[&api].requests;
+        r.figures().map(|f| (super::format::rate(f.per_second), f.tally.requests))
+    };
+    assert_eq!(figures(&app), Some(("10".into(), 10)));
+    // Quiet intervals: the same ten requests over more seconds, then none.
+    for second in 4..=12u64 {
+        app.model.apply(Observation::Tick { unix_ns: T0 + second * 1_000_000_000, totals: KernelTotals::default() });
+    }
+    assert_eq!(figures(&app), Some(("1".into(), 10)), "ten requests over ten seconds");
+    app.model.apply(Observation::Tick { unix_ns: T0 + 13_000_000_000, totals: KernelTotals::default() });
+    assert_eq!(figures(&app), None, "out of the span");
+    let screen = screen_text(&app, 160, 16);
+    assert_eq!(row_cells(&screen, "shop/api-7d4b9")[8..12], ["0", "-", "-", "-"], "{screen}");
+}
+
+#[test]
+fn requests_pane_lists_endpoints() {
+    let mut app = requests_app();
+    press(&mut app, "/api\n\n\t\t\t\t");
+    let screen = screen_text(&app, 120, 40);
+    assert!(screen.contains("▶ requests since start (green: a sidecar sees them)"), "{screen}");
+    // GET: 1..8 ms, p50 the 4th, p99 the 8th; POST: 9 and 10 ms, both 503.
+    assert!(screen.contains("│in       8     0   4.0ms   8.0ms  GET /api/items"), "{screen}");
+    assert!(screen.contains("│in       2     2   9.0ms  10.0ms  POST /api/orders"), "{screen}");
+    assert_snapshot!(screen);
+    // web-0: its envoy's requests out, the hop from its app in both ends, and the app's own.
+    let mut app = requests_app();
+    press(&mut app, "/web\n\n\t\t\t\t");
+    let screen = screen_text(&app, 120, 40);
+    for line in [
+        "│out      8     0  12.0ms  12.0ms  GET /api/items  · in pod",
+        "│in       8     0  12.0ms  12.0ms  GET /api/items  · in pod",
+        "│out      8     0   4.3ms   8.3ms  GET /api/items",
+        "│out      2     2  12.0ms  12.0ms  POST /api/orders  · in pod",
+        "│in       2     2  12.0ms  12.0ms  POST /api/orders  · in pod",
+        "│out      2     2   9.3ms  11.0ms  POST /api/orders",
+        "│in       1     0   200µs   200µs  GET /cache/k  · in pod",
+    ] {
+        assert!(screen.contains(line), "{line}:\n{screen}");
+    }
+    assert_snapshot!("requests_pane_of_a_pod_with_a_sidecar", screen);
+}
+
+#[test]
+fn sidecar_scope_shows_the_requests_a_proxy_sees_and_misses() {
+    let mut app = requests_app();
+    press(&mut app, "/web\nc");
+    let screen = screen_text(&app, 160, 40);
+    // What the envoy sees in HTTP mode: exactly the requests across the boundary.
+    assert!(screen.contains("│out      8     0   4.3ms   8.3ms  GET /api/items"), "{screen}");
+    assert!(!screen.contains("/cache/k"), "{screen}");
+    let number = |label: &str| {
+        let line = screen.lines().find(|l| l.contains(label)).unwrap_or_else(|| panic!("{label}:\n{screen}"));
+        line.split(label).nth(1).unwrap().split_whitespace().next().unwrap().to_string()
+    };
+    assert_eq!(number("a proxy sees"), "10");
+    assert_eq!(number("app to its proxy"), "10");
+    assert_eq!(number("it misses (in pod)"), "1");
+    assert_snapshot!(screen);
+}
+
+/// The screens with requests at the sizes of `every_screen_at_every_size`.
+#[test]
+fn request_screens_at_every_size() {
+    let screens: [(&str, &str); 3] = [("requests_node", ""), ("requests_detail", "/web\n\n\t\t\t\t"), ("requests_sidecar", "/web\nc")];
+    for (screen, keys) in screens {
+        for (cols, rows) in [(60, 12), (80, 24), (120, 40), (200, 50)] {
+            let mut app = requests_app();
+            press(&mut app, keys);
+            assert_snapshot!(format!("{screen}_{cols}x{rows}"), screen_text(&app, cols, rows));
+        }
+    }
 }
