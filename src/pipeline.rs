@@ -295,8 +295,13 @@ impl<S: Sink> Pipeline<S> {
         // While the process is there: a short-lived client's pod is the other end's peer.
         self.enricher.netns.learn(e.hdr.who.netns, e.hdr.who.pid, e.hdr.who.cgroup_id);
         match u32::from(e.protocol) {
-            PayloadProtocol::TLS => {
-                if let Some(hello) = tls::parse_client_hello(data) {
+            PayloadProtocol::TLS | PayloadProtocol::TLS_HANDSHAKE => {
+                let hello = if u32::from(e.protocol) == PayloadProtocol::TLS {
+                    tls::parse_client_hello(data)
+                } else {
+                    tls::parse_client_hello_message(data)
+                };
+                if let Some(hello) = hello {
                     self.tls_hellos.put(e.cookie, hello);
                 }
                 Ok(())

@@ -122,6 +122,9 @@ enum payload_protocol {
 	PAYLOAD_HTTP = 1, /* a read or write of a connection that carries HTTP/1 */
 	PAYLOAD_TLS = 2,  /* a TLS ClientHello: its server name */
 	PAYLOAD_DNS = 3,  /* a UDP datagram to or from a DNS port */
+	/* A ClientHello's handshake message, read after its 5-byte record header
+	 * was read alone (openssl's servers read a record in two). */
+	PAYLOAD_TLS_HANDSHAKE = 4,
 };
 
 /* One read or write on a TCP connection that carries HTTP/1 (the connection's

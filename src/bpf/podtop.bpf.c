@@ -236,7 +236,9 @@ struct sock_state {
 	__u8 l7;
 };
 
-enum l7_kind { L7_UNKNOWN = 0, L7_HTTP = 1, L7_OTHER = 2 };
+/* L7_TLS_HEADER: a TLS handshake record's 5-byte header was read alone; the
+ * next read has its message. */
+enum l7_kind { L7_UNKNOWN = 0, L7_HTTP = 1, L7_OTHER = 2, L7_TLS_HEADER = 3 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -1246,8 +1248,8 @@ static __always_inline __u8 classify(const __u8 *b)
  * when the connection carries HTTP/1 (every read and write, so that requests
  * and responses are counted and timed; a head's first HTTP_HEAD_LEN bytes,
  * a body's none), or once for its TLS ClientHello (as the client writes it
- * and as the server reads it). A connection whose first
- * bytes are neither is not looked at again. */
+ * and as the server reads it, in one read or after the record's header). A
+ * connection whose first bytes are neither is not looked at again. */
 static __always_inline void capture_payload(const struct sock *sk, struct sock_state *st, int bytes, bool tx,
 					    struct pt_regs *regs, long nr)
 {
@@ -1263,10 +1265,21 @@ static __always_inline void capture_payload(const struct sock *sk, struct sock_s
 		return;
 	protocol = bytes >= sizeof(first) && room >= sizeof(first) ? classify(first) : 0;
 	if (st->l7 == L7_UNKNOWN) {
+		/* A server that reads a record's header before its body: a
+		 * handshake record's header, read alone, waits for the next read. */
+		if (!tx && bytes == 5 && first[0] == 22 && first[1] == 3 && first[2] <= 4) {
+			st->l7 = L7_TLS_HEADER;
+			return;
+		}
 		/* decided by the connection's first bytes, either way */
 		st->l7 = protocol == PAYLOAD_HTTP ? L7_HTTP : L7_OTHER;
 		if (protocol == 0)
 			return;
+	} else if (st->l7 == L7_TLS_HEADER) {
+		st->l7 = L7_OTHER;
+		if (tx || first[0] != 1 /* client_hello */)
+			return;
+		protocol = PAYLOAD_TLS_HANDSHAKE;
 	} else if (st->l7 != L7_HTTP) {
 		return;
 	}
@@ -1276,7 +1289,8 @@ static __always_inline void capture_payload(const struct sock *sk, struct sock_s
 	if (!r)
 		return;
 	e = &r->e;
-	len = protocol == PAYLOAD_TLS ? PAYLOAD_MAX_LEN - 1 : protocol == PAYLOAD_HTTP ? HTTP_HEAD_LEN : 0;
+	/* an HTTP body's bytes (protocol 0 on an HTTP connection): none */
+	len = protocol == PAYLOAD_HTTP ? HTTP_HEAD_LEN : protocol == 0 ? 0 : PAYLOAD_MAX_LEN - 1;
 	if (len > (__u64)bytes)
 		len = bytes;
 	if (len > room)
@@ -1295,7 +1309,7 @@ static __always_inline void capture_payload(const struct sock *sk, struct sock_s
 	e->dport = st->dport;
 	e->family = st->family;
 	e->tx = tx;
-	e->protocol = protocol == PAYLOAD_TLS ? PAYLOAD_TLS : PAYLOAD_HTTP;
+	e->protocol = protocol ? protocol : PAYLOAD_HTTP;
 	e->sock_netns = sock_netns(sk);
 	e->captured = len;
 	e->bytes = bytes;

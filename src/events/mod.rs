@@ -120,6 +120,7 @@ impl PayloadProtocol {
     pub const HTTP: u32 = types::payload_protocol::PAYLOAD_HTTP.0;
     pub const TLS: u32 = types::payload_protocol::PAYLOAD_TLS.0;
     pub const DNS: u32 = types::payload_protocol::PAYLOAD_DNS.0;
+    pub const TLS_HANDSHAKE: u32 = types::payload_protocol::PAYLOAD_TLS_HANDSHAKE.0;
 }
 
 /// Event classes chosen with `--events`, as the kernel's `events_mask` bits

@@ -58,8 +58,17 @@ pub fn parse_client_hello(bytes: &[u8]) -> Option<ClientHello> {
     if !looks_like_client_hello(bytes) {
         return None;
     }
-    // The record header (5) and the handshake header (4); the body may be cut short.
-    let mut r = Reader(bytes.get(9..)?);
+    parse_client_hello_message(bytes.get(5..)?)
+}
+
+/// The same from the handshake message alone: what a server read after the
+/// record's 5-byte header, which it read first.
+pub fn parse_client_hello_message(bytes: &[u8]) -> Option<ClientHello> {
+    if bytes.first() != Some(&CLIENT_HELLO) {
+        return None;
+    }
+    // The handshake header (4); the body may be cut short.
+    let mut r = Reader(bytes.get(4..)?);
     let legacy = r.u16()?;
     let mut hello = ClientHello { sni: None, version: version_name(legacy)? };
     r.take(32)?; // random
@@ -133,6 +142,10 @@ pub mod tests {
     fn sni_and_version() {
         assert_eq!(parse_client_hello(&client_hello("Shop.Example.TEST", true)), Some(ClientHello { sni: Some("shop.example.test".into()), version: "1.3" }));
         assert_eq!(parse_client_hello(&client_hello("a.test", false)).unwrap().version, "1.2");
+        // Read in two, as openssl's servers do: the message after its record's header.
+        let hello = client_hello("Shop.Example.TEST", true);
+        assert_eq!(parse_client_hello_message(&hello[5..]).unwrap().sni.as_deref(), Some("shop.example.test"));
+        assert_eq!(parse_client_hello_message(&hello), None, "the record header is not a message");
     }
 
     #[test]
