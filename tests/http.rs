@@ -348,8 +348,8 @@ fn through_haproxy_every_request_once_on_each_end_as_its_log_counts() {
 
     // Each end of each hop, by pod, container and role: the client pod's
     // requests to haproxy, haproxy's frontend (server) and its requests to the
-    // backend (client), and the python server. haproxy keeps its backend
-    // connection open: that end's last exchange ends when it has been quiet 5 s.
+    // backend (client), and the python server. Where haproxy keeps a backend
+    // connection open, that end's last exchange ends once it has been quiet 5 s.
     let ends = [
         ("curl and http.client -> haproxy", client.uid.clone(), client.container_id.clone(), "client"),
         ("haproxy's frontend", server.uid.clone(), proxy_id.clone(), "server"),
@@ -359,7 +359,7 @@ fn through_haproxy_every_request_once_on_each_end_as_its_log_counts() {
     let of_end = |records: &[Value], (_, uid, container, role): &(&str, String, String, &str)| -> Vec<Value> {
         http_records(records, uid, role).into_iter().filter(|r| r["container"]["id"] == container.as_str()).collect()
     };
-    wait_until(Duration::from_secs(20), "record of every request at every end, and haproxy's log of each", || {
+    wait_until(Duration::from_secs(60), "record of every request at every end, and haproxy's log of each", || {
         let records = podtop.records();
         log.lock().unwrap().len() >= sent && ends.iter().all(|end| of_end(&records, end).len() >= sent)
     });
