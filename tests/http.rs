@@ -13,10 +13,12 @@ use common::*;
 use serde_json::Value;
 
 /// python3's http.server, HTTP/1.1 keep-alive: /ok, /missing (404), /err
-/// (500), /slow (50 ms, then 200), POST /submit (reads its body).
+/// (500), /slow (50 ms, then 200), POST /submit (reads its body). A thread
+/// per connection: a proxy in front keeps idle connections open beside the
+/// one it sends the next request on.
 const SERVER: &str = r#"
 import sys, time
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def answer(self, status, body):
@@ -35,7 +37,12 @@ class H(BaseHTTPRequestHandler):
         self.answer(200, b"stored")
     def log_message(self, *a):
         pass
-s = HTTPServer((sys.argv[1], int(sys.argv[2])), H)
+class S(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # haproxy resets the idle connections it closes: not an error here.
+        if not isinstance(sys.exc_info()[1], ConnectionResetError):
+            super().handle_error(request, client_address)
+s = S((sys.argv[1], int(sys.argv[2])), H)
 print("ready", flush=True)
 s.serve_forever()
 "#;
@@ -257,4 +264,134 @@ fn the_tls_server_name_on_the_close_at_both_ends() {
     assert_eq!(client_close["net"]["dport"], 8443);
     assert_eq!((&server_close["tls"]["sni"], &server_close["tls"]["version"]), (&client_close["tls"]["sni"], &client_close["tls"]["version"]), "{server_close}");
     assert_eq!(server_close["net"]["sport"], 8443);
+}
+
+/// haproxy in `mode http` with `option httplog`, its log on stdout, in its
+/// own container of the server pod, in front of `SERVER` on loopback.
+fn haproxy_config(bind: &str, backend: &str) -> String {
+    format!(
+        "global\n  maxconn 256\n  log stdout format raw local0\n\
+         defaults\n  mode http\n  log global\n  option httplog\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\
+         frontend web\n  bind {bind}\n  default_backend app\n\
+         backend app\n  server py {backend}\n"
+    )
+}
+
+/// (method, path, status) of a request line in haproxy's httplog format:
+/// `CLIENT [DATE] FRONTEND BACKEND/SERVER TIMERS STATUS BYTES ... "METHOD URI VERSION"`.
+fn httplog_request(line: &str) -> Option<(String, String, Option<u64>)> {
+    let status = line.split_whitespace().nth(5)?.parse().ok()?;
+    let request = &line[line.find('"')? + 1..line.rfind('"')?];
+    let mut words = request.split_whitespace();
+    Some((words.next()?.to_string(), words.next()?.to_string(), Some(status)))
+}
+
+/// How many of each status, for a message a person can read.
+fn by_status(requests: &[(String, String, Option<u64>)]) -> std::collections::BTreeMap<Option<u64>, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for (_, _, status) in requests {
+        *counts.entry(*status).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// The request script: curl, one connection each, then python's http.client
+/// on one keep-alive connection.
+const PROXIED_CLIENT: &str = r#"
+import sys, http.client
+c = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]))
+for method, path, body in [("GET", "/ok?page=2&token=s3cret", None), ("POST", "/submit?draft=1", b"y" * 1000), ("GET", "/missing?q=1", None), ("GET", "/err", None), ("GET", "/slow", None), ("GET", "/ok", None)]:
+    c.request(method, path, body=body)
+    r = c.getresponse(); r.read()
+    print(r.status, flush=True)
+c.close()
+"#;
+
+#[test]
+fn through_haproxy_every_request_once_on_each_end_as_its_log_counts() {
+    require_root();
+    let dir = OpenDir::new("haproxy-http");
+    let mut client = Pod::new("hp-client");
+    let mut server = Pod::new("hp-server");
+    link(&mut client, &mut server, 94);
+    let server_addr = server.addr.clone().unwrap();
+    let (proxy_id, proxy_cgroup) = server.add_container();
+    let config = dir.0.join("haproxy.cfg");
+    std::fs::write(&config, haproxy_config(&format!("{server_addr}:8081"), "127.0.0.1:8080")).unwrap();
+    let mut haproxy = Killed(
+        server
+            .command_in(&proxy_cgroup, &["haproxy", "-db", "-f", config.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Its log, one line per request once its response is sent.
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log_sink = log.clone();
+    let stdout = haproxy.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            log_sink.lock().unwrap().push(line);
+        }
+    });
+    wait_for_listener(&server, &proxy_cgroup, 8081);
+    // Started after haproxy, so stopped before it: haproxy, not the test, sees its connections end.
+    let http_server = start_server(&server, SERVER, &["127.0.0.1", "8080"]);
+
+    let mut podtop = Podtop::start(&["--events", "net,http", "--interval", "0.5"]);
+    let base = format!("http://{server_addr}:8081");
+    for (path, status) in [("/ok?token=s3cret", "200"), ("/missing", "404"), ("/err", "500")] {
+        let out = client.run(&["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("{base}{path}")]);
+        assert_eq!(out, status, "{path}");
+    }
+    assert_eq!(client.run(&["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-d", "y=1", &format!("{base}/submit")]), "200");
+    let statuses = client.run(&["python3", "-c", PROXIED_CLIENT, &server_addr, "8081"]);
+    assert_eq!(statuses.split_whitespace().collect::<Vec<_>>(), ["200", "200", "404", "500", "200", "200"]);
+    let sent = 10;
+
+    // Each end of each hop, by pod, container and role: the client pod's
+    // requests to haproxy, haproxy's frontend (server) and its requests to the
+    // backend (client), and the python server. Where haproxy keeps a backend
+    // connection open, that end's last exchange ends once it has been quiet 5 s.
+    let ends = [
+        ("curl and http.client -> haproxy", client.uid.clone(), client.container_id.clone(), "client"),
+        ("haproxy's frontend", server.uid.clone(), proxy_id.clone(), "server"),
+        ("haproxy -> backend", server.uid.clone(), proxy_id.clone(), "client"),
+        ("the python backend", server.uid.clone(), server.container_id.clone(), "server"),
+    ];
+    let of_end = |records: &[Value], (_, uid, container, role): &(&str, String, String, &str)| -> Vec<Value> {
+        http_records(records, uid, role).into_iter().filter(|r| r["container"]["id"] == container.as_str()).collect()
+    };
+    wait_until(Duration::from_secs(60), "record of every request at every end, and haproxy's log of each", || {
+        let records = podtop.records();
+        log.lock().unwrap().len() >= sent && ends.iter().all(|end| of_end(&records, end).len() >= sent)
+    });
+    // Anything more (a second record of a request) would come within an interval.
+    std::thread::sleep(Duration::from_millis(1000));
+    let records = podtop.stop();
+    drop(http_server);
+    drop(haproxy);
+
+    let logged: Vec<_> = log.lock().unwrap().iter().map(|l| httplog_request(l).unwrap_or_else(|| panic!("not an httplog line: {l}"))).collect();
+    let mut reference: Vec<_> = logged.iter().map(|(m, p, s)| (m.clone(), p.split('?').next().unwrap().to_string(), *s)).collect();
+    reference.sort();
+    assert_eq!(reference.len(), sent, "haproxy logged every request once: {logged:?}");
+    assert_eq!(by_status(&reference), [(Some(200), 6), (Some(404), 2), (Some(500), 2)].into_iter().collect(), "haproxy's log");
+    for end in &ends {
+        let mut seen = requests(&of_end(&records, end));
+        seen.sort();
+        // Per-status counts first: the issue's reference figure.
+        assert_eq!(by_status(&seen), by_status(&reference), "{}: per-status counts against haproxy's log", end.0);
+        assert_eq!(seen, reference, "{}: one record per request, method, path and status exact", end.0);
+    }
+    // The hop the client sees names haproxy's pod; haproxy's backend hop stays in its pod, on loopback.
+    for r in of_end(&records, &ends[0]) {
+        assert_eq!(r["peer"]["pod"]["uid"], server.uid.as_str(), "{r}");
+        assert_eq!(r["net"]["dport"], 8081, "{r}");
+    }
+    for r in of_end(&records, &ends[2]) {
+        assert_eq!(r["net"]["dport"], 8080, "{r}");
+    }
+    assert!(podtop.stderr().contains(" 0 lost"), "{}", podtop.stderr());
 }

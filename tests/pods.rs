@@ -299,3 +299,22 @@ fn pid_filter_keeps_only_that_process() {
         assert_eq!(pid_of(r), pid, "only the filtered process: {r}");
     }
 }
+
+/// Removing a pod's cgroups kills what runs in them and nothing else: the
+/// other pods of its QoS class share the parent it leaves behind (tests,
+/// demos and benches run side by side on one machine, and on a node those
+/// are kubelet's pods).
+#[test]
+fn removing_a_pod_leaves_the_other_pods_processes_running() {
+    require_root();
+    let gone = Pod::new("rm-gone");
+    let kept = Pod::new("rm-kept");
+    let mut sleeper = Killed(kept.command(&["sleep", "60"]).spawn().unwrap());
+    let procs = cgroup2_mount().join(kept.container_cgroup.trim_start_matches('/')).join("cgroup.procs");
+    let pid = sleeper.0.id().to_string();
+    wait_until(Duration::from_secs(5), "sleeper in its container's cgroup", || std::fs::read_to_string(&procs).is_ok_and(|p| p.lines().any(|l| l == pid)));
+    drop(gone);
+    // cgroup.kill has sent its signals by the time the write returns; death follows within moments.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(sleeper.0.try_wait().unwrap().is_none(), "the other pod's process was killed with the removed pod");
+}

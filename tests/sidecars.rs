@@ -34,19 +34,6 @@ fn usage_usec(cgroup: &str) -> u64 {
     podtop::host::Cgroupfs::at(cgroup2_mount()).cpu_usage_usec(cgroup).expect("cgroup v2 has cpu.stat")
 }
 
-/// Until something listens on `port` in the pod (haproxy starts slowly under emulation).
-fn wait_for_listener(pod: &Pod, cgroup: &str, port: u16) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = pod.command_in(cgroup, &["ss", "-Hltn", &format!("sport = :{port}")]).output().unwrap();
-        if !out.stdout.is_empty() {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// A client pod with a proxy container beside its app, and a backend pod.
 struct Mesh {
     web: Pod,

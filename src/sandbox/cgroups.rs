@@ -18,20 +18,23 @@ fn roots() -> Vec<PathBuf> {
 }
 
 /// Removes cgroup `relative` and its parents up to and including `up_to`,
-/// as long as they are empty, in every hierarchy; what runs in them is
-/// killed first (cgroup.kill), and a busy directory is tried again for a
-/// second (a killed process takes a moment to leave).
+/// as long as they are empty, in every hierarchy; what runs in `relative`
+/// is killed first (cgroup.kill), and a busy directory is tried again for a
+/// second (a killed process takes a moment to leave). The parents are only
+/// ever removed, never killed: cgroup.kill ends a whole subtree, and theirs
+/// holds every other pod of their QoS class.
 pub fn remove(relative: &str, up_to: &str) {
     for root in roots() {
         let top = root.join(up_to.trim_start_matches('/'));
-        let mut path = root.join(relative.trim_start_matches('/'));
-        if !path.starts_with(&top) {
+        let leaf = root.join(relative.trim_start_matches('/'));
+        if !leaf.starts_with(&top) {
             continue;
         }
+        let mut path = leaf.clone();
         loop {
             if path.exists() {
                 let kill = path.join("cgroup.kill");
-                if kill.exists() {
+                if path == leaf && kill.exists() {
                     let _ = fs::write(&kill, "1");
                 }
                 for _ in 0..50 {

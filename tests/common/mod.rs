@@ -125,6 +125,23 @@ while True:
 c.close(); print(n, flush=True)
 "#;
 
+/// Until something listens on `port` in the pod (haproxy starts slowly under emulation).
+pub fn wait_for_listener(pod: &Pod, cgroup: &str, port: u16) {
+    wait_until(Duration::from_secs(30), &format!("something listening on {port}"), || {
+        let out = pod.command_in(cgroup, &["ss", "-Hltn", &format!("sport = :{port}")]).output().unwrap();
+        !out.stdout.is_empty()
+    });
+}
+
+/// Polls `done` until it holds; fails the test naming `what` after `timeout`.
+pub fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "no {what} within {timeout:?}");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Joins two pods with a veth pair: `a` gets 10.244.N.1 and fd00:244:N::1, `b` .2 and ::2.
 pub fn link(a: &mut Pod, b: &mut Pod, subnet: u8) {
     let (va, vb) = (format!("pt{}a", hex(6)), format!("pt{}b", hex(6)));
