@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, Request, What};
+use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Lookup, Observation, ProcessRef, Request, What};
 use crate::l7::exchanges::Role;
 use crate::enrich::cgroup_path::{QosClass, Runtime};
 use crate::enrich::{Attribution, Container, Pod};
@@ -60,6 +60,19 @@ fn ends(ends: &schema::Endpoints) -> (Option<SocketAddr>, Option<SocketAddr>) {
     (socket(Some(&ends.saddr), ends.sport), socket(ends.daddr.as_deref(), ends.dport))
 }
 
+/// The name the pod looked up for the remote address, where the record carries one.
+fn dname(ends: &schema::Endpoints) -> Option<Arc<str>> {
+    ends.dname.as_deref().map(Arc::from)
+}
+
+fn role(name: &str) -> Option<Role> {
+    match name {
+        "server" => Some(Role::Server),
+        "client" => Some(Role::Client),
+        _ => None,
+    }
+}
+
 fn connection(kind: ConnKind, body: &schema::ConnectionBody) -> Option<What> {
     let net = &body.net;
     let (local, remote) = ends(&net.ends);
@@ -72,6 +85,7 @@ fn connection(kind: ConnKind, body: &schema::ConnectionBody) -> Option<What> {
         cookie: net.cookie,
         peer: body.peer.as_ref().and_then(RecordingReader::peer),
         sidecar_visible: false,
+        dname: dname(&net.ends),
     }))
 }
 
@@ -185,6 +199,7 @@ impl RecordingReader {
                 let what = What::Udp {
                     local: local?,
                     remote,
+                    dname: dname(&net.ends),
                     tx_bytes: net.tx_bytes,
                     rx_bytes: net.rx_bytes,
                     datagrams: net.tx_datagrams + net.rx_datagrams,
@@ -194,11 +209,7 @@ impl RecordingReader {
             Record::Http(e) => {
                 let http = &e.body.http;
                 let (local, remote) = ends(&e.body.net.ends);
-                let role = match http.role.as_str() {
-                    "server" => Role::Server,
-                    "client" => Role::Client,
-                    _ => return None,
-                };
+                let role = role(&http.role)?;
                 let what = What::Request(Request {
                     role,
                     method: http.method.clone(),
@@ -209,12 +220,25 @@ impl RecordingReader {
                     remote: remote?,
                     peer: e.body.peer.as_ref().and_then(RecordingReader::peer),
                     sidecar_visible: e.sidecar_visible,
+                    dname: dname(&e.body.net.ends),
+                });
+                self.happening(e, what)
+            }
+            Record::Dns(e) => {
+                let dns = &e.body.dns;
+                let what = What::Lookup(Lookup {
+                    role: role(&dns.role)?,
+                    qname: dns.qname.clone(),
+                    qtype: dns.qtype.clone(),
+                    rcode: dns.rcode.clone(),
+                    answers: dns.answers.iter().filter_map(|a| a.parse().ok()).collect(),
+                    latency_ns: dns.latency_ns,
+                    remote: ends(&e.body.net).1.filter(|a| a.port() != 0),
                 });
                 self.happening(e, what)
             }
             // The TUI counts opens in the kernel; it does not list them.
-            // Lookups are not in the TUI yet.
-            Record::Open(_) | Record::Start(_) | Record::Dns(_) | Record::Unknown => return None,
+            Record::Open(_) | Record::Start(_) | Record::Unknown => return None,
         })
     }
 }
@@ -353,7 +377,7 @@ mod tests {
     fn record() -> impl Strategy<Value = Value> {
         let kind = prop_oneof![
             Just("exec"), Just("exit"), Just("open"), Just("connect"), Just("accept"), Just("close"),
-            Just("udp"), Just("file_io"), Just("counters"), Just("stats"), Just("start"), Just("other"),
+            Just("udp"), Just("file_io"), Just("counters"), Just("stats"), Just("start"), Just("http"), Just("dns"), Just("other"),
         ];
         let leaf = prop_oneof![
             Just(Value::Null),
@@ -369,6 +393,7 @@ mod tests {
             Just("process"), Just("pid"), Just("cgroup"), Just("id"), Just("container"), Just("pod"), Just("uid"),
             Just("net"), Just("saddr"), Just("sport"), Just("daddr"), Just("dport"), Just("exec"), Just("args"),
             Just("counters"), Just("execs"), Just("file"), Just("path"), Just("time"), Just("peer"), Just("exit"), Just("code"),
+            Just("dname"), Just("dns"), Just("role"), Just("qname"), Just("qtype"), Just("rcode"), Just("answers"),
         ];
         let value = leaf.prop_recursive(3, 40, 6, move |inner| {
             prop_oneof![

@@ -1,11 +1,12 @@
 //! The node as the TUI shows it: one group per pod (and per bare container,
 //! and one for the host), with rates from the kernel's per-cgroup counters,
-//! recent execs, files and connections from the records, and requests from
-//! the http records.
+//! recent execs, files and connections from the records, requests from
+//! the http records, and the names pods resolved from the dns records.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use super::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, What};
+use super::lookups::Lookups;
 use super::requests::Requests;
 use crate::enrich::Attribution;
 use crate::events::CgroupCounters;
@@ -214,6 +215,8 @@ pub struct Group {
     pub sidecar: Option<SidecarRow>,
     /// Its HTTP requests (`--events http`).
     pub requests: Requests,
+    /// The names it resolved (`--events dns`).
+    pub lookups: Lookups,
     /// Intervals since it last did anything.
     idle_ticks: u32,
     /// The model's count of observations when one last concerned it.
@@ -236,6 +239,7 @@ impl Group {
             connections: VecDeque::new(),
             sidecar: None,
             requests: Requests::default(),
+            lookups: Lookups::default(),
             idle_ticks: 0,
             last_touched: 0,
         };
@@ -338,6 +342,8 @@ pub struct NodeModel {
     pub sidecars: NodeSidecars,
     /// Whether any request was seen: a recording says so only by its records.
     pub requests_seen: bool,
+    /// Whether any DNS lookup was seen, likewise.
+    pub lookups_seen: bool,
     /// Where the current rate window started.
     window_start: Option<(u64, KernelTotals)>,
     /// Seconds per interval, until two ticks tell.
@@ -601,6 +607,10 @@ impl NodeModel {
                 let across = request.sidecar_visible || !group.is_pod();
                 group.requests.add(&request, across, container_id.as_deref());
                 self.requests_seen = true;
+            }
+            What::Lookup(lookup) => {
+                group.lookups.add(&lookup);
+                self.lookups_seen = true;
             }
             What::Exit { .. } | What::Udp { .. } => {}
         }

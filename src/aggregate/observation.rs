@@ -3,7 +3,7 @@
 //! Live, the pipeline's records become observations (`ui::sink`); in replay,
 //! the JSON lines of a recording do (`replay`). Both feed the same model.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use crate::enrich::Attribution;
@@ -36,6 +36,8 @@ pub struct Connection {
     pub cookie: u64,
     pub peer: Option<Arc<Attribution>>,
     pub sidecar_visible: bool,
+    /// The name a process of the pod looked up and got the remote address for (`--events dns`).
+    pub dname: Option<Arc<str>>,
 }
 
 /// One HTTP request and its response, as one end of the connection saw them.
@@ -53,6 +55,26 @@ pub struct Request {
     pub peer: Option<Arc<Attribution>>,
     /// It crossed the pod's boundary: a proxy in the pod sees it.
     pub sidecar_visible: bool,
+    /// The name the pod looked up for the remote address.
+    pub dname: Option<Arc<str>>,
+}
+
+/// One DNS query and its answer, as one end saw them.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    /// Client: the pod asked; server: it answered.
+    pub role: Role,
+    /// Lower-case, without the final dot.
+    pub qname: String,
+    /// A, AAAA, ... as the records name them.
+    pub qtype: String,
+    /// NOERROR, NXDOMAIN, ... as the records name them; None: no answer came.
+    pub rcode: Option<String>,
+    /// The answer's addresses, in its order.
+    pub answers: Vec<IpAddr>,
+    pub latency_ns: Option<u64>,
+    /// The other end (the resolver, for a client), where a datagram named it.
+    pub remote: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -61,8 +83,9 @@ pub enum What {
     Exit { code: Option<u32>, signal: Option<u32> },
     Connection(Connection),
     FileIo { path: Option<String>, read_bytes: u64, write_bytes: u64 },
-    Udp { local: SocketAddr, remote: Option<SocketAddr>, tx_bytes: u64, rx_bytes: u64, datagrams: u64 },
+    Udp { local: SocketAddr, remote: Option<SocketAddr>, dname: Option<Arc<str>>, tx_bytes: u64, rx_bytes: u64, datagrams: u64 },
     Request(Request),
+    Lookup(Lookup),
 }
 
 #[derive(Debug, Clone)]

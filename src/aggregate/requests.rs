@@ -277,6 +277,7 @@ mod tests {
             remote: "10.0.0.2:50000".parse().unwrap(),
             peer: None,
             sidecar_visible,
+            dname: None,
         }
     }
 

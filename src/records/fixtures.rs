@@ -291,3 +291,40 @@ pub fn feed_request(sink: &mut impl Sink, unix_ns: u64, r: &Request) {
     };
     sink.http(&record).unwrap();
 }
+
+/// One DNS lookup as a test script says it: who saw it, which end they
+/// were, what was asked and answered.
+pub struct LookupScript<'a> {
+    pub owner: &'a Arc<Attribution>,
+    pub pid: u32,
+    pub comm: &'a [u8],
+    pub role: Role,
+    pub qname: &'a str,
+    pub qtype: u16,
+    /// None: no answer came.
+    pub rcode: Option<u8>,
+    pub answers: &'a [IpAddr],
+    pub latency_ns: Option<u64>,
+    pub local: std::net::SocketAddr,
+    pub remote: std::net::SocketAddr,
+}
+
+/// Feeds `sink` the dns record the pipeline writes for `l`.
+pub fn feed_lookup(sink: &mut impl Sink, unix_ns: u64, l: &LookupScript) {
+    let who = who(l.pid, l.comm);
+    let query = Message { id: 7, is_response: false, rcode: 0, qname: l.qname.into(), qtype: l.qtype, answers: vec![] };
+    let answer = l.rcode.map(|rcode| Message { is_response: true, rcode, answers: l.answers.iter().map(|a| Answer::Address(*a)).collect(), ..query.clone() });
+    let lookup = Lookup {
+        first: Default::default(),
+        remote: Some((l.remote.ip(), l.remote.port())),
+        role: l.role,
+        query,
+        answer_bytes: if answer.is_some() { 80 } else { 0 },
+        answer,
+        query_bytes: 40,
+        latency_ns: l.latency_ns,
+    };
+    let net = NetView { proto: "udp", saddr: l.local.ip(), sport: l.local.port(), daddr: Some(l.remote.ip()), dport: l.remote.port(), dname: None };
+    let record = DnsRecord { unix_ns, who: &who, owner: l.owner, net, peer: None, sidecar_visible: true, lookup: &lookup };
+    sink.dns(&record).unwrap();
+}

@@ -69,6 +69,12 @@ impl RunInfo {
         self.classes.is_some_and(|c| c.contains(EventClasses::HTTP))
     }
 
+    /// Whether this run watches DNS lookups (`--events ...,dns`); for a
+    /// recording, false, as for requests.
+    pub fn watches_dns(&self) -> bool {
+        self.classes.is_some_and(|c| c.contains(EventClasses::DNS))
+    }
+
     pub fn is_replay(&self) -> bool {
         matches!(self.source, Source::Replay { .. })
     }

@@ -28,19 +28,18 @@ pub struct SelfUsage {
 
 impl Screen {
     /// How many panes it shows, each with a scroll of its own; the detail
-    /// screen's last, requests, only where they are shown.
-    pub fn panes(&self, requests_shown: bool) -> usize {
+    /// screen's last two, requests and names, only where they are shown.
+    pub fn panes(&self, requests_shown: bool, lookups_shown: bool) -> usize {
         match self {
             Screen::Node => 1,
-            Screen::Detail(_) if requests_shown => DETAIL_PANES.len(),
-            Screen::Detail(_) => DETAIL_PANES.len() - 1,
+            Screen::Detail(_) => DETAIL_PANES.len() - 2 + usize::from(requests_shown) + usize::from(lookups_shown),
             Screen::Sidecar(_) => SIDECAR_PANES.len(),
         }
     }
 }
 
-/// The detail screen's panes, in Tab order.
-pub const DETAIL_PANES: [&str; 5] = ["processes", "recent execs", "top files (read write)", "connections", "requests"];
+/// The detail screen's panes, in Tab order (requests and names where shown).
+pub const DETAIL_PANES: [&str; 6] = ["processes", "recent execs", "top files (read write)", "connections", "requests", "DNS names"];
 /// The sidecar scope's panes, in Tab order.
 pub const SIDECAR_PANES: [&str; 2] = ["what a proxy in this pod sees", "its bill, and what it misses"];
 
@@ -95,7 +94,7 @@ pub struct App {
     /// On the detail and sidecar screens: the pane the scroll keys move (Tab
     /// moves on), and each pane's scroll.
     pub focus: usize,
-    pub panes: [Scroll; 5],
+    pub panes: [Scroll; DETAIL_PANES.len()],
     pub help_scroll: Scroll,
     pub filter: String,
     pub editing_filter: bool,
@@ -142,9 +141,15 @@ impl App {
         self.run.watches_http() || self.model.requests_seen
     }
 
+    /// Whether the screens show DNS lookups and the names they gave: this
+    /// run watches them, or the recording it plays has some.
+    pub fn shows_lookups(&self) -> bool {
+        self.run.watches_dns() || self.model.lookups_seen
+    }
+
     /// How many panes the current screen shows.
     pub fn panes(&self) -> usize {
-        self.screen.panes(self.shows_requests())
+        self.screen.panes(self.shows_requests(), self.shows_lookups())
     }
 
     /// The node view's rows, in display order.

@@ -3,6 +3,8 @@
 //! everything the TUI prints goes through here, so every pane shows a value
 //! the same way.
 
+use std::net::SocketAddr;
+
 use crate::aggregate::model::{short_id, ConnRow, ContainerRow, EventLine, Group};
 use crate::aggregate::observation::{ConnKind, What};
 use crate::events::EventClasses;
@@ -140,6 +142,39 @@ pub fn peer_title(row: &ConnRow) -> Option<String> {
     })
 }
 
+/// A remote end as the lists show it: where the record carries the name the
+/// pod looked up for the address (`--events dns`), that name and the port,
+/// as bandwhich shows resolved hosts; else the address.
+pub fn remote(addr: SocketAddr, dname: Option<&str>) -> String {
+    match dname {
+        Some(name) => format!("{name}:{}", addr.port()),
+        None => addr.to_string(),
+    }
+}
+
+/// The same, with the address beside the name, for lines with room:
+/// `api.shop.test:8080 (10.244.2.3)`.
+pub fn remote_and_address(addr: SocketAddr, dname: Option<&str>) -> String {
+    match dname {
+        Some(_) => format!("{} ({})", remote(addr, dname), addr.ip()),
+        None => addr.to_string(),
+    }
+}
+
+/// `remote` in at most `width` characters: a longer name is cut before its
+/// port (`backend.shop.svc.clus…:8080`), which stays; an address is never cut.
+pub fn remote_in(addr: SocketAddr, dname: Option<&str>, width: usize) -> String {
+    let whole = remote(addr, dname);
+    match dname {
+        Some(name) if whole.chars().count() > width => {
+            let port = format!(":{}", addr.port());
+            let room = width.saturating_sub(port.len() + 1).max(1);
+            format!("{}…{port}", truncate(name, room))
+        }
+        _ => whole,
+    }
+}
+
 /// A one-line description of a record for the event pane.
 pub fn event_text(e: &EventLine) -> String {
     let who = format!("{}[{}]", e.process.comm, e.process.pid);
@@ -160,33 +195,46 @@ pub fn event_text(e: &EventLine) -> String {
                 ConnKind::Close => "close  ",
             };
             let sizes = if c.kind == ConnKind::Close { format!(" tx {} rx {}", bytes(c.tx_bytes), bytes(c.rx_bytes)) } else { String::new() };
-            format!("{kind} {who} {} -> {}{sizes}", c.local, c.remote)
+            format!("{kind} {who} {} -> {}{sizes}", c.local, remote_and_address(c.remote, c.dname.as_deref()))
         }
         What::FileIo { path, read_bytes, write_bytes } => {
             format!("file    {who} {} r {} w {}", path.as_deref().unwrap_or("?"), bytes(*read_bytes), bytes(*write_bytes))
         }
-        What::Udp { local, remote, tx_bytes, rx_bytes, datagrams } => {
-            let remote = remote.map(|r| r.to_string()).unwrap_or_else(|| "*".into());
+        What::Udp { local, remote, dname, tx_bytes, rx_bytes, datagrams } => {
+            let remote = remote.map(|r| remote_and_address(r, dname.as_deref())).unwrap_or_else(|| "*".into());
             format!("udp     {who} {local} -> {remote} tx {} rx {} ({})", bytes(*tx_bytes), bytes(*rx_bytes), things(*datagrams, "datagram"))
         }
         What::Request(r) => {
             let status = r.status.map_or("-".to_string(), |s| s.to_string());
             let took = r.latency_ns.map_or("-".to_string(), latency);
             let dir = if r.role == Role::Server { "from" } else { "to" };
-            format!("http    {who} {} {} {status} {took} {dir} {}", r.method, r.path, r.remote)
+            format!("http    {who} {} {} {status} {took} {dir} {}", r.method, r.path, remote_and_address(r.remote, r.dname.as_deref()))
+        }
+        What::Lookup(l) => {
+            let outcome = l.rcode.as_deref().unwrap_or("no answer");
+            let answer = match l.answers.as_slice() {
+                [] => String::new(),
+                [one] => format!(" {one}"),
+                [first, rest @ ..] => format!(" {first} +{}", rest.len()),
+            };
+            let took = l.latency_ns.map(|ns| format!(" {}", latency(ns))).unwrap_or_default();
+            // A client asks through its resolver; a server answers for its client.
+            let other = match (l.remote, l.role) {
+                (Some(r), Role::Client) => format!(" via {r}"),
+                (Some(r), Role::Server) => format!(" for {r}"),
+                (None, _) => String::new(),
+            };
+            format!("dns     {who} {} {} {outcome}{answer}{took}{other}", l.qtype, l.qname)
         }
     }
 }
 
-/// The `--events` list that adds requests to what this run watches, for the hint where they would show.
-pub fn events_with_http(classes: Option<EventClasses>) -> String {
+/// The `--events` list that adds `class` (http, dns) to what this run
+/// watches, for the hint where what it brings would show.
+pub fn events_with(classes: Option<EventClasses>, class: &str) -> String {
     let classes = classes.unwrap_or(EventClasses::ALL);
-    let mut names: Vec<&str> = [(EventClasses::EXEC, "exec"), (EventClasses::FILE, "file"), (EventClasses::NET, "net")]
-        .into_iter()
-        .filter(|(class, _)| classes.contains(*class))
-        .map(|(_, name)| name)
-        .collect();
-    names.push("http");
+    let all = [(EventClasses::EXEC, "exec"), (EventClasses::FILE, "file"), (EventClasses::NET, "net"), (EventClasses::HTTP, "http"), (EventClasses::DNS, "dns")];
+    let names: Vec<&str> = all.into_iter().filter(|(c, name)| classes.contains(*c) || *name == class).map(|(_, name)| name).collect();
     format!("--events {}", names.join(","))
 }
 
@@ -288,13 +336,20 @@ mod tests {
             cookie: 1,
             peer: None,
             sidecar_visible: true,
+            dname: None,
         }));
         assert_eq!(event_text(&close), "close   curl[42] 10.0.0.1:5000 -> 10.0.0.2:80 tx 100B rx 2.0KiB");
+        let mut named = close.clone();
+        if let What::Connection(c) = &mut named.what {
+            c.dname = Some("api.shop.test".into());
+        }
+        assert_eq!(event_text(&named), "close   curl[42] 10.0.0.1:5000 -> api.shop.test:80 (10.0.0.2) tx 100B rx 2.0KiB");
         let file = line(What::FileIo { path: None, read_bytes: 1, write_bytes: 2 });
         assert_eq!(event_text(&file), "file    curl[42] ? r 1B w 2B");
         let udp = line(What::Udp {
             local: "10.0.0.1:5353".parse().unwrap(),
             remote: None,
+            dname: None,
             tx_bytes: 60,
             rx_bytes: 0,
             datagrams: 1,
@@ -310,7 +365,46 @@ mod tests {
             remote: "10.0.0.2:80".parse().unwrap(),
             peer: None,
             sidecar_visible: true,
+            dname: None,
         }));
         assert_eq!(event_text(&request), "http    curl[42] GET /api/items 503 12.5ms to 10.0.0.2:80");
+        let lookup = |rcode: Option<&str>, answers: &[&str], role| {
+            line(What::Lookup(crate::aggregate::observation::Lookup {
+                role,
+                qname: "api.shop.test".into(),
+                qtype: "A".into(),
+                rcode: rcode.map(str::to_string),
+                answers: answers.iter().map(|a| a.parse().unwrap()).collect(),
+                latency_ns: rcode.map(|_| 180_000),
+                remote: Some("10.96.0.10:53".parse().unwrap()),
+            }))
+        };
+        let two = lookup(Some("NOERROR"), &["10.0.0.2", "10.0.0.3"], Role::Client);
+        assert_eq!(event_text(&two), "dns     curl[42] A api.shop.test NOERROR 10.0.0.2 +1 180µs via 10.96.0.10:53");
+        let none = lookup(None, &[], Role::Client);
+        assert_eq!(event_text(&none), "dns     curl[42] A api.shop.test no answer via 10.96.0.10:53");
+        let served = lookup(Some("NXDOMAIN"), &[], Role::Server);
+        assert_eq!(event_text(&served), "dns     curl[42] A api.shop.test NXDOMAIN 180µs for 10.96.0.10:53");
+    }
+
+    #[test]
+    fn names_in_place_of_addresses() {
+        let addr: SocketAddr = "10.244.2.3:8080".parse().unwrap();
+        assert_eq!(remote(addr, None), "10.244.2.3:8080");
+        assert_eq!(remote(addr, Some("api.shop.test")), "api.shop.test:8080");
+        assert_eq!(remote_and_address(addr, Some("api.shop.test")), "api.shop.test:8080 (10.244.2.3)");
+        assert_eq!(remote_and_address("[fd00::7]:443".parse().unwrap(), None), "[fd00::7]:443");
+        let long = "backend.shop.svc.cluster.local";
+        assert_eq!(remote_in(addr, Some(long), 26), "backend.shop.svc.clu…:8080");
+        assert_eq!(remote_in(addr, Some(long), 26).chars().count(), 26);
+        assert_eq!(remote_in(addr, Some("api.shop.test"), 26), "api.shop.test:8080");
+        assert_eq!(remote_in(addr, None, 4), "10.244.2.3:8080", "an address is never cut");
+    }
+
+    #[test]
+    fn hints_add_the_class_to_what_the_run_watches() {
+        assert_eq!(events_with(Some(EventClasses::ALL), "dns"), "--events exec,file,net,dns");
+        assert_eq!(events_with(Some(EventClasses(EventClasses::ALL.0 | EventClasses::HTTP)), "dns"), "--events exec,file,net,http,dns");
+        assert_eq!(events_with(Some(EventClasses(EventClasses::EXEC)), "http"), "--events exec,http");
     }
 }

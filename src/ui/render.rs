@@ -10,8 +10,9 @@ use ratatui::Frame;
 
 use super::app::{App, RowRef, Screen, Scroll, DETAIL_PANES, SIDECAR_PANES};
 use crate::records::run::Source;
-use super::format::{bytes, container_in, cores, latency, container_title, count, duration, rate, event_text, events_with_http, peer_title, percent, sparkline, time_of_day, truncate};
+use super::format::{bytes, container_in, cores, latency, container_title, count, duration, rate, event_text, events_with, peer_title, percent, remote, remote_in, sparkline, time_of_day, truncate};
 use super::table::{SortColumn, TcpScope};
+use crate::aggregate::lookups::{Lookups, NameTally};
 use crate::aggregate::model::{activity, sidecar_visible, Activity, Group};
 use crate::aggregate::requests::Requests;
 use crate::l7::exchanges::Role;
@@ -378,6 +379,15 @@ fn pane_areas(app: &App, area: Rect, all: impl FnOnce(Rect) -> Vec<Rect>, fit: b
     }
 }
 
+/// The widest a name in place of a remote address gets in a column; longer
+/// ones are cut before their port.
+const REMOTE_MAX: usize = 32;
+
+/// A column of remote ends: as wide as the longest, from `least` to `REMOTE_MAX`.
+fn remote_width<'a>(rows: impl Iterator<Item = &'a crate::aggregate::model::ConnRow>, least: usize) -> usize {
+    rows.map(|c| remote(c.connection.remote, c.connection.dname.as_deref()).chars().count()).max().unwrap_or(0).clamp(least, REMOTE_MAX)
+}
+
 /// Below these, the detail screen shows one pane at a time.
 const DETAIL_MIN: (u16, u16) = (80, 20);
 /// Below this width, the sidecar scope shows one pane at a time: the flows
@@ -414,30 +424,79 @@ fn requests_hint(app: &App) -> String {
     if app.run.is_replay() {
         "no request in this recording (recorded without --events http)".to_string()
     } else {
-        format!("requests are not watched: podtop {}", events_with_http(app.run.classes))
+        format!("requests are not watched: podtop {}", events_with(app.run.classes, "http"))
     }
+}
+
+/// The names a pod resolved, most lookups first: count, NXDOMAIN answers,
+/// other error answers, lookups no answer came for, p50 since start, then
+/// the name, the types asked and the first address of its latest answer
+/// (the numbers near the left, where a narrow pane keeps them). Yellow where
+/// a lookup failed. Then, for a pod that answers lookups, what it answered.
+fn lookup_lines<'a>(lookups: &Lookups, theme: &Theme) -> Vec<Line<'a>> {
+    let numbers = |t: &NameTally| {
+        format!("{:>6} {:>6} {:>5} {:>7} {:>7}", count(t.lookups), count(t.nxdomain), count(t.errors), count(t.unanswered), t.p50().map_or("-".to_string(), latency))
+    };
+    let mut lines: Vec<Line> = lookups
+        .top_names()
+        .into_iter()
+        .map(|(name, t)| {
+            let answer = match t.answer {
+                Some((first, 0)) => first.to_string(),
+                Some((first, more)) => format!("{first} +{more}"),
+                None => "no address".to_string(),
+            };
+            let failed = t.nxdomain + t.errors + t.unanswered > 0;
+            Line::styled(format!("{}  {name} {} → {answer}", numbers(t), t.qtypes.join(",")), if failed { theme.missed() } else { Style::new() })
+        })
+        .collect();
+    if lookups.served.lookups > 0 {
+        lines.push(Line::raw(format!("{}  (answered by this pod, all names)", numbers(&lookups.served))));
+    }
+    if !lines.is_empty() {
+        let header = format!("{:>6} {:>6} {:>5} {:>7} {:>7}  NAME TYPES → ANSWER", "COUNT", "NXDOM", "ERR", "NO-ANS", "P50");
+        lines.insert(0, Line::styled(header, theme.accent()));
+    }
+    lines
+}
+
+/// The drill-down's panes after the connections, in Tab order: those shown.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Extra {
+    Requests,
+    Names,
 }
 
 fn render_detail(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, area: Rect) {
     let fit = area.width >= DETAIL_MIN.0 && area.height >= DETAIL_MIN.1;
-    let requests_shown = app.shows_requests();
+    let extras: Vec<Extra> = [(app.shows_requests(), Extra::Requests), (app.shows_lookups(), Extra::Names)]
+        .into_iter()
+        .filter_map(|(shown, extra)| shown.then_some(extra))
+        .collect();
     let areas = pane_areas(
         app,
         area,
         |area| {
-            // With requests, a third row between the others, the whole width for paths.
-            let (top, middle, bottom) = if requests_shown {
+            // With requests or names, a third row between the others, the
+            // whole width for paths and names (side by side where both show).
+            let (top, middle, bottom) = if extras.is_empty() {
+                let [top, bottom] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+                (top, None, bottom)
+            } else {
                 let [top, middle, bottom] =
                     Layout::vertical([Constraint::Percentage(30), Constraint::Percentage(35), Constraint::Percentage(35)]).areas(area);
                 (top, Some(middle), bottom)
-            } else {
-                let [top, bottom] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
-                (top, None, bottom)
             };
             let [procs, execs] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(top);
             let [files, conns] = Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(bottom);
             let mut areas = vec![procs, execs, files, conns];
-            areas.extend(middle);
+            match (middle, extras.len()) {
+                (Some(middle), 2) => {
+                    let [requests, names] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(middle);
+                    areas.extend([requests, names]);
+                }
+                (middle, _) => areas.extend(middle),
+            }
             areas
         },
         fit,
@@ -464,6 +523,8 @@ fn render_detail(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, are
             .collect()
     };
     let conn_lines = || -> Vec<Line> {
+        // Names where the pod looked the address up: the column as wide as the longest, within bounds.
+        let width = remote_width(group.connections.iter(), 21);
         group
             .connections
             .iter()
@@ -477,11 +538,14 @@ fn render_detail(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, are
                 let peer = peer_title(c).map(|p| format!(" {p}")).unwrap_or_default();
                 let state = if c.open { "open" } else { "closed" };
                 let style = if c.connection.sidecar_visible { theme.visible() } else { theme.missed() };
+                let named = c.connection.dname.as_deref();
+                // A name in place of the address: the address at the end, after the pod's own.
+                let address = named.map(|_| format!(" to {}", c.connection.remote.ip())).unwrap_or_default();
                 // The numbers near the left, where a narrow pane keeps them; the pod's own address last.
                 Line::styled(
                     format!(
-                        "{direction} {:<21} {:>7} {:>7} {state:<6} {}[{}]{peer} from {}",
-                        c.connection.remote.to_string(),
+                        "{direction} {:<width$} {:>7} {:>7} {state:<6} {}[{}]{peer} from {}{address}",
+                        remote_in(c.connection.remote, named, width),
                         bytes(c.connection.tx_bytes),
                         bytes(c.connection.rx_bytes),
                         c.comm,
@@ -501,12 +565,14 @@ fn render_detail(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, are
             2 => (DETAIL_PANES[2].to_string(), file_lines(), "no file I/O yet"),
             3 => (format!("{}: peer, TX, RX (green: a sidecar sees it)", DETAIL_PANES[3]), conn_lines(), "no TCP connection yet"),
             // Its first line names the columns; a narrow title keeps room for the way to the others.
-            _ if fit => (format!("{} since start (green: a sidecar sees them)", DETAIL_PANES[4]), request_lines(&group.requests, theme, false), "no HTTP request yet"),
-            _ => (
-                format!("{} since start", DETAIL_PANES[4]),
-                request_lines(&group.requests, theme, false),
-                "no HTTP request yet",
-            ),
+            _ => match (extras.get(pane - 4), fit) {
+                (Some(Extra::Requests), true) => {
+                    (format!("{} since start (green: a sidecar sees them)", DETAIL_PANES[4]), request_lines(&group.requests, theme, false), "no HTTP request yet")
+                }
+                (Some(Extra::Requests), false) => (format!("{} since start", DETAIL_PANES[4]), request_lines(&group.requests, theme, false), "no HTTP request yet"),
+                (_, true) => (format!("{} it resolved since start", DETAIL_PANES[5]), lookup_lines(&group.lookups, theme), "no DNS lookup yet"),
+                (_, false) => (format!("{} since start", DETAIL_PANES[5]), lookup_lines(&group.lookups, theme), "no DNS lookup yet"),
+            },
         };
         let title = if fit { title } else { format!("{title} · {}/{panes} Tab", pane + 1) };
         let focused = pane == app.focus;
@@ -525,18 +591,20 @@ fn group_name(group: &Group) -> String {
 /// pod's own address) gives way first on a narrow pane.
 fn sidecar_flow_lines<'a>(app: &App, group: &Group, theme: &Theme, width: u16) -> Vec<Line<'a>> {
     let with_local = width >= 74;
+    let seen = || group.connections.iter().rev().filter(|c| c.connection.sidecar_visible);
+    let remote_width = remote_width(seen(), 22);
     let row = |dir: &str, local: &str, remote: &str, tx: &str, rx: &str, state: &str| {
         if with_local {
-            format!("{dir:<4} {local:<22} {remote:<22} {tx:>7} {rx:>7} {state}")
+            format!("{dir:<4} {local:<22} {remote:<remote_width$} {tx:>7} {rx:>7} {state}")
         } else {
-            format!("{dir:<4} {remote:<22} {tx:>7} {rx:>7} {state}")
+            format!("{dir:<4} {remote:<remote_width$} {tx:>7} {rx:>7} {state}")
         }
     };
     let mut flows = vec![Line::styled(row("DIR", "LOCAL", "REMOTE", "TX", "RX", "STATE"), theme.accent())];
     if !group.is_pod() {
         flows.push(Line::styled("not a pod: no sidecar here", theme.dim()));
     }
-    for c in group.connections.iter().rev().filter(|c| c.connection.sidecar_visible) {
+    for c in seen() {
         let dir = match c.outbound {
             Some(true) => "out",
             Some(false) => "in",
@@ -546,7 +614,7 @@ fn sidecar_flow_lines<'a>(app: &App, group: &Group, theme: &Theme, width: u16) -
             row(
                 dir,
                 &c.connection.local.to_string(),
-                &c.connection.remote.to_string(),
+                &remote_in(c.connection.remote, c.connection.dname.as_deref(), remote_width),
                 &bytes(c.connection.tx_bytes),
                 &bytes(c.connection.rx_bytes),
                 if c.open { "open" } else { "closed" },

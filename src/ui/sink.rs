@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 
-use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, Request, What};
+use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Lookup, Observation, ProcessRef, Request, What};
 use crate::enrich::Attribution;
+use crate::l7::dns;
 use crate::events::{c_bytes, c_str_bytes, exit_status, Event, Kind, ProcessIdentity};
 use crate::records::{CountersRecord, DnsRecord, EventRecord, FileIoRecord, HttpRecord, SidecarsRecord, Sink, Stats, UdpRecord};
 
@@ -71,6 +72,7 @@ impl Sink for ObservationSink {
                     cookie: e.cookie,
                     peer: r.peer.cloned(),
                     sidecar_visible: r.sidecar_visible,
+                    dname: net.dname.clone(),
                 })
             }
             Event::Cgroup(..) | Event::Payload(..) => return Ok(()),
@@ -93,6 +95,7 @@ impl Sink for ObservationSink {
         let what = What::Udp {
             local: SocketAddr::new(r.net.saddr, r.net.sport),
             remote: r.net.daddr.map(|a| SocketAddr::new(a, r.net.dport)),
+            dname: r.net.dname.clone(),
             tx_bytes: r.delta.tx_bytes,
             rx_bytes: r.delta.rx_bytes,
             datagrams: r.delta.tx_datagrams + r.delta.rx_datagrams,
@@ -129,12 +132,26 @@ impl Sink for ObservationSink {
             remote: SocketAddr::new(r.net.daddr.unwrap_or(r.net.saddr), r.net.dport),
             peer: r.peer.cloned(),
             sidecar_visible: r.sidecar_visible,
+            dname: r.net.dname.clone(),
         });
         self.happened(r.unix_ns, r.owner, r.who, what);
         Ok(())
     }
 
-    fn dns(&mut self, _: &DnsRecord) -> io::Result<()> {
+    /// As the JSON record says it, so that a recording replays to the same screen.
+    fn dns(&mut self, r: &DnsRecord) -> io::Result<()> {
+        let l = r.lookup;
+        let what = What::Lookup(Lookup {
+            role: l.role,
+            qname: l.query.qname.to_ascii_lowercase(),
+            qtype: dns::qtype_name(l.query.qtype),
+            rcode: l.answer.as_ref().map(|a| dns::rcode_name(a.rcode)),
+            answers: l.addresses().collect(),
+            latency_ns: l.latency_ns,
+            // A datagram that named no peer leaves port 0.
+            remote: r.net.daddr.map(|a| SocketAddr::new(a, r.net.dport)).filter(|a| a.port() != 0),
+        });
+        self.happened(r.unix_ns, r.owner, r.who, what);
         Ok(())
     }
 

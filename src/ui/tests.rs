@@ -58,7 +58,7 @@ fn addr(s: &str) -> SocketAddr {
 }
 
 fn connection(kind: ConnKind, local: &str, remote: &str, tx: u64, rx: u64, cookie: u64, peer: Option<Arc<Attribution>>, visible: bool) -> What {
-    What::Connection(Connection { kind, local: addr(local), remote: addr(remote), tx_bytes: tx, rx_bytes: rx, cookie, peer, sidecar_visible: visible })
+    What::Connection(Connection { kind, local: addr(local), remote: addr(remote), tx_bytes: tx, rx_bytes: rx, cookie, peer, sidecar_visible: visible, dname: None })
 }
 
 /// A node with three pods (one with a sidecar) and the host, two intervals long.
@@ -80,7 +80,7 @@ fn scripted_app() -> App {
         happened(2, &proxy, 101, 1, "envoy", connection(ConnKind::Close, "10.244.0.10:41000", "10.244.0.20:8080", 26, 1019, 2, Some(api.clone()), true)),
         happened(2, &api, 200, 1, "api", What::FileIo { path: Some("/var/log/api.log".into()), read_bytes: 0, write_bytes: 4096 }),
         happened(2, &api, 200, 1, "api", What::FileIo { path: Some("/etc/services".into()), read_bytes: 12813, write_bytes: 0 }),
-        happened(2, &db, 300, 1, "postgres", What::Udp { local: addr("10.244.0.30:8125"), remote: None, tx_bytes: 0, rx_bytes: 21, datagrams: 1 }),
+        happened(2, &db, 300, 1, "postgres", What::Udp { local: addr("10.244.0.30:8125"), remote: None, dname: None, tx_bytes: 0, rx_bytes: 21, datagrams: 1 }),
         happened(2, &host, 1, 0, "systemd", What::Exit { code: Some(0), signal: None }),
     ];
     for (second, scale) in [(1u64, 1u64), (2, 2)] {
@@ -287,6 +287,9 @@ fn a_recording_replays_to_the_model_its_records_make() {
         screens.push(shots);
     }
     assert!(screens[0][0].contains("shop/backend-0"), "{}", screens[0][0]);
+    // The name the pod looked up, in place of the address; its lookups in the drill-down.
+    assert!(screens[0][1].contains("connect python3[4242] 10.244.1.2:40000 -> api.shop.test:9000 (10.244.2.3)"), "{}", screens[0][1]);
+    assert!(screens[0][2].contains("│     2      0     0       1   180µs  api.shop.test A → 10.244.2.3"), "{}", screens[0][2]);
     for (direct, replayed) in screens[0].iter().zip(&screens[1]) {
         assert_eq!(direct, replayed);
     }
@@ -640,4 +643,170 @@ fn request_screens_at_every_size() {
             assert_snapshot!(format!("{screen}_{cols}x{rows}"), screen_text(&app, cols, rows));
         }
     }
+}
+
+/// The scripted node, watching DNS, with one more interval in which web-0's
+/// app looks up api.shop.test three times (1, 2 and 3 ms), missing.shop.test
+/// once (NXDOMAIN) and flaky.shop.test twice (SERVFAIL, then no answer);
+/// db-0 runs a resolver that answers two lookups; and web-0's envoy
+/// connects to the address api.shop.test gave, the record carrying the name.
+fn names_app() -> App {
+    use crate::l7::exchanges::Role;
+    use crate::records::fixtures::{feed_lookup, LookupScript};
+    use crate::ui::sink::ObservationSink;
+
+    let mut app = scripted_app();
+    app.run.classes = Some(EventClasses(EventClasses::ALL.0 | EventClasses::DNS));
+    let web = owner(10, Some(("aaaa-1111", "web-0")), Some(("a", "app")));
+    let proxy = owner(11, Some(("aaaa-1111", "web-0")), Some(("b", "envoy")));
+    let db = owner(30, Some(("cccc-3333", "db-0")), Some(("d", "postgres")));
+    let (to_ui, from_pipeline) = std::sync::mpsc::sync_channel(64);
+    let mut sink = ObservationSink::new(to_ui);
+    let at = T0 + 2_500_000_000;
+    let api_address: [std::net::IpAddr; 1] = ["10.244.0.20".parse().unwrap()];
+    let ask = |qname, rcode, answers, latency_ns| LookupScript {
+        owner: &web,
+        pid: 100,
+        comm: b"python3",
+        role: Role::Client,
+        qname,
+        qtype: 1,
+        rcode,
+        answers,
+        latency_ns,
+        local: addr("10.244.0.10:53000"),
+        remote: addr("10.96.0.10:53"),
+    };
+    for ms in 1..=3u64 {
+        feed_lookup(&mut sink, at, &ask("api.shop.test", Some(0), &api_address, Some(ms * 1_000_000)));
+    }
+    feed_lookup(&mut sink, at, &ask("missing.shop.test", Some(3), &[], Some(500_000)));
+    feed_lookup(&mut sink, at, &ask("flaky.shop.test", Some(2), &[], Some(4_000_000)));
+    feed_lookup(&mut sink, at, &ask("flaky.shop.test", None, &[], None));
+    for (qname, rcode, answers) in [("db.shop.test", 0, &api_address[..]), ("nope.shop.test", 3, &[][..])] {
+        let served = LookupScript {
+            owner: &db,
+            pid: 301,
+            comm: b"dnsmasq",
+            role: Role::Server,
+            qname,
+            qtype: 1,
+            rcode: Some(rcode),
+            answers,
+            latency_ns: Some(150_000),
+            local: addr("10.244.0.30:53"),
+            remote: addr("10.244.0.10:53001"),
+        };
+        feed_lookup(&mut sink, at, &served);
+    }
+    crate::records::Sink::flush(&mut sink).unwrap();
+    for o in from_pipeline.try_iter().flatten() {
+        app.model.apply(o);
+    }
+    let named = What::Connection(Connection {
+        kind: ConnKind::Connect,
+        local: addr("10.244.0.10:41002"),
+        remote: addr("10.244.0.20:8080"),
+        tx_bytes: 0,
+        rx_bytes: 0,
+        cookie: 4,
+        peer: None,
+        sidecar_visible: true,
+        dname: Some("api.shop.test".into()),
+    });
+    app.model.apply(happened(3, &proxy, 101, 1, "envoy", named));
+    app.model.apply(Observation::Tick {
+        unix_ns: T0 + 3_000_000_000,
+        totals: KernelTotals { seen: 1500, lost: 0, dropped: 0, bpf_run_time_ns: Some(6_000_000) },
+    });
+    app
+}
+
+#[test]
+fn names_pane_lists_the_names_a_pod_resolved() {
+    let mut app = names_app();
+    // processes, execs, files, connections, names: no requests pane where http is not watched.
+    press(&mut app, "/web\n\n\t\t\t\t");
+    assert_eq!(app.panes(), 5);
+    let screen = screen_text(&app, 120, 40);
+    assert!(screen.contains("▶ DNS names it resolved since start"), "{screen}");
+    for line in [
+        "│ COUNT  NXDOM   ERR  NO-ANS     P50  NAME TYPES → ANSWER",
+        // Three lookups, each answered with the address: p50 the second of 1, 2, 3 ms.
+        "│     3      0     0       0   2.0ms  api.shop.test A → 10.244.0.20",
+        // A SERVFAIL and a lookup no answer came for: two lookups, one latency.
+        "│     2      0     1       1   4.0ms  flaky.shop.test A → no address",
+        "│     1      1     0       0   500µs  missing.shop.test A → no address",
+    ] {
+        assert!(screen.contains(line), "{line}:\n{screen}");
+    }
+    assert!(!screen.contains("answered by this pod"), "web-0 answers no lookup:\n{screen}");
+    assert_snapshot!(screen);
+    // db-0 resolves nothing, but answers two lookups, one of them NXDOMAIN.
+    let mut app = names_app();
+    press(&mut app, "/db\n\n\t\t\t\t");
+    let screen = screen_text(&app, 120, 40);
+    assert!(screen.contains("│     2      1     0       0   150µs  (answered by this pod, all names)"), "{screen}");
+    assert!(!screen.contains("nope.shop.test"), "a resolver's names are its clients':\n{screen}");
+}
+
+#[test]
+fn a_connection_shows_the_name_its_pod_resolved() {
+    let mut app = names_app();
+    press(&mut app, "/web\n\n\t\t\t");
+    let screen = screen_text(&app, 200, 50);
+    // The name in place of the address, the address at the end; the connections without a name keep theirs.
+    assert!(screen.contains("│→ api.shop.test:8080         0B      0B open   envoy[101] from 10.244.0.10:41002 to 10.244.0.20 "), "{screen}");
+    assert!(screen.contains("│→ 10.244.0.20:8080          26B   1019B closed envoy[101] shop/api-7d4b9/api from 10.244.0.10:41000 "), "{screen}");
+    // The event pane: the name and, where a line has room, the address.
+    let mut app = names_app();
+    press(&mut app, "e");
+    let screen = screen_text(&app, 160, 40);
+    assert!(screen.contains("connect envoy[101] 10.244.0.10:41002 -> api.shop.test:8080 (10.244.0.20)"), "{screen}");
+    assert!(screen.contains("dns     python3[100] A api.shop.test NOERROR 10.244.0.20 3.0ms via 10.96.0.10:53"), "{screen}");
+    assert!(screen.contains("dns     python3[100] A flaky.shop.test no answer via 10.96.0.10:53"), "{screen}");
+    // What a proxy sees: sockets, named where the pod looked the address up.
+    let mut app = names_app();
+    press(&mut app, "/web\nc");
+    let screen = screen_text(&app, 140, 24);
+    assert!(screen.contains("│out  10.244.0.10:41002      api.shop.test:8080          0B      0B open"), "{screen}");
+    assert!(screen.contains("│out  10.244.0.10:41000      10.244.0.20:8080           26B   1019B closed"), "{screen}");
+    assert_snapshot!(screen);
+}
+
+#[test]
+fn names_are_shown_only_where_lookups_are_watched_or_recorded() {
+    let mut app = scripted_app();
+    press(&mut app, "/web\n\n");
+    assert_eq!(app.panes(), 4, "no names pane where dns is not watched");
+    // A recording's lookups show the pane although its start record does not say dns.
+    let mut replayed = names_app();
+    replayed.run.classes = None;
+    press(&mut replayed, "/web\n\n");
+    assert_eq!(replayed.panes(), 5);
+    assert!(screen_text(&replayed, 120, 40).contains("DNS names it resolved since start"));
+}
+
+/// The screens with names at the sizes of `every_screen_at_every_size`,
+/// and the drill-down with requests and names side by side.
+#[test]
+fn name_screens_at_every_size() {
+    let screens: [(&str, &str); 3] = [("names_detail", "/web\n\n\t\t\t\t"), ("names_connections", "/web\n\n\t\t\t"), ("names_sidecar", "/web\nc")];
+    for (screen, keys) in screens {
+        for (cols, rows) in [(60, 12), (80, 24), (120, 40), (200, 50)] {
+            let mut app = names_app();
+            press(&mut app, keys);
+            assert_snapshot!(format!("{screen}_{cols}x{rows}"), screen_text(&app, cols, rows));
+        }
+    }
+    // Requests and names: both panes, Tab order requests then names.
+    let mut app = names_app();
+    app.run.classes = Some(EventClasses(EventClasses::ALL.0 | EventClasses::DNS | EventClasses::HTTP));
+    press(&mut app, "/web\n\n\t\t\t\t\t");
+    assert_eq!(app.panes(), 6);
+    let screen = screen_text(&app, 160, 40);
+    assert!(screen.contains("requests since start") && screen.contains("▶ DNS names it resolved since start"), "{screen}");
+    assert_snapshot!("names_and_requests_detail_160x40", screen);
+    let narrow = screen_text(&app, 60, 12);
+    assert!(narrow.contains("DNS names since start · 6/6 Tab"), "{narrow}");
 }
