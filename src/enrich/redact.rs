@@ -82,16 +82,16 @@ pub fn redact_args<'a>(args: &[&'a [u8]]) -> (Vec<Cow<'a, [u8]>>, bool) {
 fn redact_once<'a>(args: &[&'a [u8]]) -> (Vec<Cow<'a, [u8]>>, bool) {
     let (mut out, mut redacted) = redact_words(args);
     // A script or a command line in one argument (`sh -c "..."`): its words too.
-    for i in 1..args.len() {
-        if !out[i].contains(&b' ') {
+    for arg in out.iter_mut().skip(1) {
+        if !arg.contains(&b' ') {
             continue;
         }
-        let words: Vec<&[u8]> = out[i].split(|b| *b == b' ').collect();
+        let words: Vec<&[u8]> = arg.split(|b| *b == b' ').collect();
         let (masked, any) = redact_words(&words);
         if any {
             let joined = masked.join(&b' ');
-            if joined != out[i].as_ref() {
-                out[i] = Cow::Owned(joined);
+            if joined != arg.as_ref() {
+                *arg = Cow::Owned(joined);
                 redacted = true;
             }
         }

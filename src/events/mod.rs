@@ -347,8 +347,7 @@ mod tests {
         );
         assert_eq!(decode(&buf.0[..3]).unwrap_err(), DecodeError::NoHeader { got: 3 });
 
-        let mut bad = EventHeader::default();
-        bad.kind = 999;
+        let mut bad = EventHeader { kind: 999, ..Default::default() };
         let buf = record_of(&bad);
         assert_eq!(decode(&buf.0[..header]).unwrap_err(), DecodeError::UnknownKind(999));
         bad.kind = 0;

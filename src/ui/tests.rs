@@ -57,6 +57,7 @@ fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
+#[allow(clippy::too_many_arguments)] // one per field of the connection, named at each call
 fn connection(kind: ConnKind, local: &str, remote: &str, tx: u64, rx: u64, cookie: u64, peer: Option<Arc<Attribution>>, visible: bool) -> What {
     What::Connection(Connection { kind, local: addr(local), remote: addr(remote), tx_bytes: tx, rx_bytes: rx, cookie, peer, sidecar_visible: visible, dname: None })
 }
