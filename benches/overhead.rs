@@ -26,7 +26,7 @@
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::mem::MaybeUninit;
-use std::net::{TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -182,6 +182,54 @@ fn request_response(n: u64, request: &'static [u8; 64], response: &'static [u8; 
     per_op
 }
 
+/// A DNS query for api.shop.test (A) and its answer (one A record): what
+/// `--events dns` reads, pairs and reports.
+const DNS_QUERY: [u8; 31] = [
+    0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'a', b'p', b'i', 4, b's', b'h', b'o', b'p', 4, b't', b'e', b's', b't', 0, 0, 1, 0, 1,
+];
+const DNS_ANSWER: [u8; 47] = [
+    0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 3, b'a', b'p', b'i', 4, b's', b'h', b'o', b'p', 4, b't', b'e', b's', b't', 0, 0, 1, 0, 1,
+    0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 0, 7,
+];
+
+/// `n` DNS queries and answers over loopback UDP, a resolver on 127.0.83.53:53
+/// (both ends are podtop's to pair); ns per lookup.
+fn dns_query_answer(n: u64) -> f64 {
+    datagram_exchange(n, "127.0.83.53:53", &DNS_QUERY, &DNS_ANSWER)
+}
+
+/// The same datagrams to a port that is not DNS: what `--events dns` costs
+/// every other UDP datagram on the node.
+fn udp_request_response(n: u64) -> f64 {
+    datagram_exchange(n, "127.0.0.1:0", &DNS_QUERY, &DNS_ANSWER)
+}
+
+/// `n` exchanges of one datagram each way between two connected UDP sockets; ns per exchange.
+fn datagram_exchange(n: u64, server_addr: &str, request: &'static [u8], response: &'static [u8]) -> f64 {
+    let server = UdpSocket::bind(server_addr).expect("binding the bench's UDP server (is port 53 of 127.0.83.53 taken?)");
+    let addr = server.local_addr().unwrap();
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.connect(addr).unwrap();
+    server.connect(client.local_addr().unwrap()).unwrap();
+    let echo = thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        for _ in 0..n {
+            if server.recv(&mut buf).is_err() || server.send(response).is_err() {
+                break;
+            }
+        }
+    });
+    let mut buf = [0u8; 512];
+    let start = Instant::now();
+    for _ in 0..n {
+        client.send(request).unwrap();
+        client.recv(&mut buf).unwrap();
+    }
+    let per_op = start.elapsed().as_nanos() as f64 / n as f64;
+    echo.join().unwrap();
+    per_op
+}
+
 /// Opens at a steady rate from `threads` threads for `seconds`; returns opens done.
 fn open_at_rate(rate: u64, seconds: f64, threads: u64) -> u64 {
     let done = Arc::new(AtomicU64::new(0));
@@ -239,6 +287,8 @@ enum Tool {
     PodtopJson,
     /// `podtop --json --events exec,file,net,http`: requests read, paired and written.
     PodtopJsonHttp,
+    /// `podtop --json --events exec,file,net,dns`: lookups read, paired and written.
+    PodtopJsonDns,
     BpftraceCount,
     BpftracePrintf,
 }
@@ -253,6 +303,7 @@ impl Tool {
             Tool::PodtopTuiCompared => "podtop TUI mode, PODTOP_COMPARE's binary",
             Tool::PodtopJson => "podtop --json > /dev/null",
             Tool::PodtopJsonHttp => "podtop --json --events exec,file,net,http",
+            Tool::PodtopJsonDns => "podtop --json --events exec,file,net,dns",
             Tool::BpftraceCount => "bpftrace @[cgroup] = count()",
             Tool::BpftracePrintf => "bpftrace printf > /dev/null",
         }
@@ -307,6 +358,9 @@ fn start(tool: Tool) -> Option<Child> {
         Tool::PodtopJson => Command::new(podtop_binary()).arg("--json").stdout(null()).stderr(null()).spawn(),
         Tool::PodtopJsonHttp => {
             Command::new(podtop_binary()).args(["--json", "--events", "exec,file,net,http"]).stdout(null()).stderr(null()).spawn()
+        }
+        Tool::PodtopJsonDns => {
+            Command::new(podtop_binary()).args(["--json", "--events", "exec,file,net,dns"]).stdout(null()).stderr(null()).spawn()
         }
         Tool::BpftraceCount => Command::new("bpftrace")
             .args(["-e", &format!("{BPFTRACE_PROBES} {{ @[cgroup] = count(); }}")])
@@ -377,6 +431,7 @@ fn per_operation_cost(rounds: usize) {
         Tool::PodtopTui,
         Tool::PodtopJson,
         Tool::PodtopJsonHttp,
+        Tool::PodtopJsonDns,
         Tool::BpftraceCount,
         Tool::BpftracePrintf,
     ]);
@@ -390,6 +445,8 @@ fn per_operation_cost(rounds: usize) {
         Workload { name: "fork+exec /bin/true", run: fork_exec, n: 1000, floor: Tool::FloorEmpty },
         Workload { name: "TCP request/response", run: tcp_request_response, n: 20_000, floor: Tool::FloorEmpty },
         Workload { name: "HTTP/1.1 request/response", run: http_request_response, n: 20_000, floor: Tool::FloorEmpty },
+        Workload { name: "UDP request/response", run: udp_request_response, n: 20_000, floor: Tool::FloorEmpty },
+        Workload { name: "DNS query/answer", run: dns_query_answer, n: 20_000, floor: Tool::FloorEmpty },
     ];
     let mut samples = vec![vec![Vec::new(); workloads.len()]; tools.len()];
     for round in 0..rounds {
@@ -482,6 +539,12 @@ fn per_operation_cost(rounds: usize) {
     for (w, what) in [(http, "an HTTP/1.1 exchange (read, paired, written as a record)"), (tcp, "a binary exchange (classified once per connection)")] {
         let (with, without) = (added(Tool::PodtopJsonHttp, w), added(Tool::PodtopJson, w));
         println!("- {what}: {with:+.0} ns with http, {without:+.0} ns without: {:+.0} ns for the requests", with - without);
+    }
+    let (udp, dns) = (of("UDP request/response"), of("DNS query/answer"));
+    println!("\n--events dns (podtop --json), against --json without it:\n");
+    for (w, what) in [(dns, "a DNS query and its answer (both ends read, paired, written as records)"), (udp, "a UDP exchange on another port (looked at, not shipped)")] {
+        let (with, without) = (added(Tool::PodtopJsonDns, w), added(Tool::PodtopJson, w));
+        println!("- {what}: {with:+.0} ns with dns, {without:+.0} ns without: {:+.0} ns for the lookups", with - without);
     }
 }
 

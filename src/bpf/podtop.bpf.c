@@ -1421,10 +1421,15 @@ static __always_inline void capture_dns(const struct sock *sk, const struct sock
  * known. */
 static __always_inline void udp_payload(struct sock *sk, int bytes, bool tx, struct pt_regs *regs, long nr)
 {
+	__u16 dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	const void *name = NULL;
 	__u64 room = 0;
 	const void *buf;
 
+	/* Most datagrams: a connected socket whose ports are not DNS's (only an
+	 * unconnected socket is ever marked as a resolver's client). Two loads. */
+	if (dport && !dns_port(dport) && !dns_port(BPF_CORE_READ(sk, __sk_common.skc_num)))
+		return;
 	if (nr == NR_sendmmsg || nr == NR_recvmmsg || !wanted(CLASS_DNS))
 		return;
 	buf = user_buffer(regs, nr, &room);
