@@ -237,7 +237,16 @@ impl Podtop {
         let mut child = self.child.take().expect("podtop still running");
         // SAFETY: signalling our own child.
         unsafe { libc::kill(child.id() as i32, signal) };
-        let status = wait_timeout(&mut child, Duration::from_secs(10)).expect("podtop did not stop on a signal");
+        // Where it is stuck, read before the timeout's kill: what a hang that
+        // happens once in many runs leaves to go on.
+        let pid = child.id();
+        let stuck = thread::spawn(move || {
+            thread::sleep(Duration::from_secs(9));
+            where_it_waits(pid)
+        });
+        let Some(status) = wait_timeout(&mut child, Duration::from_secs(10)) else {
+            panic!("podtop did not stop within 10 s of signal {signal}; its threads: {}\nstderr: {}", stuck.join().unwrap(), self.stderr());
+        };
         if let Some(reader) = self.reader.take() {
             reader.join().unwrap();
         }
@@ -271,6 +280,21 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Each thread of a process: its name, state, the kernel function it sleeps
+/// in and its kernel stack (root reads it).
+pub fn where_it_waits(pid: u32) -> String {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else { return format!("{pid} is gone") };
+    tasks
+        .flatten()
+        .map(|task| {
+            let read = |file: &str| fs::read_to_string(task.path().join(file)).unwrap_or_default();
+            let stat = read("stat");
+            let state = stat.rsplit_once(") ").map_or("?", |(_, rest)| &rest[..1]).to_string();
+            format!("\n  {} {} {state} in {}:\n{}", task.file_name().to_string_lossy(), read("comm").trim(), read("wchan"), read("stack"))
+        })
+        .collect()
 }
 
 pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
