@@ -7,6 +7,7 @@
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -174,13 +175,19 @@ pub struct Podtop {
 
 impl Podtop {
     pub fn start(args: &[&str]) -> Podtop {
-        let mut child = Command::new(PODTOP)
-            .arg("--json")
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting podtop");
+        let mut command = Command::new(PODTOP);
+        command.arg("--json").args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        // podtop keeps a hang-up ignored when it starts with it ignored (nohup;
+        // tests/hangs.rs), so a runner started under nohup would make every
+        // SIGHUP here a no-op: the tests' podtop starts with the default.
+        // SAFETY: signal() is async-signal-safe, fit for between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::signal(libc::SIGHUP, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().expect("starting podtop");
         let records = Arc::new(Mutex::new(Vec::new()));
         let violations = Arc::new(Mutex::new(Vec::new()));
         let stdout = child.stdout.take().unwrap();
