@@ -442,22 +442,15 @@ impl<S: Sink> Pipeline<S> {
                 idle.push(*key);
                 continue;
             };
-            let saddr = ip_of(&key.saddr, key.family);
-            let daddr = (key.dport != 0).then(|| ip_of(&key.daddr, key.family));
-            let dname = daddr.and_then(|addr| self.names.name_of(value.who.netns, addr));
-            let net = NetView { proto: "udp", saddr, sport: key.sport, daddr, dport: key.dport, dname };
-            let owner = self.enricher.attribution(key.cgroup_id);
-            let peer = match daddr {
-                Some(addr) => {
-                    let view = SocketView {
-                        local: Endpoint { addr: saddr, port: key.sport },
-                        remote: Endpoint { addr, port: key.dport },
-                        netns: value.who.netns,
-                    };
-                    self.peers.peer_of(view, &mut self.enricher)
-                }
-                None => None,
+            // An unconnected socket's remote port is 0: net_view leaves its daddr out.
+            let view = SocketView {
+                local: Endpoint { addr: ip_of(&key.saddr, key.family), port: key.sport },
+                remote: Endpoint { addr: ip_of(&key.daddr, key.family), port: key.dport },
+                netns: value.who.netns,
             };
+            let net = net_view("udp", &view, &mut self.names);
+            let owner = self.enricher.attribution(key.cgroup_id);
+            let peer = if key.dport == 0 { None } else { self.peers.peer_of(view, &mut self.enricher) };
             let record = UdpRecord { unix_ns: now, who: &value.who, owner: &owner, net, peer: peer.as_ref(), delta };
             self.sink.udp(&record)?;
         }

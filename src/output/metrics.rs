@@ -363,6 +363,14 @@ fn add(metric: &IntCounterVec, labels: &[String], extra: &[&str], value: u64) {
     }
 }
 
+/// One latency, in seconds, into an owner's histogram of `role` (a request or lookup without an answer has none).
+fn observe_seconds(histogram: &HistogramVec, labels: &[String], role: &str, ns: Option<u64>) {
+    if let Some(ns) = ns {
+        let all: Vec<&str> = labels.iter().map(String::as_str).chain([role]).collect();
+        histogram.with_label_values(&all).observe(ns as f64 / 1e9);
+    }
+}
+
 impl Sink for MetricsSink {
     fn event(&mut self, _: &EventRecord) -> io::Result<()> {
         Ok(())
@@ -403,10 +411,7 @@ impl Sink for MetricsSink {
         let class = status_class(x.response.map(|s| s.status));
         let role = x.role.name();
         add(&self.metrics.http_requests, &l, &[role, class], 1);
-        if let Some(ns) = x.latency_ns {
-            let labels: Vec<&str> = l.iter().map(String::as_str).chain([role]).collect();
-            self.metrics.http_latency.with_label_values(&labels).observe(ns as f64 / 1e9);
-        }
+        observe_seconds(&self.metrics.http_latency, &l, role, x.latency_ns);
         Ok(())
     }
 
@@ -415,10 +420,7 @@ impl Sink for MetricsSink {
         let x = r.lookup;
         let role = x.role.name();
         add(&self.metrics.dns_queries, &l, &[role, rcode_label(x.answer.as_ref().map(|a| a.rcode))], 1);
-        if let Some(ns) = x.latency_ns {
-            let labels: Vec<&str> = l.iter().map(String::as_str).chain([role]).collect();
-            self.metrics.dns_latency.with_label_values(&labels).observe(ns as f64 / 1e9);
-        }
+        observe_seconds(&self.metrics.dns_latency, &l, role, x.latency_ns);
         Ok(())
     }
 
