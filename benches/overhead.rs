@@ -792,13 +792,13 @@ fn sidecar(rounds: usize) {
         let (p50, p99, cpu) = summary[p];
         println!("| {name} | {p50:.1} | {p99:.1} | {cpu:.1} | {:+.1} | {:+.1} |", p50 - summary[0].0, cpu - summary[0].2);
     }
-    let ratio = |sidecar: f64, ebpf: f64| if ebpf <= 0.05 { f64::INFINITY } else { sidecar / ebpf };
+    let ratio = |sidecar: f64, ebpf: f64| if ebpf <= 0.05 { "∞".to_string() } else { format!("{:.1}x", sidecar / ebpf) };
     println!(
-        "\nSidecar cost / eBPF cost: latency {:.1}x, CPU {:.1}x (eBPF costs below 0.05 µs read as ∞: within noise).",
+        "\nSidecar cost / eBPF cost: latency {}, CPU {} (eBPF costs below 0.05 µs read as ∞: within noise).",
         ratio(summary[1].0 - summary[0].0, summary[2].0 - summary[0].0),
         ratio(summary[1].2 - summary[0].2, summary[2].2 - summary[0].2)
     );
-    sidecar_estimate(&mut pods, &proxy_cgroup, summary[0].0, requests);
+    sidecar_estimate(&mut pods, &proxy_cgroup, requests, rounds);
     drop(pods);
     let _ = fs::remove_file(&cfg);
 }
@@ -808,11 +808,9 @@ fn cgroup_cpu_usec(cgroup: &str) -> u64 {
     podtop::host::Host::live().cgroupfs().and_then(|fs| fs.cpu_usage_usec(cgroup)).unwrap_or(0)
 }
 
-/// podtop's live bill of the same haproxy sidecar, over one more run of the
-/// same requests, beside what the run measures: the latency it adds (the
-/// client's p50 through it less the direct p50 of the rounds above) and its
-/// container's CPU (its cgroup's cpu.stat).
-fn sidecar_estimate(pods: &mut BenchPods, proxy_cgroup: &str, direct_p50_us: f64, requests: usize) {
+/// One run of the client with `podtop --json` attached: the client's
+/// latencies (sorted, ns), the proxy cgroup's CPU (µs) and podtop's records.
+fn run_watched(pods: &mut BenchPods, container: &str, target: &str, requests: usize, proxy_cgroup: &str) -> (Vec<u64>, u64, Vec<serde_json::Value>) {
     let me = std::env::current_exe().unwrap();
     let mut podtop = Command::new(podtop_binary())
         .args(["--json", "--events", "net", "--interval", "1"])
@@ -824,58 +822,133 @@ fn sidecar_estimate(pods: &mut BenchPods, proxy_cgroup: &str, direct_p50_us: f64
     let reader = thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<String>>());
     thread::sleep(Duration::from_millis(1500));
     let cpu_before = cgroup_cpu_usec(proxy_cgroup);
-    let out = pods.spawn(POD_CLIENT, "a1", &[me.to_str().unwrap(), "client", "127.0.0.1:15001", &requests.to_string()], Stdio::piped());
+    let out = pods.spawn(POD_CLIENT, container, &[me.to_str().unwrap(), "client", target, &requests.to_string()], Stdio::piped());
     let output = out.wait_with_output().unwrap();
+    // Past two intervals: the closes' bills are written.
     thread::sleep(Duration::from_millis(2500));
-    let cpu_measured = cgroup_cpu_usec(proxy_cgroup) - cpu_before;
+    let cpu = cgroup_cpu_usec(proxy_cgroup) - cpu_before;
     stop(Some(podtop));
-    let records: Vec<serde_json::Value> = reader.join().unwrap().iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let records = reader.join().unwrap().iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let mut lat: Vec<u64> = String::from_utf8_lossy(&output.stdout).split_whitespace().filter_map(|v| v.parse().ok()).collect();
+    assert_eq!(lat.len(), requests, "the client's latencies");
     lat.sort_unstable();
-    let added_measured = percentile(&lat, 0.5) as f64 / 1e3 - direct_p50_us;
-    // The bills: added p50 weighted by the exchanges behind it; CPU over each interval.
-    let bills: Vec<&serde_json::Value> = records.iter().filter(|r| r["type"] == "sidecar").collect();
-    let exchanges: u64 = bills.iter().map(|r| r["sidecar"]["exchanges"].as_u64().unwrap_or(0)).sum();
-    let added_estimate = bills
-        .iter()
-        .filter_map(|r| Some(r["sidecar"]["added_latency_p50_ns"].as_u64()? as f64 * r["sidecar"]["exchanges"].as_u64()? as f64))
-        .sum::<f64>()
-        / exchanges.max(1) as f64
-        / 1e3;
-    let times: Vec<(String, f64)> = records
-        .iter()
-        .filter(|r| r["type"] == "sidecars")
-        .filter_map(|r| Some((r["time"].as_str()?.to_string(), r["time"].as_str()?.parse::<jiff::Timestamp>().ok()?.as_nanosecond() as f64)))
-        .collect();
-    let cpu_estimate: f64 = times
-        .windows(2)
-        .filter_map(|w| {
-            let bill = bills.iter().find(|b| b["time"] == w[1].0.as_str())?;
-            Some(bill["sidecar"]["cpu_cores"].as_f64()? * (w[1].1 - w[0].1) / 1e3)
-        })
-        .sum();
-    // The exchanges behind the estimate: the client's with haproxy, haproxy's with the server.
-    let mean_exchange_us = |port: u64| {
-        let closes = records.iter().filter(|r| r["type"] == "close" && r["net"]["dport"] == port && r["net"]["exchanges"].as_u64() > Some(0));
-        let (n, ns) = closes.fold((0u64, 0u64), |(n, ns), r| (n + r["net"]["exchanges"].as_u64().unwrap(), ns + r["net"]["exchange_ns"].as_u64().unwrap()));
-        ns as f64 / n.max(1) as f64 / 1e3
-    };
-    let (through, upstream) = (mean_exchange_us(15001), mean_exchange_us(9000));
-    println!("\npodtop's live bill of the same haproxy sidecar, one more run of {requests} request/responses with `podtop --json` attached");
-    println!("(mean exchange as timed in the kernel: the client's with haproxy {through:.1} µs, haproxy's with the server {upstream:.1} µs):\n");
-    println!("| | measured | podtop's estimate | estimate / measured |");
+    (lat, cpu, records)
+}
+
+/// The mean of the latencies below their 99th percentile: the rare
+/// millisecond stall of a shared machine would otherwise outweigh the
+/// microseconds measured.
+fn trimmed_mean_us(sorted: &[u64]) -> f64 {
+    let kept = &sorted[..(sorted.len() * 99 / 100).max(1)];
+    kept.iter().sum::<u64>() as f64 / kept.len() as f64 / 1e3
+}
+
+/// CPUs kept out of their deep idle states while it lives, through the
+/// kernel's PM QoS request (`/dev/cpu_dma_latency` set to 0, as latency
+/// benchmarks such as cyclictest do); closing it lifts the request.
+struct HeldAwake(#[allow(dead_code)] fs::File);
+
+impl HeldAwake {
+    fn new() -> Option<HeldAwake> {
+        let mut file = fs::OpenOptions::new().write(true).open("/dev/cpu_dma_latency").ok()?;
+        file.write_all(&0i32.to_ne_bytes()).ok()?;
+        Some(HeldAwake(file))
+    }
+}
+
+/// podtop's live bill of the same haproxy sidecar beside what the runs
+/// measure: first with the CPUs' idle states as they are, then with the
+/// CPUs held out of deep idle. A halted CPU (a virtual one most of all)
+/// takes tens of microseconds to wake, depending on how long it idled, so
+/// the wake-ups on each path change with the load of the whole machine,
+/// and the sidecar changes that load; held awake, a wake-up costs the
+/// same on either path and what is left is the proxy's own.
+fn sidecar_estimate(pods: &mut BenchPods, proxy_cgroup: &str, requests: usize, rounds: usize) {
+    println!("\npodtop's live bill of the same haproxy sidecar: {rounds} interleaved rounds of {requests} request/responses, direct and through it, `podtop --json` attached to both (medians of the rounds).");
+    println!("The estimate is each connection's mean; it is set beside the measured mean (below the 99th percentile); the p50 difference is shown for scale.");
+    estimate_rounds(pods, proxy_cgroup, requests, rounds, "CPUs' idle states as they are");
+    match HeldAwake::new() {
+        Some(held) => {
+            estimate_rounds(pods, proxy_cgroup, requests, rounds, "CPUs held out of deep idle (PM QoS)");
+            drop(held);
+        }
+        None => println!("\n(/dev/cpu_dma_latency could not be set: no rounds with the CPUs held out of deep idle)"),
+    }
+}
+
+/// Interleaved rounds of the direct path and the sidecar's, both with
+/// `podtop --json` attached: the latency the sidecar adds (the client's mean
+/// through it less its mean direct, in the same round), and its
+/// container's CPU (its cgroup's cpu.stat), beside podtop's bill.
+fn estimate_rounds(pods: &mut BenchPods, proxy_cgroup: &str, requests: usize, rounds: usize, idle: &str) {
+    let mut rows: Vec<[f64; 9]> = Vec::new();
+    for round in 0..rounds {
+        let mut direct = None;
+        let mut through = None;
+        for leg in 0..2 {
+            let sidecar = (leg + round) % 2 == 1;
+            let target = if sidecar { "127.0.0.1:15001".to_string() } else { format!("{SERVER_ADDR}:9000") };
+            let run = run_watched(pods, if sidecar { "a1" } else { "a2" }, &target, requests, proxy_cgroup);
+            if sidecar { through = Some(run) } else { direct = Some(run) }
+        }
+        let ((direct_lat, _, direct_records), (lat, cpu_measured, records)) = (direct.unwrap(), through.unwrap());
+        // The bills: the estimate weighted by the exchanges behind it; CPU over each interval.
+        let bills: Vec<&serde_json::Value> = records.iter().filter(|r| r["type"] == "sidecar").collect();
+        let exchanges: u64 = bills.iter().map(|r| r["sidecar"]["exchanges"].as_u64().unwrap_or(0)).sum();
+        let added_estimate = bills
+            .iter()
+            .filter_map(|r| Some(r["sidecar"]["added_latency_p50_ns"].as_u64()? as f64 * r["sidecar"]["exchanges"].as_u64()? as f64))
+            .sum::<f64>()
+            / exchanges.max(1) as f64
+            / 1e3;
+        let times: Vec<(String, f64)> = records
+            .iter()
+            .filter(|r| r["type"] == "sidecars")
+            .filter_map(|r| Some((r["time"].as_str()?.to_string(), r["time"].as_str()?.parse::<jiff::Timestamp>().ok()?.as_nanosecond() as f64)))
+            .collect();
+        let cpu_estimate: f64 = times
+            .windows(2)
+            .filter_map(|w| {
+                let bill = bills.iter().find(|b| b["time"] == w[1].0.as_str())?;
+                Some(bill["sidecar"]["cpu_cores"].as_f64()? * (w[1].1 - w[0].1) / 1e3)
+            })
+            .sum();
+        // The turns behind the estimate: the client's exchanges with haproxy,
+        // haproxy's replies to it, and haproxy's exchanges with the server.
+        let mean_us = |records: &[serde_json::Value], port: u64, local: bool, count: &str, ns: &str| {
+            let end = if local { "sport" } else { "dport" };
+            let closes = records.iter().filter(|r| r["type"] == "close" && r["net"][end] == port && r["net"][count].as_u64() > Some(0));
+            let (n, total) = closes.fold((0u64, 0u64), |(n, t), r| (n + r["net"][count].as_u64().unwrap(), t + r["net"][ns].as_u64().unwrap()));
+            total as f64 / n.max(1) as f64 / 1e3
+        };
+        rows.push([
+            trimmed_mean_us(&lat) - trimmed_mean_us(&direct_lat),
+            (percentile(&lat, 0.5) as f64 - percentile(&direct_lat, 0.5) as f64) / 1e3,
+            added_estimate,
+            cpu_measured as f64 / requests as f64,
+            cpu_estimate / requests as f64,
+            mean_us(&records, 15001, false, "exchanges", "exchange_ns"),
+            mean_us(&records, 15001, true, "replies", "reply_ns"),
+            mean_us(&records, 9000, false, "exchanges", "exchange_ns"),
+            mean_us(&direct_records, 9000, false, "exchanges", "exchange_ns"),
+        ]);
+        eprintln!("  estimate round {}/{rounds} ({idle}): measured {:+.1} µs, estimated {:+.1} µs, turns {:.1?}", round + 1, rows[round][0], added_estimate, &rows[round][5..]);
+    }
+    let column = |i: usize| median(&mut rows.iter().map(|r| r[i]).collect::<Vec<f64>>());
+    let (added_mean, added_p50, added_estimate) = (column(0), column(1), column(2));
+    let (cpu_measured, cpu_estimate) = (column(3), column(4));
+    println!("\n{idle}:\n");
+    println!(
+        "Turns as the kernel timed them (mean): the client's exchange with haproxy {:.1} µs, haproxy's reply to it {:.1} µs, haproxy's exchange with the server {:.1} µs; direct, the client's exchange with the server {:.1} µs.",
+        column(5),
+        column(6),
+        column(7),
+        column(8)
+    );
+    println!("\n| | measured | podtop's estimate | estimate / measured |");
     println!("|---|---:|---:|---:|");
-    println!(
-        "| added latency, p50 µs | {added_measured:.1} | {added_estimate:.1} (from {exchanges} exchanges) | {:.2} |",
-        added_estimate / added_measured
-    );
-    let per_request = |usec: f64| usec / requests as f64;
-    println!(
-        "| haproxy CPU, µs per request | {:.1} | {:.1} | {:.2} |",
-        per_request(cpu_measured as f64),
-        per_request(cpu_estimate),
-        cpu_estimate / cpu_measured.max(1) as f64
-    );
+    println!("| added latency, mean µs (p50 {added_p50:+.1}) | {added_mean:.1} | {added_estimate:.1} | {:.2} |", added_estimate / added_mean);
+    println!("| haproxy CPU, µs per request | {cpu_measured:.1} | {cpu_estimate:.1} | {:.2} |", cpu_estimate / cpu_measured);
 }
 
 // ---------------------------------------------------------------- 4. footprint

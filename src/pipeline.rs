@@ -22,7 +22,7 @@ use crate::records::{
     UdpRecord,
 };
 use crate::host::UsageMeter;
-use crate::sidecars::{round_cores, Flow, SidecarFinder};
+use crate::sidecars::{round_cores, Closed, Flow, SidecarFinder, Turns};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -233,12 +233,20 @@ impl<S: Sink> Pipeline<S> {
                 let flow = match kind {
                     Kind::Connect => Some(Flow::Connect),
                     Kind::Accept => Some(Flow::Accept),
-                    Kind::Close => Some(Flow::Close {
+                    Kind::Close => Some(Flow::Close(Closed {
                         tx_bytes: e.tx_bytes,
                         rx_bytes: e.rx_bytes,
-                        exchanges: e.exchanges,
-                        exchange_ns: e.exchange_ns,
-                    }),
+                        turns: Turns {
+                            exchanges: e.exchanges,
+                            exchange_ns: e.exchange_ns,
+                            asked_at_sum: e.asked_at_sum,
+                            replies: e.replies,
+                            reply_ns: e.reply_ns,
+                            heard_at_sum: e.heard_at_sum,
+                        },
+                        connected: e.connected(),
+                        local: SocketAddr::new(view.local.addr, view.local.port),
+                    })),
                     _ => None,
                 };
                 if let Some(flow) = flow {

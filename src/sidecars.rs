@@ -29,9 +29,55 @@ const MAX_PODS: usize = 4096;
 pub enum Flow {
     Connect,
     Accept,
-    /// With the bytes this end sent and received, and its request/response
-    /// exchanges (a send, then the first receive after it) with their summed latency.
-    Close { tx_bytes: u64, rx_bytes: u64, exchanges: u64, exchange_ns: u64 },
+    Close(Closed),
+}
+
+/// A connection's end at its close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed {
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    pub turns: Turns,
+    /// Whether this end connected (else it accepted).
+    pub connected: bool,
+    /// This end's own address.
+    pub local: SocketAddr,
+}
+
+/// Request/response turns at one end of a connection, for any TCP protocol,
+/// as the kernel timed them: exchanges it asked (its last send before a
+/// receive, to that receive) and replies it gave (its last receive before a
+/// send, to that send). `asked_at_sum` and `heard_at_sum` add up the times
+/// the exchanges were asked and the replies' requests were heard; they wrap,
+/// and mean something only less the other end's sums.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Turns {
+    pub exchanges: u64,
+    pub exchange_ns: u64,
+    pub asked_at_sum: u64,
+    pub replies: u64,
+    pub reply_ns: u64,
+    pub heard_at_sum: u64,
+}
+
+impl Turns {
+    /// How long each end of one connection took to wake to the other's
+    /// bytes, summed over its turns: the answering end to the requests, and
+    /// the asking end to the replies; from the kernel's clock at both ends of
+    /// a connection inside the node. None when the ends' turns do not pair
+    /// one to one (a request pipelined behind another, a turn cut by the close).
+    pub fn wakes(asker: &Turns, answerer: &Turns) -> Option<(u64, u64)> {
+        let n = asker.exchanges;
+        if n == 0 || answerer.replies != n {
+            return None;
+        }
+        // Each request is heard after it was asked, and each reply reaches
+        // the asker after it was sent; as signed sums, both are positive.
+        let to_request = answerer.heard_at_sum.wrapping_sub(asker.asked_at_sum) as i64;
+        let replied_at_sum = answerer.heard_at_sum.wrapping_add(answerer.reply_ns);
+        let to_reply = asker.asked_at_sum.wrapping_add(asker.exchange_ns).wrapping_sub(replied_at_sum) as i64;
+        (to_request >= 0 && to_reply >= 0).then_some((to_request as u64, to_reply as u64))
+    }
 }
 
 /// What one container did with connections, since podtop started.
@@ -59,21 +105,67 @@ struct PodFlows {
     /// The relaying container's id, once one relays.
     sidecar: Option<String>,
     since_bill: Relayed,
-    /// Exchange latencies since the last bill, one sample per closed
-    /// connection (its mean, weighted by its exchanges): the other
-    /// containers' with the sidecar, and the sidecar's own upstream.
-    through_sidecar: Vec<(u64, u64)>,
-    upstream: Vec<(u64, u64)>,
+    /// What the time requests spend in the sidecar is estimated from, since
+    /// the last bill: requests from the pod's other containers (outbound),
+    /// and requests to them (inbound).
+    outbound: Legs,
+    inbound: Legs,
+    /// Connections between the sidecar and another container of the pod,
+    /// whose one end closed and the other not yet; by the connecting end's address.
+    hops: HashMap<SocketAddr, HopEnd>,
     /// The sidecar cgroup's CPU usage (µs) at the last bill.
     cpu_usage_usec: Option<u64>,
 }
 
+/// One end of a connection between the sidecar and another container of its pod.
+#[derive(Debug, Clone, Copy)]
+struct HopEnd {
+    turns: Turns,
+    sidecars: bool,
+    connected: bool,
+}
+
+/// Connections between a sidecar and its siblings waiting for their other end's close, per pod.
+const MAX_HOPS: usize = 4096;
+
 /// Connections sampled per side and interval, at most.
 const LATENCY_SAMPLES: usize = 65536;
 
-fn sample(samples: &mut Vec<(u64, u64)>, exchanges: u64, exchange_ns: u64) {
-    if exchanges > 0 && samples.len() < LATENCY_SAMPLES {
-        samples.push((exchange_ns / exchanges, exchanges));
+/// One direction of relaying, over one interval: one sample per closed
+/// connection (its mean, weighted by its turns).
+#[derive(Debug, Default)]
+struct Legs {
+    /// The sidecar's replies on the connections it accepted: the requests it relayed, answered.
+    answered: Vec<(u64, u64)>,
+    /// Its exchanges on the connections it opened: the same requests, passed on and answered.
+    asked: Vec<(u64, u64)>,
+    /// How long it took to wake to the other container's bytes, on the connections between them.
+    woke: Vec<(u64, u64)>,
+}
+
+fn sample(samples: &mut Vec<(u64, u64)>, count: u64, total_ns: u64) {
+    if count > 0 && samples.len() < LATENCY_SAMPLES {
+        samples.push((total_ns / count, count));
+    }
+}
+
+impl Legs {
+    /// The `q` quantile of the time a request spends in the sidecar: what
+    /// it took to reply, less what it waited upstream, plus its two
+    /// wake-ups (to the request and to the response; only the one on the
+    /// hop to its sibling is seen, the other is taken to be the same).
+    /// Without the wake-ups, a blocking app's own wake-up to its response,
+    /// which it pays with or without a proxy, would be billed to the proxy.
+    fn added(&mut self, q: f64) -> Option<u64> {
+        for samples in [&mut self.answered, &mut self.asked, &mut self.woke] {
+            samples.sort_unstable();
+        }
+        let woke = quantile(&self.woke, q).unwrap_or(0);
+        Some(quantile(&self.answered, q)?.saturating_sub(quantile(&self.asked, q)?) + 2 * woke)
+    }
+
+    fn requests(&self) -> u64 {
+        self.answered.iter().map(|(_, n)| n).sum()
     }
 }
 
@@ -86,6 +178,14 @@ fn quantile(samples: &[(u64, u64)], q: f64) -> Option<u64> {
         seen += w;
         seen >= wanted
     }).map(|(v, _)| *v)
+}
+
+/// Both directions' estimates, weighted by the requests behind each.
+fn added_both_ways(outbound: &mut Legs, inbound: &mut Legs, q: f64) -> Option<u64> {
+    let parts: Vec<(u64, u64)> =
+        [outbound, inbound].into_iter().filter_map(|legs| Some((legs.added(q)?, legs.requests()))).collect();
+    let requests: u64 = parts.iter().map(|(_, n)| n).sum();
+    (requests > 0).then(|| (parts.iter().map(|(ns, n)| *ns as u128 * *n as u128).sum::<u128>() / requests as u128) as u64)
 }
 
 /// Below this many exchanges in an interval, a 99th percentile is noise: none is given.
@@ -106,7 +206,7 @@ pub struct Relayed {
     /// Bytes the other containers sent and received through the sidecar.
     pub tx_bytes: u64,
     pub rx_bytes: u64,
-    /// Their request/response exchanges, which the added latency is estimated from.
+    /// The requests they made through it (inbound: answered through it).
     pub exchanges: u64,
     /// Connections from the pod's other containers straight out of the pod.
     pub bypass_connections: u64,
@@ -165,8 +265,7 @@ pub struct SidecarBill {
     pub memory_bytes: Option<u64>,
     /// The resident size of its processes.
     pub rss_bytes: Option<u64>,
-    /// The latency of the other containers' exchanges through it, less
-    /// that of its own exchanges upstream: p50 from p50, p99 from p99.
+    /// The time requests spend in it (`Legs::added`): p50 from p50s, p99 from p99s.
     pub added_latency: Option<AddedLatency>,
     pub relayed: Relayed,
 }
@@ -176,6 +275,32 @@ impl SidecarBill {
     /// without the proxy: once more out of the app, once more into the proxy.
     pub fn extra_stack_bytes(&self) -> u64 {
         2 * (self.relayed.tx_bytes + self.relayed.rx_bytes)
+    }
+}
+
+impl PodFlows {
+    /// One end of a hop between the sidecar and a sibling closed: with the
+    /// other end's, it tells how long the sidecar took to wake to the sibling.
+    fn hop_closed(&mut self, connector: SocketAddr, end: HopEnd) {
+        let other = match self.hops.remove(&connector) {
+            Some(other) if other.sidecars != end.sidecars => other,
+            _ => {
+                if self.hops.len() >= MAX_HOPS {
+                    self.hops.clear(); // ends whose other end never closed: a rare, bounded loss
+                }
+                self.hops.insert(connector, end);
+                return;
+            }
+        };
+        let (sidecar, sibling) = if end.sidecars { (end, other) } else { (other, end) };
+        // The connecting end asks: outbound the sibling, inbound the sidecar.
+        if sibling.connected {
+            if let Some((to_request, _)) = Turns::wakes(&sibling.turns, &sidecar.turns) {
+                sample(&mut self.outbound.woke, sibling.turns.exchanges, to_request);
+            }
+        } else if let Some((_, to_reply)) = Turns::wakes(&sidecar.turns, &sibling.turns) {
+            sample(&mut self.inbound.woke, sidecar.turns.exchanges, to_reply);
+        }
     }
 }
 
@@ -243,33 +368,41 @@ impl SidecarFinder {
             flows.cpu_usage_usec = cgroupfs.as_ref().and_then(|fs| fs.cpu_usage_usec(owner.cgroup_path.as_deref()?));
         }
         let Some(sidecar) = flows.sidecar.clone() else { return };
+        let Flow::Close(closed) = flow else { return };
+        let turns = closed.turns;
+        // A hop between the sidecar and a sibling is known by its connecting end's address.
+        let connector = if closed.connected { closed.local } else { remote };
         if container.id == sidecar {
-            // Its own exchanges upstream: what the requests it relays would take without it.
-            if let Flow::Close { exchanges, exchange_ns, .. } = flow {
-                if leaves_pod {
-                    sample(&mut flows.upstream, exchanges, exchange_ns);
+            // Outbound it answers its siblings and asks out of the pod; inbound, the reverse.
+            match (closed.connected, sibling.is_some()) {
+                (false, true) => {
+                    sample(&mut flows.outbound.answered, turns.replies, turns.reply_ns);
+                    flows.hop_closed(connector, HopEnd { turns, sidecars: true, connected: closed.connected });
                 }
+                (true, false) if leaves_pod => sample(&mut flows.outbound.asked, turns.exchanges, turns.exchange_ns),
+                (false, false) if leaves_pod => sample(&mut flows.inbound.answered, turns.replies, turns.reply_ns),
+                (true, true) => {
+                    sample(&mut flows.inbound.asked, turns.exchanges, turns.exchange_ns);
+                    flows.hop_closed(connector, HopEnd { turns, sidecars: true, connected: closed.connected });
+                }
+                _ => {}
             }
             return;
         }
         // Another container of a pod that has a sidecar: through it, or around it.
-        match flow {
-            Flow::Close { tx_bytes, rx_bytes, exchanges, exchange_ns } if sibling.as_deref() == Some(sidecar.as_str()) => {
-                flows.since_bill.connections += 1;
-                flows.since_bill.tx_bytes += tx_bytes;
-                flows.since_bill.rx_bytes += rx_bytes;
-                flows.since_bill.exchanges += exchanges;
-                sample(&mut flows.through_sidecar, exchanges, exchange_ns);
-            }
+        if sibling.as_deref() == Some(sidecar.as_str()) {
+            flows.since_bill.connections += 1;
+            flows.since_bill.tx_bytes += closed.tx_bytes;
+            flows.since_bill.rx_bytes += closed.rx_bytes;
+            flows.since_bill.exchanges += if closed.connected { turns.exchanges } else { turns.replies };
+            flows.hop_closed(connector, HopEnd { turns, sidecars: false, connected: closed.connected });
+        } else if leaves_pod {
             // At close, when it is known that no proxy took it (a redirect
             // shows at the proxy's accept, after the app's connect).
-            Flow::Close { .. } if leaves_pod => {
-                flows.since_bill.bypass_connections += 1;
-                if flows.since_bill.bypass.len() < BYPASS_LISTED {
-                    flows.since_bill.bypass.push(remote);
-                }
+            flows.since_bill.bypass_connections += 1;
+            if flows.since_bill.bypass.len() < BYPASS_LISTED {
+                flows.since_bill.bypass.push(remote);
             }
-            _ => {}
         }
     }
 
@@ -309,10 +442,8 @@ impl SidecarFinder {
                 .and_then(|t| t.trim().parse().ok());
             let rss_bytes = (!pids.is_empty())
                 .then(|| pids.iter().filter_map(|pid| host.process(*pid).resident_pages()).sum::<u64>() * page_size);
-            let (mut through, mut upstream) = (std::mem::take(&mut flows.through_sidecar), std::mem::take(&mut flows.upstream));
-            through.sort_unstable();
-            upstream.sort_unstable();
-            let added = |q: f64| Some(quantile(&through, q)?.saturating_sub(quantile(&upstream, q)?));
+            let (mut outbound, mut inbound) = (std::mem::take(&mut flows.outbound), std::mem::take(&mut flows.inbound));
+            let mut added = |q: f64| added_both_ways(&mut outbound, &mut inbound, q);
             let enough = flows.since_bill.exchanges >= P99_MIN_EXCHANGES;
             let added_latency =
                 added(0.5).map(|p50_ns| AddedLatency { p50_ns, p99_ns: if enough { added(0.99) } else { None } });
@@ -367,24 +498,69 @@ mod tests {
         s.parse().unwrap()
     }
 
+    const MS: u64 = 1_000_000;
+
+    /// One request and its reply on a connection, as both ends' kernel
+    /// clocks saw it: asked, heard, answered, and the answer received.
+    fn turn(asked: u64, heard: u64, answered: u64, received: u64) -> (Turns, Turns) {
+        let asker = Turns { exchanges: 1, exchange_ns: received - asked, asked_at_sum: asked, ..Turns::default() };
+        let answerer = Turns { replies: 1, reply_ns: answered - heard, heard_at_sum: heard, ..Turns::default() };
+        (asker, answerer)
+    }
+
+    fn asked(exchange_ns: u64) -> Turns {
+        Turns { exchanges: 1, exchange_ns, ..Turns::default() }
+    }
+
+    fn closed(turns: Turns, connected: bool, local: SocketAddr) -> Flow {
+        Flow::Close(Closed { tx_bytes: 1, rx_bytes: 1, turns, connected, local })
+    }
+
+    #[test]
+    fn both_ends_of_a_connection_tell_how_long_each_took_to_wake() {
+        // Times past half the clock's range: sums of two wrap, their differences do not.
+        let t0 = u64::MAX / 2 + MS;
+        let (app, proxy) = turn(t0, t0 + MS / 10, t0 + 24 * MS, t0 + 27 * MS);
+        assert_eq!(Turns::wakes(&app, &proxy), Some((MS / 10, 3 * MS)));
+        let (app2, proxy2) = turn(t0 + 30 * MS, t0 + 31 * MS, t0 + 32 * MS, t0 + 34 * MS);
+        let sum = |a: Turns, b: Turns| Turns {
+            exchanges: a.exchanges + b.exchanges,
+            exchange_ns: a.exchange_ns + b.exchange_ns,
+            asked_at_sum: a.asked_at_sum.wrapping_add(b.asked_at_sum),
+            replies: a.replies + b.replies,
+            reply_ns: a.reply_ns + b.reply_ns,
+            heard_at_sum: a.heard_at_sum.wrapping_add(b.heard_at_sum),
+        };
+        assert_eq!(Turns::wakes(&sum(app, app2), &sum(proxy, proxy2)), Some((MS / 10 + MS, 3 * MS + 2 * MS)));
+        assert_eq!(Turns::wakes(&sum(app, app2), &proxy), None, "two exchanges, one reply: no pairs");
+        // Pairs that do not match (a pipelined request): a negative wake, refused.
+        let (_, early) = turn(0, t0 - MS, t0 - MS / 2, 0);
+        assert_eq!(Turns::wakes(&app, &early), None);
+    }
+
     #[test]
     fn the_relaying_container_is_the_sidecar_whatever_its_name() {
         let (app, relay, backend) = (member("web", "app"), member("web", "mesh"), member("api", "api"));
         let mut finder = SidecarFinder::new(None);
-        let local = addr("127.0.0.1:15001");
+        let (local, app_addr) = (addr("127.0.0.1:15001"), addr("127.0.0.1:40000"));
         let out = addr("10.244.0.20:8080");
         finder.connection(Flow::Connect, &app, "python3", Some(&relay), false, local);
-        finder.connection(Flow::Accept, &relay, "relay", Some(&app), false, addr("127.0.0.1:40000"));
+        finder.connection(Flow::Accept, &relay, "relay", Some(&app), false, app_addr);
         assert!(finder.sidecar_of("web").is_none(), "accepting from a sibling alone is no relay");
         finder.connection(Flow::Connect, &relay, "relay", Some(&backend), true, out);
         assert_eq!(finder.sidecar_of("web").and_then(|a| a.container.as_ref()).map(|c| c.id.as_str()), Some("mesh"));
-        // One exchange each: 25 ms as the app sees it, 20 ms upstream: 5 ms in the proxy.
-        finder.connection(Flow::Close { tx_bytes: 26, rx_bytes: 1019, exchanges: 1, exchange_ns: 25_000_000 }, &app, "python3", Some(&relay), false, local);
-        finder.connection(Flow::Close { tx_bytes: 26, rx_bytes: 1019, exchanges: 1, exchange_ns: 20_000_000 }, &relay, "relay", Some(&backend), true, out);
+        // One request: the proxy wakes to it in 0.1 ms, takes 24.8 ms to
+        // answer, 20 of them upstream; the app wakes to the answer in 3 ms,
+        // which it would without the proxy too: 5 ms are the proxy's.
+        let (app_turns, relay_turns) = turn(1000, 1000 + MS / 10, 1000 + 249 * MS / 10, 1000 + 279 * MS / 10);
+        let app_closed = Flow::Close(Closed { tx_bytes: 26, rx_bytes: 1019, turns: app_turns, connected: true, local: app_addr });
+        finder.connection(app_closed, &app, "python3", Some(&relay), false, local);
+        finder.connection(closed(asked(20 * MS), true, addr("10.244.0.10:41000")), &relay, "relay", Some(&backend), true, out);
+        finder.connection(closed(relay_turns, false, local), &relay, "relay", Some(&app), false, app_addr);
         // A second app container that goes straight out: bypass.
         let other = member("web", "batch");
         finder.connection(Flow::Connect, &other, "curl", Some(&backend), true, out);
-        finder.connection(Flow::Close { tx_bytes: 1, rx_bytes: 1, exchanges: 1, exchange_ns: 1 }, &other, "curl", Some(&backend), true, out);
+        finder.connection(closed(asked(1), true, addr("10.244.0.10:42000")), &other, "curl", Some(&backend), true, out);
         let bills = finder.bills(&Host::at("/nonexistent"), 1.0);
         assert_eq!(bills.len(), 1);
         let (owner, bill) = &bills[0];
@@ -394,11 +570,29 @@ mod tests {
             bill.relayed,
             Relayed { connections: 1, tx_bytes: 26, rx_bytes: 1019, exchanges: 1, bypass_connections: 1, bypass: vec![out] }
         );
-        assert_eq!(bill.added_latency, Some(AddedLatency { p50_ns: 5_000_000, p99_ns: None }), "one exchange: no p99");
+        assert_eq!(bill.added_latency, Some(AddedLatency { p50_ns: 5 * MS, p99_ns: None }), "one exchange: no p99");
         assert_eq!(bill.extra_stack_bytes(), 2 * 1045);
         let again = finder.bills(&Host::at("/nonexistent"), 1.0);
         assert_eq!(again[0].1.relayed, Relayed::default(), "counts are per interval");
         assert_eq!(again[0].1.added_latency, None, "no exchange, no estimate");
+    }
+
+    #[test]
+    fn an_inbound_sidecars_time_is_its_reply_less_the_apps() {
+        let (app, proxy, client) = (member("db", "postgres"), member("db", "mesh"), member("api", "api"));
+        let mut finder = SidecarFinder::new(None);
+        let (outside, hop) = (addr("10.244.0.10:5000"), addr("127.0.0.1:43000"));
+        finder.connection(Flow::Accept, &proxy, "relay", Some(&client), true, outside);
+        finder.connection(Flow::Connect, &proxy, "relay", Some(&app), false, addr("127.0.0.1:5432"));
+        // The proxy answers outside in 12 ms, of which it waits 10.1 on the
+        // app; it takes 0.1 ms to wake to the app's answer.
+        finder.connection(closed(Turns { replies: 1, reply_ns: 12 * MS, ..Turns::default() }, false, addr("10.244.0.11:5432")), &proxy, "relay", Some(&client), true, outside);
+        let (proxy_turns, app_turns) = turn(0, MS / 20, 10 * MS, 10 * MS + MS / 10);
+        finder.connection(closed(app_turns, false, addr("127.0.0.1:5432")), &app, "postgres", Some(&proxy), false, hop);
+        finder.connection(closed(proxy_turns, true, hop), &proxy, "relay", Some(&app), false, addr("127.0.0.1:5432"));
+        let bill = finder.bills(&Host::at("/nonexistent"), 1.0).remove(0).1;
+        assert_eq!(bill.relayed.exchanges, 1, "the app's reply");
+        assert_eq!(bill.added_latency, Some(AddedLatency { p50_ns: 12 * MS - (10 * MS + MS / 10) + 2 * (MS / 10), p99_ns: None }));
     }
 
     #[test]
@@ -410,13 +604,15 @@ mod tests {
         finder.connection(Flow::Connect, &relay, "relay", Some(&backend), true, out);
         // 100 requests: the proxy adds 1 ms to 98 of them and 30 ms to two; upstream takes 10 ms.
         for i in 0..100u64 {
-            let through = if i < 2 { 40_000_000 } else { 11_000_000 };
-            let close = |exchange_ns| Flow::Close { tx_bytes: 1, rx_bytes: 1, exchanges: 1, exchange_ns };
-            finder.connection(close(through), &app, "app", Some(&relay), false, local);
-            finder.connection(close(10_000_000), &relay, "relay", Some(&backend), true, out);
+            let through = if i < 2 { 40 * MS } else { 11 * MS };
+            let app_addr = addr(&format!("127.0.0.1:{}", 40000 + i));
+            let (app_turns, relay_turns) = turn(i * 100 * MS, i * 100 * MS, i * 100 * MS + through, i * 100 * MS + through);
+            finder.connection(closed(app_turns, true, app_addr), &app, "app", Some(&relay), false, local);
+            finder.connection(closed(relay_turns, false, local), &relay, "relay", Some(&app), false, app_addr);
+            finder.connection(closed(asked(10 * MS), true, addr("10.244.0.10:41000")), &relay, "relay", Some(&backend), true, out);
         }
         let bill = finder.bills(&Host::at("/nonexistent"), 1.0).remove(0).1;
-        assert_eq!(bill.added_latency, Some(AddedLatency { p50_ns: 1_000_000, p99_ns: Some(30_000_000) }));
+        assert_eq!(bill.added_latency, Some(AddedLatency { p50_ns: MS, p99_ns: Some(30 * MS) }));
         assert_eq!(bill.relayed.exchanges, 100);
     }
 

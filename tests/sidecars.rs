@@ -225,9 +225,25 @@ while True:
     assert_eq!(app_closes.len(), 120);
     for close in app_closes {
         assert_eq!(close["net"]["exchanges"], 1);
+        assert_eq!(close["net"]["replies"], 0, "the app only asks");
         let ms = close["net"]["exchange_ns"].as_u64().unwrap() as f64 / 1e6;
         assert!((25.0..60.0).contains(&ms), "20 ms at the backend and 5 in the relay: {ms:.2} ms");
     }
+    // Each answering end tells how long it took to reply: the backend its 20 ms,
+    // the relay the backend's 20 ms and its own 5.
+    let replies = |pod: &str, port: u64| -> Vec<f64> {
+        of_type(&records, "close")
+            .filter(|r| r["pod"]["uid"] == pod && r["net"]["sport"] == port)
+            .map(|r| {
+                assert_eq!((r["net"]["replies"].as_u64(), r["net"]["exchanges"].as_u64()), (Some(1), Some(0)), "{r}");
+                r["net"]["reply_ns"].as_u64().unwrap() as f64 / 1e6
+            })
+            .collect()
+    };
+    let (backend_replies, relay_replies) = (replies(api.uid.as_str(), 8080), replies(web.uid.as_str(), 15001));
+    assert_eq!((backend_replies.len(), relay_replies.len()), (120, 120));
+    assert!(backend_replies.iter().all(|ms| (20.0..40.0).contains(ms)), "{backend_replies:?}");
+    assert!(relay_replies.iter().all(|ms| (25.0..60.0).contains(ms)), "{relay_replies:?}");
 }
 
 /// As a mesh's init container sets it up: the app connects to its backend's

@@ -94,6 +94,9 @@ struct open_event {
 };
 
 /* connect, accept, close, listen */
+/* Which end of a connection a socket is. */
+enum sock_role { ROLE_NONE = 0, ROLE_CONNECT = 1, ROLE_ACCEPT = 2 };
+
 struct conn_event {
 	struct event_header hdr;
 	__u8 saddr[16]; /* IPv4 in the first 4 bytes */
@@ -109,11 +112,19 @@ struct conn_event {
 	__u64 duration_ns;
 	__u64 cookie; /* kernel socket cookie: ties connect/accept to close */
 	__u8 local;   /* stays inside its network namespace (loopback, own address) */
-	__u8 _pad2[7];
-	/* close only: request/response exchanges this end made (a send, then
-	 * the first receive after it) and their latencies summed */
+	__u8 role;    /* enum sock_role */
+	__u8 _pad2[6];
+	/* close only: request/response turns (the socket state's comment):
+	 * exchanges this end asked (its last send before a receive, to that
+	 * receive), replies it gave (its last receive before a send, to that
+	 * send), their latencies summed, and the wrapping sums of the times
+	 * each exchange was asked and each reply's request was heard */
 	__u64 exchanges;
 	__u64 exchange_ns;
+	__u64 asked_at_sum;
+	__u64 replies;
+	__u64 reply_ns;
+	__u64 heard_at_sum;
 };
 
 /* What a payload record carries: the first bytes of one read or write. */

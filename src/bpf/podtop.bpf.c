@@ -123,6 +123,7 @@ struct payload_event _payload_event = {};
 enum event_kind _event_kind = EVENT_EXEC;
 enum event_class _event_class = CLASS_EXEC;
 enum payload_protocol _payload_protocol = PAYLOAD_HTTP;
+enum sock_role _sock_role = ROLE_NONE;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -201,8 +202,10 @@ struct {
 	__type(value, __u8);
 } named_files SEC(".maps");
 
+/* Which way a connection's last bytes went. */
+enum turn { TURN_NONE = 0, TURN_SENT = 1, TURN_RECEIVED = 2 };
+
 /* What podtop knows of one TCP socket; freed by the kernel with the socket. */
-enum sock_role { ROLE_NONE = 0, ROLE_CONNECT = 1, ROLE_ACCEPT = 2 };
 struct sock_state {
 	struct process_identity who;
 	__u64 start_ns;
@@ -226,12 +229,23 @@ struct sock_state {
 	/* sequence fallback: write_seq and copied_seq when established */
 	__u32 start_write_seq;
 	__u32 start_copied_seq;
-	/* Request/response exchanges as this end sees them: a send, then the
-	 * first receive after it; their count and summed latency. */
+	/* Request/response turns as this end sees them, for any TCP protocol.
+	 * An exchange: the last send before a receive, to that receive (this
+	 * end asked). A reply: the last receive before a send, to that send
+	 * (this end answered). Their counts and summed latencies, and the
+	 * summed times the exchanges were asked at and the replies' requests
+	 * were heard at: those sums wrap and mean something only less the other
+	 * end's, which user space pairs for connections inside the node (how
+	 * long each end took to wake to the other's bytes). */
 	__u64 last_send_ns;
+	__u64 last_recv_ns;
 	__u64 exchanges;
 	__u64 exchange_ns;
-	__u8 awaiting_reply;
+	__u64 asked_at_sum;
+	__u64 replies;
+	__u64 reply_ns;
+	__u64 heard_at_sum;
+	__u8 turn; /* enum turn: which way the last bytes went */
 	/* What the connection carries, from its first bytes (enum l7_kind). */
 	__u8 l7;
 };
@@ -916,9 +930,59 @@ static __always_inline void emit_conn(const struct sock *sk, struct sock_state *
 	e->cookie = bpf_get_socket_cookie((void *)sk);
 	e->local = st->local;
 	__builtin_memset(e->_pad2, 0, sizeof(e->_pad2));
-	e->exchanges = kind == EVENT_CLOSE ? st->exchanges : 0;
-	e->exchange_ns = kind == EVENT_CLOSE ? st->exchange_ns : 0;
+	e->role = st->role;
+	if (kind == EVENT_CLOSE) {
+		e->exchanges = st->exchanges;
+		e->exchange_ns = st->exchange_ns;
+		e->asked_at_sum = st->asked_at_sum;
+		e->replies = st->replies;
+		e->reply_ns = st->reply_ns;
+		e->heard_at_sum = st->heard_at_sum;
+	} else {
+		e->exchanges = 0;
+		e->exchange_ns = 0;
+		e->asked_at_sum = 0;
+		e->replies = 0;
+		e->reply_ns = 0;
+		e->heard_at_sum = 0;
+	}
 	submit(e);
+}
+
+static __always_inline void reset_turns(struct sock_state *st)
+{
+	st->exchanges = 0;
+	st->exchange_ns = 0;
+	st->asked_at_sum = 0;
+	st->replies = 0;
+	st->reply_ns = 0;
+	st->heard_at_sum = 0;
+	st->turn = TURN_NONE;
+}
+
+/* One send (tx) or receive on a connection: the exchange or reply it ends. */
+static __always_inline void take_turn(struct sock_state *st, bool tx)
+{
+	/* a race between threads of one socket costs a sample, never a wrong sum */
+	__u64 now = bpf_ktime_get_boot_ns();
+
+	if (tx) {
+		if (st->turn == TURN_RECEIVED) {
+			st->replies += 1;
+			st->reply_ns += now - st->last_recv_ns;
+			st->heard_at_sum += st->last_recv_ns;
+		}
+		st->last_send_ns = now;
+		st->turn = TURN_SENT;
+	} else {
+		if (st->turn == TURN_SENT) {
+			st->exchanges += 1;
+			st->exchange_ns += now - st->last_send_ns;
+			st->asked_at_sum += st->last_send_ns;
+		}
+		st->last_recv_ns = now;
+		st->turn = TURN_RECEIVED;
+	}
 }
 
 /* sequence fallback: the socket's sequence numbers when it is established. */
@@ -1048,9 +1112,7 @@ static __always_inline void on_accepted(const struct sock *sk)
 	st->start_ns = bpf_ktime_get_boot_ns();
 	st->tx_bytes = 0;
 	st->rx_bytes = 0;
-	st->exchanges = 0;
-	st->exchange_ns = 0;
-	st->awaiting_reply = 0;
+	reset_turns(st);
 	st->role = ROLE_ACCEPT;
 	st->wanted = 1;
 	st->established = 1;
@@ -1088,9 +1150,7 @@ int BPF_PROG(on_sock_state, const struct sock *sk, const int oldstate, const int
 		st->start_ns = bpf_ktime_get_boot_ns();
 		st->tx_bytes = 0;
 		st->rx_bytes = 0;
-		st->exchanges = 0;
-		st->exchange_ns = 0;
-		st->awaiting_reply = 0;
+		reset_turns(st);
 		st->role = ROLE_CONNECT;
 		st->wanted = 1;
 		st->established = 0;
@@ -1510,23 +1570,14 @@ static __always_inline void count_sock_bytes(struct sock *sk, int bytes, bool tx
 	}
 	if ((events_mask & CLASS_HTTP) && st->l7 != L7_OTHER)
 		capture_payload(sk, st, bytes, tx, regs, nr);
+	take_turn(st, tx);
 	if (tx) {
 		__sync_fetch_and_add(&st->tx_bytes, bytes);
 		if (st->local)
 			COUNT(st->who.cgroup_id, tcp_local_tx_bytes, bytes);
 		else
 			COUNT(st->who.cgroup_id, tcp_tx_bytes, bytes);
-		/* the request's end, as far as it goes: its last send */
-		st->last_send_ns = bpf_ktime_get_boot_ns();
-		st->awaiting_reply = 1;
 	} else {
-		if (st->awaiting_reply) {
-			/* the response's first bytes: one exchange (a race between
-			 * threads of one socket costs a sample, never a wrong sum) */
-			st->awaiting_reply = 0;
-			st->exchanges += 1;
-			st->exchange_ns += bpf_ktime_get_boot_ns() - st->last_send_ns;
-		}
 		__sync_fetch_and_add(&st->rx_bytes, bytes);
 		if (st->local)
 			COUNT(st->who.cgroup_id, tcp_local_rx_bytes, bytes);

@@ -113,6 +113,13 @@ pub fn ip_of(bytes: &[u8; 16], family: u16) -> IpAddr {
     }
 }
 
+impl ConnEvent {
+    /// Whether this end connected (`enum sock_role` of events.h); else it accepted.
+    pub fn connected(&self) -> bool {
+        u32::from(self.role) == types::sock_role::ROLE_CONNECT.0
+    }
+}
+
 /// What a payload record carries (`enum payload_protocol` of events.h).
 pub struct PayloadProtocol;
 

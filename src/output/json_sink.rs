@@ -166,7 +166,9 @@ impl<W: Write> Sink for JsonSink<W> {
                             .u64("duration_ns", e.duration_ns)
                             .u64("cookie", e.cookie)
                             .u64("exchanges", e.exchanges)
-                            .u64("exchange_ns", e.exchange_ns);
+                            .u64("exchange_ns", e.exchange_ns)
+                            .u64("replies", e.replies)
+                            .u64("reply_ns", e.reply_ns);
                     });
                 }
                 write_peer(&mut o, r.peer.map(|p| &**p));

@@ -324,7 +324,7 @@ pub struct Http {
     pub response_bytes: u64,
 }
 
-/// A TCP connection as this end sees it: its ends, bytes, duration and exchanges.
+/// A TCP connection as this end sees it: its ends, bytes, duration and request/response turns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Connection {
     #[serde(flatten)]
@@ -335,13 +335,20 @@ pub struct Connection {
     pub duration_ns: u64,
     /// The kernel's socket cookie: ties connect or accept to close.
     pub cookie: u64,
-    /// At close: request/response exchanges this end made on it (a send,
-    /// then the first receive after it), and their latencies summed (0
-    /// where the kernel gives no per-send hook: the sequence-number stand-in).
+    /// At close: request/response exchanges this end asked on it (its last
+    /// send before a receive, to that receive), and their latencies summed
+    /// (0 where the kernel gives no per-send hook: the sequence-number stand-in).
     #[serde(default)]
     pub exchanges: u64,
     #[serde(default)]
     pub exchange_ns: u64,
+    /// At close: replies this end gave on it (its last receive before a
+    /// send, to that send: how long it took to answer), and their latencies
+    /// summed; 0 as for exchanges.
+    #[serde(default)]
+    pub replies: u64,
+    #[serde(default)]
+    pub reply_ns: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -460,13 +467,16 @@ pub struct SidecarBody {
     pub relayed_rx_bytes: u64,
     /// Bytes pushed through the TCP stack because of the proxy: twice the relayed bytes.
     pub extra_stack_bytes: u64,
-    /// The time a request spends in it: the exchanges of the pod's other
-    /// containers with it, less the exchanges it makes upstream, at the
-    /// 50th and 99th percentile (null without exchanges on both sides; p99
-    /// null below 100 exchanges in the interval).
+    /// The time a request spends in it, at the 50th and 99th percentile:
+    /// the time it takes to reply on the connections it accepted, less the
+    /// time it waits on the connections it opened, plus twice the time it
+    /// takes to wake to its pod's other containers' bytes (seen where both
+    /// ends of a connection closed). Null without replies and exchanges on
+    /// both sides; p99 null below 100 exchanges in the interval.
     pub added_latency_p50_ns: Option<u64>,
     pub added_latency_p99_ns: Option<u64>,
-    /// The exchanges of the other containers with it that made the estimate.
+    /// The requests the pod's other containers made through it (inbound:
+    /// the requests they answered through it), closed in the interval.
     pub exchanges: u64,
     /// Connections from the pod's other containers that left the pod without it.
     pub bypass_connections: u64,
