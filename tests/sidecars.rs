@@ -226,6 +226,7 @@ while True:
     for close in app_closes {
         assert_eq!(close["net"]["exchanges"], 1);
         assert_eq!(close["net"]["replies"], 0, "the app only asks");
+        assert_eq!(close["net"]["role"], "client");
         let ms = close["net"]["exchange_ns"].as_u64().unwrap() as f64 / 1e6;
         assert!((25.0..60.0).contains(&ms), "20 ms at the backend and 5 in the relay: {ms:.2} ms");
     }
@@ -236,6 +237,7 @@ while True:
             .filter(|r| r["pod"]["uid"] == pod && r["net"]["sport"] == port)
             .map(|r| {
                 assert_eq!((r["net"]["replies"].as_u64(), r["net"]["exchanges"].as_u64()), (Some(1), Some(0)), "{r}");
+                assert_eq!(r["net"]["role"], "server");
                 r["net"]["reply_ns"].as_u64().unwrap() as f64 / 1e6
             })
             .collect()

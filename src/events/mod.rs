@@ -118,6 +118,15 @@ impl ConnEvent {
     pub fn connected(&self) -> bool {
         u32::from(self.role) == types::sock_role::ROLE_CONNECT.0
     }
+
+    /// "client" for the end that connected, "server" for the end that accepted.
+    pub fn role_name(&self) -> Option<&'static str> {
+        match u32::from(self.role) {
+            r if r == types::sock_role::ROLE_CONNECT.0 => Some("client"),
+            r if r == types::sock_role::ROLE_ACCEPT.0 => Some("server"),
+            _ => None,
+        }
+    }
 }
 
 /// What a payload record carries (`enum payload_protocol` of events.h).

@@ -161,6 +161,9 @@ impl<W: Write> Sink for JsonSink<W> {
                 if let Some(net) = &r.net {
                     o.object("net", |x| {
                         write_net(x, net);
+                        if let Some(role) = e.role_name() {
+                            x.str("role", role);
+                        }
                         x.u64("tx_bytes", e.tx_bytes)
                             .u64("rx_bytes", e.rx_bytes)
                             .u64("duration_ns", e.duration_ns)

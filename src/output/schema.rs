@@ -329,6 +329,9 @@ pub struct Http {
 pub struct Connection {
     #[serde(flatten)]
     pub ends: Endpoints,
+    /// "client" for the end that connected, "server" for the end that accepted.
+    #[serde(default)]
+    pub role: Option<String>,
     /// Application bytes sent and received by this end (final at close).
     pub tx_bytes: u64,
     pub rx_bytes: u64,

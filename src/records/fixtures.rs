@@ -89,7 +89,7 @@ pub fn feed_every_kind(sink: &mut impl Sink) {
     sink.event(&event(Event::Open(&failed), &shell, &host, T0 + 2_000)).unwrap();
 
     let peer = host_owner();
-    let mut conn = ConnEvent { family: 2, tx_bytes: 1000, rx_bytes: 2048, cookie: 9, ..Default::default() };
+    let mut conn = ConnEvent { family: 2, role: 1, tx_bytes: 1000, rx_bytes: 2048, cookie: 9, ..Default::default() };
     for (kind, at) in [(Kind::Connect, 3_000), (Kind::Close, 4_000)] {
         conn.hdr.kind = kind as u32;
         let mut r = event(Event::Connection(kind, &conn), &api, &pod, T0 + at);
