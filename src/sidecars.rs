@@ -60,6 +60,10 @@ pub struct Turns {
     pub heard_at_sum: u64,
 }
 
+/// How far, per turn, a reader may be timed before the send that woke it
+/// returned (it preempted the sender on its CPU) and the turns still pair.
+const PREEMPTED_SEND_NS: u64 = 20_000;
+
 impl Turns {
     /// How long each end of one connection took to wake to the other's
     /// bytes, summed over its turns: the answering end to the requests, and
@@ -72,11 +76,16 @@ impl Turns {
             return None;
         }
         // Each request is heard after it was asked, and each reply reaches
-        // the asker after it was sent; as signed sums, both are positive.
+        // the asker after it was sent: as signed sums, both are positive, but
+        // for a reader that preempts the sender on its CPU (over loopback the
+        // bytes are handed over inside the send) and is timed before the
+        // send returns. A little below zero is that, and reads as no wait;
+        // far below, the turns did not pair.
         let to_request = answerer.heard_at_sum.wrapping_sub(asker.asked_at_sum) as i64;
         let replied_at_sum = answerer.heard_at_sum.wrapping_add(answerer.reply_ns);
         let to_reply = asker.asked_at_sum.wrapping_add(asker.exchange_ns).wrapping_sub(replied_at_sum) as i64;
-        (to_request >= 0 && to_reply >= 0).then_some((to_request as u64, to_reply as u64))
+        let floor = -(PREEMPTED_SEND_NS.saturating_mul(n) as i64);
+        (to_request >= floor && to_reply >= floor).then_some((to_request.max(0) as u64, to_reply.max(0) as u64))
     }
 }
 
@@ -123,6 +132,8 @@ struct HopEnd {
     turns: Turns,
     sidecars: bool,
     connected: bool,
+    /// Bills drawn while it waited for its other end.
+    waited: u8,
 }
 
 /// Connections between a sidecar and its siblings waiting for their other end's close, per pod.
@@ -141,6 +152,9 @@ struct Legs {
     asked: Vec<(u64, u64)>,
     /// How long it took to wake to the other container's bytes, on the connections between them.
     woke: Vec<(u64, u64)>,
+    /// The last interval's wake-ups that had any: an interval whose hops
+    /// did not close at both ends yet takes its wake-ups from there.
+    woke_before: Vec<(u64, u64)>,
 }
 
 fn sample(samples: &mut Vec<(u64, u64)>, count: u64, total_ns: u64) {
@@ -160,8 +174,19 @@ impl Legs {
         for samples in [&mut self.answered, &mut self.asked, &mut self.woke] {
             samples.sort_unstable();
         }
-        let woke = quantile(&self.woke, q).unwrap_or(0);
+        let woke = if self.woke.is_empty() { &self.woke_before } else { &self.woke };
+        // None seen yet (the first hops have not closed at both ends): none counted.
+        let woke = quantile(woke, q).unwrap_or(0);
         Some(quantile(&self.answered, q)?.saturating_sub(quantile(&self.asked, q)?) + 2 * woke)
+    }
+
+    /// The interval is billed: its samples go, its wake-ups are kept if it had any.
+    fn next_interval(&mut self) {
+        self.answered.clear();
+        self.asked.clear();
+        if !self.woke.is_empty() {
+            self.woke_before = std::mem::take(&mut self.woke);
+        }
     }
 
     fn requests(&self) -> u64 {
@@ -278,6 +303,10 @@ impl SidecarBill {
     }
 }
 
+/// Bills a hop's end waits for its other end before it is forgotten (the
+/// other end closed unseen, or long after).
+const HOP_WAIT_BILLS: u8 = 2;
+
 impl PodFlows {
     /// One end of a hop between the sidecar and a sibling closed: with the
     /// other end's, it tells how long the sidecar took to wake to the sibling.
@@ -286,7 +315,7 @@ impl PodFlows {
             Some(other) if other.sidecars != end.sidecars => other,
             _ => {
                 if self.hops.len() >= MAX_HOPS {
-                    self.hops.clear(); // ends whose other end never closed: a rare, bounded loss
+                    return; // more hops closing at once than are followed: this one's wake-ups go unseen
                 }
                 self.hops.insert(connector, end);
                 return;
@@ -370,20 +399,22 @@ impl SidecarFinder {
         let Some(sidecar) = flows.sidecar.clone() else { return };
         let Flow::Close(closed) = flow else { return };
         let turns = closed.turns;
-        // A hop between the sidecar and a sibling is known by its connecting end's address.
+        // A hop between the sidecar and a sibling is known by its connecting
+        // end's address, as IPv4 where a dual-stack socket shows it mapped.
         let connector = if closed.connected { closed.local } else { remote };
+        let connector = SocketAddr::new(connector.ip().to_canonical(), connector.port());
         if container.id == sidecar {
             // Outbound it answers its siblings and asks out of the pod; inbound, the reverse.
             match (closed.connected, sibling.is_some()) {
                 (false, true) => {
                     sample(&mut flows.outbound.answered, turns.replies, turns.reply_ns);
-                    flows.hop_closed(connector, HopEnd { turns, sidecars: true, connected: closed.connected });
+                    flows.hop_closed(connector, HopEnd { turns, sidecars: true, connected: closed.connected, waited: 0 });
                 }
                 (true, false) if leaves_pod => sample(&mut flows.outbound.asked, turns.exchanges, turns.exchange_ns),
                 (false, false) if leaves_pod => sample(&mut flows.inbound.answered, turns.replies, turns.reply_ns),
                 (true, true) => {
                     sample(&mut flows.inbound.asked, turns.exchanges, turns.exchange_ns);
-                    flows.hop_closed(connector, HopEnd { turns, sidecars: true, connected: closed.connected });
+                    flows.hop_closed(connector, HopEnd { turns, sidecars: true, connected: closed.connected, waited: 0 });
                 }
                 _ => {}
             }
@@ -395,7 +426,7 @@ impl SidecarFinder {
             flows.since_bill.tx_bytes += closed.tx_bytes;
             flows.since_bill.rx_bytes += closed.rx_bytes;
             flows.since_bill.exchanges += if closed.connected { turns.exchanges } else { turns.replies };
-            flows.hop_closed(connector, HopEnd { turns, sidecars: false, connected: closed.connected });
+            flows.hop_closed(connector, HopEnd { turns, sidecars: false, connected: closed.connected, waited: 0 });
         } else if leaves_pod {
             // At close, when it is known that no proxy took it (a redirect
             // shows at the proxy's accept, after the app's connect).
@@ -442,11 +473,16 @@ impl SidecarFinder {
                 .and_then(|t| t.trim().parse().ok());
             let rss_bytes = (!pids.is_empty())
                 .then(|| pids.iter().filter_map(|pid| host.process(*pid).resident_pages()).sum::<u64>() * page_size);
-            let (mut outbound, mut inbound) = (std::mem::take(&mut flows.outbound), std::mem::take(&mut flows.inbound));
-            let mut added = |q: f64| added_both_ways(&mut outbound, &mut inbound, q);
+            let mut added = |q: f64| added_both_ways(&mut flows.outbound, &mut flows.inbound, q);
             let enough = flows.since_bill.exchanges >= P99_MIN_EXCHANGES;
             let added_latency =
                 added(0.5).map(|p50_ns| AddedLatency { p50_ns, p99_ns: if enough { added(0.99) } else { None } });
+            flows.outbound.next_interval();
+            flows.inbound.next_interval();
+            flows.hops.retain(|_, end| {
+                end.waited += 1;
+                end.waited <= HOP_WAIT_BILLS
+            });
             bills.push((
                 owner,
                 SidecarBill {
@@ -536,6 +572,9 @@ mod tests {
         // Pairs that do not match (a pipelined request): a negative wake, refused.
         let (_, early) = turn(0, t0 - MS, t0 - MS / 2, 0);
         assert_eq!(Turns::wakes(&app, &early), None);
+        // A reader that preempted the sender on its CPU, timed 2 µs before the send returned: no wait.
+        let (app, proxy) = turn(t0, t0 - 2_000, t0 + MS, t0 + MS + 3_000);
+        assert_eq!(Turns::wakes(&app, &proxy), Some((0, 3_000)));
     }
 
     #[test]
@@ -575,6 +614,21 @@ mod tests {
         let again = finder.bills(&Host::at("/nonexistent"), 1.0);
         assert_eq!(again[0].1.relayed, Relayed::default(), "counts are per interval");
         assert_eq!(again[0].1.added_latency, None, "no exchange, no estimate");
+        // The next request's hop has closed at the proxy's end, which shows
+        // the app's address as a dual-stack socket maps it, and not yet at
+        // the app's: the wake-up is the last one seen...
+        let (app_turns, relay_turns) = turn(MS, MS + MS / 5, MS + 25 * MS, MS + 26 * MS);
+        finder.connection(closed(relay_turns, false, local), &relay, "relay", Some(&app), false, addr("[::ffff:127.0.0.1]:40001"));
+        finder.connection(closed(asked(20 * MS), true, addr("10.244.0.10:41001")), &relay, "relay", Some(&backend), true, out);
+        let bill = finder.bills(&Host::at("/nonexistent"), 1.0).remove(0).1;
+        assert_eq!(bill.added_latency.map(|l| l.p50_ns), Some(25 * MS - MS / 5 - 20 * MS + 2 * (MS / 10)));
+        // ...and the ends pair once the app's closes, in the next interval.
+        finder.connection(closed(app_turns, true, addr("127.0.0.1:40001")), &app, "python3", Some(&relay), false, local);
+        let bill = finder.bills(&Host::at("/nonexistent"), 1.0).remove(0).1;
+        assert_eq!(bill.added_latency, None, "no reply of the proxy's closed in this interval");
+        let pod = finder.pods.get("web").unwrap();
+        assert_eq!(pod.outbound.woke_before, vec![(MS / 5, 1)], "the mapped address paired with the plain one");
+        assert!(pod.hops.is_empty());
     }
 
     #[test]

@@ -960,10 +960,11 @@ static __always_inline void reset_turns(struct sock_state *st)
 	st->turn = TURN_NONE;
 }
 
-/* One send (tx) or receive on a connection: the exchange or reply it ends. */
+/* One send (tx) or receive on a connection: the exchange or reply it ends.
+ * Two threads sending and receiving on one socket at once can lose an
+ * update to a count or a sum: user space takes the turns as estimates. */
 static __always_inline void take_turn(struct sock_state *st, bool tx)
 {
-	/* a race between threads of one socket costs a sample, never a wrong sum */
 	__u64 now = bpf_ktime_get_boot_ns();
 
 	if (tx) {
@@ -1568,9 +1569,10 @@ static __always_inline void count_sock_bytes(struct sock *sk, int bytes, bool tx
 		fill_identity(&st->who);
 		st->owner_from_listener = 0;
 	}
+	/* timed before the payload is copied: that is podtop's time, not the turn's */
+	take_turn(st, tx);
 	if ((events_mask & CLASS_HTTP) && st->l7 != L7_OTHER)
 		capture_payload(sk, st, bytes, tx, regs, nr);
-	take_turn(st, tx);
 	if (tx) {
 		__sync_fetch_and_add(&st->tx_bytes, bytes);
 		if (st->local)

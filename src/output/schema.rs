@@ -347,7 +347,9 @@ pub struct Connection {
     pub exchange_ns: u64,
     /// At close: replies this end gave on it (its last receive before a
     /// send, to that send: how long it took to answer), and their latencies
-    /// summed; 0 as for exchanges.
+    /// summed; 0 as for exchanges. On a keep-alive connection, a client's
+    /// replies are its pauses before each next request, and a server's
+    /// exchanges its waits for the next request.
     #[serde(default)]
     pub replies: u64,
     #[serde(default)]
