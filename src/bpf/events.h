@@ -94,6 +94,22 @@ struct open_event {
 };
 
 /* connect, accept, close, listen */
+/* Request/response turns at one end of a TCP connection, for any protocol:
+ * exchanges this end asked (its last send before a receive, to that
+ * receive), replies it gave (its last receive before a send, to that send),
+ * their latencies summed, and the sums of the times each exchange was asked
+ * and each reply's request was heard. Those sums wrap and mean something
+ * only less the other end's, which user space pairs for connections inside
+ * the node (how long each end took to wake to the other's bytes). */
+struct turns {
+	__u64 exchanges;
+	__u64 exchange_ns;
+	__u64 asked_at_sum;
+	__u64 replies;
+	__u64 reply_ns;
+	__u64 heard_at_sum;
+};
+
 /* Which end of a connection a socket is. */
 enum sock_role { ROLE_NONE = 0, ROLE_CONNECT = 1, ROLE_ACCEPT = 2 };
 
@@ -114,17 +130,7 @@ struct conn_event {
 	__u8 local;   /* stays inside its network namespace (loopback, own address) */
 	__u8 role;    /* enum sock_role */
 	__u8 _pad2[6];
-	/* close only: request/response turns (the socket state's comment):
-	 * exchanges this end asked (its last send before a receive, to that
-	 * receive), replies it gave (its last receive before a send, to that
-	 * send), their latencies summed, and the wrapping sums of the times
-	 * each exchange was asked and each reply's request was heard */
-	__u64 exchanges;
-	__u64 exchange_ns;
-	__u64 asked_at_sum;
-	__u64 replies;
-	__u64 reply_ns;
-	__u64 heard_at_sum;
+	struct turns turns; /* close only */
 };
 
 /* What a payload record carries: the first bytes of one read or write. */

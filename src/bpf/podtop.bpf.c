@@ -229,22 +229,11 @@ struct sock_state {
 	/* sequence fallback: write_seq and copied_seq when established */
 	__u32 start_write_seq;
 	__u32 start_copied_seq;
-	/* Request/response turns as this end sees them, for any TCP protocol.
-	 * An exchange: the last send before a receive, to that receive (this
-	 * end asked). A reply: the last receive before a send, to that send
-	 * (this end answered). Their counts and summed latencies, and the
-	 * summed times the exchanges were asked at and the replies' requests
-	 * were heard at: those sums wrap and mean something only less the other
-	 * end's, which user space pairs for connections inside the node (how
-	 * long each end took to wake to the other's bytes). */
+	/* Request/response turns as this end sees them (struct turns), timed
+	 * from its last send and its last receive. */
 	__u64 last_send_ns;
 	__u64 last_recv_ns;
-	__u64 exchanges;
-	__u64 exchange_ns;
-	__u64 asked_at_sum;
-	__u64 replies;
-	__u64 reply_ns;
-	__u64 heard_at_sum;
+	struct turns turns;
 	__u8 turn; /* enum turn: which way the last bytes went */
 	/* What the connection carries, from its first bytes (enum l7_kind). */
 	__u8 l7;
@@ -931,32 +920,16 @@ static __always_inline void emit_conn(const struct sock *sk, struct sock_state *
 	e->local = st->local;
 	__builtin_memset(e->_pad2, 0, sizeof(e->_pad2));
 	e->role = st->role;
-	if (kind == EVENT_CLOSE) {
-		e->exchanges = st->exchanges;
-		e->exchange_ns = st->exchange_ns;
-		e->asked_at_sum = st->asked_at_sum;
-		e->replies = st->replies;
-		e->reply_ns = st->reply_ns;
-		e->heard_at_sum = st->heard_at_sum;
-	} else {
-		e->exchanges = 0;
-		e->exchange_ns = 0;
-		e->asked_at_sum = 0;
-		e->replies = 0;
-		e->reply_ns = 0;
-		e->heard_at_sum = 0;
-	}
+	if (kind == EVENT_CLOSE)
+		e->turns = st->turns;
+	else
+		__builtin_memset(&e->turns, 0, sizeof(e->turns));
 	submit(e);
 }
 
 static __always_inline void reset_turns(struct sock_state *st)
 {
-	st->exchanges = 0;
-	st->exchange_ns = 0;
-	st->asked_at_sum = 0;
-	st->replies = 0;
-	st->reply_ns = 0;
-	st->heard_at_sum = 0;
+	__builtin_memset(&st->turns, 0, sizeof(st->turns));
 	st->turn = TURN_NONE;
 }
 
@@ -969,17 +942,17 @@ static __always_inline void take_turn(struct sock_state *st, bool tx)
 
 	if (tx) {
 		if (st->turn == TURN_RECEIVED) {
-			st->replies += 1;
-			st->reply_ns += now - st->last_recv_ns;
-			st->heard_at_sum += st->last_recv_ns;
+			st->turns.replies += 1;
+			st->turns.reply_ns += now - st->last_recv_ns;
+			st->turns.heard_at_sum += st->last_recv_ns;
 		}
 		st->last_send_ns = now;
 		st->turn = TURN_SENT;
 	} else {
 		if (st->turn == TURN_SENT) {
-			st->exchanges += 1;
-			st->exchange_ns += now - st->last_send_ns;
-			st->asked_at_sum += st->last_send_ns;
+			st->turns.exchanges += 1;
+			st->turns.exchange_ns += now - st->last_send_ns;
+			st->turns.asked_at_sum += st->last_send_ns;
 		}
 		st->last_recv_ns = now;
 		st->turn = TURN_RECEIVED;

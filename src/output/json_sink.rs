@@ -168,10 +168,10 @@ impl<W: Write> Sink for JsonSink<W> {
                             .u64("rx_bytes", e.rx_bytes)
                             .u64("duration_ns", e.duration_ns)
                             .u64("cookie", e.cookie)
-                            .u64("exchanges", e.exchanges)
-                            .u64("exchange_ns", e.exchange_ns)
-                            .u64("replies", e.replies)
-                            .u64("reply_ns", e.reply_ns);
+                            .u64("exchanges", e.turns.exchanges)
+                            .u64("exchange_ns", e.turns.exchange_ns)
+                            .u64("replies", e.turns.replies)
+                            .u64("reply_ns", e.turns.reply_ns);
                     });
                 }
                 write_peer(&mut o, r.peer.map(|p| &**p));
