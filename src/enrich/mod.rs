@@ -13,7 +13,10 @@ pub mod metadata;
 pub mod names;
 pub mod netns;
 pub mod peers;
+pub mod printable;
 pub mod redact;
+
+pub use printable::printable;
 
 use std::sync::OnceLock;
 use std::collections::VecDeque;

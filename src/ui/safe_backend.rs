@@ -11,14 +11,9 @@ use ratatui::backend::{Backend, ClearType, WindowSize};
 use ratatui::buffer::Cell;
 use ratatui::layout::{Position, Size};
 
-/// Characters that control a terminal or the direction of text rather than
-/// show something: C0 and C1 controls, DEL, bidirectional marks, embeddings,
-/// overrides and isolates, and the line and paragraph separators.
-pub fn is_disguising(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
+/// One set of disguising characters for every sink: the TUI drops them from
+/// cells, the label and name paths replace them (crate::enrich::printable).
+pub use crate::enrich::printable::is_disguising;
 
 pub struct SafeBackend<B: Backend> {
     inner: B,
