@@ -102,6 +102,22 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 2000, global = true)]
     pub metrics_max_cgroups: usize,
 
+    /// With --metrics: serve over TLS with this PEM certificate chain (read again when it changes)
+    #[arg(long, value_name = "FILE", requires = "metrics_tls_key", global = true)]
+    pub metrics_tls_cert: Option<PathBuf>,
+
+    /// With --metrics-tls-cert: its PEM private key
+    #[arg(long, value_name = "FILE", requires = "metrics_tls_cert", global = true)]
+    pub metrics_tls_key: Option<PathBuf>,
+
+    /// With --metrics-tls-cert: clients must present a certificate signed by this PEM CA (mutual TLS)
+    #[arg(long, value_name = "FILE", requires = "metrics_tls_cert", global = true)]
+    pub metrics_client_ca: Option<PathBuf>,
+
+    /// With --metrics: connections open at most; past it the quietest is closed for a new one
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536), global = true)]
+    pub metrics_max_connections: u32,
+
     /// With --dump-screen: keys pressed before the screen is printed (e.g. "c" for the sidecar scope)
     #[arg(long, value_name = "KEYS", default_value = "", global = true, hide = true)]
     pub keys: String,

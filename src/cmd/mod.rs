@@ -17,7 +17,7 @@ use anyhow::Result;
 use crate::cli::{Cli, Command};
 use crate::collect::CollectOptions;
 use crate::enrich::filter::Filter;
-use crate::output::metrics::{MetricsOptions, MetricsOutput};
+use crate::output::metrics::{Bounds, MetricsOptions, MetricsOutput, TlsFiles};
 use crate::shutdown::Shutdown;
 
 pub fn run(mut cli: Cli) -> Result<()> {
@@ -51,6 +51,12 @@ pub fn metrics_output(cli: &Cli, shutdown: &Shutdown) -> Result<Option<MetricsOu
         max_cgroups: cli.metrics_max_cgroups,
         // Ten intervals missed, and never less than 30 s: a slow node is not a dead podtop.
         stale_after: (cli.interval * 10).max(std::time::Duration::from_secs(30)),
+        tls: cli.metrics_tls_cert.clone().zip(cli.metrics_tls_key.clone()).map(|(cert, key)| TlsFiles {
+            cert,
+            key,
+            client_ca: cli.metrics_client_ca.clone(),
+        }),
+        bounds: Bounds { max_connections: cli.metrics_max_connections as usize, ..Bounds::default() },
     };
     cli.metrics.map(|addr| MetricsOutput::start(addr, &options, shutdown.clone())).transpose()
 }

@@ -11,19 +11,27 @@
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use prometheus::core::{Collector, MetricVec, MetricVecBuilder};
 use prometheus::{Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
+use crate::enrich::printable::printable_owned;
 use crate::enrich::Attribution;
 use crate::events::CgroupCounters;
 use crate::l7::exchanges::Role;
 use crate::records::{CountersRecord, DnsRecord, EventRecord, FileIoRecord, HttpRecord, SidecarsRecord, Sink, Stats, UdpRecord};
 use crate::shutdown::Shutdown;
+
+mod server;
+mod tls;
+
+pub use server::Bounds;
+use server::ServerCounters;
+pub use tls::TlsFiles;
 
 /// The labels that name a cgroup's owner.
 const OWNER: [&str; 7] = ["node", "namespace", "pod", "pod_uid", "container", "container_id", "runtime"];
@@ -114,6 +122,12 @@ pub struct Metrics {
     own_rss_bytes: IntGaugeVec,
     owners_exported: IntGaugeVec,
     owners_dropped: IntCounterVec,
+    server_connections: IntGaugeVec,
+    server_dropped: IntCounterVec,
+    /// The HTTP server's own counts, exported as each scrape asks.
+    server: ServerCounters,
+    /// The node's name for podtop's own series, once collection has started.
+    node: OnceLock<String>,
     /// When the collection loop last ended an interval (its stats record):
     /// what /healthz answers from.
     heartbeat: Mutex<Instant>,
@@ -218,6 +232,21 @@ impl Metrics {
                 "Cgroups not exported because the series cap was reached",
                 &["node"],
             )?,
+            server_connections: register(
+                &registry,
+                IntGaugeVec::new,
+                "podtop_metrics_connections",
+                "Connections open to this metrics server",
+                &["node"],
+            )?,
+            server_dropped: own_counter(
+                "podtop_metrics_connections_dropped_total",
+                "Connections the metrics server closed or refused, by reason: evicted (the quietest, for a new one at the cap or at the file limit), \
+                 timeout (a head not sent in time, a response not read), bad_request (a head too large, a body, a method), tls (a failed handshake), accept_error",
+                &["node", "reason"],
+            )?,
+            server: ServerCounters::default(),
+            node: OnceLock::new(),
             registry,
             heartbeat: Mutex::new(Instant::now()),
         };
@@ -268,15 +297,28 @@ impl Metrics {
         ]
     }
 
+    /// The metrics server's own counts, as they stand now.
+    fn export_server_counts(&self) {
+        let Some(node) = self.node.get() else { return };
+        self.server_connections.with_label_values(&[node]).set(self.server.open.load(Ordering::Relaxed) as i64);
+        for (reason, total) in self.server.dropped() {
+            let counter = self.server_dropped.with_label_values(&[node, reason]);
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
+    }
+
     /// The text format Prometheus scrapes.
     pub fn encode(&self) -> Vec<u8> {
+        self.export_server_counts();
         let mut text = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut text).expect("encoding into memory never fails");
         text
     }
 }
 
-/// The owner's label values, in `OWNER`'s order.
+/// The owner's label values, in `OWNER`'s order. Names come from runtimes'
+/// state, which a pod's creator writes: no value carries a character that
+/// steers a terminal or the direction of text (a dashboard's or a shell's).
 fn owner_labels(node: &str, a: &Attribution) -> [String; 7] {
     let pod = a.pod.as_ref();
     let container = a.container.as_ref();
@@ -289,6 +331,7 @@ fn owner_labels(node: &str, a: &Attribution) -> [String; 7] {
         container.map(|c| c.id.clone()).unwrap_or_default(),
         container.and_then(|c| c.runtime).map(|r| r.name().to_string()).unwrap_or_default(),
     ]
+    .map(printable_owned)
 }
 
 struct Exported {
@@ -506,54 +549,24 @@ pub struct MetricsOptions {
     pub max_cgroups: usize,
     /// /healthz fails when no interval has ended for this long.
     pub stale_after: Duration,
+    /// Served over TLS where set.
+    pub tls: Option<TlsFiles>,
+    pub bounds: Bounds,
 }
 
 impl MetricsOutput {
     /// Binds `addr` and serves from there on (see `serve`).
     pub fn start(addr: SocketAddr, options: &MetricsOptions, shutdown: Shutdown) -> Result<MetricsOutput> {
         let metrics = Arc::new(Metrics::new()?);
-        serve(addr, metrics.clone(), options.stale_after, shutdown)?;
+        server::serve(addr, options.tls.clone(), metrics.clone(), options.stale_after, options.bounds, shutdown)?;
         Ok(MetricsOutput { metrics, forget_after: options.forget_after, max_cgroups: options.max_cgroups })
     }
 
     /// The sink that updates them, for the node `node`.
     pub fn sink(&self, node: String) -> MetricsSink {
+        // One node a run: the first name stays.
+        let _ = self.metrics.node.set(node.clone());
         MetricsSink::new(self.metrics.clone(), node, self.max_cgroups, self.forget_after)
-    }
-}
-
-/// Serves /metrics and /healthz on `addr` until podtop stops; a request for
-/// anything else gets 404. Bound before collection starts, so that a taken
-/// port is a clear error at once.
-pub fn serve(addr: SocketAddr, metrics: Arc<Metrics>, stale_after: Duration, shutdown: Shutdown) -> Result<JoinHandle<()>> {
-    let server = tiny_http::Server::http(addr).map_err(|e| anyhow::anyhow!("{e}")).with_context(|| format!("--metrics {addr}"))?;
-    let handle = std::thread::Builder::new().name("podtop-metrics".into()).spawn(move || {
-        while !shutdown.requested() {
-            // A short wait: podtop ends within a second of being asked.
-            let Ok(Some(request)) = server.recv_timeout(Duration::from_millis(100)) else { continue };
-            let (status, content_type, body) = answer(request.url(), &metrics, stale_after);
-            let content_type = tiny_http::Header::from_bytes("Content-Type", content_type).expect("a valid header");
-            // A scraper that went away is its own business.
-            let _ = request.respond(tiny_http::Response::from_data(body).with_status_code(status).with_header(content_type));
-        }
-    })?;
-    Ok(handle)
-}
-
-/// The answer to a request for `url`: status, content type, body.
-/// /healthz is what a liveness probe asks: 200 while the collection loop
-/// ends its intervals, 503 once it has not for `stale_after` (stuck or dead:
-/// the metrics would be frozen, so the pod is better restarted).
-fn answer(url: &str, metrics: &Metrics, stale_after: Duration) -> (u16, &'static str, Vec<u8>) {
-    const TEXT: &str = "text/plain; charset=utf-8";
-    let path = url.split_once('?').map_or(url, |(path, _)| path);
-    match path {
-        "/metrics" => (200, "text/plain; version=0.0.4; charset=utf-8", metrics.encode()),
-        "/healthz" => match metrics.since_beat() {
-            quiet if quiet < stale_after => (200, TEXT, b"ok\n".to_vec()),
-            quiet => (503, TEXT, format!("podtop: no interval has ended for {} s\n", quiet.as_secs()).into_bytes()),
-        },
-        _ => (404, TEXT, b"podtop: /metrics or /healthz\n".to_vec()),
     }
 }
 
@@ -613,7 +626,7 @@ mod tests {
         sink.counters(&CountersRecord { unix_ns: 0, owner: &second, delta: one_of_each }).unwrap();
         let exported: HashSet<String> = metrics.registry.gather().iter().map(|family| family.name().to_string()).collect();
 
-        let dashboard: serde_json::Value = serde_json::from_str(include_str!("../../deploy/grafana-dashboard.json")).expect("valid JSON");
+        let dashboard: serde_json::Value = serde_json::from_str(include_str!("../../../deploy/grafana-dashboard.json")).expect("valid JSON");
         // Grafana lays panels on a 24-column grid of whole numbers.
         for panel in dashboard["panels"].as_array().expect("panels") {
             let grid = &panel["gridPos"];
@@ -673,19 +686,28 @@ mod tests {
     }
 
     #[test]
-    fn healthz_fails_once_intervals_stop_ending() {
+    fn label_values_carry_no_character_that_steers_a_terminal() {
         let metrics = Arc::new(Metrics::new().unwrap());
         let mut sink = MetricsSink::new(metrics.clone(), "n".into(), 10, Duration::from_secs(300));
-        let stale_after = Duration::from_millis(50);
-        assert_eq!(answer("/healthz", &metrics, stale_after).0, 200, "alive from the start");
-        std::thread::sleep(Duration::from_millis(60));
-        let (status, _, body) = answer("/healthz", &metrics, stale_after);
-        assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
-        sink.stats(0, &Stats::default()).unwrap();
-        assert_eq!(answer("/healthz?verbose", &metrics, stale_after).0, 200, "an interval ended");
-        assert_eq!(answer("/metrics?x=1", &metrics, stale_after).0, 200);
-        assert_eq!(answer("/", &metrics, stale_after).0, 404);
-        assert_eq!(answer("/metricsx", &metrics, stale_after).0, 404);
+        let fixture = pod_owner();
+        let mut pod = fixture.pod.clone().unwrap();
+        pod.name = Some("web\u{1b}]0;owned\u{7}\u{202e}gpj.exe\u{9b}31m".into());
+        pod.namespace = Some("shop\r\nfake_metric 1".into());
+        let owner = Arc::new(Attribution {
+            cgroup_id: fixture.cgroup_id,
+            cgroup_path: fixture.cgroup_path.clone(),
+            container: fixture.container.clone(),
+            pod: Some(pod),
+            rendered: Default::default(),
+        });
+        sink.counters(&CountersRecord { unix_ns: 0, owner: &owner, delta: CgroupCounters { execs: 1, ..Default::default() } }).unwrap();
+        let text = String::from_utf8(metrics.encode()).unwrap();
+        let line = text.lines().find(|l| l.starts_with("podtop_execs_total{")).expect(&text);
+        for c in ['\u{1b}', '\u{7}', '\u{202e}', '\u{9b}', '\r'] {
+            assert!(!text.contains(c), "{c:?} in {line}");
+        }
+        assert!(line.contains("pod=\"web\u{fffd}]0;owned\u{fffd}\u{fffd}gpj.exe\u{fffd}31m\""), "{line}");
+        assert!(!text.lines().any(|l| l.starts_with("fake_metric")), "no line of its own from a label: {text}");
     }
 
     #[test]
