@@ -408,23 +408,34 @@ fn prometheus_scrapes_over_tls_and_mutual_tls_and_clients_without_a_certificate_
     let series = query(prometheus_port, r#"count(podtop_metrics_connections{job="mtls"})"#);
     assert_eq!(series.as_deref(), Some("1"), "podtop's own series came over mutual TLS");
 
-    // Without a client certificate the handshake is refused, and counted.
-    let (code, body) = curl(&["--cacert", &ca], &format!("https://127.0.0.1:{mtls_port}/metrics"));
-    assert!(code != 0 && body.is_empty(), "no certificate, no metrics: curl exit {code}, {body:?}");
+    // Without a client certificate: /healthz (the kubelet's probe has none), never /metrics.
+    let mtls = |path: &str| format!("https://127.0.0.1:{mtls_port}{path}");
+    let (code, body) = curl(&["--cacert", &ca, "-w", "%{http_code}"], &mtls("/metrics"));
+    assert!(code == 0 && body.ends_with("403") && !body.contains("podtop_"), "no certificate, no metrics: curl exit {code}, {body:?}");
+    let (code, body) = curl(&["--cacert", &ca], &mtls("/healthz"));
+    assert!(code == 0 && body == "ok\n", "/healthz without a certificate: {code} {body:?}");
+    // A certificate the CA did not sign fails the handshake.
+    let stranger = OpenDir::new("metrics-tls-stranger");
+    let other = make_certificates(&stranger);
+    let other_file = |name: &str| other.join(name).display().to_string();
+    let (code, body) = curl(&client_cert_args(&ca, &other_file("client.pem"), &other_file("client.key")), &mtls("/metrics"));
+    assert!(code != 0 && body.is_empty(), "a stranger's certificate: curl exit {code}, {body:?}");
     let (code, body) = curl(&["--cacert", &ca], &format!("https://127.0.0.1:{tls_port}/metrics"));
     assert!(code == 0 && body.contains("podtop_metrics_connections{"), "TLS without a client CA serves anyone: {code}");
     // No plain HTTP on a TLS port.
     assert_eq!(get(tls_port, "/metrics"), None, "plain HTTP is not answered on the TLS port");
     // Counted (scrapes within half a second share one encoding: polled).
-    let refused_on = |port: u16, args: &[&str]| {
+    let refused_on = |port: u16, reason: &str, args: &[&str]| {
         let (_, text) = curl(args, &format!("https://127.0.0.1:{port}/metrics"));
-        let line = text.lines().find(|l| l.starts_with("podtop_metrics_connections_dropped_total{") && l.contains(r#"reason="tls""#));
+        let reason = format!(r#"reason="{reason}""#);
+        let line = text.lines().find(|l| l.starts_with("podtop_metrics_connections_dropped_total{") && l.contains(&reason));
         line.and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok()).unwrap_or(0)
     };
-    wait_until(Duration::from_secs(5), "the refused handshake counted", || {
-        refused_on(mtls_port, &client_cert_args(&ca, &client_pem, &client_key)) >= 1
+    let with_ours = client_cert_args(&ca, &client_pem, &client_key);
+    wait_until(Duration::from_secs(5), "the refused scrape and handshake counted", || {
+        refused_on(mtls_port, "tls", &with_ours) >= 1 && refused_on(mtls_port, "unauthenticated", &with_ours) >= 1
     });
-    wait_until(Duration::from_secs(5), "the plain request counted", || refused_on(tls_port, &["--cacert", &ca]) >= 1);
+    wait_until(Duration::from_secs(5), "the plain request counted", || refused_on(tls_port, "tls", &["--cacert", &ca]) >= 1);
 }
 
 fn client_cert_args<'a>(ca: &'a str, cert: &'a str, key: &'a str) -> [&'a str; 6] {

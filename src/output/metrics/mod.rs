@@ -242,7 +242,7 @@ impl Metrics {
             server_dropped: own_counter(
                 "podtop_metrics_connections_dropped_total",
                 "Connections the metrics server closed or refused, by reason: evicted (the quietest, for a new one at the cap or at the file limit), \
-                 timeout (a head not sent in time, a response not read), bad_request (a head too large, a body, a method), tls (a failed handshake), accept_error",
+                 timeout (a head not sent in time, a response not read), bad_request (a head too large, a body, a method), tls (a failed handshake), unauthenticated (a scrape without the client certificate asked for), accept_error",
                 &["node", "reason"],
             )?,
             server: ServerCounters::default(),

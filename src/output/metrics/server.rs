@@ -84,21 +84,24 @@ pub struct ServerCounters {
     pub timed_out: AtomicU64,
     /// A head too large or malformed, a body declared, a method other than GET or HEAD.
     pub bad_request: AtomicU64,
-    /// A TLS handshake that failed or did not finish (no client certificate where one is required among them).
+    /// A TLS handshake that failed or did not finish (a client certificate the CA did not sign among them).
     pub tls_failed: AtomicU64,
+    /// A scrape without a client certificate where --metrics-client-ca asks for one.
+    pub unauthenticated: AtomicU64,
     /// accept(2) failures, the file limit among them.
     pub accept_errors: AtomicU64,
 }
 
 impl ServerCounters {
     /// (reason, count) of every connection the server dropped.
-    pub fn dropped(&self) -> [(&'static str, u64); 5] {
+    pub fn dropped(&self) -> [(&'static str, u64); 6] {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         [
             ("evicted", get(&self.evicted)),
             ("timeout", get(&self.timed_out)),
             ("bad_request", get(&self.bad_request)),
             ("tls", get(&self.tls_failed)),
+            ("unauthenticated", get(&self.unauthenticated)),
             ("accept_error", get(&self.accept_errors)),
         ]
     }
@@ -248,7 +251,7 @@ async fn accept_loop(listener: TcpListener, mut tls: Option<super::tls::Acceptor
             }
         };
         let _ = stream.set_nodelay(true);
-        let acceptor = tls.as_mut().map(|t| t.current());
+        let acceptor = tls.as_mut().map(|t| (t.current(), t.requires_client_certificate()));
         let mut connections = shared.connections();
         while connections.open.len() >= shared.bounds.max_connections && connections.evict(shared.counters()) {}
         let id = connections.next_id;
@@ -260,9 +263,14 @@ async fn accept_loop(listener: TcpListener, mut tls: Option<super::tls::Acceptor
             let shared = registered.shared.clone();
             let stream = Stalled::new(stream, shared.bounds.write_stall);
             match acceptor {
-                None => serve_connection(stream, &shared, id).await,
-                Some(acceptor) => match tokio::time::timeout(shared.bounds.handshake_timeout, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => serve_connection(stream, &shared, id).await,
+                None => serve_connection(stream, &shared, id, Scrapes::Allowed).await,
+                Some((acceptor, required)) => match tokio::time::timeout(shared.bounds.handshake_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => {
+                        // The verifier checked any certificate presented; none may have been.
+                        let presented = stream.get_ref().1.peer_certificates().is_some_and(|chain| !chain.is_empty());
+                        let scrapes = if required && !presented { Scrapes::Refused } else { Scrapes::Allowed };
+                        serve_connection(stream, &shared, id, scrapes).await
+                    }
                     Ok(Err(_)) | Err(_) => {
                         shared.counters().tls_failed.fetch_add(1, Ordering::Relaxed);
                     }
@@ -275,8 +283,16 @@ async fn accept_loop(listener: TcpListener, mut tls: Option<super::tls::Acceptor
     }
 }
 
+/// Whether a connection may have /metrics: not without the client
+/// certificate that --metrics-client-ca asks for (/healthz it may).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Scrapes {
+    Allowed,
+    Refused,
+}
+
 /// One connection's requests, until it closes, breaks a bound or is evicted.
-async fn serve_connection<S>(stream: S, shared: &Arc<Shared>, id: u64)
+async fn serve_connection<S>(stream: S, shared: &Arc<Shared>, id: u64, scrapes: Scrapes)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -286,7 +302,7 @@ where
             if let Some(slot) = shared.connections().open.get_mut(&id) {
                 slot.last_request = Some(Instant::now());
             }
-            let response = respond(&request, &shared);
+            let response = respond(&request, &shared, scrapes);
             async move { Ok::<_, Infallible>(response) }
         })
     };
@@ -314,7 +330,7 @@ where
 /// The response to one request. Bodies are never read: a request that
 /// declares one is refused and its connection closed, before a byte of the
 /// body is taken.
-fn respond(request: &Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
+fn respond(request: &Request<Incoming>, shared: &Shared, scrapes: Scrapes) -> Response<Full<Bytes>> {
     let headers = request.headers();
     let declares_body = headers.contains_key(TRANSFER_ENCODING)
         || headers.get(CONTENT_LENGTH).is_some_and(|length| length.as_bytes() != b"0");
@@ -328,7 +344,12 @@ fn respond(request: &Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
         response.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         return response;
     }
-    let (status, content_type, body) = answer(request.uri().path(), shared);
+    let path = request.uri().path();
+    if path == "/metrics" && scrapes == Scrapes::Refused {
+        shared.counters().unauthenticated.fetch_add(1, Ordering::Relaxed);
+        return closing(StatusCode::FORBIDDEN, "podtop: /metrics needs a client certificate\n");
+    }
+    let (status, content_type, body) = answer(path, shared);
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -1,7 +1,10 @@
 //! Private scrapes: `--metrics-tls-cert` and `--metrics-tls-key` serve the
 //! metrics over TLS (rustls), and `--metrics-client-ca` also asks every
 //! client for a certificate signed by that CA (mutual TLS): a pod without one
-//! cannot read what runs on the node.
+//! cannot read what runs on the node. A client without any certificate still
+//! completes the handshake, for /healthz alone (the kubelet's probe presents
+//! none); /metrics refuses it (`Acceptor::requires_client_certificate`). A
+//! certificate the CA did not sign fails the handshake.
 //!
 //! Files are read at start (a bad one is an error then) and read again when
 //! they change, checked at most every `RECHECK`: a certificate rotated in its
@@ -62,6 +65,7 @@ impl TlsFiles {
                     bail!("--metrics-client-ca {}: no usable CA certificate in it", ca.display());
                 }
                 let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                    .allow_unauthenticated()
                     .build()
                     .with_context(|| format!("--metrics-client-ca {}", ca.display()))?;
                 builder.with_client_cert_verifier(verifier)
@@ -91,6 +95,11 @@ pub struct Acceptor {
 }
 
 impl Acceptor {
+    /// Whether /metrics is for clients with a certificate only.
+    pub fn requires_client_certificate(&self) -> bool {
+        self.files.client_ca.is_some()
+    }
+
     /// The acceptor for a new connection: the files read again if they
     /// changed since (a half-written rotation that does not load keeps the
     /// last good one, and is tried again at the next check).
