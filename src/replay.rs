@@ -1,11 +1,11 @@
 //! `podtop replay FILE`: the TUI from a recording (`--json` or `--record`),
 //! without root or BPF, at the recorded pace or faster.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroUsize;
 use std::str::FromStr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,11 +14,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use lru::LruCache;
 
 use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Lookup, Observation, ProcessRef, Request, What};
 use crate::l7::exchanges::Role;
 use crate::enrich::cgroup_path::{QosClass, Runtime};
-use crate::enrich::{Attribution, Container, Pod};
+use crate::enrich::{Attribution, Container, Pod, ATTRIBUTION_CAPACITY};
 use crate::events::CgroupCounters;
 use crate::output::schema::{self, Record};
 use crate::records::run::{RunInfo, Source};
@@ -26,11 +27,34 @@ use crate::records::PodtopCost;
 use crate::sidecars::{known_hint, AddedLatency, Relayed, SidecarBill};
 
 /// Turns recorded records back into observations; owners are shared by cgroup id.
-#[derive(Default)]
+///
+/// A recording can name any number of cgroups (a node with churning jobs, or
+/// a file made up to exhaust the reader): the owners kept are bounded as the
+/// live enricher bounds its attributions, the least recently seen going
+/// first. A forgotten owner seen again is read again from its record, which
+/// carries it whole, so nothing shown changes; what the bound costs is counted.
 pub struct RecordingReader {
-    owners: HashMap<u64, Arc<Attribution>>,
+    owners: LruCache<u64, Arc<Attribution>>,
+    /// Owners forgotten to stay within the bound.
+    owners_forgotten: u64,
     /// `sidecar` records read since the last `sidecars` record, which closes the interval's set.
     sidecar_bills: Vec<(Arc<Attribution>, SidecarBill)>,
+    /// `sidecar` records past the bound before their `sidecars` record, left out.
+    sidecar_bills_dropped: u64,
+}
+
+/// Sidecars in one interval, at most: one per cgroup the live view keeps.
+const MAX_SIDECAR_BILLS: usize = ATTRIBUTION_CAPACITY;
+
+impl Default for RecordingReader {
+    fn default() -> Self {
+        RecordingReader {
+            owners: LruCache::new(NonZeroUsize::new(ATTRIBUTION_CAPACITY).expect("non-zero")),
+            owners_forgotten: 0,
+            sidecar_bills: Vec::new(),
+            sidecar_bills_dropped: 0,
+        }
+    }
 }
 
 fn container_of(c: &schema::Container) -> Container {
@@ -103,10 +127,24 @@ impl RecordingReader {
             Some(a) => a.clone(),
             None => {
                 let a = Arc::new(fresh);
-                self.owners.insert(o.cgroup.id, a.clone());
+                if let Some((evicted, _)) = self.owners.push(o.cgroup.id, a.clone()) {
+                    if evicted != o.cgroup.id {
+                        self.owners_forgotten += 1;
+                    }
+                }
                 a
             }
         }
+    }
+
+    /// Owners forgotten for the bound, since the recording's start.
+    pub fn owners_forgotten(&self) -> u64 {
+        self.owners_forgotten
+    }
+
+    /// `sidecar` records left out for the bound on one interval's sidecars.
+    pub fn sidecar_bills_dropped(&self) -> u64 {
+        self.sidecar_bills_dropped
     }
 
     fn peer(p: &schema::Peer) -> Option<Arc<Attribution>> {
@@ -144,6 +182,10 @@ impl RecordingReader {
                         bypass: b.bypass.iter().filter_map(|a| a.parse().ok()).collect(),
                     },
                 };
+                if self.sidecar_bills.len() >= MAX_SIDECAR_BILLS {
+                    self.sidecar_bills_dropped += 1;
+                    return None;
+                }
                 let owner = self.owner(&r.owner);
                 self.sidecar_bills.push((owner, bill));
                 return None;
@@ -408,6 +450,68 @@ mod tests {
             }
             value
         })
+    }
+
+    /// A counters record of cgroup 0 in a pod, to copy with other ids.
+    fn counters_of_a_pod() -> Record {
+        serde_json::from_value(serde_json::json!({
+            "type": "counters", "time": "2026-11-29T00:00:00.000000000Z", "node": "n",
+            "cgroup": {"id": 0, "path": "/kubepods.slice/pod/cri-containerd-ab.scope"},
+            "container": {"id": "ab", "runtime": "containerd", "name": "api"},
+            "pod": {"uid": "u-1", "name": "web-0", "namespace": "shop", "qos": "burstable"},
+            "counters": {"execs": 1}
+        }))
+        .unwrap()
+    }
+
+    /// A recording that names 400,000 cgroups (one that took 280 MB to read)
+    /// leaves the reader with as many owners as the live view keeps, no more,
+    /// and each one forgotten is counted.
+    #[test]
+    fn owners_of_a_recording_stay_within_the_live_bound() {
+        const CGROUPS: u64 = 400_000;
+        let mut reader = RecordingReader::default();
+        let mut record = counters_of_a_pod();
+        for id in 0..CGROUPS {
+            let Record::Counters(c) = &mut record else { unreachable!() };
+            c.owner.cgroup.id = id;
+            let Some(Observation::Counters { owner, .. }) = reader.observation(&record) else { panic!("a counters observation") };
+            assert_eq!(owner.cgroup_id, id);
+            assert!(reader.owners.len() <= ATTRIBUTION_CAPACITY);
+        }
+        assert_eq!(reader.owners.len(), ATTRIBUTION_CAPACITY);
+        assert_eq!(reader.owners_forgotten(), CGROUPS - ATTRIBUTION_CAPACITY as u64);
+        // The last ones are still shared, not made again.
+        let Record::Counters(c) = &mut record else { unreachable!() };
+        c.owner.cgroup.id = CGROUPS - 1;
+        let Some(Observation::Counters { owner: again, .. }) = reader.observation(&record) else { panic!() };
+        assert!(Arc::ptr_eq(&again, reader.owners.peek(&(CGROUPS - 1)).unwrap()));
+        assert_eq!(reader.owners_forgotten(), CGROUPS - ATTRIBUTION_CAPACITY as u64);
+    }
+
+    /// `sidecar` records with no `sidecars` record to close their interval
+    /// are bounded too.
+    #[test]
+    fn one_intervals_sidecars_stay_within_the_bound() {
+        let mut reader = RecordingReader::default();
+        let Record::Counters(c) = counters_of_a_pod() else { unreachable!() };
+        let mut sidecar: Record = serde_json::from_value(serde_json::json!({
+            "type": "sidecar", "time": "2026-11-29T00:00:00.000000000Z", "node": "n",
+            "cgroup": {"id": 0, "path": null}, "container": c.owner.container, "pod": c.owner.pod,
+            "sidecar": {"hint": "envoy", "cpu_cores": null, "memory_bytes": null, "rss_bytes": null,
+                "relayed_connections": 1, "relayed_tx_bytes": 1, "relayed_rx_bytes": 1, "extra_stack_bytes": 0,
+                "added_latency_p50_ns": null, "added_latency_p99_ns": null, "exchanges": 0,
+                "bypass_connections": 0, "bypass": []}
+        }))
+        .unwrap();
+        let extra = 100;
+        for id in 0..(MAX_SIDECAR_BILLS + extra) as u64 {
+            let Record::Sidecar(s) = &mut sidecar else { unreachable!() };
+            s.owner.cgroup.id = id;
+            assert!(reader.observation(&sidecar).is_none());
+        }
+        assert_eq!(reader.sidecar_bills.len(), MAX_SIDECAR_BILLS);
+        assert_eq!(reader.sidecar_bills_dropped(), extra as u64);
     }
 
     proptest! {

@@ -33,7 +33,9 @@ use cgroups::CgroupDirectory;
 use metadata::{ContainerMetadata, MetadataSources};
 use netns::NetnsDirectory;
 
-const ATTRIBUTION_CAPACITY: usize = 8192;
+/// Cgroups whose attribution is kept at once, the least recently seen going
+/// first; `podtop replay` keeps a recording's owners within the same bound.
+pub const ATTRIBUTION_CAPACITY: usize = 8192;
 const METADATA_CAPACITY: usize = 4096;
 /// Names can appear a moment after a cgroup (a runtime writes its state as it
 /// starts the container): incomplete answers are asked again after this long.
