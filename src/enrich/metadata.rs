@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::cgroup_path::Runtime;
+use super::printable::printable_owned;
 use crate::host::{safe_fs, Host, Mounts};
 
 /// The largest metadata file podtop parses.
@@ -35,6 +36,22 @@ pub struct ContainerMetadata {
     pub pod_uid: Option<String>,
     /// The pod's sandbox ("pause") container rather than a workload container.
     pub is_sandbox: bool,
+}
+
+impl ContainerMetadata {
+    /// Names as whoever made the pod wrote them can hold anything: they reach
+    /// terminals, dashboards and label values from here, so what would steer a
+    /// terminal or turn text around is replaced once, here, for every sink.
+    fn printable(self) -> ContainerMetadata {
+        let clean = |name: Option<String>| name.map(printable_owned);
+        ContainerMetadata {
+            name: clean(self.name),
+            pod_name: clean(self.pod_name),
+            pod_namespace: clean(self.pod_namespace),
+            pod_uid: clean(self.pod_uid),
+            ..self
+        }
+    }
 }
 
 /// Where the runtimes keep their state, on the host (a fixture tree in tests).
@@ -161,8 +178,13 @@ impl MetadataSources {
             .collect()
     }
 
-    /// Everything the node knows of container `id`, `None` if nothing.
+    /// Everything the node knows of container `id`, `None` if nothing; its
+    /// names fit to print.
     pub fn lookup(&mut self, id: &str) -> Option<ContainerMetadata> {
+        self.lookup_as_written(id).map(ContainerMetadata::printable)
+    }
+
+    fn lookup_as_written(&mut self, id: &str) -> Option<ContainerMetadata> {
         if id.is_empty() || id.contains('/') || id.starts_with('.') {
             return None;
         }

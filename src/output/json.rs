@@ -231,10 +231,13 @@ pub fn write_base64(buf: &mut Vec<u8>, bytes: &[u8]) {
 /// controls and line separators that make text display other than it reads
 /// (U+202E turns "txt.exe" into what looks like another name). A JSON string
 /// read by a person, or pasted into a terminal, shows them as what they are.
+/// The set is `enrich::printable::is_disguising`'s, less the C0 controls and
+/// DEL, which `escape_valid` escapes anyway (a test holds the two together).
 /// Returns the code point and its UTF-8 length when `bytes` starts with one.
 fn disguising_char(bytes: &[u8]) -> Option<(u32, usize)> {
     match *bytes {
         [0xc2, b, ..] if (0x80..=0x9f).contains(&b) => Some((u32::from(b), 2)),
+        [0xd8, 0x9c, ..] => Some((0x061c, 2)),
         [0xe2, 0x80, b, ..] if matches!(b, 0x8e | 0x8f | 0xa8..=0xae) => Some((0x2000 | u32::from(b - 0x80), 3)),
         [0xe2, 0x81, b, ..] if (0xa6..=0xa9).contains(&b) => Some((0x2040 | u32::from(b - 0x80), 3)),
         _ => None,
@@ -254,7 +257,7 @@ fn escape_valid(buf: &mut Vec<u8>, s: &str) {
             b'\r' => (Some(b"\\r"), 1),
             b'\t' => (Some(b"\\t"), 1),
             0..=0x1f | 0x7f => (None, 1),
-            0xc2 | 0xe2 => match disguising_char(&bytes[i..]) {
+            0xc2 | 0xd8 | 0xe2 => match disguising_char(&bytes[i..]) {
                 Some((_, len)) => (None, len),
                 None => {
                     i += 1;
@@ -323,6 +326,24 @@ mod tests {
         // Neighbours of those ranges are ordinary text.
         for ok in ["\u{a0}", "\u{2010}", "\u{2030}", "\u{2070}", "\u{e9}"] {
             assert_eq!(json_of(ok.as_bytes()), format!("\"{ok}\""));
+        }
+    }
+
+    /// Every character that steers a terminal or turns text around, and no
+    /// other (beyond `"` and `\`), is written as an escape, and reads back as
+    /// itself: the JSON shows what the runtime's state or a process held, losslessly.
+    #[test]
+    fn exactly_the_disguising_characters_are_escaped_and_read_back() {
+        use crate::enrich::printable::is_disguising;
+        for c in (0..=0x10ffff).filter_map(char::from_u32).filter(|c| !matches!(c, '"' | '\\')) {
+            let text = format!("a{c}b");
+            let json = json_of(text.as_bytes());
+            let escaped = json != format!("\"{text}\"");
+            assert_eq!(escaped, is_disguising(c), "U+{:04X}: {json}", c as u32);
+            if is_disguising(c) {
+                assert!(!json.chars().any(is_disguising), "U+{:04X}: {json:?}", c as u32);
+                assert_eq!(serde_json::from_str::<String>(&json).unwrap(), text, "U+{:04X}", c as u32);
+            }
         }
     }
 

@@ -811,3 +811,26 @@ fn name_screens_at_every_size() {
     let narrow = screen_text(&app, 60, 12);
     assert!(narrow.contains("DNS names since start · 6/6 Tab"), "{narrow}");
 }
+
+/// Names that reach the model raw (a recording made elsewhere, forged or
+/// older than the enricher's cleaning) still never reach the terminal raw:
+/// node view, drill-down, events pane, whatever screen shows the names.
+#[test]
+fn no_screen_prints_a_character_that_steers_the_terminal() {
+    use crate::enrich::printable::is_disguising;
+    let hostile = owner(40, Some(("dddd-4444", "web\u{1b}[2J\u{7}\u{9b}31m\u{202e}exe.txt")), Some(("e", "app\u{85}\u{2066}\u{200f}")));
+    let mut model = NodeModel::new(1.0);
+    model.apply(happened(0, &hostile, 400, 1, "sh\u{1b}]0;x\u{7}", What::Exec { filename: "/bin/\u{9b}sh".into(), args: vec!["sh\u{202e}".into()] }));
+    model.apply(counters(&hostile, &[("execs", 1)]));
+    model.apply(Observation::Tick { unix_ns: T0, totals: KernelTotals::default() });
+    let run = RunInfo { node: "n".into(), kernel: "6.18".into(), probes_attached: 9, probes_skipped: 0, source: Source::Live { recording: false }, classes: Some(EventClasses::ALL) };
+    let mut app = App::new(model, run);
+    app.color = false;
+    for keys in ["", " ", "e", "\n"] {
+        press(&mut app, keys);
+        let screen = screen_text(&app, 120, 30);
+        let shown: String = screen.chars().filter(|c| *c != '\n').collect();
+        assert!(!shown.chars().any(is_disguising), "after {keys:?}:\n{screen}");
+        assert!(screen.contains("web[2J"), "the visible rest of the name stays, after {keys:?}:\n{screen}");
+    }
+}
