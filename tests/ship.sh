@@ -117,8 +117,8 @@ done
 sed 's/hostPID: true/hostPid: true/' deploy/podtop.yaml >"$T/typo.yaml"
 "$VENV/bin/kubernetes-validate" --strict --quiet "$T/typo.yaml" >/dev/null 2>&1 && fail "kubernetes-validate accepted a misspelt field"
 # What the image test below runs with: read from the DaemonSet itself.
-"$PYTHON" - deploy/podtop.yaml deploy/podmonitor.yaml >"$T/ds.env" <<'EOF'
-import sys, shlex, yaml
+"$PYTHON" - deploy/podtop.yaml deploy/podmonitor.yaml deploy/Containerfile >"$T/ds.env" <<'EOF'
+import json, sys, shlex, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 ds = next(d for d in docs if d["kind"] == "DaemonSet")
 monitor = yaml.safe_load(open(sys.argv[2]))
@@ -129,6 +129,13 @@ port = c["ports"][0]
 assert port["name"] == c["livenessProbe"]["httpGet"]["port"] == monitor["spec"]["podMetricsEndpoints"][0]["port"]
 assert str(port["containerPort"]) == pod["metadata"]["annotations"]["prometheus.io/port"]
 assert c["args"][-1].endswith(f':{port["containerPort"]}'), c["args"]
+# The image's default command serves on the port the DaemonSet declares and
+# the PodMonitor scrapes (by name), whoever runs the image without args.
+cmd = [json.loads(l[len("CMD"):]) for l in open(sys.argv[3]) if l.startswith("CMD ")]
+assert len(cmd) == 1, cmd
+named = {p["name"]: p["containerPort"] for p in c["ports"]}
+scraped = named[monitor["spec"]["podMetricsEndpoints"][0]["port"]]
+assert cmd[0][-1].rsplit(":", 1)[-1] == str(port["containerPort"]) == str(scraped), (cmd[0], port, scraped)
 assert monitor["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
 assert ds["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
 assert pod["spec"]["hostPID"] and not sc["privileged"] and sc["readOnlyRootFilesystem"]
@@ -143,7 +150,7 @@ print("MOUNTS=(" + " ".join(shlex.quote(f"{h}:{m}") for h, m in mounts) + ")")
 EOF
 # shellcheck disable=SC1091
 . "$T/ds.env"
-pass "deploy/: valid for Kubernetes 1.29 and 1.37 (strict; a misspelt field is refused), ports and labels agree; caps $CAPS"
+pass "deploy/: valid for Kubernetes 1.29 and 1.37 (strict; a misspelt field is refused), ports (the image's CMD too) and labels agree; caps $CAPS"
 
 # ---------------------------------------------------------------- 4. image
 printf '[containers]\ndefault_ulimits=["nofile=20000:20000","nproc=32768:32768"]\n[engine]\nruntime="runc"\ncgroup_manager="cgroupfs"\n' >"$PODMAN_CONF"
