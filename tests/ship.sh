@@ -111,17 +111,21 @@ pass "make install: podtop, podtop(8) found by man, bash completes 'podtop se' a
 
 # ---------------------------------------------------------------- 5. deploy (before the image: the image runs as it says)
 for k in 1.29.0 1.37.0; do
-	"$VENV/bin/kubernetes-validate" --strict --quiet -k $k deploy/podtop.yaml || fail "deploy/podtop.yaml against Kubernetes $k"
+	for f in deploy/podtop.yaml deploy/networkpolicy.yaml; do
+		"$VENV/bin/kubernetes-validate" --strict --quiet -k $k $f || fail "$f against Kubernetes $k"
+	done
 done
 # The check can fail: a misspelt field is refused.
 sed 's/hostPID: true/hostPid: true/' deploy/podtop.yaml >"$T/typo.yaml"
 "$VENV/bin/kubernetes-validate" --strict --quiet "$T/typo.yaml" >/dev/null 2>&1 && fail "kubernetes-validate accepted a misspelt field"
 # What the image test below runs with: read from the DaemonSet itself.
-"$PYTHON" - deploy/podtop.yaml deploy/podmonitor.yaml deploy/Containerfile >"$T/ds.env" <<'EOF'
+"$PYTHON" - deploy/podtop.yaml deploy/podmonitor.yaml deploy/Containerfile deploy/networkpolicy.yaml deploy/podmonitor-tls.yaml >"$T/ds.env" <<'EOF'
 import json, sys, shlex, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 ds = next(d for d in docs if d["kind"] == "DaemonSet")
 monitor = yaml.safe_load(open(sys.argv[2]))
+policy = yaml.safe_load(open(sys.argv[4]))
+monitor_tls = yaml.safe_load(open(sys.argv[5]))
 pod = ds["spec"]["template"]
 c = pod["spec"]["containers"][0]
 sc = c["securityContext"]
@@ -137,6 +141,14 @@ named = {p["name"]: p["containerPort"] for p in c["ports"]}
 scraped = named[monitor["spec"]["podMetricsEndpoints"][0]["port"]]
 assert cmd[0][-1].rsplit(":", 1)[-1] == str(port["containerPort"]) == str(scraped), (cmd[0], port, scraped)
 assert monitor["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+# The NetworkPolicy selects podtop's pods in their namespace and admits the
+# metrics port alone; the TLS PodMonitor scrapes the same pods and port.
+assert policy["metadata"]["namespace"] == ds["metadata"]["namespace"]
+assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+assert [p["port"] for r in policy["spec"]["ingress"] for p in r["ports"]] == [port["containerPort"]], policy["spec"]["ingress"]
+assert policy["spec"]["egress"] == [] and "Egress" in policy["spec"]["policyTypes"]
+assert monitor_tls["spec"]["selector"] == monitor["spec"]["selector"]
+assert monitor_tls["spec"]["podMetricsEndpoints"][0]["port"] == port["name"] and monitor_tls["spec"]["podMetricsEndpoints"][0]["scheme"] == "https"
 assert ds["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
 assert pod["spec"]["hostPID"] and not sc["privileged"] and sc["readOnlyRootFilesystem"]
 assert sc["capabilities"]["drop"] == ["ALL"]
