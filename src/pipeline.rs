@@ -8,7 +8,7 @@ use std::io;
 use crate::records::deltas::Deltas;
 use crate::clock::Clock;
 use crate::enrich::peers::{Endpoint, PeerTable, SocketView};
-use crate::enrich::files::FilePaths;
+use crate::enrich::files::{FileKey, FilePaths};
 use crate::enrich::{Attribution, Enricher};
 use crate::enrich::redact::redact_args;
 use crate::events::{c_str_bytes, c_bytes, decode, ip_of, split_args, CgroupCounters, Event, FileIoKey, FileIoValue, Kind, PayloadEvent, PayloadProtocol, UdpKey, UdpValue};
@@ -208,7 +208,7 @@ impl<S: Sink> Pipeline<S> {
         let mut tls_hello = None;
         match event {
             Event::Open(e) if e.ret >= 0 => {
-                self.file_paths.opened(e.dev, e.ino, c_bytes(&e.path, e.path_len));
+                self.file_paths.opened(FileKey { mntns: who.mntns, dev: e.dev, ino: e.ino }, c_bytes(&e.path, e.path_len));
             }
             Event::Connection(Kind::Listen, e) => {
                 self.peers.listening(e.sock_netns, e.sport, owner);
@@ -414,7 +414,8 @@ impl<S: Sink> Pipeline<S> {
                 continue;
             };
             let owner = self.enricher.attribution(key.cgroup_id);
-            let path = self.file_paths.path_of(key.dev, key.ino, key.pid);
+            // Named as the process's own mount namespace opened it, never as another's.
+            let path = self.file_paths.path_of(FileKey { mntns: value.who.mntns, dev: key.dev, ino: key.ino }, key.pid);
             let record = FileIoRecord {
                 unix_ns: now,
                 who: &value.who,

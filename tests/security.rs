@@ -135,3 +135,153 @@ fn recordings_are_private_and_never_written_through_a_link() {
     assert!(record(&fresh, &["--force"]).status.success());
     assert!(loaded_podtop_programs().is_empty());
 }
+
+/// Opens the file argv[1] names, writes 100 bytes and closes it, argv[2]
+/// times, 20 ms apart; says "ready" after the first write.
+const REOPENING_WRITER: &str = r#"
+import sys, time
+path, times = sys.argv[1], int(sys.argv[2])
+for i in range(times):
+    with open(path, "ab", buffering=0) as f:
+        f.write(b"x" * 100)
+    if i == 0:
+        print("ready", flush=True)
+    time.sleep(0.02)
+"#;
+
+const WRITES: u64 = 100;
+
+/// Runs a writer to completion, after its "ready" line.
+fn start_writer(mut command: Command) -> Killed {
+    use std::io::BufRead;
+    let mut child = Killed(command.stdout(std::process::Stdio::piped()).spawn().unwrap());
+    let mut first = String::new();
+    std::io::BufReader::new(child.0.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
+    assert_eq!(first.trim(), "ready");
+    child
+}
+
+/// The file_io records of one process and inode: every path they name, and the bytes written.
+fn file_io_of(records: &[Value], pid: u32, ino: u64) -> (Vec<String>, u64) {
+    let mine: Vec<&Value> = of_type(records, "file_io").filter(|r| r["process"]["pid"] == pid && r["file"]["ino"] == ino).collect();
+    let mut paths: Vec<String> = mine.iter().map(|r| r["file"]["path"].to_string()).collect();
+    paths.sort();
+    paths.dedup();
+    (paths, mine.iter().map(|r| r["file"]["write_bytes"].as_u64().unwrap()).sum())
+}
+
+#[test]
+fn a_pod_cannot_rename_the_hosts_files() {
+    require_root();
+    let dir = OpenDir::new("names");
+    let real = dir.0.join("real-name");
+    std::fs::write(&real, b"").unwrap();
+    // The pod's own volume: a hard link to the host's file, named innocently.
+    std::fs::create_dir(dir.0.join("volume")).unwrap();
+    let innocent = dir.0.join("volume/innocent");
+    std::fs::hard_link(&real, &innocent).unwrap();
+    let pod = Pod::new("names");
+    let recording = dir.0.join("tui.json");
+
+    // Once as --json ships every open, once as the TUI, which ships each
+    // file's first open per mount namespace only (its recording shows what it named).
+    for tui in [false, true] {
+        let (mut json, mut screen) = (None, None);
+        if tui {
+            let _ = std::fs::remove_file(&recording);
+            screen = Some(Killed(
+                Command::new(PODTOP)
+                    .args(["--events", "file", "--record", recording.to_str().unwrap(), "--duration", "7", "--dump-screen", "120x30"])
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            ));
+            std::thread::sleep(Duration::from_millis(2000));
+        } else {
+            json = Some(Podtop::start(&["--events", "file"]));
+        }
+        // The pod opens the inode first and again and again, through its link,
+        // from its own mount namespace (as every container has one).
+        let script = REOPENING_WRITER;
+        let times = WRITES.to_string();
+        let mut in_pod = pod.command(&["unshare", "--mount", "--propagation", "private", "python3", "-c", script, innocent.to_str().unwrap(), &times]);
+        in_pod.current_dir(&dir.0);
+        let mut in_pod = start_writer(in_pod);
+        let mut on_host = Command::new("python3");
+        on_host.args(["-c", script, real.to_str().unwrap(), &times]);
+        let mut on_host = start_writer(on_host);
+        let (pod_pid, host_pid) = (in_pod.0.id(), on_host.0.id());
+        assert!(in_pod.0.wait().unwrap().success() && on_host.0.wait().unwrap().success());
+        std::thread::sleep(Duration::from_millis(1300)); // the next read of the kernel's file counters
+
+        let records: Vec<Value> = match (json.as_mut(), screen.as_mut()) {
+            (Some(json), _) => json.stop(),
+            (_, Some(screen)) => {
+                assert!(wait_timeout(&mut screen.0, Duration::from_secs(15)).is_some_and(|s| s.success()), "the TUI run ends");
+                std::fs::read_to_string(&recording).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+            }
+            _ => unreachable!(),
+        };
+        let mode = if tui { "TUI" } else { "--json" };
+        let ino = std::fs::metadata(&real).unwrap().ino();
+        let (host_paths, host_written) = file_io_of(&records, host_pid, ino);
+        let (pod_paths, pod_written) = file_io_of(&records, pod_pid, ino);
+        assert_eq!(host_paths, vec![format!("{real:?}")], "{mode}: the host's writes carry the name the host opened it by");
+        assert_eq!(pod_paths, vec![format!("{innocent:?}")], "{mode}: the pod's carry its own name for it");
+        assert_eq!((host_written, pod_written), (WRITES * 100, WRITES * 100), "{mode}: every byte counted, to its writer");
+    }
+    assert!(loaded_podtop_programs().is_empty());
+}
+
+/// Copies /bin/true into a memfd named "payload" and runs it from there (as
+/// /proc/self/fd/N), or copies it to argv[2], opens it, deletes it and runs
+/// it through its descriptor (fexecve); argv[1] is a marker argument.
+const FILELESS_EXEC: &str = r#"
+import os, shutil, sys
+marker, how = sys.argv[1], sys.argv[2]
+if how == "memfd":
+    fd = os.memfd_create("payload", 0)
+    with open("/bin/true", "rb") as src:
+        os.write(fd, src.read())
+    os.execve(f"/proc/self/fd/{fd}", ["payload", marker], {})
+else:
+    shutil.copy("/bin/true", how)
+    fd = os.open(how, os.O_RDONLY)
+    os.unlink(how)
+    os.execve(fd, ["doomed", marker], {})
+"#;
+
+#[test]
+fn programs_run_from_a_memfd_or_a_deleted_file_are_marked_fileless() {
+    require_root();
+    let dir = OpenDir::new("fileless");
+    let marker = format!("podtop-fileless-{}", hex(8));
+    let doomed = dir.0.join("doomed");
+    let mut podtop = Podtop::start(&["--events", "exec"]);
+    for how in ["memfd", doomed.to_str().unwrap()] {
+        let out = Command::new("python3").args(["-c", FILELESS_EXEC, &marker, how]).output().unwrap();
+        assert!(out.status.success(), "{how}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(Command::new("/bin/true").arg(&marker).status().unwrap().success());
+    let is_marked = |r: &Value| r["type"] == "exec" && r["exec"]["args"][1] == marker.as_str();
+    podtop.wait_for(Duration::from_secs(5), |r| is_marked(r) && r["exec"]["filename"] == "/bin/true");
+    let records = podtop.stop();
+    let execs: Vec<&Value> = records.iter().filter(|r| is_marked(r)).collect();
+    let by_argv0 = |name: &str| *execs.iter().find(|r| r["exec"]["args"][0] == name).unwrap_or_else(|| panic!("the exec of {name}: {execs:#?}"));
+
+    let memfd = by_argv0("payload");
+    assert_eq!(memfd["exec"]["fileless"], true, "{memfd}");
+    assert_eq!(memfd["exec"]["fileless_name"], "memfd:payload", "{memfd}");
+    assert!(memfd["exec"]["filename"].as_str().unwrap().starts_with("/proc/self/fd/"), "{memfd}");
+
+    let deleted = by_argv0("doomed");
+    assert_eq!(deleted["exec"]["fileless"], true, "{deleted}");
+    assert_eq!(deleted["exec"]["fileless_name"], "doomed", "the deleted file's last name: {deleted}");
+
+    let normal = by_argv0("/bin/true");
+    assert_eq!(normal["exec"]["fileless"], false, "{normal}");
+    assert!(normal["exec"].get("fileless_name").is_none(), "{normal}");
+    // The python that did it ran from its file on disk.
+    assert!(of_type(&records, "exec").filter(|r| r["exec"]["args"][0] == "python3").all(|r| r["exec"]["fileless"] == false));
+    assert!(loaded_podtop_programs().is_empty());
+}

@@ -7,8 +7,8 @@
  * generated skeleton (`types::*`), never from a hand-written twin.
  *
  * Bounds (documented in the README): exec filename 512 bytes, argv 4096 bytes
- * (NUL-separated), open path 512 bytes, cgroup path 512 bytes. A field that was
- * cut carries a `*_truncated` flag.
+ * (NUL-separated), a fileless exec's file name 255 bytes, open path 512 bytes,
+ * cgroup path 512 bytes. A field that was cut carries a `*_truncated` flag.
  */
 #ifndef PODTOP_EVENTS_H
 #define PODTOP_EVENTS_H
@@ -63,14 +63,23 @@ struct event_header {
 	struct process_identity who;
 };
 
+/* The name a dentry can have: NAME_MAX and its NUL. A memfd's is "memfd:"
+ * and the name its maker gave, at most 249 bytes. */
+#define DNAME_MAX_LEN 256
+
 struct exec_event {
 	struct event_header hdr;
 	__u32 filename_len;
 	__u32 args_len;
 	__u8 filename_truncated;
 	__u8 args_truncated;
-	__u8 _pad[6];
+	/* The program ran from a file no directory holds: a memfd, a deleted or
+	 * an O_TMPFILE file (its inode has no link left). */
+	__u8 fileless;
+	__u8 _pad;
+	__u32 dname_len; /* of dname: only a fileless exec carries it */
 	char filename[FILENAME_MAX_LEN];
+	char dname[DNAME_MAX_LEN]; /* the file's own name: memfd:NAME, a deleted file's last name */
 	char args[ARGS_MAX_LEN];
 };
 

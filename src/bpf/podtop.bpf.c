@@ -189,10 +189,14 @@ struct {
 	__type(value, struct socket_io);
 } socket_io_task SEC(".maps");
 
+/* A file as one mount namespace sees it: a path names a file only within a
+ * namespace, so each namespace's first open is shipped, and a pod that opens a
+ * host file first, through a link of its own, does not keep the host's open
+ * of it from being named. */
 struct file_id {
 	__u64 ino;
 	__u32 dev;
-	__u32 _pad;
+	__u32 mntns;
 };
 
 struct {
@@ -433,6 +437,8 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 {
 	struct exec_event *e;
 	unsigned long arg_start, arg_end, len;
+	struct file *file;
+	struct inode *inode;
 	long n;
 
 	if (!wanted(CLASS_EXEC))
@@ -447,6 +453,23 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), bprm->filename);
 	e->filename_len = n > 0 ? n - 1 : 0;
 	e->filename_truncated = n == sizeof(e->filename);
+
+	/* A program whose file no directory holds leaves nothing on disk to look
+	 * at afterwards: a memfd (memfd_create, then execveat or /proc/self/fd/N)
+	 * or a file deleted before its exec. Both have no link left. The name is
+	 * its dentry's, not the path it was run by (that is /proc/self/fd/N).
+	 * A script's bprm->file is its interpreter's by now: a script run from
+	 * a memfd is not marked (its record says filename /proc/self/fd/N, args
+	 * /bin/sh /proc/self/fd/N ..., measured). */
+	file = bprm->file;
+	inode = file ? file->f_inode : NULL; /* a NULL on the way would read as no link */
+	e->fileless = inode && inode->i_nlink == 0;
+	e->_pad = 0;
+	e->dname_len = 0;
+	if (e->fileless) {
+		n = bpf_probe_read_kernel_str(e->dname, sizeof(e->dname), file->f_path.dentry->d_name.name);
+		e->dname_len = n > 0 ? n - 1 : 0;
+	}
 
 	/* argv lives on the new program's stack, NUL-separated */
 	arg_start = task->mm->arg_start;
@@ -640,7 +663,8 @@ static __always_inline void on_open_exit(struct syscall *sc, long ret, bool type
 	if (ret >= 0)
 		file_facts_of(file_of_fd(ret), typed, &facts);
 	if (first_open_per_file) {
-		struct file_id id = {.ino = facts.ino, .dev = facts.dev};
+		struct task_struct *task = bpf_get_current_task_btf();
+		struct file_id id = {.ino = facts.ino, .dev = facts.dev, .mntns = task->nsproxy->mnt_ns->ns.inum};
 		__u8 yes = 1;
 
 		if (ret < 0 || bpf_map_lookup_elem(&named_files, &id)) {

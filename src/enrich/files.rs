@@ -1,8 +1,15 @@
-//! (device, inode) -> the path a file was opened by, to name files in per-file counters.
+//! (mount namespace, device, inode) -> the path a file was opened by, to name
+//! files in per-file counters.
 //!
 //! Open records give paths as they happen. Where opens are not shipped (the
 //! TUI counts them in the kernel), the file is looked up among the open file
 //! descriptors of the process that did the I/O, while it still runs.
+//!
+//! A path is a name in one mount namespace, and one inode has as many names as
+//! links, bind mounts and symlinks lead to it. Names are kept per mount
+//! namespace: a pod that opens a host file through a link it named itself
+//! (`innocent`, into a hostPath volume) names it so for its own processes only,
+//! never for the host's or another pod's, which have namespaces of their own.
 //!
 //! That lookup never touches the files themselves: a stat() of
 //! /proc/PID/fd/N asks the file's filesystem, and a FUSE or network server
@@ -20,10 +27,22 @@ const CAPACITY: usize = 65536;
 /// Descriptor scans per read of the counters, at most: bounded work per tick.
 const SCANS_PER_READ: usize = 64;
 
+/// One file as seen from one mount namespace: the kernel's mount namespace
+/// inode number (`who.mntns`), dev_t and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileKey {
+    pub mntns: u32,
+    pub dev: u32,
+    pub ino: u64,
+}
+
 pub struct FilePaths {
     host: Host,
-    by_inode: LruCache<(u32, u64), Vec<u8>>,
+    by_inode: LruCache<FileKey, Vec<u8>>,
     scans_left: usize,
+    /// Names forgotten to keep within CAPACITY: each is found again by a scan
+    /// of the descriptors of the next process that does I/O on it.
+    forgotten: u64,
 }
 
 impl FilePaths {
@@ -32,15 +51,29 @@ impl FilePaths {
             host,
             by_inode: LruCache::new(NonZeroUsize::new(CAPACITY).expect("non-zero")),
             scans_left: SCANS_PER_READ,
+            forgotten: 0,
         }
     }
 
-    pub fn opened(&mut self, dev: u32, ino: u64, path: &[u8]) {
+    pub fn opened(&mut self, file: FileKey, path: &[u8]) {
         // Most opens are of files opened before: no allocation for those.
-        if self.by_inode.get(&(dev, ino)).is_some_and(|known| known.as_slice() == path) {
+        if self.by_inode.get(&file).is_some_and(|known| known.as_slice() == path) {
             return;
         }
-        self.by_inode.put((dev, ino), path.to_vec());
+        self.remember(file, path.to_vec());
+    }
+
+    fn remember(&mut self, file: FileKey, path: Vec<u8>) {
+        if let Some((evicted, _)) = self.by_inode.push(file, path) {
+            if evicted != file {
+                self.forgotten += 1;
+            }
+        }
+    }
+
+    /// Names dropped for the bound since start.
+    pub fn forgotten(&self) -> u64 {
+        self.forgotten
     }
 
     /// Starts a new read of the counters: the scan budget is renewed.
@@ -48,16 +81,18 @@ impl FilePaths {
         self.scans_left = SCANS_PER_READ;
     }
 
-    pub fn path_of(&mut self, dev: u32, ino: u64, pid: u32) -> Option<Vec<u8>> {
-        if let Some(path) = self.by_inode.get(&(dev, ino)) {
+    /// The name `file` has in its mount namespace; where none is known, the
+    /// one process `pid` (of that namespace) has it open by.
+    pub fn path_of(&mut self, file: FileKey, pid: u32) -> Option<Vec<u8>> {
+        if let Some(path) = self.by_inode.get(&file) {
             return Some(path.clone());
         }
         if self.scans_left == 0 {
             return None;
         }
         self.scans_left -= 1;
-        let path = self.scan_fds(pid, dev, ino)?;
-        self.by_inode.put((dev, ino), path.clone());
+        let path = self.scan_fds(pid, file.dev, file.ino)?;
+        self.remember(file, path.clone());
         Some(path)
     }
 
@@ -91,11 +126,45 @@ mod tests {
         // The kernel's dev_t of the file's filesystem, as the BPF side reads it.
         let kernel_dev = ((libc::major(meta.dev()) << 20) | libc::minor(meta.dev())) as u32;
         let mut paths = FilePaths::new(Host::live());
-        let found = paths.path_of(kernel_dev, meta.ino(), std::process::id()).unwrap();
+        let key = FileKey { mntns: 4026531841, dev: kernel_dev, ino: meta.ino() };
+        let found = paths.path_of(key, std::process::id()).unwrap();
         assert_eq!(found, path.as_os_str().as_bytes());
         drop(file);
         fs::remove_file(&path).unwrap();
         // Cached: found again without the descriptor.
-        assert_eq!(paths.path_of(kernel_dev, meta.ino(), std::process::id()).unwrap(), path.as_os_str().as_bytes());
+        assert_eq!(paths.path_of(key, std::process::id()).unwrap(), path.as_os_str().as_bytes());
+    }
+
+    #[test]
+    fn a_name_given_in_one_mount_namespace_is_never_another_namespaces_name() {
+        let mut paths = FilePaths::new(Host::live());
+        let (host_ns, pod_ns, other_pod_ns) = (4026531841, 4026532900, 4026532901);
+        let at = |mntns| FileKey { mntns, dev: (254 << 20) | 1, ino: 4242 };
+        paths.opened(at(host_ns), b"/srv/app/real-name");
+        // A pod opens the same inode through a link it named itself, again and again.
+        for _ in 0..3 {
+            paths.opened(at(pod_ns), b"/data/innocent");
+        }
+        // No scan needed (pid 0 has no descriptors): the names are the ones each namespace opened it by.
+        assert_eq!(paths.path_of(at(host_ns), 0).as_deref(), Some(&b"/srv/app/real-name"[..]));
+        assert_eq!(paths.path_of(at(pod_ns), 0).as_deref(), Some(&b"/data/innocent"[..]));
+        assert_eq!(paths.path_of(at(other_pod_ns), 0), None, "a third namespace that never opened it has no name for it");
+        // The host reopening it by its own name changes nothing for the pod.
+        paths.opened(at(host_ns), b"/srv/app/real-name");
+        assert_eq!(paths.path_of(at(pod_ns), 0).as_deref(), Some(&b"/data/innocent"[..]));
+    }
+
+    #[test]
+    fn names_are_bounded_and_what_the_bound_drops_is_counted() {
+        let mut paths = FilePaths::new(Host::live());
+        let extra = 1000;
+        for ino in 0..(CAPACITY + extra) as u64 {
+            paths.opened(FileKey { mntns: 1, dev: 1, ino }, b"/f");
+        }
+        assert_eq!(paths.by_inode.len(), CAPACITY);
+        assert_eq!(paths.forgotten(), extra as u64);
+        // A rename of a known file is no drop.
+        paths.opened(FileKey { mntns: 1, dev: 1, ino: CAPACITY as u64 }, b"/g");
+        assert_eq!(paths.forgotten(), extra as u64);
     }
 }

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use serde_json::json;
 
-use super::files::FilePaths;
+use super::files::{FileKey, FilePaths};
 use super::listeners;
 use super::Enricher;
 use crate::host::fixture::Fixture;
@@ -103,6 +103,46 @@ fn names_an_open_file_from_its_descriptor() {
     let (fixture, _, _) = node();
     let mut paths = FilePaths::new(fixture.host());
     let dev = (254 << 20) | 1;
-    assert_eq!(paths.path_of(dev, 777, 200).as_deref(), Some(&b"/var/log/api.log"[..]));
-    assert_eq!(paths.path_of(dev + 1, 777, 200), None, "same inode on another device is another file");
+    let mntns = fixture.namespace_id("mnt", "pod");
+    assert_eq!(paths.path_of(FileKey { mntns, dev, ino: 777 }, 200).as_deref(), Some(&b"/var/log/api.log"[..]));
+    assert_eq!(paths.path_of(FileKey { mntns, dev: dev + 1, ino: 777 }, 200), None, "same inode on another device is another file");
+}
+
+/// A pod whose author put ESC, BEL, a C1 CSI and a right-to-left override in
+/// its names: what podtop enriches with, and the JSON it writes, carry none
+/// of them raw, and the visible rest of each name is kept.
+#[test]
+fn names_from_a_forged_runtime_state_steer_no_terminal() {
+    use crate::enrich::printable::is_disguising;
+    use crate::output::JsonSink;
+    use crate::records::{CountersRecord, Sink};
+
+    let fixture = Fixture::new();
+    let container_id = fixture.cgroup(&container_cgroup());
+    let hostile_pod = "web\u{1b}[2J\u{7}-\u{9b}31m\u{202e}exe.txt";
+    fixture.write(
+        &format!("run/containerd/io.containerd.runtime.v2.task/k8s.io/{CONTAINER}/config.json"),
+        json!({"ociVersion": "1.1.0", "annotations": {
+            "io.kubernetes.cri.container-type": "container",
+            "io.kubernetes.cri.container-name": "api\u{85}\u{2066}",
+            "io.kubernetes.cri.sandbox-name": hostile_pod,
+            "io.kubernetes.cri.sandbox-namespace": "shop\u{7f}\u{200f}",
+            "io.kubernetes.cri.sandbox-uid": "1a2b3c4d-0000-1111-2222-333344445555"}})
+        .to_string(),
+    );
+    let host = fixture.host();
+    let mut enricher = Enricher::new(host.clone(), host.cgroupfs());
+    let who = enricher.attribution(container_id);
+    let pod = who.pod.as_ref().unwrap();
+    let names = [who.container.as_ref().unwrap().name.as_deref(), pod.name.as_deref(), pod.namespace.as_deref()];
+    assert_eq!(names, [Some("api\u{fffd}\u{fffd}"), Some("web\u{fffd}[2J\u{fffd}-\u{fffd}31m\u{fffd}exe.txt"), Some("shop\u{fffd}\u{fffd}")]);
+
+    let mut sink = JsonSink::new(Vec::new(), "node-1".into());
+    sink.counters(&CountersRecord { unix_ns: 1, owner: &who, delta: Default::default() }).unwrap();
+    let written = String::from_utf8(sink.into_inner()).unwrap();
+    let line = written.strip_suffix('\n').unwrap();
+    assert!(!line.chars().any(is_disguising), "{line:?}");
+    let record: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(record["pod"]["name"], "web\u{fffd}[2J\u{fffd}-\u{fffd}31m\u{fffd}exe.txt");
+    assert_eq!(record["container"]["name"], "api\u{fffd}\u{fffd}");
 }

@@ -222,7 +222,8 @@ impl Enricher {
             return None;
         }
         let meta = self.container_metadata(name)?;
-        Some(Container { id: name.to_string(), runtime: meta.runtime, name: meta.name })
+        // Its id is a directory's name, not hex: printed as the names are.
+        Some(Container { id: printable(name).into_owned(), runtime: meta.runtime, name: meta.name })
     }
 
     /// Pod names live in each container's metadata; a process in the pod's own

@@ -132,7 +132,11 @@ impl<W: Write> Sink for JsonSink<W> {
                         .bool("filename_truncated", e.filename_truncated != 0)
                         .bytes_array("args", r.args.iter().map(|a| a.as_ref()))
                         .bool("args_truncated", e.args_truncated != 0)
-                        .bool("args_redacted", r.args_redacted);
+                        .bool("args_redacted", r.args_redacted)
+                        .bool("fileless", e.fileless != 0);
+                    if e.fileless != 0 {
+                        x.bytes("fileless_name", c_bytes(&e.dname, e.dname_len));
+                    }
                 });
             }
             Event::Exit(e) => {

@@ -182,6 +182,17 @@ pub struct Exec {
     /// A secret in the arguments was replaced by `***`.
     #[serde(default)]
     pub args_redacted: bool,
+    /// The program ran from a file no directory holds (its inode has no link
+    /// left): a memfd (memfd_create, then fexecve or /proc/self/fd/N), or a
+    /// file deleted before it ran. What malware does to leave nothing on disk.
+    #[serde(default)]
+    pub fileless: bool,
+    /// A fileless program's own file name: `memfd:NAME` for a memfd, the last
+    /// name of a deleted file (`filename` says only /proc/self/fd/N).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fileless_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fileless_name_b64: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

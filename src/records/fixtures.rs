@@ -74,6 +74,13 @@ pub fn feed_every_kind(sink: &mut impl Sink) {
     r.args = args;
     r.args_redacted = true;
     sink.event(&r).unwrap();
+    // A program run from a memfd, its name not UTF-8.
+    let mut fileless = ExecEvent::default();
+    fileless.hdr.kind = Kind::Exec as u32;
+    fileless.filename_len = fill(&mut fileless.filename, b"/proc/self/fd/3");
+    fileless.fileless = 1;
+    fileless.dname_len = fill(&mut fileless.dname, b"memfd:pay\xffload");
+    sink.event(&event(Event::Exec(&fileless), &shell, &pod, T0)).unwrap();
 
     let mut open = OpenEvent::default();
     open.hdr.kind = Kind::Open as u32;
