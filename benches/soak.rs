@@ -1,14 +1,19 @@
 //! `make soak`: podtop's memory under container churn, for minutes.
 //!
-//! Two podtops watch the same load, one streaming `--json` to /dev/null and
-//! one in TUI mode (`--dump-screen`, the model without a terminal); the load
-//! makes and removes kubelet-shaped pod cgroups all the time (each with a
-//! process that execs, opens files and talks TCP and UDP), beside a steady
-//! flood of opens. Every 30 s a line: cgroups churned so far, events seen and
-//! lost, and each podtop's resident memory. At the end, the slope of each
-//! curve after warm-up: flat means bounded.
+//! Two podtops watch the same load, both with `--events
+//! exec,file,net,http,dns`: one streaming `--json` to /dev/null and one in
+//! TUI mode (`--dump-screen`, the model without a terminal). The load makes
+//! and removes kubelet-shaped pod cgroups all the time (each with a process
+//! that execs, opens files and talks TCP and UDP), beside a steady flood of
+//! opens and steady L7 traffic between two pods: HTTP/1.1 requests (keep-alive
+//! connections of 50 requests each, so connections come and go too) and DNS
+//! lookups of a fixed set of names and of names never asked before (NXDOMAIN),
+//! a few hundred a second. Every 30 s a line: cgroups churned, requests made,
+//! events seen and lost, and each podtop's resident memory. At the end, the
+//! slope of each curve after warm-up: flat means bounded.
 //!
-//! SOAK_SECONDS sets the length (default 360). Root.
+//! SOAK_SECONDS sets the length (default 360), SOAK_WARMUP the warm-up left
+//! out of the slope (default: the first half). Root.
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -17,6 +22,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+use podtop::enrich::cgroup_path::QosClass;
+use podtop::sandbox::{self, Pod, PodSpec};
 
 const PODTOP: &str = env!("CARGO_BIN_EXE_podtop");
 const SAMPLE_EVERY: Duration = Duration::from_secs(30);
@@ -81,6 +89,109 @@ fn churn(stop: Arc<AtomicBool>, churned: Arc<AtomicU64>) {
     let _ = fs::remove_dir(format!("{root}/kubepods.slice"));
 }
 
+const L7_SERVER_POD: &str = "podtop-soak-server";
+const L7_CLIENT_POD: &str = "podtop-soak-client";
+const L7_SERVER_ADDR: &str = "10.244.251.2";
+
+/// An HTTP/1.1 keep-alive server on :8080 and a DNS responder on :53 (A
+/// 10.244.251.2 for any name, NXDOMAIN for names under nx.soak.test).
+const L7_SERVER: &str = r#"
+import http.server, socket, socketserver, sys, threading
+addr = sys.argv[1]
+def dns():
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((addr, 53))
+    while True:
+        q, peer = u.recvfrom(512)
+        i = 12
+        while q[i]: i += q[i] + 1
+        question = q[12:i + 5]
+        nx = b"\x02nx\x04soak" in question
+        flags = b"\x81\x83" if nx else b"\x81\x80"
+        answer = b"" if nx else b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x1e\x00\x04" + socket.inet_aton(addr)
+        u.sendto(q[:2] + flags + b"\x00\x01" + (b"\x00\x00" if nx else b"\x00\x01") + b"\x00\x00\x00\x00" + question + answer, peer)
+threading.Thread(target=dns, daemon=True).start()
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        body = b"x" * (100 + len(self.path))
+        self.send_response(404 if self.path.endswith("/7") else 200)
+        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer): daemon_threads = True
+S((addr, 8080), H).serve_forever()
+"#;
+
+/// Requests at about `rate` a second, each after a lookup; prints the count every second.
+const L7_CLIENT: &str = r#"
+import http.client, os, socket, struct, sys, time
+addr, rate = sys.argv[1], float(sys.argv[2])
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(1)
+def lookup(name):
+    q = struct.pack(">HHHHHH", os.getpid() & 0xffff, 0x100, 1, 0, 0, 0)
+    q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\x00\x00\x01\x00\x01"
+    u.sendto(q, (addr, 53))
+    try: u.recvfrom(512)
+    except socket.timeout: pass
+n, c, last = 0, None, time.time()
+while True:
+    if c is None or n % 50 == 0:
+        if c: c.close()
+        c = http.client.HTTPConnection(addr, 8080, timeout=5)
+    lookup("api%d.soak.test" % (n % 20) if n % 10 else "q%d.nx.soak.test" % n)
+    c.request("GET", "/items/%d" % (n % 30)); r = c.getresponse(); r.read()
+    n += 1
+    if time.time() - last >= 1: print(n, flush=True); last = time.time()
+    time.sleep(1 / rate)
+"#;
+
+/// Two pods with steady HTTP and DNS between them, removed on drop.
+struct SteadyL7 {
+    _pods: (Pod, Pod),
+    children: Vec<Child>,
+    requests: Arc<AtomicU64>,
+}
+
+impl SteadyL7 {
+    fn start(rate: u32) -> SteadyL7 {
+        let pod = |name: &str, uid: &str| {
+            sandbox::net::delete_namespace(name);
+            Pod::create(PodSpec { name: name.into(), namespace: "soak".into(), uid: uid.into(), qos: QosClass::BestEffort }, name).expect("a soak pod")
+        };
+        let mut server = pod(L7_SERVER_POD, "50a50a50-0000-0000-0000-00000000000b");
+        let mut client = pod(L7_CLIENT_POD, "50a50a50-0000-0000-0000-00000000000a");
+        sandbox::net::link(L7_CLIENT_POD, "psc", &["10.244.251.1/24"], L7_SERVER_POD, "pss", &[&format!("{L7_SERVER_ADDR}/24")]).expect("linking the soak pods");
+        let server_cgroup = server.add_container_cgroup(&"5e".repeat(32)).unwrap();
+        let client_cgroup = client.add_container_cgroup(&"c1".repeat(32)).unwrap();
+        let listening = server.command(&server_cgroup, &["python3", "-c", L7_SERVER, L7_SERVER_ADDR]).stderr(Stdio::null()).spawn().unwrap();
+        thread::sleep(Duration::from_secs(1));
+        let mut load = client
+            .command(&client_cgroup, &["python3", "-c", L7_CLIENT, L7_SERVER_ADDR, &rate.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let requests = Arc::new(AtomicU64::new(0));
+        let (stdout, counted) = (load.stdout.take().unwrap(), requests.clone());
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                counted.store(line.trim().parse().unwrap_or(0), Ordering::Relaxed);
+            }
+        });
+        SteadyL7 { _pods: (server, client), children: vec![listening, load], requests }
+    }
+}
+
+impl Drop for SteadyL7 {
+    fn drop(&mut self) {
+        // The processes first: a cgroup with processes cannot be removed.
+        for mut c in self.children.drain(..) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// The last `stats` record podtop wrote: (seen, lost).
 fn watch_stats(child: &mut Child, seen: Arc<AtomicU64>, lost: Arc<AtomicU64>) {
     let stdout = child.stdout.take().unwrap();
@@ -107,8 +218,11 @@ fn slope(points: &[(f64, f64)]) -> f64 {
 fn main() {
     assert_eq!(unsafe { libc::geteuid() }, 0, "make soak needs root");
     let seconds: u64 = std::env::var("SOAK_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(360);
-    let mut json = Command::new(PODTOP).args(["--json"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("target/release/podtop (make build)");
+    let warmup: Option<u64> = std::env::var("SOAK_WARMUP").ok().and_then(|s| s.parse().ok());
+    const EVENTS: [&str; 2] = ["--events", "exec,file,net,http,dns"];
+    let mut json = Command::new(PODTOP).arg("--json").args(EVENTS).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("target/release/podtop (make build)");
     let mut tui = Command::new(PODTOP)
+        .args(EVENTS)
         .args(["--dump-screen", "160x50", "--duration", &(seconds + 5).to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -120,6 +234,7 @@ fn main() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let churned = Arc::new(AtomicU64::new(0));
+    let l7 = SteadyL7::start(300);
     let churner = {
         let (stop, churned) = (stop.clone(), churned.clone());
         thread::spawn(move || churn(stop, churned))
@@ -130,8 +245,8 @@ fn main() {
         .spawn()
         .unwrap();
 
-    println!("podtop under container churn for {seconds} s: resident memory every {} s", SAMPLE_EVERY.as_secs());
-    println!("{:>6} {:>9} {:>12} {:>6} {:>14} {:>14}", "time", "cgroups", "events seen", "lost", "--json RSS MiB", "TUI RSS MiB");
+    println!("podtop under container churn and steady HTTP and DNS for {seconds} s: resident memory every {} s", SAMPLE_EVERY.as_secs());
+    println!("{:>6} {:>9} {:>9} {:>12} {:>6} {:>14} {:>14}", "time", "cgroups", "requests", "events seen", "lost", "--json RSS MiB", "TUI RSS MiB");
     let started = Instant::now();
     let mut samples: Vec<(f64, f64, f64)> = Vec::new();
     loop {
@@ -139,9 +254,10 @@ fn main() {
         let (j, t) = (rss_kib(json.id()) as f64 / 1024.0, rss_kib(tui.id()) as f64 / 1024.0);
         samples.push((elapsed.as_secs_f64() / 60.0, j, t));
         println!(
-            "{:>5}s {:>9} {:>12} {:>6} {:>14.1} {:>14.1}",
+            "{:>5}s {:>9} {:>9} {:>12} {:>6} {:>14.1} {:>14.1}",
             elapsed.as_secs(),
             churned.load(Ordering::Relaxed),
+            l7.requests.load(Ordering::Relaxed),
             seen.load(Ordering::Relaxed),
             lost.load(Ordering::Relaxed),
             j,
@@ -156,19 +272,26 @@ fn main() {
     let _ = flood.kill();
     let _ = flood.wait();
     churner.join().unwrap();
+    let requests = l7.requests.load(Ordering::Relaxed);
+    drop(l7);
     unsafe { libc::kill(json.id() as i32, libc::SIGINT) };
     let _ = json.wait();
     let _ = tui.kill();
     let _ = tui.wait();
 
-    // After warm-up: the second half of the run.
-    let half: Vec<&(f64, f64, f64)> = samples.iter().skip(samples.len() / 2).collect();
+    // After warm-up: SOAK_WARMUP seconds, or the first half of the run.
+    let warm = warmup.map_or(samples.len() / 2, |w| samples.iter().take_while(|s| s.0 * 60.0 < w as f64).count());
+    let half: Vec<&(f64, f64, f64)> = samples.iter().skip(warm).collect();
+    let grown = |pick: fn(&(f64, f64, f64)) -> f64| half.last().map_or(0.0, |l| pick(l)) - half.first().map_or(0.0, |f| pick(f));
     let json_slope = slope(&half.iter().map(|s| (s.0, s.1)).collect::<Vec<_>>());
     let tui_slope = slope(&half.iter().map(|s| (s.0, s.2)).collect::<Vec<_>>());
     println!();
     println!(
-        "After warm-up (the second half, {} samples): --json {json_slope:+.2} MiB/min, TUI {tui_slope:+.2} MiB/min ({} cgroups churned in all).",
+        "After warm-up ({} samples from {:.0} s): --json {json_slope:+.3} MiB/min ({:+.2} MiB in all), TUI {tui_slope:+.3} MiB/min ({:+.2} MiB); {} cgroups churned, {requests} requests.",
         half.len(),
+        half.first().map_or(0.0, |s| s.0 * 60.0),
+        grown(|s| s.1),
+        grown(|s| s.2),
         churned.load(Ordering::Relaxed)
     );
 }

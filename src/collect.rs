@@ -129,6 +129,8 @@ fn kernel_stats(probes: &Probes, run_time: bool) -> Stats {
         decode_errors: 0,
         bpf_run_time_ns,
         bpf_run_count,
+        // The pipeline's own, filled in at the interval's end.
+        tables: Vec::new(),
     }
 }
 

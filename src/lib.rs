@@ -6,6 +6,7 @@
 //! the TUI's model (aggregate, ui). `collect` runs that loop for every output.
 
 pub mod aggregate;
+pub mod bounded;
 pub mod cli;
 pub mod clock;
 pub mod collect;

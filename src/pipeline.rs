@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::io;
 
 
+use crate::bounded::TableSize;
 use crate::records::deltas::Deltas;
 use crate::clock::Clock;
 use crate::enrich::peers::{Endpoint, PeerTable, SocketView};
@@ -133,7 +134,7 @@ impl<S: Sink> Pipeline<S> {
             http_query: false,
             dns: DnsTracker::default(),
             names: ResolvedNames::default(),
-            tls_hellos: lru::LruCache::new(std::num::NonZeroUsize::new(MAX_TLS_HELLOS).expect("not zero")),
+            tls_hellos: crate::bounded::lru(MAX_TLS_HELLOS),
             output_error: None,
         }
     }
@@ -259,6 +260,9 @@ impl<S: Sink> Pipeline<S> {
                         None => (peer.as_ref(), sidecar_visible),
                     };
                     self.sidecars.connection(flow, &owner, &comm, to, leaves_pod, remote);
+                }
+                if kind == Kind::Close {
+                    self.peers.closed(view, e.connected(), Instant::now());
                 }
                 net = Some(net_view("tcp", &view, &mut self.names));
             }
@@ -496,9 +500,24 @@ impl<S: Sink> Pipeline<S> {
         self.clock.refresh();
         self.end_quiet_exchanges(self.clock.now_boot_ns())?;
         stats.decode_errors = self.decode_errors;
+        self.peers.forget_closed(Instant::now());
+        stats.tables = self.table_sizes();
         let now = self.clock.now_unix_ns();
         self.sidecar_bills(now, &stats)?;
         self.sink.stats(now, &stats)
+    }
+
+    /// How full each of the tables that user space keeps is.
+    fn table_sizes(&self) -> Vec<TableSize> {
+        let mut sizes = Vec::with_capacity(16);
+        sizes.extend(self.enricher.sizes());
+        sizes.extend(self.peers.sizes());
+        sizes.push(self.file_paths.size());
+        sizes.push(self.names.size());
+        sizes.push(self.http.size());
+        sizes.push(self.dns.size());
+        sizes.push(TableSize::of("tls_hellos", &self.tls_hellos));
+        sizes
     }
 
     /// Every sidecar's bill since the last interval, beside podtop's own cost

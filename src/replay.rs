@@ -5,7 +5,6 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 
 use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroUsize;
 use std::str::FromStr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,7 +48,7 @@ const MAX_SIDECAR_BILLS: usize = ATTRIBUTION_CAPACITY;
 impl Default for RecordingReader {
     fn default() -> Self {
         RecordingReader {
-            owners: LruCache::new(NonZeroUsize::new(ATTRIBUTION_CAPACITY).expect("non-zero")),
+            owners: crate::bounded::lru(ATTRIBUTION_CAPACITY),
             owners_forgotten: 0,
             sidecar_bills: Vec::new(),
             sidecar_bills_dropped: 0,

@@ -5,7 +5,6 @@
 //! Cgroups that existed before podtop started are found by walking the v2
 //! mount once, and again (rate-limited) when an unknown id shows up.
 
-use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
@@ -27,11 +26,15 @@ impl CgroupDirectory {
     pub fn new(cgroupfs: Option<Cgroupfs>) -> Self {
         let mut dir = CgroupDirectory {
             cgroupfs,
-            paths: LruCache::new(NonZeroUsize::new(CAPACITY).expect("non-zero")),
+            paths: crate::bounded::lru(CAPACITY),
             last_scan: None,
         };
         dir.rescan();
         dir
+    }
+
+    pub fn size(&self) -> crate::bounded::TableSize {
+        crate::bounded::TableSize::of("cgroup_paths", &self.paths)
     }
 
     pub fn cgroupfs(&self) -> Option<&Cgroupfs> {

@@ -17,13 +17,19 @@
 //! gives the inode and mount id from the kernel's own tables, the mount id
 //! gives the device (/proc/PID/mountinfo), and readlink() the path.
 
-use std::num::NonZeroUsize;
+use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
 use crate::host::{Host, Mounts};
 
 const CAPACITY: usize = 65536;
+/// A name neither opened nor asked for this long is forgotten: the table
+/// holds the files in use, not every file the node ever opened (a node that
+/// writes a new temporary file a second would otherwise fill it in 18 hours,
+/// about 10 MiB). A file in use again is named again by its next open, or a
+/// scan of its descriptors.
+const IDLE_AGE: Duration = Duration::from_secs(300);
 /// Descriptor scans per read of the counters, at most: bounded work per tick.
 const SCANS_PER_READ: usize = 64;
 
@@ -38,7 +44,8 @@ pub struct FileKey {
 
 pub struct FilePaths {
     host: Host,
-    by_inode: LruCache<FileKey, Vec<u8>>,
+    /// Each name, with when it was last opened or asked for.
+    by_inode: LruCache<FileKey, (Vec<u8>, Instant)>,
     scans_left: usize,
     /// Names forgotten to keep within CAPACITY: each is found again by a scan
     /// of the descriptors of the next process that does I/O on it.
@@ -49,7 +56,7 @@ impl FilePaths {
     pub fn new(host: Host) -> Self {
         FilePaths {
             host,
-            by_inode: LruCache::new(NonZeroUsize::new(CAPACITY).expect("non-zero")),
+            by_inode: crate::bounded::lru(CAPACITY),
             scans_left: SCANS_PER_READ,
             forgotten: 0,
         }
@@ -57,14 +64,17 @@ impl FilePaths {
 
     pub fn opened(&mut self, file: FileKey, path: &[u8]) {
         // Most opens are of files opened before: no allocation for those.
-        if self.by_inode.get(&file).is_some_and(|known| known.as_slice() == path) {
-            return;
+        if let Some((known, used)) = self.by_inode.get_mut(&file) {
+            if known.as_slice() == path {
+                *used = Instant::now();
+                return;
+            }
         }
         self.remember(file, path.to_vec());
     }
 
     fn remember(&mut self, file: FileKey, path: Vec<u8>) {
-        if let Some((evicted, _)) = self.by_inode.push(file, path) {
+        if let Some((evicted, _)) = self.by_inode.push(file, (path, Instant::now())) {
             if evicted != file {
                 self.forgotten += 1;
             }
@@ -76,15 +86,29 @@ impl FilePaths {
         self.forgotten
     }
 
-    /// Starts a new read of the counters: the scan budget is renewed.
+    pub fn size(&self) -> crate::bounded::TableSize {
+        crate::bounded::TableSize::of("file_names", &self.by_inode)
+    }
+
+    /// Starts a new read of the counters: the scan budget is renewed, and
+    /// names idle for `IDLE_AGE` are forgotten.
     pub fn new_read(&mut self) {
         self.scans_left = SCANS_PER_READ;
+        self.forget_idle(Instant::now());
+    }
+
+    fn forget_idle(&mut self, now: Instant) {
+        // The least recently used is the longest idle: stop at the first one in use.
+        while self.by_inode.peek_lru().is_some_and(|(_, (_, used))| now.saturating_duration_since(*used) >= IDLE_AGE) {
+            self.by_inode.pop_lru();
+        }
     }
 
     /// The name `file` has in its mount namespace; where none is known, the
     /// one process `pid` (of that namespace) has it open by.
     pub fn path_of(&mut self, file: FileKey, pid: u32) -> Option<Vec<u8>> {
-        if let Some(path) = self.by_inode.get(&file) {
+        if let Some((path, used)) = self.by_inode.get_mut(&file) {
+            *used = Instant::now();
             return Some(path.clone());
         }
         if self.scans_left == 0 {
@@ -166,5 +190,23 @@ mod tests {
         // A rename of a known file is no drop.
         paths.opened(FileKey { mntns: 1, dev: 1, ino: CAPACITY as u64 }, b"/g");
         assert_eq!(paths.forgotten(), extra as u64);
+    }
+
+    #[test]
+    fn names_idle_past_their_age_are_forgotten_and_those_in_use_stay() {
+        let mut paths = FilePaths::new(Host::live());
+        let key = |ino| FileKey { mntns: 1, dev: 1, ino };
+        for ino in 0..100 {
+            paths.opened(key(ino), b"/tmp/once");
+        }
+        paths.opened(key(7), b"/var/log/app.log");
+        let later = Instant::now() + IDLE_AGE / 2;
+        paths.forget_idle(later);
+        assert_eq!(paths.by_inode.len(), 100, "none idle long enough yet");
+        // One file asked for by its I/O (pid 0 has no descriptors to scan: the name is the cached one).
+        paths.by_inode.get_mut(&key(7)).unwrap().1 = later;
+        paths.forget_idle(Instant::now() + IDLE_AGE + Duration::from_secs(1));
+        assert_eq!(paths.by_inode.len(), 1, "the idle names went");
+        assert_eq!(paths.path_of(key(7), 0).as_deref(), Some(&b"/var/log/app.log"[..]));
     }
 }

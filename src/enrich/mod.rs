@@ -20,7 +20,6 @@ pub use printable::printable;
 
 use std::sync::OnceLock;
 use std::collections::VecDeque;
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -105,12 +104,23 @@ impl Enricher {
             host: host.clone(),
             cgroups: CgroupDirectory::new(cgroupfs.clone()),
             metadata: MetadataSources::new(host.clone()),
-            container_metadata: LruCache::new(NonZeroUsize::new(METADATA_CAPACITY).expect("non-zero")),
-            pod_names: LruCache::new(NonZeroUsize::new(METADATA_CAPACITY).expect("non-zero")),
-            attributions: LruCache::new(NonZeroUsize::new(ATTRIBUTION_CAPACITY).expect("non-zero")),
+            container_metadata: crate::bounded::lru(METADATA_CAPACITY),
+            pod_names: crate::bounded::lru(METADATA_CAPACITY),
+            attributions: crate::bounded::lru(ATTRIBUTION_CAPACITY),
             removed: VecDeque::new(),
             netns: NetnsDirectory::new(host, cgroupfs),
         }
+    }
+
+    /// How full each of its caches is.
+    pub fn sizes(&self) -> [crate::bounded::TableSize; 4] {
+        use crate::bounded::TableSize;
+        [
+            TableSize::of("attributions", &self.attributions),
+            TableSize::of("container_metadata", &self.container_metadata),
+            TableSize::of("pod_names", &self.pod_names),
+            self.cgroups.size(),
+        ]
     }
 
     pub fn host(&self) -> &Host {

@@ -5,7 +5,6 @@
 //! used entries leave first.
 
 use std::net::IpAddr;
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use lru::LruCache;
@@ -19,11 +18,15 @@ pub struct ResolvedNames {
 
 impl Default for ResolvedNames {
     fn default() -> Self {
-        ResolvedNames { by_address: LruCache::new(NonZeroUsize::new(MAX_ADDRESSES).expect("not zero")) }
+        ResolvedNames { by_address: crate::bounded::lru(MAX_ADDRESSES) }
     }
 }
 
 impl ResolvedNames {
+    pub fn size(&self) -> crate::bounded::TableSize {
+        crate::bounded::TableSize::of("resolved_names", &self.by_address)
+    }
+
     /// A process in `netns` looked up `name` and got `addresses`.
     pub fn resolved(&mut self, netns: u32, name: &str, addresses: impl Iterator<Item = IpAddr>) {
         let name: Arc<str> = Arc::from(name.to_ascii_lowercase());

@@ -5,9 +5,10 @@
 //! that owns the destination address (exact container); any process in that
 //! namespace (the pod, container unknown).
 
+use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::num::NonZeroUsize;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
@@ -31,6 +32,10 @@ pub struct SocketView {
 const CONNECTIONS_CAPACITY: usize = 65536;
 const LISTENERS_CAPACITY: usize = 16384;
 
+/// How long a closed connection's ends stay known: its other end's close
+/// (and the last records that name it) come within this of its own.
+const CLOSED_GRACE: Duration = Duration::from_secs(10);
+
 pub struct PeerTable {
     connections: LruCache<(Endpoint, Endpoint), Arc<Attribution>>,
     listeners: LruCache<(u32, u16), Arc<Attribution>>,
@@ -41,15 +46,21 @@ pub struct PeerTable {
     /// connecting end's address ties them.
     connected_from: LruCache<(u32, Endpoint), Arc<Attribution>>,
     accepted_from: LruCache<(u32, Endpoint), Arc<Attribution>>,
+    /// Ends closed, to forget once `CLOSED_GRACE` has passed: the tables
+    /// then hold the connections that are open, not every one the node
+    /// ever made (an ephemeral port a key, 112 bytes each: 248 KiB a minute
+    /// of steady short connections, heaptrack).
+    closed: VecDeque<(Instant, SocketView, bool)>,
 }
 
 impl Default for PeerTable {
     fn default() -> Self {
         PeerTable {
-            connections: LruCache::new(NonZeroUsize::new(CONNECTIONS_CAPACITY).expect("non-zero")),
-            listeners: LruCache::new(NonZeroUsize::new(LISTENERS_CAPACITY).expect("non-zero")),
-            connected_from: LruCache::new(NonZeroUsize::new(CONNECTIONS_CAPACITY).expect("non-zero")),
-            accepted_from: LruCache::new(NonZeroUsize::new(CONNECTIONS_CAPACITY).expect("non-zero")),
+            connections: crate::bounded::lru(CONNECTIONS_CAPACITY),
+            listeners: crate::bounded::lru(LISTENERS_CAPACITY),
+            connected_from: crate::bounded::lru(CONNECTIONS_CAPACITY),
+            accepted_from: crate::bounded::lru(CONNECTIONS_CAPACITY),
+            closed: VecDeque::new(),
         }
     }
 }
@@ -59,7 +70,7 @@ impl PeerTable {
         self.listeners.put((netns, port), owner);
     }
 
-    /// A connect: remembered (also after close, until evicted) so that the
+    /// A connect: remembered until a little after its close, so that the
     /// other end's events can name this one.
     pub fn connected(&mut self, view: SocketView, owner: Arc<Attribution>) {
         self.connected_from.put((view.netns, view.local), owner.clone());
@@ -70,6 +81,44 @@ impl PeerTable {
     pub fn accepted(&mut self, view: SocketView, owner: Arc<Attribution>) {
         self.accepted_from.put((view.netns, view.remote), owner.clone());
         self.connections.put((view.local, view.remote), owner);
+    }
+
+    /// One end closed (`connected`: the end that connected): forgotten
+    /// `CLOSED_GRACE` from now.
+    pub fn closed(&mut self, view: SocketView, connected: bool, now: Instant) {
+        // At most one pending per entry of the tables (an end is closed once).
+        if self.closed.len() < 2 * CONNECTIONS_CAPACITY {
+            self.closed.push_back((now, view, connected));
+        }
+    }
+
+    /// Forgets the ends closed `CLOSED_GRACE` ago or longer. An entry made
+    /// again since by a new connection on the same endpoints goes too: its
+    /// peer is then found as a connection of unknown end is, by listener.
+    pub fn forget_closed(&mut self, now: Instant) {
+        while let Some(&(at, view, connected)) = self.closed.front() {
+            if now.duration_since(at) < CLOSED_GRACE {
+                break;
+            }
+            self.closed.pop_front();
+            self.connections.pop(&(view.local, view.remote));
+            if connected {
+                self.connected_from.pop(&(view.netns, view.local));
+            } else {
+                self.accepted_from.pop(&(view.netns, view.remote));
+            }
+        }
+    }
+
+    /// How full each of the tables is.
+    pub fn sizes(&self) -> [crate::bounded::TableSize; 4] {
+        use crate::bounded::TableSize;
+        [
+            TableSize::of("peer_connections", &self.connections),
+            TableSize::of("peer_connected_from", &self.connected_from),
+            TableSize::of("peer_accepted_from", &self.accepted_from),
+            TableSize::of("listeners", &self.listeners),
+        ]
     }
 
     /// Who accepted this connecting socket's connection in its own network
@@ -154,5 +203,34 @@ mod tests {
         let fixture = Fixture::new();
         let mut enricher = Enricher::new(fixture.host(), None);
         assert_eq!(peers.peer_of(proxy_view, &mut enricher).map(|a| a.cgroup_id), Some(1), "the proxy's accept names the app");
+    }
+
+    #[test]
+    fn closed_connections_are_forgotten_after_the_grace_and_open_ones_stay() {
+        let mut peers = PeerTable::default();
+        let fixture = Fixture::new();
+        let mut enricher = Enricher::new(fixture.host(), None);
+        let t0 = Instant::now();
+        for port in 0..1000u16 {
+            let client = SocketView { local: end("10.244.1.1", 30000 + port), remote: end("10.244.1.2", 8080), netns: 7 };
+            let server = SocketView { local: end("10.244.1.2", 8080), remote: end("10.244.1.1", 30000 + port), netns: 9 };
+            peers.connected(client, owner(1));
+            peers.accepted(server, owner(2));
+            // All but the last ten close, both ends.
+            if port < 990 {
+                peers.closed(client, true, t0);
+                peers.closed(server, false, t0);
+            }
+        }
+        let entries = |peers: &PeerTable| peers.sizes().map(|s| s.entries);
+        assert_eq!(entries(&peers), [2000, 1000, 1000, 0]);
+        peers.forget_closed(t0 + CLOSED_GRACE / 2);
+        assert_eq!(entries(&peers), [2000, 1000, 1000, 0], "within the grace both ends still name each other");
+        let closed = SocketView { local: end("10.244.1.2", 8080), remote: end("10.244.1.1", 30005), netns: 9 };
+        assert_eq!(peers.peer_of(closed, &mut enricher).map(|a| a.cgroup_id), Some(1));
+        peers.forget_closed(t0 + CLOSED_GRACE);
+        assert_eq!(entries(&peers), [20, 10, 10, 0], "the open ones stay");
+        let open = SocketView { local: end("10.244.1.2", 8080), remote: end("10.244.1.1", 30995), netns: 9 };
+        assert_eq!(peers.peer_of(open, &mut enricher).map(|a| a.cgroup_id), Some(1));
     }
 }

@@ -83,9 +83,13 @@ impl Default for HttpTracker {
 }
 
 impl HttpTracker {
+    pub fn size(&self) -> crate::bounded::TableSize {
+        crate::bounded::TableSize::of("http_connections", &self.connections)
+    }
+
     /// A tracker of at most `connections` connections at once.
     fn following(connections: NonZeroUsize) -> Self {
-        HttpTracker { connections: LruCache::new(connections) }
+        HttpTracker { connections: crate::bounded::lru(connections.get()) }
     }
 
     /// One read or write of a connection that carries HTTP; finished exchanges go to `done`.

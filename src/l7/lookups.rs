@@ -73,8 +73,12 @@ fn remote_of(e: &PayloadEvent) -> Option<(IpAddr, u16)> {
 }
 
 impl DnsTracker {
+    pub fn size(&self) -> crate::bounded::TableSize {
+        crate::bounded::TableSize::of("dns_lookups", &self.open)
+    }
+
     fn following(open: NonZeroUsize) -> Self {
-        DnsTracker { open: LruCache::new(open) }
+        DnsTracker { open: crate::bounded::lru(open.get()) }
     }
 
     /// One datagram; finished lookups go to `done`. What is not a DNS

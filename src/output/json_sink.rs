@@ -294,7 +294,14 @@ impl<W: Write> Sink for JsonSink<W> {
             .u64("decode_errors", stats.decode_errors)
             .u64("output_dropped", output_dropped)
             .opt_u64("bpf_run_time_ns", stats.bpf_run_time_ns)
-            .opt_u64("bpf_run_count", stats.bpf_run_count);
+            .opt_u64("bpf_run_count", stats.bpf_run_count)
+            .object("tables", |t| {
+                for table in &stats.tables {
+                    t.object(table.name, |x| {
+                        x.u64("entries", table.entries as u64).u64("capacity", table.capacity as u64);
+                    });
+                }
+            });
         o.end();
         self.finish()
     }

@@ -453,6 +453,18 @@ pub struct Stats {
     pub output_dropped: u64,
     pub bpf_run_time_ns: Option<u64>,
     pub bpf_run_count: Option<u64>,
+    /// How full each of user space's bounded tables is at the interval's end
+    /// (attributions, peer_connections, file_names, http_connections, ...):
+    /// what fills, for an operator watching podtop's memory.
+    #[serde(default)]
+    pub tables: BTreeMap<String, TableFill>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TableFill {
+    pub entries: u64,
+    /// The bound: past it the least recently used entry goes.
+    pub capacity: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -250,6 +250,10 @@ pub fn feed_every_kind(sink: &mut impl Sink) {
         decode_errors: 0,
         bpf_run_time_ns: None,
         bpf_run_count: None,
+        tables: vec![
+            crate::bounded::TableSize { name: "peer_connections", entries: 2, capacity: 65536 },
+            crate::bounded::TableSize { name: "file_names", entries: 65536, capacity: 65536 },
+        ],
     };
     sink.stats(T0 + 1_000_000_000, &stats).unwrap();
     sink.flush().unwrap();

@@ -218,6 +218,8 @@ pub struct Stats {
     /// Time spent in podtop's BPF programs since start, where the kernel reports it.
     pub bpf_run_time_ns: Option<u64>,
     pub bpf_run_count: Option<u64>,
+    /// How full each of user space's bounded tables is, at the interval's end.
+    pub tables: Vec<crate::bounded::TableSize>,
 }
 
 impl Stats {

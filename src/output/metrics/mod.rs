@@ -122,6 +122,8 @@ pub struct Metrics {
     own_rss_bytes: IntGaugeVec,
     owners_exported: IntGaugeVec,
     owners_dropped: IntCounterVec,
+    table_entries: IntGaugeVec,
+    table_capacity: IntGaugeVec,
     server_connections: IntGaugeVec,
     server_dropped: IntCounterVec,
     /// The HTTP server's own counts, exported as each scrape asks.
@@ -231,6 +233,20 @@ impl Metrics {
                 "podtop_metrics_cgroups_dropped_total",
                 "Cgroups not exported because the series cap was reached",
                 &["node"],
+            )?,
+            table_entries: register(
+                &registry,
+                IntGaugeVec::new,
+                "podtop_table_entries",
+                "Entries in each of podtop's bounded tables (attributions, peer_connections, file_names, http_connections...)",
+                &["node", "table"],
+            )?,
+            table_capacity: register(
+                &registry,
+                IntGaugeVec::new,
+                "podtop_table_capacity",
+                "The bound of each of podtop's tables: past it the least recently used entry goes",
+                &["node", "table"],
             )?,
             server_connections: register(
                 &registry,
@@ -525,6 +541,11 @@ impl Sink for MetricsSink {
         ] {
             m.counters_dropped.with_label_values(&[self.node.as_str(), map]).inc_by(now.saturating_sub(then));
         }
+        for table in &stats.tables {
+            let labels = [self.node.as_str(), table.name];
+            m.table_entries.with_label_values(&labels).set(table.entries as i64);
+            m.table_capacity.with_label_values(&labels).set(table.capacity as i64);
+        }
         self.last_stats = Some(stats.clone());
         self.forget_quiet();
         Ok(())
@@ -592,6 +613,8 @@ mod tests {
         assert!(relayed_tx.is_some_and(|l| l.ends_with(" 104")), "{text}");
         assert!(text.contains(r#"podtop_events_seen_total{kind="exec",node="node-1"} 3"#), "{text}");
         assert!(text.contains(r#"podtop_counters_dropped_total{map="udp",node="node-1"} 1"#), "{text}");
+        assert!(text.contains(r#"podtop_table_entries{node="node-1",table="file_names"} 65536"#), "{text}");
+        assert!(text.contains(r#"podtop_table_capacity{node="node-1",table="peer_connections"} 65536"#), "{text}");
         // The fixtures' two requests: one answered 200 in 2.5 ms, one never answered.
         let http: Vec<&str> = text.lines().filter(|l| l.starts_with("podtop_http_requests_total{")).collect();
         assert!(http.iter().any(|l| l.contains(r#"role="client""#) && l.contains(r#"status_class="2xx""#) && l.ends_with(" 1")), "{http:?}");
