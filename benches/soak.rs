@@ -192,18 +192,24 @@ impl Drop for SteadyL7 {
     }
 }
 
-/// The last `stats` record podtop wrote: (seen, lost).
-fn watch_stats(child: &mut Child, seen: Arc<AtomicU64>, lost: Arc<AtomicU64>) {
+/// The last `stats` record podtop wrote: (seen, lost), and its tables
+/// (name, entries, capacity) for the end's report.
+fn watch_stats(child: &mut Child, seen: Arc<AtomicU64>, lost: Arc<AtomicU64>) -> thread::JoinHandle<Vec<(String, u64, u64)>> {
     let stdout = child.stdout.take().unwrap();
     thread::spawn(move || {
+        let mut tables = Vec::new();
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if line.starts_with("{\"type\":\"stats\"") {
                 let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
                 seen.store(v["seen_total"].as_u64().unwrap_or(0), Ordering::Relaxed);
                 lost.store(v["lost_total"].as_u64().unwrap_or(0), Ordering::Relaxed);
+                if let Some(t) = v["tables"].as_object() {
+                    tables = t.iter().map(|(name, t)| (name.clone(), t["entries"].as_u64().unwrap_or(0), t["capacity"].as_u64().unwrap_or(0))).collect();
+                }
             }
         }
-    });
+        tables
+    })
 }
 
 /// Least-squares slope of (minutes, MiB).
@@ -229,7 +235,7 @@ fn main() {
         .spawn()
         .unwrap();
     let (seen, lost) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    watch_stats(&mut json, seen.clone(), lost.clone());
+    let tables = watch_stats(&mut json, seen.clone(), lost.clone());
     thread::sleep(Duration::from_secs(2));
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -276,6 +282,7 @@ fn main() {
     drop(l7);
     unsafe { libc::kill(json.id() as i32, libc::SIGINT) };
     let _ = json.wait();
+    let tables = tables.join().unwrap_or_default();
     let _ = tui.kill();
     let _ = tui.wait();
 
@@ -294,4 +301,5 @@ fn main() {
         grown(|s| s.2),
         churned.load(Ordering::Relaxed)
     );
+    println!("The --json podtop's tables at the end (entries of capacity): {}", tables.iter().map(|(n, e, c)| format!("{n} {e}/{c}")).collect::<Vec<_>>().join(", "));
 }
