@@ -81,8 +81,10 @@ impl TlsFiles {
 
     /// The acceptor for these files, read now.
     pub fn acceptor(self) -> Result<Acceptor> {
+        // The times first: a rotation while the files are read is seen as a change at the next check.
+        let stamp = self.stamp();
         let current = TlsAcceptor::from(self.config()?);
-        Ok(Acceptor { stamp: self.stamp(), files: self, current, checked: Instant::now() })
+        Ok(Acceptor { stamp, files: self, current, checked: Instant::now() })
     }
 }
 
