@@ -45,6 +45,24 @@ fn rss_kib(pid: u32) -> u64 {
     status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0)
 }
 
+/// The resident KiB of BPF maps mapped into `pid` (the ring buffer's double
+/// mapping, mostly): made resident at start, so the rest is what can grow.
+fn bpf_maps_kib(pid: u32) -> u64 {
+    let smaps = fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut in_bpf_map = false;
+    let mut kib = 0;
+    for line in smaps.lines() {
+        if let Some(rss) = line.strip_prefix("Rss:") {
+            if in_bpf_map {
+                kib += rss.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            }
+        } else if line.split_whitespace().next().is_some_and(|f| f.contains('-') && f.chars().all(|c| c.is_ascii_hexdigit() || c == '-')) {
+            in_bpf_map = line.ends_with("anon_inode:bpf-map");
+        }
+    }
+    kib
+}
+
 /// What one pod's process does in its short life.
 const WORK: &str = r#"
 import os, socket, subprocess
@@ -212,6 +230,23 @@ fn watch_stats(child: &mut Child, seen: Arc<AtomicU64>, lost: Arc<AtomicU64>) ->
     })
 }
 
+/// The podtop running `binary` with `flag` (under heaptrack, a child of its script).
+fn podtop_pid(binary: &std::path::Path, flag: &str) -> u32 {
+    for _ in 0..100 {
+        let found = fs::read_dir("/proc").into_iter().flatten().flatten().find_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let exe = fs::read_link(e.path().join("exe")).ok()?;
+            let cmdline = fs::read(e.path().join("cmdline")).ok()?;
+            (exe == binary && cmdline.split(|b| *b == 0).any(|a| a == flag.as_bytes())).then_some(pid)
+        });
+        if let Some(pid) = found {
+            return pid;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    panic!("no podtop {flag} running")
+}
+
 /// Least-squares slope of (minutes, MiB).
 fn slope(points: &[(f64, f64)]) -> f64 {
     let n = points.len() as f64;
@@ -226,8 +261,21 @@ fn main() {
     let seconds: u64 = std::env::var("SOAK_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(360);
     let warmup: Option<u64> = std::env::var("SOAK_WARMUP").ok().and_then(|s| s.parse().ok());
     const EVENTS: [&str; 2] = ["--events", "exec,file,net,http,dns"];
-    let mut json = Command::new(PODTOP).arg("--json").args(EVENTS).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("target/release/podtop (make build)");
-    let mut tui = Command::new(PODTOP)
+    // A copy of the binary: a build during the soak does not change what runs.
+    let podtop = std::env::temp_dir().join(format!("podtop-soak-{}", std::process::id()));
+    fs::copy(PODTOP, &podtop).expect("target/release/podtop (make build)");
+    // SOAK_HEAPTRACK=1 runs both under heaptrack (files in the current folder).
+    let command = |name: &str| {
+        if std::env::var_os("SOAK_HEAPTRACK").is_some() {
+            let mut c = Command::new("heaptrack");
+            c.args(["-o", &format!("heaptrack.soak-{name}")]).arg(&podtop);
+            c
+        } else {
+            Command::new(&podtop)
+        }
+    };
+    let mut json = command("json").arg("--json").args(EVENTS).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("target/release/podtop (make build)");
+    let mut tui = command("tui")
         .args(EVENTS)
         .args(["--dump-screen", "160x50", "--duration", &(seconds + 5).to_string()])
         .stdout(Stdio::null())
@@ -252,22 +300,25 @@ fn main() {
         .unwrap();
 
     println!("podtop under container churn and steady HTTP and DNS for {seconds} s: resident memory every {} s", SAMPLE_EVERY.as_secs());
-    println!("{:>6} {:>9} {:>9} {:>12} {:>6} {:>14} {:>14}", "time", "cgroups", "requests", "events seen", "lost", "--json RSS MiB", "TUI RSS MiB");
+    println!("(RSS includes the BPF maps mapped into podtop, the ring buffer's double mapping mostly: the figure after the slash)");
+    println!("{:>6} {:>9} {:>9} {:>12} {:>6} {:>20} {:>20}", "time", "cgroups", "requests", "events seen", "lost", "--json RSS/maps MiB", "TUI RSS/maps MiB");
+    let (json_pid, tui_pid) = (podtop_pid(&podtop, "--json"), podtop_pid(&podtop, "--dump-screen"));
     let started = Instant::now();
     let mut samples: Vec<(f64, f64, f64)> = Vec::new();
     loop {
         let elapsed = started.elapsed();
-        let (j, t) = (rss_kib(json.id()) as f64 / 1024.0, rss_kib(tui.id()) as f64 / 1024.0);
+        let (j, t) = (rss_kib(json_pid) as f64 / 1024.0, rss_kib(tui_pid) as f64 / 1024.0);
+        let (jm, tm) = (bpf_maps_kib(json_pid) as f64 / 1024.0, bpf_maps_kib(tui_pid) as f64 / 1024.0);
         samples.push((elapsed.as_secs_f64() / 60.0, j, t));
         println!(
-            "{:>5}s {:>9} {:>9} {:>12} {:>6} {:>14.1} {:>14.1}",
+            "{:>5}s {:>9} {:>9} {:>12} {:>6} {:>20} {:>20}",
             elapsed.as_secs(),
             churned.load(Ordering::Relaxed),
             l7.requests.load(Ordering::Relaxed),
             seen.load(Ordering::Relaxed),
             lost.load(Ordering::Relaxed),
-            j,
-            t
+            format!("{j:.1}/{jm:.1}"),
+            format!("{t:.1}/{tm:.1}")
         );
         if elapsed >= Duration::from_secs(seconds) {
             break;
@@ -280,11 +331,12 @@ fn main() {
     churner.join().unwrap();
     let requests = l7.requests.load(Ordering::Relaxed);
     drop(l7);
-    unsafe { libc::kill(json.id() as i32, libc::SIGINT) };
+    unsafe { libc::kill(json_pid as i32, libc::SIGINT) };
     let _ = json.wait();
     let tables = tables.join().unwrap_or_default();
-    let _ = tui.kill();
+    unsafe { libc::kill(tui_pid as i32, libc::SIGINT) };
     let _ = tui.wait();
+    let _ = fs::remove_file(&podtop);
 
     // After warm-up: SOAK_WARMUP seconds, or the first half of the run.
     let warm = warmup.map_or(samples.len() / 2, |w| samples.iter().take_while(|s| s.0 * 60.0 < w as f64).count());

@@ -245,6 +245,7 @@ pub fn collect<S: Sink>(
         .add(&probes.skel.maps.events, move |data: &[u8]| callback_pipeline.borrow_mut().handle(data))
         .context("setting up the ring buffer reader")?;
     let ring = builder.build().context("setting up the ring buffer reader")?;
+    crate::probes::make_ring_buffer_resident(opts.ringbuf_bytes as usize);
 
     let started = Instant::now();
     let mut next_tick = started + opts.interval;

@@ -9,6 +9,9 @@
 //! the others, and a stand-in takes its place where there is one.
 
 mod libbpf_log;
+mod resident;
+
+pub use resident::make_ring_buffer_resident;
 
 use std::mem::MaybeUninit;
 
