@@ -19,6 +19,7 @@ use crate::enrich::cgroup_path::{QosClass, Runtime};
 use crate::enrich::{Attribution, Container, Pod};
 use crate::events::{CgroupCounters, ConnEvent, Event, ExecEvent, ExitEvent, Kind, OpenEvent, ProcessIdentity};
 
+/// The tests' clock: 2026-11-26T03:45:32Z, in nanoseconds since the epoch.
 pub const T0: u64 = 1_795_664_732_000_000_000;
 
 fn fill(dst: &mut [i8], src: &[u8]) -> u32 {
@@ -34,24 +35,89 @@ fn who(pid: u32, comm: &[u8]) -> ProcessIdentity {
     who
 }
 
+/// An attribution as enrichment makes them, for tests: `attribution(id)`
+/// is a cgroup alone (no path, container or pod), and each call adds what
+/// the test needs.
+pub fn attribution(cgroup_id: u64) -> AttributionBuilder {
+    AttributionBuilder(Attribution { cgroup_id, cgroup_path: None, container: None, pod: None, rendered: Default::default() })
+}
+
+/// Builds a test's [`Attribution`]; see [`attribution`].
+pub struct AttributionBuilder(Attribution);
+
+impl AttributionBuilder {
+    /// The cgroup's path below the cgroup2 root.
+    pub fn path(mut self, path: &str) -> Self {
+        self.0.cgroup_path = Some(path.into());
+        self
+    }
+
+    /// A containerd container.
+    pub fn container(mut self, id: &str, name: &str) -> Self {
+        self.0.container = Some(Container { id: id.into(), runtime: Some(Runtime::Containerd), name: Some(name.into()) });
+        self
+    }
+
+    /// A burstable pod of namespace shop.
+    pub fn pod(mut self, uid: &str, name: &str) -> Self {
+        self.0.pod = Some(Pod { name: Some(name.into()), namespace: Some("shop".into()), ..Self::bare_pod(uid) });
+        self
+    }
+
+    /// A pod known by its uid alone (the cgroup path names no more).
+    pub fn unnamed_pod(mut self, uid: &str) -> Self {
+        self.0.pod = Some(Self::bare_pod(uid));
+        self
+    }
+
+    fn bare_pod(uid: &str) -> Pod {
+        Pod { uid: uid.into(), name: None, namespace: None, qos: QosClass::Burstable, cgroup_path: String::new() }
+    }
+
+    fn pod_mut(&mut self) -> &mut Pod {
+        self.0.pod.as_mut().expect("a pod first: .pod() or .unnamed_pod()")
+    }
+
+    pub fn pod_name(mut self, name: &str) -> Self {
+        self.pod_mut().name = Some(name.into());
+        self
+    }
+
+    pub fn namespace(mut self, namespace: &str) -> Self {
+        self.pod_mut().namespace = Some(namespace.into());
+        self
+    }
+
+    pub fn qos(mut self, qos: QosClass) -> Self {
+        self.pod_mut().qos = qos;
+        self
+    }
+
+    /// The pod's own cgroup.
+    pub fn pod_cgroup(mut self, path: &str) -> Self {
+        self.pod_mut().cgroup_path = path.into();
+        self
+    }
+
+    pub fn build(self) -> Arc<Attribution> {
+        Arc::new(self.0)
+    }
+}
+
+/// The records' pod: container api of pod shop/backend-0, cgroup 77.
+pub fn backend_pod() -> AttributionBuilder {
+    attribution(77)
+        .path("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1a2b_3c4d.slice/cri-containerd-ab.scope")
+        .container(&"ab".repeat(32), "api")
+        .pod("1a2b-3c4d", "backend-0")
+}
+
 pub fn pod_owner() -> Arc<Attribution> {
-    Arc::new(Attribution {
-        cgroup_id: 77,
-        cgroup_path: Some("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1a2b_3c4d.slice/cri-containerd-ab.scope".into()),
-        container: Some(Container { id: "ab".repeat(32), runtime: Some(Runtime::Containerd), name: Some("api".into()) }),
-        pod: Some(Pod {
-            uid: "1a2b-3c4d".into(),
-            name: Some("backend-0".into()),
-            namespace: Some("shop".into()),
-            qos: QosClass::Burstable,
-            cgroup_path: String::new(),
-        }),
-        rendered: Default::default(),
-    })
+    backend_pod().build()
 }
 
 pub fn host_owner() -> Arc<Attribution> {
-    Arc::new(Attribution { cgroup_id: 1, cgroup_path: Some("/".into()), container: None, pod: None, rendered: Default::default() })
+    attribution(1).path("/").build()
 }
 
 fn event<'a>(event: Event<'a>, who: &'a ProcessIdentity, owner: &'a Arc<Attribution>, unix_ns: u64) -> EventRecord<'a> {
@@ -251,8 +317,8 @@ pub fn feed_every_kind(sink: &mut impl Sink) {
         bpf_run_time_ns: None,
         bpf_run_count: None,
         tables: vec![
-            crate::bounded::TableSize { name: "peer_connections", entries: 2, capacity: 65536 },
-            crate::bounded::TableSize { name: "file_names", entries: 65536, capacity: 65536 },
+            crate::bounded::TableSize { name: "peer_connections", entries: 2, capacity: 65536, evicted: 0 },
+            crate::bounded::TableSize { name: "file_names", entries: 65536, capacity: 65536, evicted: 1200 },
         ],
     };
     sink.stats(T0 + 1_000_000_000, &stats).unwrap();

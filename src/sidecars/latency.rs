@@ -1,0 +1,307 @@
+//! The time requests spend in a sidecar, from the request/response turns the
+//! kernel timed at each end of its connections: what the sidecar took to
+//! answer a request, less what it waited on the request's next hop, plus
+//! its wake-ups to the bytes of the pod's other containers.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// Request/response turns at one end of a connection, for any TCP protocol,
+/// as the kernel timed them (`struct turns` of `src/bpf/events.h`, the very
+/// type the close event carries): exchanges it asked (its last send before a
+/// receive, to that receive) and replies it gave (its last receive before a
+/// send, to that send). `asked_at_sum` and `heard_at_sum` add up the times
+/// the exchanges were asked and the replies' requests were heard; they wrap,
+/// and mean something only less the other end's sums.
+pub type Turns = crate::skeleton::types::turns;
+
+/// How far, per turn, a reader may be timed before the send that woke it
+/// returned (it preempted the sender on its CPU) and the turns still pair.
+const PREEMPTED_SEND_NS: u64 = 20_000;
+
+impl Turns {
+    /// How long each end of one connection took to wake to the other's
+    /// bytes, summed over its turns: the answering end to the requests, and
+    /// the asking end to the replies; from the kernel's clock at both ends of
+    /// a connection inside the node. None when the ends' turns do not pair
+    /// one to one (a request pipelined behind another, a turn cut by the close).
+    pub fn wakes(asker: &Turns, answerer: &Turns) -> Option<(u64, u64)> {
+        let n = asker.exchanges;
+        if n == 0 || answerer.replies != n {
+            return None;
+        }
+        // Each request is heard after it was asked, and each reply reaches
+        // the asker after it was sent: as signed sums, both are positive, but
+        // for a reader that preempts the sender on its CPU (over loopback the
+        // bytes are handed over inside the send) and is timed before the
+        // send returns. A little below zero is that, and reads as no wait;
+        // far below, the turns did not pair.
+        let to_request = answerer.heard_at_sum.wrapping_sub(asker.asked_at_sum) as i64;
+        let replied_at_sum = answerer.heard_at_sum.wrapping_add(answerer.reply_ns);
+        let to_reply = asker.asked_at_sum.wrapping_add(asker.exchange_ns).wrapping_sub(replied_at_sum) as i64;
+        let floor = -(PREEMPTED_SEND_NS.saturating_mul(n) as i64);
+        (to_request >= floor && to_reply >= floor).then_some((to_request.max(0) as u64, to_reply.max(0) as u64))
+    }
+}
+
+/// Below this many exchanges in an interval, a 99th percentile is noise: none is given.
+pub const P99_MIN_EXCHANGES: u64 = 100;
+
+/// The time requests spend in a sidecar over one interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddedLatency {
+    pub p50_ns: u64,
+    pub p99_ns: Option<u64>,
+}
+
+/// The time requests spend in one pod's sidecar, gathered between two bills.
+#[derive(Debug, Default)]
+pub(super) struct Latency {
+    /// What the estimate is drawn from, since the last bill: requests from
+    /// the pod's other containers (outbound), and requests to them (inbound).
+    pub(super) outbound: Legs,
+    pub(super) inbound: Legs,
+    /// Connections between the sidecar and another container of the pod,
+    /// whose one end closed and the other not yet; by the connecting end's address.
+    pub(super) hops: HashMap<SocketAddr, HopEnd>,
+}
+
+/// One end of a connection between the sidecar and another container of its pod.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct HopEnd {
+    turns: Turns,
+    sidecars: bool,
+    connected: bool,
+    /// Bills drawn while it waited for its other end.
+    waited: u8,
+}
+
+/// Connections between a sidecar and its siblings waiting for their other end's close, per pod.
+const MAX_HOPS: usize = 4096;
+
+/// Bills a hop's end waits for its other end before it is forgotten (the
+/// other end closed unseen, or long after).
+const HOP_WAIT_BILLS: u8 = 2;
+
+/// Connections sampled per side and interval, at most.
+const LATENCY_SAMPLES: usize = 65536;
+
+/// One direction of relaying, over one interval: one sample per closed
+/// connection (its mean, weighted by its turns).
+#[derive(Debug, Default)]
+pub(super) struct Legs {
+    /// The sidecar's replies on the connections it accepted: the requests it relayed, answered.
+    answered: Vec<(u64, u64)>,
+    /// Its exchanges on the connections it opened: the same requests, passed on and answered.
+    asked: Vec<(u64, u64)>,
+    /// How long it took to wake to the other container's bytes, on the connections between them.
+    woke: Vec<(u64, u64)>,
+    /// The last interval's wake-ups that had any: an interval whose hops
+    /// did not close at both ends yet takes its wake-ups from there.
+    pub(super) woke_before: Vec<(u64, u64)>,
+}
+
+fn sample(samples: &mut Vec<(u64, u64)>, count: u64, total_ns: u64) {
+    if count > 0 && samples.len() < LATENCY_SAMPLES {
+        samples.push((total_ns / count, count));
+    }
+}
+
+impl Legs {
+    /// The `q` quantile of the time a request spends in the sidecar: what
+    /// it took to reply, less what it waited upstream, plus its two
+    /// wake-ups (to the request and to the response; only the one on the
+    /// hop to its sibling is seen, the other is taken to be the same).
+    /// Without the wake-ups, a blocking app's own wake-up to its response,
+    /// which it pays with or without a proxy, would be billed to the proxy.
+    fn added(&mut self, q: f64) -> Option<u64> {
+        for samples in [&mut self.answered, &mut self.asked, &mut self.woke] {
+            samples.sort_unstable();
+        }
+        let woke = if self.woke.is_empty() { &self.woke_before } else { &self.woke };
+        // None seen yet (the first hops have not closed at both ends): none counted.
+        let woke = quantile(woke, q).unwrap_or(0);
+        Some(quantile(&self.answered, q)?.saturating_sub(quantile(&self.asked, q)?) + 2 * woke)
+    }
+
+    /// The interval is billed: its samples go, its wake-ups are kept if it had any.
+    fn next_interval(&mut self) {
+        self.answered.clear();
+        self.asked.clear();
+        if !self.woke.is_empty() {
+            self.woke_before = std::mem::take(&mut self.woke);
+        }
+    }
+
+    fn requests(&self) -> u64 {
+        self.answered.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// The `q` quantile of weighted samples, sorted by value.
+fn quantile(samples: &[(u64, u64)], q: f64) -> Option<u64> {
+    let total: u64 = samples.iter().map(|(_, w)| w).sum();
+    let wanted = (q * total as f64).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    samples.iter().find(|(_, w)| {
+        seen += w;
+        seen >= wanted
+    }).map(|(v, _)| *v)
+}
+
+/// Both directions' estimates, weighted by the requests behind each.
+fn added_both_ways(outbound: &mut Legs, inbound: &mut Legs, q: f64) -> Option<u64> {
+    let parts: Vec<(u64, u64)> =
+        [outbound, inbound].into_iter().filter_map(|legs| Some((legs.added(q)?, legs.requests()))).collect();
+    let requests: u64 = parts.iter().map(|(_, n)| n).sum();
+    (requests > 0).then(|| (parts.iter().map(|(ns, n)| *ns as u128 * *n as u128).sum::<u128>() / requests as u128) as u64)
+}
+
+impl Latency {
+    /// A connection of the sidecar's closed with these `turns`: one it
+    /// `connected` (else accepted), whose other end is a `sibling` container
+    /// of the pod or, where it `leaves_pod`, outside it; a hop is known by
+    /// its `connector`'s address.
+    pub(super) fn sidecar_closed(&mut self, turns: Turns, connected: bool, sibling: bool, leaves_pod: bool, connector: SocketAddr) {
+        // Outbound it answers its siblings and asks out of the pod; inbound, the reverse.
+        match (connected, sibling) {
+            (false, true) => {
+                sample(&mut self.outbound.answered, turns.replies, turns.reply_ns);
+                self.hop_closed(connector, HopEnd { turns, sidecars: true, connected, waited: 0 });
+            }
+            (true, false) if leaves_pod => sample(&mut self.outbound.asked, turns.exchanges, turns.exchange_ns),
+            (false, false) if leaves_pod => sample(&mut self.inbound.answered, turns.replies, turns.reply_ns),
+            (true, true) => {
+                sample(&mut self.inbound.asked, turns.exchanges, turns.exchange_ns);
+                self.hop_closed(connector, HopEnd { turns, sidecars: true, connected, waited: 0 });
+            }
+            _ => {}
+        }
+    }
+
+    /// Another container's connection to or from the sidecar closed.
+    pub(super) fn sibling_closed(&mut self, turns: Turns, connected: bool, connector: SocketAddr) {
+        self.hop_closed(connector, HopEnd { turns, sidecars: false, connected, waited: 0 });
+    }
+
+    /// One end of a hop between the sidecar and a sibling closed: with the
+    /// other end's, it tells how long the sidecar took to wake to the sibling.
+    fn hop_closed(&mut self, connector: SocketAddr, end: HopEnd) {
+        let other = match self.hops.remove(&connector) {
+            Some(other) if other.sidecars != end.sidecars => other,
+            _ => {
+                if self.hops.len() >= MAX_HOPS {
+                    return; // more hops closing at once than are followed: this one's wake-ups go unseen
+                }
+                self.hops.insert(connector, end);
+                return;
+            }
+        };
+        let (sidecar, sibling) = if end.sidecars { (end, other) } else { (other, end) };
+        // The connecting end asks: outbound the sibling, inbound the sidecar.
+        if sibling.connected {
+            if let Some((to_request, _)) = Turns::wakes(&sibling.turns, &sidecar.turns) {
+                sample(&mut self.outbound.woke, sibling.turns.exchanges, to_request);
+            }
+        } else if let Some((_, to_reply)) = Turns::wakes(&sidecar.turns, &sibling.turns) {
+            sample(&mut self.inbound.woke, sidecar.turns.exchanges, to_reply);
+        }
+    }
+
+    /// The estimate over the interval since the last bill, whose requests
+    /// made `exchanges` exchanges through the sidecar (p50 from p50s, p99
+    /// from p99s); the next interval starts.
+    pub(super) fn bill(&mut self, exchanges: u64) -> Option<AddedLatency> {
+        let mut added = |q: f64| added_both_ways(&mut self.outbound, &mut self.inbound, q);
+        let enough = exchanges >= P99_MIN_EXCHANGES;
+        let added_latency = added(0.5).map(|p50_ns| AddedLatency { p50_ns, p99_ns: if enough { added(0.99) } else { None } });
+        self.outbound.next_interval();
+        self.inbound.next_interval();
+        self.hops.retain(|_, end| {
+            end.waited += 1;
+            end.waited <= HOP_WAIT_BILLS
+        });
+        added_latency
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::Host;
+    use crate::sidecars::testing::{addr, asked, closed, member, turn, MS};
+    use crate::sidecars::{Flow, SidecarFinder};
+
+    #[test]
+    fn weighted_quantiles() {
+        let samples = [(10, 8), (20, 1), (30, 1)];
+        assert_eq!(quantile(&samples, 0.5), Some(10));
+        assert_eq!(quantile(&samples, 0.85), Some(20));
+        assert_eq!(quantile(&samples, 0.99), Some(30));
+        assert_eq!(quantile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn both_ends_of_a_connection_tell_how_long_each_took_to_wake() {
+        // Times past half the clock's range: sums of two wrap, their differences do not.
+        let t0 = u64::MAX / 2 + MS;
+        let (app, proxy) = turn(t0, t0 + MS / 10, t0 + 24 * MS, t0 + 27 * MS);
+        assert_eq!(Turns::wakes(&app, &proxy), Some((MS / 10, 3 * MS)));
+        let (app2, proxy2) = turn(t0 + 30 * MS, t0 + 31 * MS, t0 + 32 * MS, t0 + 34 * MS);
+        let sum = |a: Turns, b: Turns| Turns {
+            exchanges: a.exchanges + b.exchanges,
+            exchange_ns: a.exchange_ns + b.exchange_ns,
+            asked_at_sum: a.asked_at_sum.wrapping_add(b.asked_at_sum),
+            replies: a.replies + b.replies,
+            reply_ns: a.reply_ns + b.reply_ns,
+            heard_at_sum: a.heard_at_sum.wrapping_add(b.heard_at_sum),
+        };
+        assert_eq!(Turns::wakes(&sum(app, app2), &sum(proxy, proxy2)), Some((MS / 10 + MS, 3 * MS + 2 * MS)));
+        assert_eq!(Turns::wakes(&sum(app, app2), &proxy), None, "two exchanges, one reply: no pairs");
+        // Pairs that do not match (a pipelined request): a negative wake, refused.
+        let (_, early) = turn(0, t0 - MS, t0 - MS / 2, 0);
+        assert_eq!(Turns::wakes(&app, &early), None);
+        // A reader that preempted the sender on its CPU, timed 2 µs before the send returned: no wait.
+        let (app, proxy) = turn(t0, t0 - 2_000, t0 + MS, t0 + MS + 3_000);
+        assert_eq!(Turns::wakes(&app, &proxy), Some((0, 3_000)));
+    }
+
+    #[test]
+    fn an_inbound_sidecars_time_is_its_reply_less_the_apps() {
+        let (app, proxy, client) = (member("db", "postgres"), member("db", "mesh"), member("api", "api"));
+        let mut finder = SidecarFinder::new(None);
+        let (outside, hop) = (addr("10.244.0.10:5000"), addr("127.0.0.1:43000"));
+        finder.connection(Flow::Accept, &proxy, "relay", Some(&client), true, outside);
+        finder.connection(Flow::Connect, &proxy, "relay", Some(&app), false, addr("127.0.0.1:5432"));
+        // The proxy answers outside in 12 ms, of which it waits 10.1 on the
+        // app; it takes 0.1 ms to wake to the app's answer.
+        finder.connection(closed(Turns { replies: 1, reply_ns: 12 * MS, ..Turns::default() }, false, addr("10.244.0.11:5432")), &proxy, "relay", Some(&client), true, outside);
+        let (proxy_turns, app_turns) = turn(0, MS / 20, 10 * MS, 10 * MS + MS / 10);
+        finder.connection(closed(app_turns, false, addr("127.0.0.1:5432")), &app, "postgres", Some(&proxy), false, hop);
+        finder.connection(closed(proxy_turns, true, hop), &proxy, "relay", Some(&app), false, addr("127.0.0.1:5432"));
+        let bill = finder.bills(&Host::at("/nonexistent"), 1.0).remove(0).1;
+        assert_eq!(bill.relayed.exchanges, 1, "the app's reply");
+        assert_eq!(bill.added_latency, Some(AddedLatency { p50_ns: 12 * MS - (10 * MS + MS / 10) + 2 * (MS / 10), p99_ns: None }));
+    }
+
+    #[test]
+    fn p99_comes_from_a_hundred_exchanges() {
+        let (app, relay, backend) = (member("web", "app"), member("web", "mesh"), member("api", "api"));
+        let mut finder = SidecarFinder::new(None);
+        let (local, out) = (addr("127.0.0.1:15001"), addr("10.244.0.20:8080"));
+        finder.connection(Flow::Accept, &relay, "relay", Some(&app), false, addr("127.0.0.1:40000"));
+        finder.connection(Flow::Connect, &relay, "relay", Some(&backend), true, out);
+        // 100 requests: the proxy adds 1 ms to 98 of them and 30 ms to two; upstream takes 10 ms.
+        for i in 0..100u64 {
+            let through = if i < 2 { 40 * MS } else { 11 * MS };
+            let app_addr = addr(&format!("127.0.0.1:{}", 40000 + i));
+            let (app_turns, relay_turns) = turn(i * 100 * MS, i * 100 * MS, i * 100 * MS + through, i * 100 * MS + through);
+            finder.connection(closed(app_turns, true, app_addr), &app, "app", Some(&relay), false, local);
+            finder.connection(closed(relay_turns, false, local), &relay, "relay", Some(&app), false, app_addr);
+            finder.connection(closed(asked(10 * MS), true, addr("10.244.0.10:41000")), &relay, "relay", Some(&backend), true, out);
+        }
+        let bill = finder.bills(&Host::at("/nonexistent"), 1.0).remove(0).1;
+        assert_eq!(bill.added_latency, Some(AddedLatency { p50_ns: MS, p99_ns: Some(30 * MS) }));
+        assert_eq!(bill.relayed.exchanges, 100);
+    }
+}
