@@ -83,27 +83,17 @@ impl Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::enrich::cgroup_path::{QosClass, Runtime};
-    use crate::enrich::{Container, Pod};
+    use crate::enrich::cgroup_path::QosClass;
 
     fn attribution(id: u64, path: &str, container: Option<(&str, &str)>, pod: Option<(&str, &str, &str)>) -> Arc<Attribution> {
-        Arc::new(Attribution {
-            cgroup_id: id,
-            cgroup_path: Some(path.to_string()),
-            container: container.map(|(id, name)| Container {
-                id: id.into(),
-                runtime: Some(Runtime::Containerd),
-                name: Some(name.into()),
-            }),
-            pod: pod.map(|(uid, name, ns)| Pod {
-                uid: uid.into(),
-                name: Some(name.into()),
-                namespace: Some(ns.into()),
-                qos: QosClass::BestEffort,
-                cgroup_path: "/kubepods/pod".to_string() + uid,
-            }),
-            rendered: Default::default(),
-        })
+        let mut a = crate::records::fixtures::attribution(id).path(path);
+        if let Some((id, name)) = container {
+            a = a.container(id, name);
+        }
+        if let Some((uid, name, ns)) = pod {
+            a = a.pod(uid, name).namespace(ns).qos(QosClass::BestEffort).pod_cgroup(&format!("/kubepods/pod{uid}"));
+        }
+        a.build()
     }
 
     fn node() -> Vec<Arc<Attribution>> {
