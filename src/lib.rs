@@ -20,7 +20,6 @@ pub mod pipeline;
 pub mod privileges;
 pub mod records;
 pub mod probes;
-pub mod replay;
 pub mod sandbox;
 pub mod shutdown;
 pub mod sidecars;

@@ -2,7 +2,7 @@
 //! are read line by line, within the bound, without panicking.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use podtop::replay::{read_line_bounded, RecordingReader};
+use podtop::aggregate::from_recording::{read_line_bounded, RecordingReader};
 
 fuzz_target!(|data: &[u8]| {
     let mut reader = std::io::BufReader::with_capacity(64, data);

@@ -1,6 +1,11 @@
-//! Aggregation in user space of what the kernel counts and reports: deltas of
-//! cumulative counters, and the node model the TUI renders.
+//! Aggregation in user space, for the TUI: records (live, from the
+//! pipeline's sink, or from a recording) become observations, the feed hands
+//! them to the UI thread, and the node model sums them into what the screens
+//! show.
 
+pub mod feed;
+pub mod from_recording;
+pub mod from_records;
 pub mod lookups;
 pub mod model;
 pub mod observation;

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use super::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, What};
+use super::observation::{Action, ConnKind, Connection, KernelTotals, Observation, ProcessEvent, ProcessRef, Request};
 use super::lookups::Lookups;
 use super::requests::Requests;
 use crate::enrich::Attribution;
@@ -277,6 +277,86 @@ impl Group {
         }
     }
 
+    /// A process of it did something: listed (the stalest goes for it where the list is full), its name and last time updated.
+    fn list(&mut self, e: &ProcessEvent, container_id: Option<String>) {
+        let pid = e.process.pid;
+        if !self.processes.contains_key(&pid) && self.processes.len() >= MAX_PROCESSES {
+            let stalest = self.processes.values().min_by_key(|p| p.last_seen_ns).map(|p| p.pid);
+            if let Some(stalest) = stalest {
+                self.processes.remove(&stalest);
+            }
+        }
+        let row = self.processes.entry(pid).or_insert_with(|| ProcessRow {
+            pid,
+            ppid: e.process.ppid,
+            comm: e.process.comm.clone(),
+            container_id,
+            args: None,
+            first_seen_ns: e.unix_ns,
+            last_seen_ns: e.unix_ns,
+        });
+        row.comm = e.process.comm.clone();
+        row.last_seen_ns = row.last_seen_ns.max(e.unix_ns);
+    }
+
+    fn exec(&mut self, unix_ns: u64, pid: u32, container_id: Option<String>, args: Vec<String>) {
+        let mut args = args.join(" ");
+        if args.len() > MAX_ARGS_TEXT {
+            let cut = (0..=MAX_ARGS_TEXT).rev().find(|i| args.is_char_boundary(*i)).unwrap_or(0);
+            args.truncate(cut);
+        }
+        if let Some(row) = self.processes.get_mut(&pid) {
+            row.args = Some(args.clone());
+        }
+        if self.execs.len() == RECENT_EXECS {
+            self.execs.pop_front();
+        }
+        self.execs.push_back(ExecRow { unix_ns, pid, container_id, args });
+    }
+
+    fn file_io(&mut self, path: Option<String>, read_bytes: u64, write_bytes: u64) {
+        let path = path.unwrap_or_else(|| "(path unknown)".to_string());
+        if self.files.len() >= FILES && !self.files.contains_key(&path) {
+            // Make room by forgetting the file that moved the fewest bytes.
+            if let Some(smallest) = self.top_files().last().map(|(p, _)| (*p).clone()) {
+                self.files.remove(&smallest);
+            }
+        }
+        let row = self.files.entry(path).or_default();
+        row.read_bytes += read_bytes;
+        row.write_bytes += write_bytes;
+    }
+
+    fn connection(&mut self, pid: u32, comm: &str, connection: Connection) {
+        let open = connection.kind != ConnKind::Close;
+        match self.connections.iter_mut().find(|c| c.connection.cookie == connection.cookie && c.pid == pid) {
+            Some(existing) => {
+                existing.open = open;
+                existing.connection = connection;
+            }
+            None => {
+                if self.connections.len() == CONNECTIONS {
+                    let oldest_closed = self.connections.iter().position(|c| !c.open).unwrap_or(0);
+                    self.connections.remove(oldest_closed);
+                }
+                let outbound = match connection.kind {
+                    ConnKind::Connect => Some(true),
+                    ConnKind::Accept => Some(false),
+                    ConnKind::Close => None,
+                };
+                self.connections.push_back(ConnRow { pid, comm: comm.to_string(), connection, open, outbound });
+            }
+        }
+    }
+
+    fn request(&mut self, request: &Request, container_id: Option<&str>) {
+        // A pod's requests count where they cross its boundary: those
+        // between its own containers are one request seen twice, or a
+        // hop to its proxy. The host and bare containers have no such line.
+        let across = request.sidecar_visible || !self.is_pod();
+        self.requests.add(request, across, container_id);
+    }
+
     pub fn is_pod(&self) -> bool {
         matches!(self.key, GroupKey::Pod(_))
     }
@@ -323,7 +403,7 @@ pub struct EventLine {
     /// The title of the group it happened in.
     pub group: String,
     pub process: ProcessRef,
-    pub what: What,
+    pub action: Action,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -425,7 +505,7 @@ impl NodeModel {
             }
             Observation::Tick { unix_ns, totals } => self.tick(unix_ns, totals),
             Observation::Sidecars { bills, podtop } => self.bills(bills, podtop),
-            Observation::Happened(h) => self.happened(h),
+            Observation::Process(e) => self.process_event(e),
         }
     }
 
@@ -487,20 +567,48 @@ impl NodeModel {
         self.groups.retain(|key, g| *key == GroupKey::Host || g.idle_ticks < GONE_AFTER_IDLE_TICKS);
     }
 
-    fn happened(&mut self, h: Happening) {
-        let container_id = h.owner.container.as_ref().map(|c| c.id.clone());
-        let pid = h.process.pid;
-        let line = EventLine { unix_ns: h.unix_ns, group: String::new(), process: h.process.clone(), what: h.what.clone() };
+    /// What a process did: its group lists it (or, at its exit, no longer
+    /// does), the group's list of that kind takes it, and the event pane.
+    fn process_event(&mut self, e: ProcessEvent) {
+        let container_id = e.owner.container.as_ref().map(|c| c.id.clone());
+        let pid = e.process.pid;
+        let line = EventLine { unix_ns: e.unix_ns, group: String::new(), process: e.process.clone(), action: e.action.clone() };
+        let title = self.list_process(&e, container_id.clone());
+        let group = self.groups.get_mut(&GroupKey::of(&e.owner)).expect("made by list_process");
+        match e.action {
+            Action::Exec { args, .. } => group.exec(e.unix_ns, pid, container_id, args),
+            Action::FileIo { path, read_bytes, write_bytes } => group.file_io(path, read_bytes, write_bytes),
+            Action::Connection(connection) => group.connection(pid, &e.process.comm, connection),
+            Action::Request(request) => {
+                group.request(&request, container_id.as_deref());
+                self.requests_seen = true;
+            }
+            Action::Lookup(lookup) => {
+                group.lookups.add(&lookup);
+                self.lookups_seen = true;
+            }
+            Action::Exit { .. } | Action::Udp { .. } => {}
+        }
+        if self.events.len() == EVENT_LINES {
+            self.events.pop_front();
+        }
+        self.events.push_back(EventLine { group: title, ..line });
+    }
+
+    /// Keeps the process in its group's list, where it is now, and nowhere
+    /// else; an exit ends it. Returns the group's title.
+    fn list_process(&mut self, e: &ProcessEvent, container_id: Option<String>) -> String {
+        let pid = e.process.pid;
         // Counter records and closes can arrive after the process exited:
         // they must not bring it back to the list.
-        let exited = self.exited.contains(&pid) && !matches!(h.what, What::Exec { .. });
-        if matches!(h.what, What::Exit { .. }) {
+        let exited = self.exited.contains(&pid) && !matches!(e.action, Action::Exec { .. });
+        if matches!(e.action, Action::Exit { .. }) {
             if self.exited.len() == EXITED {
                 self.exited.pop_front();
             }
             self.exited.push_back(pid);
         }
-        let key = GroupKey::of(&h.owner);
+        let key = GroupKey::of(&e.owner);
         if let Some(previous) = self.listed_in.get(&pid).filter(|previous| **previous != key).cloned() {
             // It moved (or exited from) another group than the one that lists it.
             if let Some(old) = self.groups.get_mut(&previous) {
@@ -508,116 +616,29 @@ impl NodeModel {
             }
             self.listed_in.remove(&pid);
         }
-        let group = self.group(&h.owner);
+        let group = self.group(&e.owner);
         let title = group.title.clone();
-        let mut listed = false;
-        match h.what {
-            What::Exit { .. } => {
+        match e.action {
+            Action::Exit { .. } => {
                 group.processes.remove(&pid);
-            }
-            _ if !exited => {
-                listed = true;
-                if !group.processes.contains_key(&pid) && group.processes.len() >= MAX_PROCESSES {
-                    let stalest = group.processes.values().min_by_key(|p| p.last_seen_ns).map(|p| p.pid);
-                    if let Some(stalest) = stalest {
-                        group.processes.remove(&stalest);
-                    }
-                }
-                let row = group.processes.entry(pid).or_insert_with(|| ProcessRow {
-                    pid,
-                    ppid: h.process.ppid,
-                    comm: h.process.comm.clone(),
-                    container_id: container_id.clone(),
-                    args: None,
-                    first_seen_ns: h.unix_ns,
-                    last_seen_ns: h.unix_ns,
-                });
-                row.comm = h.process.comm.clone();
-                row.last_seen_ns = row.last_seen_ns.max(h.unix_ns);
-            }
-            _ => {}
-        }
-        match (&h.what, listed) {
-            (What::Exit { .. }, _) => {
                 self.listed_in.remove(&pid);
             }
-            (_, true) => {
-                if self.listed_in.len() > 4 * MAX_PROCESSES + self.groups.len() * 64 {
-                    // Stale entries of groups that were forgotten: start over from what is listed.
-                    self.listed_in =
-                        self.groups.iter().flat_map(|(k, g)| g.processes.keys().map(move |p| (*p, k.clone()))).collect();
-                }
-                self.listed_in.insert(pid, key);
+            _ if !exited => {
+                group.list(e, container_id);
+                self.note_listed(pid, key);
             }
             _ => {}
         }
-        let group = self.groups.get_mut(&GroupKey::of(&h.owner)).expect("made above");
-        match h.what {
-            What::Exec { args, .. } => {
-                let mut args = args.join(" ");
-                if args.len() > MAX_ARGS_TEXT {
-                    let cut = (0..=MAX_ARGS_TEXT).rev().find(|i| args.is_char_boundary(*i)).unwrap_or(0);
-                    args.truncate(cut);
-                }
-                if let Some(row) = group.processes.get_mut(&pid) {
-                    row.args = Some(args.clone());
-                }
-                if group.execs.len() == RECENT_EXECS {
-                    group.execs.pop_front();
-                }
-                group.execs.push_back(ExecRow { unix_ns: h.unix_ns, pid, container_id, args });
-            }
-            What::FileIo { path, read_bytes, write_bytes } => {
-                let path = path.unwrap_or_else(|| "(path unknown)".to_string());
-                if group.files.len() >= FILES && !group.files.contains_key(&path) {
-                    // Make room by forgetting the file that moved the fewest bytes.
-                    if let Some(smallest) = group.top_files().last().map(|(p, _)| (*p).clone()) {
-                        group.files.remove(&smallest);
-                    }
-                }
-                let row = group.files.entry(path).or_default();
-                row.read_bytes += read_bytes;
-                row.write_bytes += write_bytes;
-            }
-            What::Connection(connection) => {
-                let open = connection.kind != ConnKind::Close;
-                match group.connections.iter_mut().find(|c| c.connection.cookie == connection.cookie && c.pid == pid) {
-                    Some(existing) => {
-                        existing.open = open;
-                        existing.connection = connection;
-                    }
-                    None => {
-                        if group.connections.len() == CONNECTIONS {
-                            let oldest_closed = group.connections.iter().position(|c| !c.open).unwrap_or(0);
-                            group.connections.remove(oldest_closed);
-                        }
-                        let outbound = match connection.kind {
-                            ConnKind::Connect => Some(true),
-                            ConnKind::Accept => Some(false),
-                            ConnKind::Close => None,
-                        };
-                        group.connections.push_back(ConnRow { pid, comm: h.process.comm.clone(), connection, open, outbound });
-                    }
-                }
-            }
-            What::Request(request) => {
-                // A pod's requests count where they cross its boundary: those
-                // between its own containers are one request seen twice, or a
-                // hop to its proxy. The host and bare containers have no such line.
-                let across = request.sidecar_visible || !group.is_pod();
-                group.requests.add(&request, across, container_id.as_deref());
-                self.requests_seen = true;
-            }
-            What::Lookup(lookup) => {
-                group.lookups.add(&lookup);
-                self.lookups_seen = true;
-            }
-            What::Exit { .. } | What::Udp { .. } => {}
+        title
+    }
+
+    /// Remembers the group that lists `pid`.
+    fn note_listed(&mut self, pid: u32, key: GroupKey) {
+        if self.listed_in.len() > 4 * MAX_PROCESSES + self.groups.len() * 64 {
+            // Stale entries of groups that were forgotten: start over from what is listed.
+            self.listed_in = self.groups.iter().flat_map(|(k, g)| g.processes.keys().map(move |p| (*p, k.clone()))).collect();
         }
-        if self.events.len() == EVENT_LINES {
-            self.events.pop_front();
-        }
-        self.events.push_back(EventLine { group: title, ..line });
+        self.listed_in.insert(pid, key);
     }
 
     /// Activity since start outside the group: (other pods, host and bare containers).

@@ -1,7 +1,8 @@
 //! What the TUI's model is built from: owned, sink-independent records.
 //!
-//! Live, the pipeline's records become observations (`ui::sink`); in replay,
-//! the JSON lines of a recording do (`replay`). Both feed the same model.
+//! Live, the pipeline's records become observations (`from_records`); in
+//! replay, the JSON lines of a recording do (`from_recording`). Both feed the
+//! same model.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -77,8 +78,9 @@ pub struct Lookup {
     pub remote: Option<SocketAddr>,
 }
 
+/// What a process did, as the TUI shows it.
 #[derive(Debug, Clone)]
-pub enum What {
+pub enum Action {
     Exec { filename: String, args: Vec<String> },
     Exit { code: Option<u32>, signal: Option<u32> },
     Connection(Connection),
@@ -88,12 +90,13 @@ pub enum What {
     Lookup(Lookup),
 }
 
+/// One thing a process did: when, in which cgroup, which process, and what.
 #[derive(Debug, Clone)]
-pub struct Happening {
+pub struct ProcessEvent {
     pub unix_ns: u64,
     pub owner: Arc<Attribution>,
     pub process: ProcessRef,
-    pub what: What,
+    pub action: Action,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -106,7 +109,8 @@ pub struct KernelTotals {
 
 #[derive(Debug, Clone)]
 pub enum Observation {
-    Happened(Happening),
+    /// Something a process did (a record of it: exec, exit, connection, ...).
+    Process(ProcessEvent),
     /// One cgroup's activity during the interval that ends with the next `Tick`.
     Counters { owner: Arc<Attribution>, delta: CgroupCounters },
     /// The end of an interval, with the kernel's running totals.

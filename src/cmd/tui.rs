@@ -1,15 +1,30 @@
 //! `podtop` on a terminal: the live TUI of this node; `--dump-screen`
-//! renders its last screen as text instead, without a terminal.
+//! renders its last screen as text instead, without a terminal. Here the
+//! collection loop meets the TUI: its records go to the TUI's feed, and to
+//! the `--record` file and the metrics beside it.
 
+use std::fs::File;
 use std::io::IsTerminal;
+use std::sync::mpsc;
 
-use anyhow::Result;
+use anyhow::{anyhow, Context, Result};
 
 use super::collect_options;
+use crate::aggregate::feed::{self, Feed};
+use crate::aggregate::from_records::ObservationSink;
 use crate::cli::Cli;
+use crate::collect::{collect, CollectOptions};
+use crate::output::metrics::MetricsOutput;
 use crate::output::recording;
+use crate::output::writer::BackgroundWriter;
+use crate::output::JsonSink;
+use crate::records::run::RunInfo;
+use crate::records::Tee;
 use crate::shutdown::Shutdown;
 use crate::ui;
+
+/// Batches of observations waiting for the UI thread, at most: a few seconds' worth.
+const LIVE_BATCHES: usize = 256;
 
 /// The TUI is for a terminal (or a dump of its screen); `--json`, or stdout
 /// not a terminal, is the JSON stream.
@@ -20,17 +35,61 @@ pub fn wanted(cli: &Cli) -> bool {
 pub fn run(cli: &Cli, shutdown: &Shutdown) -> Result<()> {
     let record = cli.record.as_deref().map(|path| recording::create(path, cli.force)).transpose()?;
     let metrics = super::metrics_output(cli, shutdown)?;
-    let source = ui::Source::live(collect_options(cli, true), record, metrics, shutdown.clone())?;
-    show(source, cli, shutdown)
+    let feed = live(collect_options(cli, true), record, metrics, shutdown.clone())?;
+    show(feed, cli, shutdown)
+}
+
+/// Live collection on a thread of its own, its records to the TUI's feed,
+/// the `--record` file and the metrics; returns once every probe is
+/// attached, or with the error that stopped it (before the terminal changes).
+fn live(opts: CollectOptions, record: Option<File>, metrics: Option<MetricsOutput>, shutdown: Shutdown) -> Result<Feed> {
+    let (to_ui, observations) = feed::channel(LIVE_BATCHES);
+    let (started_tx, started_rx) = mpsc::channel();
+    let recording_writer = record.map(|file| BackgroundWriter::to_file(file, shutdown.clone())).transpose()?;
+    let recording = recording_writer.as_ref().map(BackgroundWriter::handle);
+    let worker = std::thread::Builder::new()
+        .name("podtop-collect".into())
+        .spawn(move || -> Result<()> {
+            collect(&opts, &shutdown, |start| {
+                let run = RunInfo::live(start, recording_writer.is_some());
+                let recording = match recording_writer {
+                    Some(writer) => {
+                        let mut json = JsonSink::new(writer, start.node.clone());
+                        json.start(start)?;
+                        Some(json)
+                    }
+                    None => None,
+                };
+                let _ = started_tx.send(run);
+                let metrics = metrics.as_ref().map(|m| m.sink(start.node.clone()));
+                Ok(Tee(Tee(ObservationSink::new(to_ui), recording), metrics))
+            })?;
+            Ok(())
+        })
+        .context("starting the collection thread")?;
+    let run = match started_rx.recv() {
+        Ok(run) => run,
+        Err(_) => return Err(feed::join(worker).err().unwrap_or_else(|| anyhow!("collection ended before it started"))),
+    };
+    Ok(Feed::new(run, observations, worker).then(move || {
+        // The recording's writer, once the collection that fed it has ended.
+        let Some(recording) = recording else { return };
+        if let Some(error) = recording.finish(|| {}) {
+            eprintln!("podtop: the recording ended early: {}", std::io::Error::from(error));
+        }
+        if recording.dropped_records() > 0 {
+            eprintln!("podtop: {} records were not written to the recording in time", recording.dropped_records());
+        }
+    }))
 }
 
 /// The TUI on a terminal, or its last screen as text with `--dump-screen`.
-pub fn show(source: ui::Source, cli: &Cli, shutdown: &Shutdown) -> Result<()> {
+pub fn show(feed: Feed, cli: &Cli, shutdown: &Shutdown) -> Result<()> {
     match cli.dump_screen {
         Some((cols, rows)) => {
-            print!("{}", ui::dump_screen(source, cli.interval, cols, rows, &cli.keys)?);
+            print!("{}", ui::dump_screen(feed, cli.interval, cols, rows, &cli.keys)?);
             Ok(())
         }
-        None => ui::run_terminal(source, cli.interval, shutdown),
+        None => ui::run_terminal(feed, cli.interval, shutdown),
     }
 }

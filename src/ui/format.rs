@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 
 use crate::aggregate::model::{short_id, ConnRow, ContainerRow, EventLine, Group};
-use crate::aggregate::observation::{ConnKind, What};
+use crate::aggregate::observation::{ConnKind, Action};
 use crate::events::EventClasses;
 use crate::l7::exchanges::Role;
 
@@ -178,17 +178,17 @@ pub fn remote_in(addr: SocketAddr, dname: Option<&str>, width: usize) -> String 
 /// A one-line description of a record for the event pane.
 pub fn event_text(e: &EventLine) -> String {
     let who = format!("{}[{}]", e.process.comm, e.process.pid);
-    match &e.what {
-        What::Exec { filename, args } => match args.is_empty() {
+    match &e.action {
+        Action::Exec { filename, args } => match args.is_empty() {
             true => format!("exec    {who} {filename}"),
             false => format!("exec    {who} {}", args.join(" ")),
         },
-        What::Exit { code, signal } => match (code, signal) {
+        Action::Exit { code, signal } => match (code, signal) {
             (_, Some(sig)) => format!("exit    {who} signal {sig}"),
             (Some(code), _) => format!("exit    {who} code {code}"),
             _ => format!("exit    {who}"),
         },
-        What::Connection(c) => {
+        Action::Connection(c) => {
             let kind = match c.kind {
                 ConnKind::Connect => "connect",
                 ConnKind::Accept => "accept ",
@@ -197,20 +197,20 @@ pub fn event_text(e: &EventLine) -> String {
             let sizes = if c.kind == ConnKind::Close { format!(" tx {} rx {}", bytes(c.tx_bytes), bytes(c.rx_bytes)) } else { String::new() };
             format!("{kind} {who} {} -> {}{sizes}", c.local, remote_and_address(c.remote, c.dname.as_deref()))
         }
-        What::FileIo { path, read_bytes, write_bytes } => {
+        Action::FileIo { path, read_bytes, write_bytes } => {
             format!("file    {who} {} r {} w {}", path.as_deref().unwrap_or("?"), bytes(*read_bytes), bytes(*write_bytes))
         }
-        What::Udp { local, remote, dname, tx_bytes, rx_bytes, datagrams } => {
+        Action::Udp { local, remote, dname, tx_bytes, rx_bytes, datagrams } => {
             let remote = remote.map(|r| remote_and_address(r, dname.as_deref())).unwrap_or_else(|| "*".into());
             format!("udp     {who} {local} -> {remote} tx {} rx {} ({})", bytes(*tx_bytes), bytes(*rx_bytes), things(*datagrams, "datagram"))
         }
-        What::Request(r) => {
+        Action::Request(r) => {
             let status = r.status.map_or("-".to_string(), |s| s.to_string());
             let took = r.latency_ns.map_or("-".to_string(), latency);
             let dir = if r.role == Role::Server { "from" } else { "to" };
             format!("http    {who} {} {} {status} {took} {dir} {}", r.method, r.path, remote_and_address(r.remote, r.dname.as_deref()))
         }
-        What::Lookup(l) => {
+        Action::Lookup(l) => {
             let outcome = l.rcode.as_deref().unwrap_or("no answer");
             let answer = match l.answers.as_slice() {
                 [] => String::new(),
@@ -315,19 +315,19 @@ mod tests {
 
     #[test]
     fn one_line_per_record() {
-        let line = |what: What| EventLine {
+        let line = |action: Action| EventLine {
             unix_ns: 0,
             group: "demo/web".into(),
             process: ProcessRef { pid: 42, ppid: 1, comm: "curl".into() },
-            what,
+            action,
         };
-        let exec = line(What::Exec { filename: "/bin/true".into(), args: vec![] });
+        let exec = line(Action::Exec { filename: "/bin/true".into(), args: vec![] });
         assert_eq!(event_text(&exec), "exec    curl[42] /bin/true");
-        let exec = line(What::Exec { filename: "/usr/bin/curl".into(), args: vec!["curl".into(), "-s".into()] });
+        let exec = line(Action::Exec { filename: "/usr/bin/curl".into(), args: vec!["curl".into(), "-s".into()] });
         assert_eq!(event_text(&exec), "exec    curl[42] curl -s");
-        assert_eq!(event_text(&line(What::Exit { code: Some(3), signal: None })), "exit    curl[42] code 3");
-        assert_eq!(event_text(&line(What::Exit { code: None, signal: Some(9) })), "exit    curl[42] signal 9");
-        let close = line(What::Connection(Connection {
+        assert_eq!(event_text(&line(Action::Exit { code: Some(3), signal: None })), "exit    curl[42] code 3");
+        assert_eq!(event_text(&line(Action::Exit { code: None, signal: Some(9) })), "exit    curl[42] signal 9");
+        let close = line(Action::Connection(Connection {
             kind: ConnKind::Close,
             local: "10.0.0.1:5000".parse().unwrap(),
             remote: "10.0.0.2:80".parse().unwrap(),
@@ -340,13 +340,13 @@ mod tests {
         }));
         assert_eq!(event_text(&close), "close   curl[42] 10.0.0.1:5000 -> 10.0.0.2:80 tx 100B rx 2.0KiB");
         let mut named = close.clone();
-        if let What::Connection(c) = &mut named.what {
+        if let Action::Connection(c) = &mut named.action {
             c.dname = Some("api.shop.test".into());
         }
         assert_eq!(event_text(&named), "close   curl[42] 10.0.0.1:5000 -> api.shop.test:80 (10.0.0.2) tx 100B rx 2.0KiB");
-        let file = line(What::FileIo { path: None, read_bytes: 1, write_bytes: 2 });
+        let file = line(Action::FileIo { path: None, read_bytes: 1, write_bytes: 2 });
         assert_eq!(event_text(&file), "file    curl[42] ? r 1B w 2B");
-        let udp = line(What::Udp {
+        let udp = line(Action::Udp {
             local: "10.0.0.1:5353".parse().unwrap(),
             remote: None,
             dname: None,
@@ -355,7 +355,7 @@ mod tests {
             datagrams: 1,
         });
         assert_eq!(event_text(&udp), "udp     curl[42] 10.0.0.1:5353 -> * tx 60B rx 0B (1 datagram)");
-        let request = line(What::Request(crate::aggregate::observation::Request {
+        let request = line(Action::Request(crate::aggregate::observation::Request {
             role: Role::Client,
             method: "GET".into(),
             path: "/api/items".into(),
@@ -369,7 +369,7 @@ mod tests {
         }));
         assert_eq!(event_text(&request), "http    curl[42] GET /api/items 503 12.5ms to 10.0.0.2:80");
         let lookup = |rcode: Option<&str>, answers: &[&str], role| {
-            line(What::Lookup(crate::aggregate::observation::Lookup {
+            line(Action::Lookup(crate::aggregate::observation::Lookup {
                 role,
                 qname: "api.shop.test".into(),
                 qtype: "A".into(),

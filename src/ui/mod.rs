@@ -1,4 +1,4 @@
-//! The TUI: a source of observations (live collection, or a recording) feeds
+//! The TUI: a feed of observations (live collection, or a recording) fills
 //! the model on the UI thread; input and drawing never hold up collection.
 
 pub mod app;
@@ -7,138 +7,30 @@ pub mod input;
 pub mod liveness;
 pub mod render;
 pub mod safe_backend;
-pub mod sink;
 pub mod table;
 
-use std::fs::File;
 use std::io::{self, Stdout};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use ratatui::backend::{CrosstermBackend, TestBackend};
 use ratatui::crossterm::event;
 use ratatui::crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
 use ratatui::crossterm::{cursor, execute};
 use ratatui::Terminal;
 
+use crate::aggregate::feed::Feed;
 use crate::aggregate::model::NodeModel;
-use crate::aggregate::observation::Observation;
-use crate::collect::{collect, CollectOptions};
 use crate::host::{Host, UsageMeter};
-use crate::output::writer::{BackgroundWriter, OutputHandle};
-use crate::output::metrics::MetricsOutput;
-use crate::output::JsonSink;
 use crate::shutdown::{CleanupGuard, Shutdown};
+use app::{App, SelfUsage};
 use input::{Input, TerminalInput};
 use safe_backend::SafeBackend;
-use crate::records::run::RunInfo;
-use app::{App, SelfUsage};
-use crate::records::Tee;
-use sink::ObservationSink;
 
 /// Redraws are at most this frequent; data changes arrive once per interval.
 const FRAME: Duration = Duration::from_millis(50);
-
-/// Batches of observations waiting for the UI thread, at most: a few seconds' worth.
-const LIVE_BATCHES: usize = 256;
-
-/// Where observations come from, and the thread producing them.
-pub struct Source {
-    pub run: RunInfo,
-    observations: Receiver<Vec<Observation>>,
-    worker: JoinHandle<Result<()>>,
-    /// The `--record` file's writer, to wait for at the end.
-    recording: Option<OutputHandle>,
-}
-
-
-impl Source {
-    /// Live collection on a thread of its own; returns once every probe is
-    /// attached, or with the error that stopped it (before the terminal changes).
-    pub fn live(opts: CollectOptions, record: Option<File>, metrics: Option<MetricsOutput>, shutdown: Shutdown) -> Result<Source> {
-        let (to_ui, observations) = mpsc::sync_channel(LIVE_BATCHES);
-        let (started_tx, started_rx) = mpsc::channel();
-        let recording_writer = record.map(|file| BackgroundWriter::to_file(file, shutdown.clone())).transpose()?;
-        let recording_handle = recording_writer.as_ref().map(BackgroundWriter::handle);
-        let worker = std::thread::Builder::new()
-            .name("podtop-collect".into())
-            .spawn(move || -> Result<()> {
-                collect(&opts, &shutdown, |start| {
-                    let run = RunInfo::live(start, recording_writer.is_some());
-                    let recording = match recording_writer {
-                        Some(writer) => {
-                            let mut json = JsonSink::new(writer, start.node.clone());
-                            json.start(start)?;
-                            Some(json)
-                        }
-                        None => None,
-                    };
-                    let _ = started_tx.send(run);
-                    let metrics = metrics.as_ref().map(|m| m.sink(start.node.clone()));
-                    Ok(Tee(Tee(ObservationSink::new(to_ui), recording), metrics))
-                })?;
-                Ok(())
-            })
-            .context("starting the collection thread")?;
-        match started_rx.recv() {
-            Ok(run) => Ok(Source { run, observations, worker, recording: recording_handle }),
-            Err(_) => Err(join(worker).err().unwrap_or_else(|| anyhow!("collection ended before it started"))),
-        }
-    }
-
-    /// A recording played back on a thread of its own.
-    pub fn replay(path: PathBuf, speed: f64, stop: Arc<AtomicBool>) -> Result<Source> {
-        let (run, reader) = crate::replay::open(&path)?;
-        // Bounded: a recording is read only as fast as the UI takes it.
-        let (to_ui, observations) = mpsc::sync_channel(64);
-        let worker = std::thread::Builder::new()
-            .name("podtop-replay".into())
-            .spawn(move || crate::replay::play(reader, speed, to_ui, &stop))
-            .context("starting the replay thread")?;
-        Ok(Source { run, observations, worker, recording: None })
-    }
-
-    /// Applies what has arrived; false once the source has ended and is drained.
-    fn drain_into(&self, model: &mut NodeModel) -> (bool, bool) {
-        let mut changed = false;
-        loop {
-            match self.observations.try_recv() {
-                Ok(batch) => {
-                    changed = true;
-                    for o in batch {
-                        model.apply(o);
-                    }
-                }
-                Err(TryRecvError::Empty) => return (changed, true),
-                Err(TryRecvError::Disconnected) => return (changed, false),
-            }
-        }
-    }
-
-    fn finish(self) -> Result<()> {
-        // Dropping the receiver first ends a producer waiting for room in it.
-        drop(self.observations);
-        let result = join(self.worker);
-        if let Some(recording) = &self.recording {
-            if let Some(error) = recording.finish(|| {}) {
-                eprintln!("podtop: the recording ended early: {}", std::io::Error::from(error));
-            }
-            if recording.dropped_records() > 0 {
-                eprintln!("podtop: {} records were not written to the recording in time", recording.dropped_records());
-            }
-        }
-        result
-    }
-}
-
-fn join(worker: JoinHandle<Result<()>>) -> Result<()> {
-    worker.join().map_err(|_| anyhow!("the collection thread panicked"))?
-}
 
 /// Raw mode and the alternate screen while it lives; restored on drop, also
 /// when unwinding from a panic (and by the panic hook before the message),
@@ -192,8 +84,8 @@ impl Drop for TerminalGuard {
 
 /// The interactive TUI until `q`, a stop request, the loss of the terminal,
 /// or the end of a live source.
-pub fn run_terminal(source: Source, interval: Duration, shutdown: &Shutdown) -> Result<()> {
-    let mut app = App::new(NodeModel::new(interval.as_secs_f64()), source.run.clone());
+pub fn run_terminal(feed: Feed, interval: Duration, shutdown: &Shutdown) -> Result<()> {
+    let mut app = App::new(NodeModel::new(interval.as_secs_f64()), feed.run.clone());
     let resized = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGWINCH, resized.clone()).context("watching the terminal's size")?;
     let mut input = TerminalInput::open();
@@ -208,7 +100,7 @@ pub fn run_terminal(source: Source, interval: Duration, shutdown: &Shutdown) -> 
     let mut last_liveness = (Instant::now(), 0u64);
     loop {
         if live {
-            let (changed, still_live) = source.drain_into(&mut app.model);
+            let (changed, still_live) = feed.drain_into(&mut app.model);
             dirty |= changed;
             live = still_live;
             if !live && !is_replay {
@@ -253,7 +145,7 @@ pub fn run_terminal(source: Source, interval: Duration, shutdown: &Shutdown) -> 
     }
     shutdown.request();
     drop(guard);
-    source.finish()?;
+    feed.finish()?;
     if !is_replay {
         // As the JSON stream does: what was seen and lost, once the screen is gone.
         let t = &app.model.totals;
@@ -265,22 +157,18 @@ pub fn run_terminal(source: Source, interval: Duration, shutdown: &Shutdown) -> 
     Ok(())
 }
 
-/// Without a terminal: takes everything the source sends, then renders the
+/// Without a terminal: takes everything the feed sends, then renders the
 /// last screen as text (`--dump-screen COLSxROWS`), for scripts, tests and docs.
-pub fn dump_screen(source: Source, interval: Duration, cols: u16, rows: u16, keys: &str) -> Result<String> {
-    let mut app = App::new(NodeModel::new(interval.as_secs_f64()), source.run.clone());
+pub fn dump_screen(feed: Feed, interval: Duration, cols: u16, rows: u16, keys: &str) -> Result<String> {
+    let mut app = App::new(NodeModel::new(interval.as_secs_f64()), feed.run.clone());
     app.color = false;
-    while let Ok(batch) = source.observations.recv() {
-        for o in batch {
-            app.model.apply(o);
-        }
-    }
+    feed.drain_all_into(&mut app.model);
     if app.run.is_replay() {
         app.ended = true; // everything was read
     } else {
         liveness::forget_exited(&mut app.model, &Host::live());
     }
-    source.finish()?;
+    feed.finish()?;
     for c in keys.chars() {
         let code = match c {
             '\n' => event::KeyCode::Enter,

@@ -11,7 +11,7 @@ use super::app::{App, Screen};
 use crate::records::run::{RunInfo, Source};
 use super::screen_text;
 use crate::aggregate::model::NodeModel;
-use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Observation, ProcessRef, What};
+use crate::aggregate::observation::{ConnKind, Connection, ProcessEvent, KernelTotals, Observation, ProcessRef, Action};
 use crate::enrich::cgroup_path::{QosClass, Runtime};
 use crate::enrich::{Attribution, Container, Pod};
 use crate::events::{CgroupCounters, EventClasses};
@@ -36,12 +36,12 @@ fn owner(cgroup_id: u64, pod: Option<(&str, &str)>, container: Option<(&str, &st
     })
 }
 
-fn happened(at: u64, owner: &Arc<Attribution>, pid: u32, ppid: u32, comm: &str, what: What) -> Observation {
-    Observation::Happened(Happening {
+fn happened(at: u64, owner: &Arc<Attribution>, pid: u32, ppid: u32, comm: &str, action: Action) -> Observation {
+    Observation::Process(ProcessEvent {
         unix_ns: T0 + at * 1_000_000_000,
         owner: owner.clone(),
         process: ProcessRef { pid, ppid, comm: comm.into() },
-        what,
+        action,
     })
 }
 
@@ -58,8 +58,8 @@ fn addr(s: &str) -> SocketAddr {
 }
 
 #[allow(clippy::too_many_arguments)] // one per field of the connection, named at each call
-fn connection(kind: ConnKind, local: &str, remote: &str, tx: u64, rx: u64, cookie: u64, peer: Option<Arc<Attribution>>, visible: bool) -> What {
-    What::Connection(Connection { kind, local: addr(local), remote: addr(remote), tx_bytes: tx, rx_bytes: rx, cookie, peer, sidecar_visible: visible, dname: None })
+fn connection(kind: ConnKind, local: &str, remote: &str, tx: u64, rx: u64, cookie: u64, peer: Option<Arc<Attribution>>, visible: bool) -> Action {
+    Action::Connection(Connection { kind, local: addr(local), remote: addr(remote), tx_bytes: tx, rx_bytes: rx, cookie, peer, sidecar_visible: visible, dname: None })
 }
 
 /// A node with three pods (one with a sidecar) and the host, two intervals long.
@@ -71,18 +71,18 @@ fn scripted_app() -> App {
     let host = owner(1, None, None);
     let mut model = NodeModel::new(1.0);
     let mut script = vec![
-        happened(0, &web, 100, 1, "python3", What::Exec { filename: "/usr/bin/python3".into(), args: vec!["python3".into(), "web.py".into()] }),
-        happened(0, &proxy, 101, 1, "envoy", What::Exec { filename: "/usr/bin/envoy".into(), args: vec!["envoy".into(), "-c".into(), "/etc/envoy.yaml".into()] }),
-        happened(0, &api, 200, 1, "api", What::Exec { filename: "/app/api".into(), args: vec!["/app/api".into(), "--port".into(), "8080".into()] }),
-        happened(1, &api, 201, 200, "sh", What::Exec { filename: "/bin/sh".into(), args: vec!["sh".into(), "-c".into(), "date".into()] }),
+        happened(0, &web, 100, 1, "python3", Action::Exec { filename: "/usr/bin/python3".into(), args: vec!["python3".into(), "web.py".into()] }),
+        happened(0, &proxy, 101, 1, "envoy", Action::Exec { filename: "/usr/bin/envoy".into(), args: vec!["envoy".into(), "-c".into(), "/etc/envoy.yaml".into()] }),
+        happened(0, &api, 200, 1, "api", Action::Exec { filename: "/app/api".into(), args: vec!["/app/api".into(), "--port".into(), "8080".into()] }),
+        happened(1, &api, 201, 200, "sh", Action::Exec { filename: "/bin/sh".into(), args: vec!["sh".into(), "-c".into(), "date".into()] }),
         happened(1, &web, 100, 1, "python3", connection(ConnKind::Connect, "127.0.0.1:40000", "127.0.0.1:15001", 0, 0, 1, None, false)),
         happened(1, &proxy, 101, 1, "envoy", connection(ConnKind::Connect, "10.244.0.10:41000", "10.244.0.20:8080", 0, 0, 2, Some(api.clone()), true)),
         happened(1, &api, 200, 1, "api", connection(ConnKind::Accept, "10.244.0.20:8080", "10.244.0.10:41000", 0, 0, 3, Some(proxy.clone()), true)),
         happened(2, &proxy, 101, 1, "envoy", connection(ConnKind::Close, "10.244.0.10:41000", "10.244.0.20:8080", 26, 1019, 2, Some(api.clone()), true)),
-        happened(2, &api, 200, 1, "api", What::FileIo { path: Some("/var/log/api.log".into()), read_bytes: 0, write_bytes: 4096 }),
-        happened(2, &api, 200, 1, "api", What::FileIo { path: Some("/etc/services".into()), read_bytes: 12813, write_bytes: 0 }),
-        happened(2, &db, 300, 1, "postgres", What::Udp { local: addr("10.244.0.30:8125"), remote: None, dname: None, tx_bytes: 0, rx_bytes: 21, datagrams: 1 }),
-        happened(2, &host, 1, 0, "systemd", What::Exit { code: Some(0), signal: None }),
+        happened(2, &api, 200, 1, "api", Action::FileIo { path: Some("/var/log/api.log".into()), read_bytes: 0, write_bytes: 4096 }),
+        happened(2, &api, 200, 1, "api", Action::FileIo { path: Some("/etc/services".into()), read_bytes: 12813, write_bytes: 0 }),
+        happened(2, &db, 300, 1, "postgres", Action::Udp { local: addr("10.244.0.30:8125"), remote: None, dname: None, tx_bytes: 0, rx_bytes: 21, datagrams: 1 }),
+        happened(2, &host, 1, 0, "systemd", Action::Exit { code: Some(0), signal: None }),
     ];
     for (second, scale) in [(1u64, 1u64), (2, 2)] {
         script.push(counters(&web, &[("execs", scale), ("opens", 10 * scale), ("file_reads", 20), ("tcp_local_connections", 2 * scale), ("tcp_local_tx_bytes", 26)]));
@@ -235,14 +235,14 @@ fn a_process_that_moves_to_a_pod_leaves_the_hosts_list() {
     let mut model = NodeModel::new(1.0);
     let host = owner(1, None, None);
     let pod = owner(2, Some(("uid-1", "web-0")), Some(("c1", "app")));
-    model.apply(happened(0, &host, 4242, 1, "sh", What::Exec { filename: "/bin/sh".into(), args: vec!["sh".into()] }));
-    model.apply(happened(1, &pod, 4242, 1, "python3", What::Exec { filename: "/usr/bin/python3".into(), args: vec![] }));
+    model.apply(happened(0, &host, 4242, 1, "sh", Action::Exec { filename: "/bin/sh".into(), args: vec!["sh".into()] }));
+    model.apply(happened(1, &pod, 4242, 1, "python3", Action::Exec { filename: "/usr/bin/python3".into(), args: vec![] }));
     let host_key = crate::aggregate::model::GroupKey::Host;
     let pod_key = crate::aggregate::model::GroupKey::Pod("uid-1".into());
     assert!(!model.groups[&host_key].processes.contains_key(&4242), "moved: listed in the pod only");
     assert!(model.groups[&pod_key].processes.contains_key(&4242));
-    model.apply(happened(2, &host, 4343, 1, "sh", What::Exec { filename: "/bin/sh".into(), args: vec![] }));
-    model.apply(happened(3, &pod, 4343, 1, "sh", What::Exit { code: Some(0), signal: None }));
+    model.apply(happened(2, &host, 4343, 1, "sh", Action::Exec { filename: "/bin/sh".into(), args: vec![] }));
+    model.apply(happened(3, &pod, 4343, 1, "sh", Action::Exit { code: Some(0), signal: None }));
     assert!(!model.groups[&host_key].processes.contains_key(&4343), "its exit, from the pod, ends it everywhere");
 }
 
@@ -253,8 +253,8 @@ fn a_recording_replays_to_the_model_its_records_make() {
     use crate::output::schema::Record;
     use crate::output::JsonSink;
     use crate::records::fixtures::feed_every_kind;
-    use crate::replay::RecordingReader;
-    use crate::ui::sink::ObservationSink;
+    use crate::aggregate::from_recording::RecordingReader;
+    use crate::aggregate::from_records::ObservationSink;
 
     let (to_ui, from_pipeline) = std::sync::mpsc::sync_channel(64);
     let mut live = ObservationSink::new(to_ui);
@@ -391,7 +391,7 @@ fn panes_scroll_on_their_own_and_tab_moves_between_them() {
     let mut app = scripted_app();
     let api = owner(20, Some(("bbbb-2222", "api-7d4b9")), Some(("c", "api")));
     for i in 0..60u32 {
-        app.model.apply(happened(3, &api, 1000 + i, 200, "sh", What::Exec { filename: "/bin/sh".into(), args: vec!["sh".into(), "-c".into(), format!("job {i}")] }));
+        app.model.apply(happened(3, &api, 1000 + i, 200, "sh", Action::Exec { filename: "/bin/sh".into(), args: vec!["sh".into(), "-c".into(), format!("job {i}")] }));
     }
     press(&mut app, "/api\n\n");
     let picked = app.selected;
@@ -459,7 +459,7 @@ fn rates_are_averaged_over_ten_seconds() {
 fn requests_app() -> App {
     use crate::l7::exchanges::Role;
     use crate::records::fixtures::{feed_request, Request};
-    use crate::ui::sink::ObservationSink;
+    use crate::aggregate::from_records::ObservationSink;
 
     let mut app = scripted_app();
     app.run.classes = Some(EventClasses(EventClasses::ALL.0 | EventClasses::HTTP));
@@ -654,7 +654,7 @@ fn request_screens_at_every_size() {
 fn names_app() -> App {
     use crate::l7::exchanges::Role;
     use crate::records::fixtures::{feed_lookup, LookupScript};
-    use crate::ui::sink::ObservationSink;
+    use crate::aggregate::from_records::ObservationSink;
 
     let mut app = scripted_app();
     app.run.classes = Some(EventClasses(EventClasses::ALL.0 | EventClasses::DNS));
@@ -704,7 +704,7 @@ fn names_app() -> App {
     for o in from_pipeline.try_iter().flatten() {
         app.model.apply(o);
     }
-    let named = What::Connection(Connection {
+    let named = Action::Connection(Connection {
         kind: ConnKind::Connect,
         local: addr("10.244.0.10:41002"),
         remote: addr("10.244.0.20:8080"),
@@ -820,7 +820,7 @@ fn no_screen_prints_a_character_that_steers_the_terminal() {
     use crate::enrich::printable::is_disguising;
     let hostile = owner(40, Some(("dddd-4444", "web\u{1b}[2J\u{7}\u{9b}31m\u{202e}exe.txt")), Some(("e", "app\u{85}\u{2066}\u{200f}")));
     let mut model = NodeModel::new(1.0);
-    model.apply(happened(0, &hostile, 400, 1, "sh\u{1b}]0;x\u{7}", What::Exec { filename: "/bin/\u{9b}sh".into(), args: vec!["sh\u{202e}".into()] }));
+    model.apply(happened(0, &hostile, 400, 1, "sh\u{1b}]0;x\u{7}", Action::Exec { filename: "/bin/\u{9b}sh".into(), args: vec!["sh\u{202e}".into()] }));
     model.apply(counters(&hostile, &[("execs", 1)]));
     model.apply(Observation::Tick { unix_ns: T0, totals: KernelTotals::default() });
     let run = RunInfo { node: "n".into(), kernel: "6.18".into(), probes_attached: 9, probes_skipped: 0, source: Source::Live { recording: false }, classes: Some(EventClasses::ALL) };

@@ -1,12 +1,12 @@
-//! `podtop replay FILE`: the TUI from a recording (`--json` or `--record`),
-//! without root or BPF, at the recorded pace or faster.
+//! Recordings back into observations: what `podtop replay FILE` shows, the
+//! TUI from a recording (`--json` or `--record`), without root or BPF, at the
+//! recorded pace or faster.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
@@ -15,15 +15,19 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use lru::LruCache;
 
-use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Lookup, Observation, ProcessRef, Request, What};
-use crate::l7::exchanges::Role;
+use super::feed::{self, Feed};
+use super::observation::{Action, ConnKind, Connection, KernelTotals, Lookup, Observation, ProcessEvent, ProcessRef, Request};
 use crate::enrich::cgroup_path::{QosClass, Runtime};
 use crate::enrich::{Attribution, Container, Pod, ATTRIBUTION_CAPACITY};
 use crate::events::CgroupCounters;
+use crate::l7::exchanges::Role;
 use crate::output::schema::{self, Record};
 use crate::records::run::{RunInfo, Source};
 use crate::records::PodtopCost;
 use crate::sidecars::{known_hint, AddedLatency, Relayed, SidecarBill};
+
+/// Batches waiting for the UI at most: a recording is read only as fast as the UI takes it.
+const BATCHES: usize = 64;
 
 /// Turns recorded records back into observations; owners are shared by cgroup id.
 ///
@@ -96,20 +100,105 @@ fn role(name: &str) -> Option<Role> {
     }
 }
 
-fn connection(kind: ConnKind, body: &schema::ConnectionBody) -> Option<What> {
-    let net = &body.net;
+/// A connect, accept or close record's connection; None where it names no remote end.
+fn connection(kind: ConnKind, e: &schema::Event<schema::ConnectionBody>) -> Option<Action> {
+    let net = &e.body.net;
     let (local, remote) = ends(&net.ends);
-    Some(What::Connection(Connection {
+    Some(Action::Connection(Connection {
         kind,
         local: local?,
         remote: remote?,
         tx_bytes: net.tx_bytes,
         rx_bytes: net.rx_bytes,
         cookie: net.cookie,
-        peer: body.peer.as_ref().and_then(RecordingReader::peer),
-        sidecar_visible: false,
+        peer: e.body.peer.as_ref().and_then(peer),
+        sidecar_visible: e.sidecar_visible,
         dname: dname(&net.ends),
     }))
+}
+
+fn udp(net: &schema::Udp) -> Option<Action> {
+    let (local, remote) = ends(&net.ends);
+    Some(Action::Udp {
+        local: local?,
+        remote,
+        dname: dname(&net.ends),
+        tx_bytes: net.tx_bytes,
+        rx_bytes: net.rx_bytes,
+        datagrams: net.tx_datagrams + net.rx_datagrams,
+    })
+}
+
+fn request(e: &schema::Event<schema::HttpBody>) -> Option<Action> {
+    let http = &e.body.http;
+    let (local, remote) = ends(&e.body.net.ends);
+    let role = role(&http.role)?;
+    Some(Action::Request(Request {
+        role,
+        method: http.method.clone(),
+        path: http.path.clone(),
+        status: http.status,
+        latency_ns: http.latency_ns,
+        local: local?,
+        remote: remote?,
+        peer: e.body.peer.as_ref().and_then(peer),
+        sidecar_visible: e.sidecar_visible,
+        dname: dname(&e.body.net.ends),
+    }))
+}
+
+fn lookup(e: &schema::Event<schema::DnsBody>) -> Option<Action> {
+    let dns = &e.body.dns;
+    Some(Action::Lookup(Lookup {
+        role: role(&dns.role)?,
+        qname: dns.qname.clone(),
+        qtype: dns.qtype.clone(),
+        rcode: dns.rcode.clone(),
+        answers: dns.answers.iter().filter_map(|a| a.parse().ok()).collect(),
+        latency_ns: dns.latency_ns,
+        remote: ends(&e.body.net).1.filter(|a| a.port() != 0),
+    }))
+}
+
+/// The pod at a connection's other end, where the record names one.
+fn peer(p: &schema::Peer) -> Option<Arc<Attribution>> {
+    Some(Arc::new(Attribution {
+        cgroup_id: 0,
+        cgroup_path: None,
+        container: p.container.as_ref().map(container_of),
+        pod: Some(pod_of(p.pod.as_ref()?)),
+        rendered: Default::default(),
+    }))
+}
+
+fn sidecar_bill(b: &schema::SidecarBody) -> SidecarBill {
+    SidecarBill {
+        hint: b.hint.as_deref().and_then(known_hint),
+        cpu_cores: b.cpu_cores,
+        memory_bytes: b.memory_bytes,
+        rss_bytes: b.rss_bytes,
+        added_latency: b.added_latency_p50_ns.map(|p50_ns| AddedLatency { p50_ns, p99_ns: b.added_latency_p99_ns }),
+        relayed: Relayed {
+            connections: b.relayed_connections,
+            tx_bytes: b.relayed_tx_bytes,
+            rx_bytes: b.relayed_rx_bytes,
+            exchanges: b.exchanges,
+            bypass_connections: b.bypass_connections,
+            bypass: b.bypass.iter().filter_map(|a| a.parse().ok()).collect(),
+        },
+    }
+}
+
+fn tick(s: &schema::Stats) -> Observation {
+    Observation::Tick {
+        unix_ns: time_of(&s.header),
+        totals: KernelTotals {
+            seen: s.seen_total,
+            lost: s.lost_total,
+            dropped: s.counters_dropped.file_io + s.counters_dropped.udp + s.counters_dropped.cgroup,
+            bpf_run_time_ns: s.bpf_run_time_ns,
+        },
+    }
 }
 
 impl RecordingReader {
@@ -146,141 +235,68 @@ impl RecordingReader {
         self.sidecar_bills_dropped
     }
 
-    fn peer(p: &schema::Peer) -> Option<Arc<Attribution>> {
-        Some(Arc::new(Attribution {
-            cgroup_id: 0,
-            cgroup_path: None,
-            container: p.container.as_ref().map(container_of),
-            pod: Some(pod_of(p.pod.as_ref()?)),
-            rendered: Default::default(),
-        }))
-    }
-
-    fn happening<B>(&mut self, e: &schema::Event<B>, what: What) -> Observation {
-        let process = ProcessRef { pid: e.process.pid, ppid: e.process.ppid, comm: e.process.comm.clone() };
-        Observation::Happened(Happening { unix_ns: time_of(&e.header), owner: self.owner(&e.owner), process, what })
-    }
-
     /// The observation a record stands for; None for records the model does not use.
     pub fn observation(&mut self, record: &Record) -> Option<Observation> {
-        Some(match record {
+        match record {
             Record::Sidecar(r) => {
-                let b = &r.sidecar;
-                let bill = SidecarBill {
-                    hint: b.hint.as_deref().and_then(known_hint),
-                    cpu_cores: b.cpu_cores,
-                    memory_bytes: b.memory_bytes,
-                    rss_bytes: b.rss_bytes,
-                    added_latency: b.added_latency_p50_ns.map(|p50_ns| AddedLatency { p50_ns, p99_ns: b.added_latency_p99_ns }),
-                    relayed: Relayed {
-                        connections: b.relayed_connections,
-                        tx_bytes: b.relayed_tx_bytes,
-                        rx_bytes: b.relayed_rx_bytes,
-                        exchanges: b.exchanges,
-                        bypass_connections: b.bypass_connections,
-                        bypass: b.bypass.iter().filter_map(|a| a.parse().ok()).collect(),
-                    },
-                };
-                if self.sidecar_bills.len() >= MAX_SIDECAR_BILLS {
-                    self.sidecar_bills_dropped += 1;
-                    return None;
-                }
-                let owner = self.owner(&r.owner);
-                self.sidecar_bills.push((owner, bill));
-                return None;
+                self.add_sidecar_bill(r);
+                None
             }
-            Record::Sidecars(r) => Observation::Sidecars {
+            Record::Sidecars(r) => Some(Observation::Sidecars {
                 bills: std::mem::take(&mut self.sidecar_bills),
                 podtop: PodtopCost { cpu_cores: r.podtop.cpu_cores, bpf_cores: r.podtop.bpf_cores, rss_bytes: r.podtop.rss_bytes },
-            },
-            Record::Stats(s) => Observation::Tick {
-                unix_ns: time_of(&s.header),
-                totals: KernelTotals {
-                    seen: s.seen_total,
-                    lost: s.lost_total,
-                    dropped: s.counters_dropped.file_io + s.counters_dropped.udp + s.counters_dropped.cgroup,
-                    bpf_run_time_ns: s.bpf_run_time_ns,
-                },
-            },
+            }),
+            Record::Stats(s) => Some(tick(s)),
             Record::Counters(c) => {
                 let mut delta = CgroupCounters::default();
                 for (name, value) in &c.counters {
                     delta.set(name, *value);
                 }
-                Observation::Counters { owner: self.owner(&c.owner), delta }
-            }
-            Record::Exec(e) => {
-                let what = What::Exec { filename: e.body.exec.filename.clone(), args: e.body.exec.args.clone() };
-                self.happening(e, what)
-            }
-            Record::Exit(e) => {
-                let what = What::Exit { code: e.body.exit.code, signal: e.body.exit.signal };
-                self.happening(e, what)
-            }
-            Record::Connect(e) | Record::Accept(e) | Record::Close(e) => {
-                let kind = match record {
-                    Record::Connect(_) => ConnKind::Connect,
-                    Record::Accept(_) => ConnKind::Accept,
-                    _ => ConnKind::Close,
-                };
-                let mut what = connection(kind, &e.body)?;
-                if let What::Connection(c) = &mut what {
-                    c.sidecar_visible = e.sidecar_visible;
-                }
-                self.happening(e, what)
-            }
-            Record::FileIo(e) => {
-                let file = &e.body.file;
-                let what = What::FileIo { path: file.path.clone(), read_bytes: file.read_bytes, write_bytes: file.write_bytes };
-                self.happening(e, what)
-            }
-            Record::Udp(e) => {
-                let net = &e.body.net;
-                let (local, remote) = ends(&net.ends);
-                let what = What::Udp {
-                    local: local?,
-                    remote,
-                    dname: dname(&net.ends),
-                    tx_bytes: net.tx_bytes,
-                    rx_bytes: net.rx_bytes,
-                    datagrams: net.tx_datagrams + net.rx_datagrams,
-                };
-                self.happening(e, what)
-            }
-            Record::Http(e) => {
-                let http = &e.body.http;
-                let (local, remote) = ends(&e.body.net.ends);
-                let role = role(&http.role)?;
-                let what = What::Request(Request {
-                    role,
-                    method: http.method.clone(),
-                    path: http.path.clone(),
-                    status: http.status,
-                    latency_ns: http.latency_ns,
-                    local: local?,
-                    remote: remote?,
-                    peer: e.body.peer.as_ref().and_then(RecordingReader::peer),
-                    sidecar_visible: e.sidecar_visible,
-                    dname: dname(&e.body.net.ends),
-                });
-                self.happening(e, what)
-            }
-            Record::Dns(e) => {
-                let dns = &e.body.dns;
-                let what = What::Lookup(Lookup {
-                    role: role(&dns.role)?,
-                    qname: dns.qname.clone(),
-                    qtype: dns.qtype.clone(),
-                    rcode: dns.rcode.clone(),
-                    answers: dns.answers.iter().filter_map(|a| a.parse().ok()).collect(),
-                    latency_ns: dns.latency_ns,
-                    remote: ends(&e.body.net).1.filter(|a| a.port() != 0),
-                });
-                self.happening(e, what)
+                Some(Observation::Counters { owner: self.owner(&c.owner), delta })
             }
             // The TUI counts opens in the kernel; it does not list them.
-            Record::Open(_) | Record::Start(_) | Record::Unknown => return None,
+            Record::Open(_) | Record::Start(_) | Record::Unknown => None,
+            _ => self.process_event(record),
+        }
+    }
+
+    /// One interval's sidecar bill, kept for the `sidecars` record that closes the interval.
+    fn add_sidecar_bill(&mut self, r: &schema::Sidecar) {
+        let bill = sidecar_bill(&r.sidecar);
+        if self.sidecar_bills.len() >= MAX_SIDECAR_BILLS {
+            self.sidecar_bills_dropped += 1;
+            return;
+        }
+        let owner = self.owner(&r.owner);
+        self.sidecar_bills.push((owner, bill));
+    }
+
+    /// What a process did, from a record of it; None where the record names
+    /// no address the TUI can show, or a role it does not know.
+    fn process_event(&mut self, record: &Record) -> Option<Observation> {
+        Some(match record {
+            Record::Exec(e) => {
+                let action = Action::Exec { filename: e.body.exec.filename.clone(), args: e.body.exec.args.clone() };
+                self.observed(e, action)
+            }
+            Record::Exit(e) => self.observed(e, Action::Exit { code: e.body.exit.code, signal: e.body.exit.signal }),
+            Record::Connect(e) => self.observed(e, connection(ConnKind::Connect, e)?),
+            Record::Accept(e) => self.observed(e, connection(ConnKind::Accept, e)?),
+            Record::Close(e) => self.observed(e, connection(ConnKind::Close, e)?),
+            Record::FileIo(e) => {
+                let file = &e.body.file;
+                self.observed(e, Action::FileIo { path: file.path.clone(), read_bytes: file.read_bytes, write_bytes: file.write_bytes })
+            }
+            Record::Udp(e) => self.observed(e, udp(&e.body.net)?),
+            Record::Http(e) => self.observed(e, request(e)?),
+            Record::Dns(e) => self.observed(e, lookup(e)?),
+            _ => return None,
         })
+    }
+
+    fn observed<B>(&mut self, e: &schema::Event<B>, action: Action) -> Observation {
+        let process = ProcessRef { pid: e.process.pid, ppid: e.process.ppid, comm: e.process.comm.clone() };
+        Observation::Process(ProcessEvent { unix_ns: time_of(&e.header), owner: self.owner(&e.owner), process, action })
     }
 }
 
@@ -300,12 +316,10 @@ pub fn run_info(start: &schema::Start, path: &Path) -> RunInfo {
 /// The longest line a recording may have: podtop writes none longer than
 /// about 40 KiB (an exec with its whole command line, escaped).
 pub const MAX_LINE: usize = 1024 * 1024;
-/// Observations handed to the UI at once, at most, even between two ticks.
-/// The channel to the UI holds 64 batches: where each observation brings an
-/// owner of its own (a recording that names a new cgroup on every line), 64
-/// batches of 10,000 held 250 MB of a 400,000-cgroup recording; of 256, the
-/// replay's peak is 85 MB, little above the model's own at its bound (65 MB
-/// for 4,096 pods).
+/// Observations handed to the UI at once, at most, even between two ticks:
+/// where each observation brings an owner of its own (a recording that names
+/// a new cgroup on every line), the batches in the channel hold little
+/// beside the model, which is bounded.
 const MAX_BATCH: usize = 256;
 
 /// Reads one line of at most `max` bytes into `line` (without its newline);
@@ -352,6 +366,17 @@ pub fn open(path: &Path) -> Result<(RunInfo, BufReader<File>)> {
         _ => bail!("{}", not_a_recording()),
     };
     Ok((run_info(&start, path), reader))
+}
+
+/// A recording played back on a thread of its own.
+pub fn feed(path: PathBuf, speed: f64, stop: Arc<AtomicBool>) -> Result<Feed> {
+    let (run, reader) = open(&path)?;
+    let (to_ui, observations) = feed::channel(BATCHES);
+    let worker = std::thread::Builder::new()
+        .name("podtop-replay".into())
+        .spawn(move || play(reader, speed, to_ui, &stop))
+        .context("starting the replay thread")?;
+    Ok(Feed::new(run, observations, worker))
 }
 
 /// Sends the recording's observations, one batch per interval, paced by the
@@ -468,9 +493,9 @@ mod tests {
         .unwrap()
     }
 
-    /// A recording that names 400,000 cgroups (one that took 280 MB to read)
-    /// leaves the reader with as many owners as the live view keeps, no more,
-    /// and each one forgotten is counted.
+    /// A recording that names 400,000 cgroups leaves the reader with as
+    /// many owners as the live view keeps, no more, and each one forgotten
+    /// is counted.
     #[test]
     fn owners_of_a_recording_stay_within_the_live_bound() {
         const CGROUPS: u64 = 400_000;

@@ -1,12 +1,13 @@
-//! The TUI's sink: the pipeline's records become observations, sent in
-//! batches to the UI thread so that drawing never holds up the ring buffer.
+//! Live records into observations: the TUI's sink, where the pipeline's
+//! records become observations, sent in batches to the UI thread so that
+//! drawing never holds up the ring buffer.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 
-use crate::aggregate::observation::{ConnKind, Connection, Happening, KernelTotals, Lookup, Observation, ProcessRef, Request, What};
+use super::observation::{ConnKind, Connection, ProcessEvent, KernelTotals, Lookup, Observation, ProcessRef, Request, Action};
 use crate::enrich::Attribution;
 use crate::l7::dns;
 use crate::events::{c_bytes, c_str_bytes, exit_status, Event, Kind, ProcessIdentity};
@@ -36,21 +37,21 @@ fn process(who: &ProcessIdentity) -> ProcessRef {
 }
 
 impl ObservationSink {
-    fn happened(&mut self, unix_ns: u64, owner: &Arc<Attribution>, who: &ProcessIdentity, what: What) {
-        self.batch.push(Observation::Happened(Happening { unix_ns, owner: owner.clone(), process: process(who), what }));
+    fn process_event(&mut self, unix_ns: u64, owner: &Arc<Attribution>, who: &ProcessIdentity, action: Action) {
+        self.batch.push(Observation::Process(ProcessEvent { unix_ns, owner: owner.clone(), process: process(who), action }));
     }
 }
 
 impl Sink for ObservationSink {
     fn event(&mut self, r: &EventRecord) -> io::Result<()> {
-        let what = match r.event {
-            Event::Exec(e) => What::Exec {
+        let action = match r.event {
+            Event::Exec(e) => Action::Exec {
                 filename: text(c_bytes(&e.filename, e.filename_len)),
                 args: r.args.iter().map(|a| text(a)).collect(),
             },
             Event::Exit(e) => {
                 let (code, signal, _) = exit_status(e.exit_code);
-                What::Exit { code, signal }
+                Action::Exit { code, signal }
             }
             // Only the first open of each file arrives here: it names the file
             // for the counters upstream, and is not an event to list.
@@ -63,7 +64,7 @@ impl Sink for ObservationSink {
                     Kind::Close => ConnKind::Close,
                     _ => return Ok(()),
                 };
-                What::Connection(Connection {
+                Action::Connection(Connection {
                     kind,
                     local: SocketAddr::new(net.saddr, net.sport),
                     remote: SocketAddr::new(net.daddr.unwrap_or(net.saddr), net.dport),
@@ -77,22 +78,22 @@ impl Sink for ObservationSink {
             }
             Event::Cgroup(..) | Event::Payload(..) => return Ok(()),
         };
-        self.happened(r.unix_ns, r.owner, r.who, what);
+        self.process_event(r.unix_ns, r.owner, r.who, action);
         Ok(())
     }
 
     fn file_io(&mut self, r: &FileIoRecord) -> io::Result<()> {
-        let what = What::FileIo {
+        let action = Action::FileIo {
             path: r.path.map(text),
             read_bytes: r.delta.read_bytes,
             write_bytes: r.delta.write_bytes,
         };
-        self.happened(r.unix_ns, r.owner, r.who, what);
+        self.process_event(r.unix_ns, r.owner, r.who, action);
         Ok(())
     }
 
     fn udp(&mut self, r: &UdpRecord) -> io::Result<()> {
-        let what = What::Udp {
+        let action = Action::Udp {
             local: SocketAddr::new(r.net.saddr, r.net.sport),
             remote: r.net.daddr.map(|a| SocketAddr::new(a, r.net.dport)),
             dname: r.net.dname.clone(),
@@ -100,7 +101,7 @@ impl Sink for ObservationSink {
             rx_bytes: r.delta.rx_bytes,
             datagrams: r.delta.tx_datagrams + r.delta.rx_datagrams,
         };
-        self.happened(r.unix_ns, r.owner, r.who, what);
+        self.process_event(r.unix_ns, r.owner, r.who, action);
         Ok(())
     }
 
@@ -122,7 +123,7 @@ impl Sink for ObservationSink {
 
     fn http(&mut self, r: &HttpRecord) -> io::Result<()> {
         let x = r.exchange;
-        let what = What::Request(Request {
+        let action = Action::Request(Request {
             role: x.role,
             method: x.request.method.to_string(),
             path: r.path.to_string(),
@@ -134,14 +135,14 @@ impl Sink for ObservationSink {
             sidecar_visible: r.sidecar_visible,
             dname: r.net.dname.clone(),
         });
-        self.happened(r.unix_ns, r.owner, r.who, what);
+        self.process_event(r.unix_ns, r.owner, r.who, action);
         Ok(())
     }
 
     /// As the JSON record says it, so that a recording replays to the same screen.
     fn dns(&mut self, r: &DnsRecord) -> io::Result<()> {
         let l = r.lookup;
-        let what = What::Lookup(Lookup {
+        let action = Action::Lookup(Lookup {
             role: l.role,
             qname: l.query.qname.to_ascii_lowercase(),
             qtype: dns::qtype_name(l.query.qtype),
@@ -151,7 +152,7 @@ impl Sink for ObservationSink {
             // A datagram that named no peer leaves port 0.
             remote: r.net.daddr.map(|a| SocketAddr::new(a, r.net.dport)).filter(|a| a.port() != 0),
         });
-        self.happened(r.unix_ns, r.owner, r.who, what);
+        self.process_event(r.unix_ns, r.owner, r.who, action);
         Ok(())
     }
 
