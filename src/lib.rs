@@ -39,7 +39,6 @@ pub mod aggregate;
 pub mod bounded;
 pub mod cli;
 pub mod clock;
-
 pub mod cmd;
 pub mod enrich;
 pub mod events;

@@ -77,6 +77,6 @@ impl Feed {
 }
 
 /// The thread's own result, or the error that it panicked.
-pub fn join(worker: JoinHandle<Result<()>>) -> Result<()> {
+fn join(worker: JoinHandle<Result<()>>) -> Result<()> {
     worker.join().map_err(|_| anyhow!("the collection thread panicked"))?
 }

@@ -5,7 +5,7 @@
 use anyhow::{bail, Result};
 
 use crate::cli::Cli;
-use crate::collect::{collect, Ended};
+use crate::pipeline::collect::{collect, Ended};
 use crate::output::writer::BackgroundWriter;
 use crate::output::JsonSink;
 use crate::records::Tee;

@@ -15,7 +15,7 @@ pub mod tui;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
-use crate::collect::CollectOptions;
+use crate::pipeline::collect::CollectOptions;
 use crate::enrich::filter::Filter;
 use crate::output::metrics::{Bounds, MetricsOptions, MetricsOutput, TlsFiles};
 use crate::shutdown::Shutdown;

@@ -4,7 +4,7 @@
 use anyhow::{bail, Result};
 
 use crate::cli::Cli;
-use crate::collect::{collect, Ended};
+use crate::pipeline::collect::{collect, Ended};
 use crate::probes::ProbeStatus;
 use crate::shutdown::Shutdown;
 

@@ -5,15 +5,14 @@
 
 use std::fs::File;
 use std::io::IsTerminal;
-use std::sync::mpsc;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::Result;
 
 use super::collect_options;
 use crate::aggregate::feed::{self, Feed};
 use crate::aggregate::from_records::ObservationSink;
 use crate::cli::Cli;
-use crate::collect::{collect, CollectOptions};
+use crate::pipeline::collect::{self, CollectOptions};
 use crate::output::metrics::MetricsOutput;
 use crate::output::recording;
 use crate::output::writer::BackgroundWriter;
@@ -44,33 +43,21 @@ pub fn run(cli: &Cli, shutdown: &Shutdown) -> Result<()> {
 /// attached, or with the error that stopped it (before the terminal changes).
 fn live(opts: CollectOptions, record: Option<File>, metrics: Option<MetricsOutput>, shutdown: Shutdown) -> Result<Feed> {
     let (to_ui, observations) = feed::channel(LIVE_BATCHES);
-    let (started_tx, started_rx) = mpsc::channel();
     let recording_writer = record.map(|file| BackgroundWriter::to_file(file, shutdown.clone())).transpose()?;
     let recording = recording_writer.as_ref().map(BackgroundWriter::handle);
-    let worker = std::thread::Builder::new()
-        .name("podtop-collect".into())
-        .spawn(move || -> Result<()> {
-            collect(&opts, &shutdown, |start| {
-                let run = RunInfo::live(start, recording_writer.is_some());
-                let recording = match recording_writer {
-                    Some(writer) => {
-                        let mut json = JsonSink::new(writer, start.node.clone());
-                        json.start(start)?;
-                        Some(json)
-                    }
-                    None => None,
-                };
-                let _ = started_tx.send(run);
-                let metrics = metrics.as_ref().map(|m| m.sink(start.node.clone()));
-                Ok(Tee(Tee(ObservationSink::new(to_ui), recording), metrics))
-            })?;
-            Ok(())
-        })
-        .context("starting the collection thread")?;
-    let run = match started_rx.recv() {
-        Ok(run) => run,
-        Err(_) => return Err(feed::join(worker).err().unwrap_or_else(|| anyhow!("collection ended before it started"))),
-    };
+    let (run, worker) = collect::spawn(opts, shutdown, move |start| {
+        let run = RunInfo::live(start, recording_writer.is_some());
+        let recording = match recording_writer {
+            Some(writer) => {
+                let mut json = JsonSink::new(writer, start.node.clone());
+                json.start(start)?;
+                Some(json)
+            }
+            None => None,
+        };
+        let metrics = metrics.as_ref().map(|m| m.sink(start.node.clone()));
+        Ok((Tee(Tee(ObservationSink::new(to_ui), recording), metrics), run))
+    })?;
     Ok(Feed::new(run, observations, worker).then(move || {
         // The recording's writer, once the collection that fed it has ended.
         let Some(recording) = recording else { return };

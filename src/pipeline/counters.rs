@@ -1,15 +1,111 @@
 //! The kernel's cumulative counters, per file, per UDP socket and per
 //! cgroup, read once per interval: what changed since the last read becomes
-//! a record, and entries idle for a whole interval go back to the caller to
-//! be removed from the kernel's maps.
+//! a record, and entries idle for a whole interval are removed from the
+//! kernel's maps; then the kernel's own counts, seen and lost.
 
 use std::io;
+
+use libbpf_rs::{MapCore, MapFlags};
 
 use super::{Pipeline, Transport};
 use crate::enrich::files::FileKey;
 use crate::enrich::peers::{Endpoint, SocketView};
-use crate::events::{ip_of, CgroupCounters, FileIoKey, FileIoValue, UdpKey, UdpValue};
-use crate::records::{CountersRecord, FileIoDelta, FileIoRecord, Sink, UdpDelta, UdpRecord};
+use crate::events::{ip_of, CgroupCounters, FileIoKey, FileIoValue, Kind, KindCounters, UdpKey, UdpValue};
+use crate::probes::Probes;
+use crate::records::{CountersRecord, FileIoDelta, FileIoRecord, Sink, Stats, UdpDelta, UdpRecord};
+
+fn entries<K: plain::Plain + Copy, V: plain::Plain + Copy>(map: &dyn MapCore) -> Vec<(K, V)> {
+    map.keys()
+        .filter_map(|key| {
+            let value = map.lookup(&key, MapFlags::ANY).ok().flatten()?;
+            let k: &K = plain::from_bytes(&key).ok()?;
+            let v: &V = plain::from_bytes(&value).ok()?;
+            Some((*k, *v))
+        })
+        .collect()
+}
+
+/// As `entries`, for a per-CPU map: each entry's CPU copies summed by `add`.
+fn per_cpu_entries<K: plain::Plain + Copy, V: plain::Plain + Copy + Default>(map: &dyn MapCore, add: impl Fn(&mut V, &V)) -> Vec<(K, V)> {
+    map.keys()
+        .filter_map(|key| {
+            let per_cpu = map.lookup_percpu(&key, MapFlags::ANY).ok().flatten()?;
+            let k: &K = plain::from_bytes(&key).ok()?;
+            let mut sum = V::default();
+            for bytes in &per_cpu {
+                add(&mut sum, plain::from_bytes(bytes).ok()?);
+            }
+            Some((*k, sum))
+        })
+        .collect()
+}
+
+/// The bytes of a plain key, to address a map entry.
+fn key_bytes<K: plain::Plain>(key: &K) -> &[u8] {
+    // SAFETY: K is a plain C struct; viewing it as bytes is always valid.
+    unsafe { plain::as_bytes(key) }
+}
+
+/// Per-kind seen/lost counts summed over CPUs, and what the maps dropped.
+pub(super) fn kernel_stats(probes: &Probes, run_time: bool) -> Stats {
+    let mut totals = KindCounters::default();
+    if let Ok(Some(per_cpu)) = probes.skel.maps.counters.lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY) {
+        for bytes in per_cpu {
+            if let Ok(c) = plain::from_bytes::<KindCounters>(&bytes) {
+                for i in 0..totals.seen.len() {
+                    totals.seen[i] += c.seen[i];
+                    totals.lost[i] += c.lost[i];
+                }
+                totals.file_io_dropped += c.file_io_dropped;
+                totals.udp_dropped += c.udp_dropped;
+                totals.cgroup_dropped += c.cgroup_dropped;
+            }
+        }
+    }
+    let per_kind = Kind::ALL.iter().map(|k| (*k, totals.seen[*k as usize], totals.lost[*k as usize])).collect();
+    let (bpf_run_time_ns, bpf_run_count) = if run_time {
+        let (ns, count) = probes.run_time();
+        (Some(ns), Some(count))
+    } else {
+        (None, None)
+    };
+    Stats {
+        per_kind,
+        file_io_dropped: totals.file_io_dropped,
+        udp_dropped: totals.udp_dropped,
+        cgroup_dropped: totals.cgroup_dropped,
+        decode_errors: 0,
+        bpf_run_time_ns,
+        bpf_run_count,
+        // The pipeline's own, filled in at the interval's end.
+        tables: Vec::new(),
+    }
+}
+
+/// One read of every counter map: records for what changed, idle entries removed.
+pub(super) fn write_counters<S: Sink>(probes: &Probes, pipeline: &mut Pipeline<S>, run_time: bool) -> io::Result<()> {
+    let maps = &probes.skel.maps;
+    let file_io: Vec<(FileIoKey, FileIoValue)> = entries(&maps.file_io);
+    for idle in pipeline.file_io(&file_io)? {
+        if maps.file_io.delete(key_bytes(&idle)).is_ok() {
+            pipeline.forget_file_io(&idle);
+        }
+    }
+    let udp: Vec<(UdpKey, UdpValue)> = entries(&maps.udp_flows);
+    for idle in pipeline.udp(&udp)? {
+        if maps.udp_flows.delete(key_bytes(&idle)).is_ok() {
+            pipeline.forget_udp(&idle);
+        }
+    }
+    let cgroups: Vec<(u64, CgroupCounters)> = per_cpu_entries(&maps.cgroup_stats, CgroupCounters::add);
+    for idle in pipeline.cgroup_counters(&cgroups)? {
+        if maps.cgroup_stats.delete(&idle.to_ne_bytes()).is_ok() {
+            pipeline.forget_cgroup_counters(idle);
+        }
+    }
+    pipeline.stats(kernel_stats(probes, run_time))?;
+    pipeline.sink().flush()
+}
 
 pub(super) type FileIoId = (u64, u64, u32, u32);
 pub(super) type UdpId = (u64, [u8; 16], [u8; 16], u32, u16, u16, u16);

@@ -1,5 +1,7 @@
-//! decode -> enrich -> sink, for each record of the ring buffer, and the
-//! periodic records made from counters aggregated in the kernel.
+//! The collection wing: decode -> enrich -> sink, for each record of the
+//! ring buffer (what sockets carry: payloads.rs), the periodic records made
+//! from counters aggregated in the kernel (counters.rs), and the loop that
+//! drives both for every output (collect.rs).
 
 use std::borrow::Cow;
 use std::io;
@@ -36,6 +38,7 @@ macro_rules! socket_view {
     };
 }
 
+pub mod collect;
 mod counters;
 mod payloads;
 
