@@ -7,7 +7,6 @@
 
 use std::time::{Duration, Instant};
 
-use lru::LruCache;
 
 use crate::host::Cgroupfs;
 
@@ -18,7 +17,7 @@ const RESCAN_INTERVAL: Duration = Duration::from_millis(500);
 
 pub struct CgroupDirectory {
     cgroupfs: Option<Cgroupfs>,
-    paths: LruCache<u64, String>,
+    paths: crate::bounded::Table<u64, String>,
     last_scan: Option<Instant>,
 }
 
@@ -26,7 +25,7 @@ impl CgroupDirectory {
     pub fn new(cgroupfs: Option<Cgroupfs>) -> Self {
         let mut dir = CgroupDirectory {
             cgroupfs,
-            paths: crate::bounded::lru(CAPACITY),
+            paths: crate::bounded::Table::new("cgroup_paths", CAPACITY),
             last_scan: None,
         };
         dir.rescan();
@@ -34,7 +33,7 @@ impl CgroupDirectory {
     }
 
     pub fn size(&self) -> crate::bounded::TableSize {
-        crate::bounded::TableSize::of("cgroup_paths", &self.paths)
+        self.paths.size()
     }
 
     pub fn cgroupfs(&self) -> Option<&Cgroupfs> {

@@ -19,7 +19,6 @@
 
 use std::time::{Duration, Instant};
 
-use lru::LruCache;
 
 use crate::host::{Host, Mounts};
 
@@ -45,20 +44,18 @@ pub struct FileKey {
 pub struct FilePaths {
     host: Host,
     /// Each name, with when it was last opened or asked for.
-    by_inode: LruCache<FileKey, (Vec<u8>, Instant)>,
+    by_inode: crate::bounded::Table<FileKey, (Vec<u8>, Instant)>,
     scans_left: usize,
-    /// Names forgotten to keep within CAPACITY: each is found again by a scan
-    /// of the descriptors of the next process that does I/O on it.
-    forgotten: u64,
 }
 
 impl FilePaths {
     pub fn new(host: Host) -> Self {
         FilePaths {
             host,
-            by_inode: crate::bounded::lru(CAPACITY),
+            // A name pushed out by the bound is found again by a scan of the
+            // descriptors of the next process that does I/O on its file.
+            by_inode: crate::bounded::Table::new("file_names", CAPACITY),
             scans_left: SCANS_PER_READ,
-            forgotten: 0,
         }
     }
 
@@ -74,20 +71,11 @@ impl FilePaths {
     }
 
     fn remember(&mut self, file: FileKey, path: Vec<u8>) {
-        if let Some((evicted, _)) = self.by_inode.push(file, (path, Instant::now())) {
-            if evicted != file {
-                self.forgotten += 1;
-            }
-        }
-    }
-
-    /// Names dropped for the bound since start.
-    pub fn forgotten(&self) -> u64 {
-        self.forgotten
+        self.by_inode.push(file, (path, Instant::now()));
     }
 
     pub fn size(&self) -> crate::bounded::TableSize {
-        crate::bounded::TableSize::of("file_names", &self.by_inode)
+        self.by_inode.size()
     }
 
     /// Starts a new read of the counters: the scan budget is renewed, and
@@ -186,10 +174,10 @@ mod tests {
             paths.opened(FileKey { mntns: 1, dev: 1, ino }, b"/f");
         }
         assert_eq!(paths.by_inode.len(), CAPACITY);
-        assert_eq!(paths.forgotten(), extra as u64);
+        assert_eq!(paths.size().evicted, extra as u64);
         // A rename of a known file is no drop.
         paths.opened(FileKey { mntns: 1, dev: 1, ino: CAPACITY as u64 }, b"/g");
-        assert_eq!(paths.forgotten(), extra as u64);
+        assert_eq!(paths.size().evicted, extra as u64);
     }
 
     #[test]

@@ -23,7 +23,6 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lru::LruCache;
 
 use crate::host::{Cgroupfs, Host};
 
@@ -88,9 +87,9 @@ struct CachedAttribution {
 pub struct Enricher {
     cgroups: CgroupDirectory,
     metadata: MetadataSources,
-    container_metadata: LruCache<String, (Option<ContainerMetadata>, Instant)>,
-    pod_names: LruCache<String, (String, Option<String>)>,
-    attributions: LruCache<u64, CachedAttribution>,
+    container_metadata: crate::bounded::Table<String, (Option<ContainerMetadata>, Instant)>,
+    pod_names: crate::bounded::Table<String, (String, Option<String>)>,
+    attributions: crate::bounded::Table<u64, CachedAttribution>,
     /// Removed cgroups, oldest first, to forget once they are old enough.
     removed: VecDeque<(u64, Instant)>,
     pub netns: NetnsDirectory,
@@ -104,9 +103,9 @@ impl Enricher {
             host: host.clone(),
             cgroups: CgroupDirectory::new(cgroupfs.clone()),
             metadata: MetadataSources::new(host.clone()),
-            container_metadata: crate::bounded::lru(METADATA_CAPACITY),
-            pod_names: crate::bounded::lru(METADATA_CAPACITY),
-            attributions: crate::bounded::lru(ATTRIBUTION_CAPACITY),
+            container_metadata: crate::bounded::Table::new("container_metadata", METADATA_CAPACITY),
+            pod_names: crate::bounded::Table::new("pod_names", METADATA_CAPACITY),
+            attributions: crate::bounded::Table::new("attributions", ATTRIBUTION_CAPACITY),
             removed: VecDeque::new(),
             netns: NetnsDirectory::new(host, cgroupfs),
         }
@@ -114,11 +113,10 @@ impl Enricher {
 
     /// How full each of its caches is.
     pub fn sizes(&self) -> [crate::bounded::TableSize; 4] {
-        use crate::bounded::TableSize;
         [
-            TableSize::of("attributions", &self.attributions),
-            TableSize::of("container_metadata", &self.container_metadata),
-            TableSize::of("pod_names", &self.pod_names),
+            self.attributions.size(),
+            self.container_metadata.size(),
+            self.pod_names.size(),
             self.cgroups.size(),
         ]
     }
@@ -138,25 +136,36 @@ impl Enricher {
         self.attributions.pop(&id);
     }
 
-    /// A cgroup the kernel removed: forgotten later, not at once.
-    pub fn cgroup_removed(&mut self, id: u64) {
+    /// A cgroup the kernel removed: forgotten later, not at once. Returns
+    /// the uids of the pods whose own cgroups are forgotten now, for what
+    /// else keeps a pod (their names go here).
+    pub fn cgroup_removed(&mut self, id: u64) -> Vec<String> {
         self.removed.push_back((id, Instant::now()));
-        self.forget_old_removals();
+        self.forget_old_removals()
     }
 
-    fn forget_old_removals(&mut self) {
+    fn forget_old_removals(&mut self) -> Vec<String> {
+        let mut pods_gone = Vec::new();
         while let Some((id, at)) = self.removed.front().copied() {
             if at.elapsed() < FORGET_REMOVED_AFTER {
                 break;
             }
             self.removed.pop_front();
             if let Some(cached) = self.attributions.pop(&id) {
-                if let Some(container) = &cached.attribution.container {
-                    self.container_metadata.pop(&container.id);
+                match (&cached.attribution.container, &cached.attribution.pod) {
+                    (Some(container), _) => {
+                        self.container_metadata.pop(&container.id);
+                    }
+                    (None, Some(pod)) => {
+                        self.pod_names.pop(&pod.uid);
+                        pods_gone.push(pod.uid.clone());
+                    }
+                    (None, None) => {}
                 }
             }
             self.cgroups.forget(id);
         }
+        pods_gone
     }
 
     /// Every cgroup on the node with its attribution, for filters.

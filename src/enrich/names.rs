@@ -7,24 +7,23 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use lru::LruCache;
 
 /// Addresses remembered at once, over all namespaces.
 const MAX_ADDRESSES: usize = 65_536;
 
 pub struct ResolvedNames {
-    by_address: LruCache<(u32, IpAddr), Arc<str>>,
+    by_address: crate::bounded::Table<(u32, IpAddr), Arc<str>>,
 }
 
 impl Default for ResolvedNames {
     fn default() -> Self {
-        ResolvedNames { by_address: crate::bounded::lru(MAX_ADDRESSES) }
+        ResolvedNames { by_address: crate::bounded::Table::new("resolved_names", MAX_ADDRESSES) }
     }
 }
 
 impl ResolvedNames {
     pub fn size(&self) -> crate::bounded::TableSize {
-        crate::bounded::TableSize::of("resolved_names", &self.by_address)
+        self.by_address.size()
     }
 
     /// A process in `netns` looked up `name` and got `addresses`.

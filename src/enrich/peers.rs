@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lru::LruCache;
+use crate::bounded::{Table, TableSize};
 
 use super::{Attribution, Enricher};
 
@@ -37,15 +37,15 @@ const LISTENERS_CAPACITY: usize = 16384;
 const CLOSED_GRACE: Duration = Duration::from_secs(10);
 
 pub struct PeerTable {
-    connections: LruCache<(Endpoint, Endpoint), Arc<Attribution>>,
-    listeners: LruCache<(u32, u16), Arc<Attribution>>,
+    connections: Table<(Endpoint, Endpoint), Arc<Attribution>>,
+    listeners: Table<(u32, u16), Arc<Attribution>>,
     /// Connecting sockets by (netns, their own endpoint), and accepted ones
     /// by (netns, the endpoint they were connected from): a connection that
     /// netfilter redirected inside its namespace (a mesh's REDIRECT to its
     /// proxy) has different destinations on its two ends, and only the
     /// connecting end's address ties them.
-    connected_from: LruCache<(u32, Endpoint), Arc<Attribution>>,
-    accepted_from: LruCache<(u32, Endpoint), Arc<Attribution>>,
+    connected_from: Table<(u32, Endpoint), Arc<Attribution>>,
+    accepted_from: Table<(u32, Endpoint), Arc<Attribution>>,
     /// Ends closed, to forget once `CLOSED_GRACE` has passed: the tables
     /// then hold the connections that are open, not every one the node
     /// ever made (an ephemeral port a key, 112 bytes each: 248 KiB a minute
@@ -56,10 +56,10 @@ pub struct PeerTable {
 impl Default for PeerTable {
     fn default() -> Self {
         PeerTable {
-            connections: crate::bounded::lru(CONNECTIONS_CAPACITY),
-            listeners: crate::bounded::lru(LISTENERS_CAPACITY),
-            connected_from: crate::bounded::lru(CONNECTIONS_CAPACITY),
-            accepted_from: crate::bounded::lru(CONNECTIONS_CAPACITY),
+            connections: Table::new("peer_connections", CONNECTIONS_CAPACITY),
+            listeners: Table::new("listeners", LISTENERS_CAPACITY),
+            connected_from: Table::new("peer_connected_from", CONNECTIONS_CAPACITY),
+            accepted_from: Table::new("peer_accepted_from", CONNECTIONS_CAPACITY),
             closed: VecDeque::new(),
         }
     }
@@ -110,15 +110,17 @@ impl PeerTable {
         }
     }
 
+    /// Forgets the listeners not in `open` (netns, port): those closed since.
+    pub fn keep_listeners(&mut self, open: &std::collections::HashSet<(u32, u16)>) {
+        let closed: Vec<(u32, u16)> = self.listeners.iter().map(|(key, _)| *key).filter(|key| !open.contains(key)).collect();
+        for key in closed {
+            self.listeners.pop(&key);
+        }
+    }
+
     /// How full each of the tables is.
-    pub fn sizes(&self) -> [crate::bounded::TableSize; 4] {
-        use crate::bounded::TableSize;
-        [
-            TableSize::of("peer_connections", &self.connections),
-            TableSize::of("peer_connected_from", &self.connected_from),
-            TableSize::of("peer_accepted_from", &self.accepted_from),
-            TableSize::of("listeners", &self.listeners),
-        ]
+    pub fn sizes(&self) -> [TableSize; 4] {
+        [self.connections.size(), self.connected_from.size(), self.accepted_from.size(), self.listeners.size()]
     }
 
     /// Who accepted this connecting socket's connection in its own network
@@ -203,6 +205,18 @@ mod tests {
         let fixture = Fixture::new();
         let mut enricher = Enricher::new(fixture.host(), None);
         assert_eq!(peers.peer_of(proxy_view, &mut enricher).map(|a| a.cgroup_id), Some(1), "the proxy's accept names the app");
+    }
+
+    #[test]
+    fn listeners_the_kernel_saw_close_are_forgotten_and_open_ones_stay() {
+        let mut peers = PeerTable::default();
+        peers.listening(7, 8080, owner(1));
+        peers.listening(7, 9090, owner(2));
+        peers.listening(8, 8080, owner(3));
+        peers.keep_listeners(&[(7, 8080), (8, 8080)].into_iter().collect());
+        assert!(peers.listeners.peek(&(7, 9090)).is_none(), "closed");
+        assert_eq!(peers.listeners.peek(&(8, 8080)).map(|o| o.cgroup_id), Some(3));
+        assert_eq!(peers.sizes()[3].entries, 2);
     }
 
     #[test]

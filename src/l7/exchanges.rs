@@ -7,7 +7,6 @@
 
 use std::num::NonZeroUsize;
 
-use lru::LruCache;
 
 use super::http::{self, RequestHead, ResponseHead};
 use crate::events::PayloadEvent;
@@ -73,7 +72,7 @@ struct Connection {
 }
 
 pub struct HttpTracker {
-    connections: LruCache<u64, Connection>,
+    connections: crate::bounded::Table<u64, Connection>,
 }
 
 impl Default for HttpTracker {
@@ -84,12 +83,12 @@ impl Default for HttpTracker {
 
 impl HttpTracker {
     pub fn size(&self) -> crate::bounded::TableSize {
-        crate::bounded::TableSize::of("http_connections", &self.connections)
+        self.connections.size()
     }
 
     /// A tracker of at most `connections` connections at once.
     fn following(connections: NonZeroUsize) -> Self {
-        HttpTracker { connections: crate::bounded::lru(connections.get()) }
+        HttpTracker { connections: crate::bounded::Table::new("http_connections", connections.get()) }
     }
 
     /// One read or write of a connection that carries HTTP; finished exchanges go to `done`.
@@ -100,7 +99,7 @@ impl HttpTracker {
         if !self.connections.contains(&e.cookie) && self.connections.len() == self.connections.cap().get() {
             // The least recently active connection makes room: its exchange in
             // progress ends now, reported as far as it went, never dropped unseen.
-            if let Some(open) = self.connections.pop_lru().and_then(|(_, c)| c.open) {
+            if let Some(open) = self.connections.evict_lru().and_then(|(_, c)| c.open) {
                 done.push(open.finish());
             }
         }

@@ -10,7 +10,6 @@
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
 
-use lru::LruCache;
 
 use super::dns::{self, Answer, Message};
 use super::exchanges::Role;
@@ -59,7 +58,7 @@ impl Lookup {
 type Key = (u32, u16, Role, u16, u16, String);
 
 pub struct DnsTracker {
-    open: LruCache<Key, Lookup>,
+    open: crate::bounded::Table<Key, Lookup>,
 }
 
 impl Default for DnsTracker {
@@ -74,11 +73,11 @@ fn remote_of(e: &PayloadEvent) -> Option<(IpAddr, u16)> {
 
 impl DnsTracker {
     pub fn size(&self) -> crate::bounded::TableSize {
-        crate::bounded::TableSize::of("dns_lookups", &self.open)
+        self.open.size()
     }
 
     fn following(open: NonZeroUsize) -> Self {
-        DnsTracker { open: crate::bounded::lru(open.get()) }
+        DnsTracker { open: crate::bounded::Table::new("dns_lookups", open.get()) }
     }
 
     /// One datagram; finished lookups go to `done`. What is not a DNS

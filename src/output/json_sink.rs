@@ -298,7 +298,7 @@ impl<W: Write> Sink for JsonSink<W> {
             .object("tables", |t| {
                 for table in &stats.tables {
                     t.object(table.name, |x| {
-                        x.u64("entries", table.entries as u64).u64("capacity", table.capacity as u64);
+                        x.u64("entries", table.entries as u64).u64("capacity", table.capacity as u64).u64("evicted", table.evicted);
                     });
                 }
             });

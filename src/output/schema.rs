@@ -465,6 +465,11 @@ pub struct TableFill {
     pub entries: u64,
     /// The bound: past it the least recently used entry goes.
     pub capacity: u64,
+    /// Entries the bound pushed out since start (what ages out, as a closed
+    /// connection's ends do, is not counted): each one a name or an owner
+    /// found again later, or lost.
+    #[serde(default)]
+    pub evicted: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -103,6 +103,9 @@ pub(super) fn write_counters<S: Sink>(probes: &Probes, pipeline: &mut Pipeline<S
             pipeline.forget_cgroup_counters(idle);
         }
     }
+    // User space names listeners from the kernel's table of them, which
+    // forgets each one at its close.
+    pipeline.keep_listeners(&probes.listening());
     pipeline.stats(kernel_stats(probes, run_time))?;
     pipeline.sink().flush()
 }

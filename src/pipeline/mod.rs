@@ -352,6 +352,12 @@ impl<S: Sink> Pipeline<S> {
         (net_view(transport.name(), &view, &mut self.names), peer)
     }
 
+    /// Forgets the listeners that closed: `open` is every (netns, port)
+    /// listening now, as the kernel side knows them.
+    pub fn keep_listeners(&mut self, open: &std::collections::HashSet<(u32, u16)>) {
+        self.peers.keep_listeners(open);
+    }
+
     pub fn stats(&mut self, mut stats: Stats) -> io::Result<()> {
         self.clock.refresh();
         self.end_quiet_exchanges(self.clock.now_boot_ns())?;

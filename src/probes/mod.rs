@@ -603,6 +603,17 @@ impl<'obj> Probes<'obj> {
         Ok(())
     }
 
+    /// The (network namespace, port) of every socket listening now: the
+    /// kernel side forgets a listener when it closes (LISTEN -> CLOSE).
+    pub fn listening(&self) -> std::collections::HashSet<(u32, u16)> {
+        self.skel
+            .maps
+            .listeners
+            .keys()
+            .filter_map(|key| plain::from_bytes::<skeleton::types::listener_key>(&key).ok().map(|k| (k.netns, k.port)))
+            .collect()
+    }
+
     /// Detaches every link, one at a time, calling `step` after each; the
     /// programs are unloaded when the rest is dropped.
     pub fn detach(mut self, step: impl Fn()) {

@@ -124,6 +124,7 @@ pub struct Metrics {
     owners_dropped: IntCounterVec,
     table_entries: IntGaugeVec,
     table_capacity: IntGaugeVec,
+    table_evicted: IntCounterVec,
     server_connections: IntGaugeVec,
     server_dropped: IntCounterVec,
     /// The HTTP server's own counts, exported as each scrape asks.
@@ -246,6 +247,13 @@ impl Metrics {
                 IntGaugeVec::new,
                 "podtop_table_capacity",
                 "The bound of each of podtop's tables: past it the least recently used entry goes",
+                &["node", "table"],
+            )?,
+            table_evicted: register(
+                &registry,
+                IntCounterVec::new,
+                "podtop_table_evicted_total",
+                "Entries each of podtop's tables pushed out for its bound (names and owners then found again, or lost)",
                 &["node", "table"],
             )?,
             server_connections: register(
@@ -545,6 +553,8 @@ impl Sink for MetricsSink {
             let labels = [self.node.as_str(), table.name];
             m.table_entries.with_label_values(&labels).set(table.entries as i64);
             m.table_capacity.with_label_values(&labels).set(table.capacity as i64);
+            let evicted = m.table_evicted.with_label_values(&labels);
+            evicted.inc_by(table.evicted.saturating_sub(evicted.get()));
         }
         self.last_stats = Some(stats.clone());
         self.forget_quiet();
@@ -615,6 +625,7 @@ mod tests {
         assert!(text.contains(r#"podtop_counters_dropped_total{map="udp",node="node-1"} 1"#), "{text}");
         assert!(text.contains(r#"podtop_table_entries{node="node-1",table="file_names"} 65536"#), "{text}");
         assert!(text.contains(r#"podtop_table_capacity{node="node-1",table="peer_connections"} 65536"#), "{text}");
+        assert!(text.contains(r#"podtop_table_evicted_total{node="node-1",table="file_names"} 1200"#), "{text}");
         // The fixtures' two requests: one answered 200 in 2.5 ms, one never answered.
         let http: Vec<&str> = text.lines().filter(|l| l.starts_with("podtop_http_requests_total{")).collect();
         assert!(http.iter().any(|l| l.contains(r#"role="client""#) && l.contains(r#"status_class="2xx""#) && l.ends_with(" 1")), "{http:?}");
