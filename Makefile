@@ -75,6 +75,7 @@ unit-test: deps toolchain
 # network namespaces and runc containers: root, and one at a time, since they
 # share the kubepods cgroup tree.
 integration-test: build
+	$(CARGO) build --release --locked --examples
 	$(CARGO) test --release --locked --test '*' -- --test-threads=1
 
 # The integration tests that matter, on Debian's 6.1 and 6.12 cloud kernels
