@@ -84,23 +84,6 @@ fn resolving(pod: &Pod, argv: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A stub resolver of its own, as musl's is: one query sent with sendto on
-/// an unconnected socket, its answer read with recvfrom. Prints the answer's
-/// size, or "timeout".
-const RAW_QUERY: &str = r#"
-import socket, struct, sys
-server, port, name, qid = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0" + struct.pack(">HH", 1, 1)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(1)
-s.sendto(q, (server, port))
-try:
-    print(len(s.recvfrom(512)[0]))
-except socket.timeout:
-    print("timeout")
-"#;
-
 fn dns_records<'a>(records: &'a [Value], pod_uid: &'a str, role: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
     of_type(records, "dns").filter(move |r| r["pod"]["uid"] == pod_uid && r["dns"]["role"] == role)
 }
@@ -133,7 +116,7 @@ fn every_lookup_once_on_each_end_and_its_name_on_the_connection_after() {
     // view of its address, alive between its short-lived clients.
     let _pause = Killed(client.command(&["sleep", "600"]).spawn().unwrap());
     // Something to connect to at api.shop.test's address.
-    let mut tcp = resolver.command(&["python3", "-c", COUNTING_SERVER, &dns_addr, "8080"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut tcp = resolver.command(&["python3", &script("counting_server.py"), &dns_addr, "8080"]).stdout(Stdio::piped()).spawn().unwrap();
     let mut ready = String::new();
     BufReader::new(tcp.stdout.as_mut().unwrap()).read_line(&mut ready).unwrap();
     let _tcp = Killed(tcp);
@@ -146,15 +129,17 @@ fn every_lookup_once_on_each_end_and_its_name_on_the_connection_after() {
     assert!(ahosts.contains(&dns_addr) && ahosts.contains(&dns_addr6), "{ahosts}");
     assert_eq!(resolving(&client, &["getent", "ahosts", "missing.shop.test"]), "");
     // python's resolver is glibc's too: getaddrinfo.
-    let py = resolving(&client, &["python3", "-c", "import socket; print(socket.getaddrinfo('db.shop.test', 80, socket.AF_INET)[0][4][0])"]);
+    let py = resolving(&client, &["python3", &script("resolve.py"), "db.shop.test"]);
     assert_eq!(py.trim(), "10.244.93.7");
-    // An unconnected socket: sendto and recvfrom, on 53 and on --dns-port 5353.
-    assert_ne!(client.run(&["python3", "-c", RAW_QUERY, &dns_addr, "53", "db.shop.test", "4242"]).trim(), "timeout");
-    assert_ne!(client.run(&["python3", "-c", RAW_QUERY, &dns_addr, "5353", "cache.shop.test", "4343"]).trim(), "timeout");
+    // An unconnected socket (a stub resolver of its own, as musl's is):
+    // sendto and recvfrom, on 53 and on --dns-port 5353.
+    let raw_query = script("dns_raw_query.py");
+    assert_ne!(client.run(&["python3", &raw_query, &dns_addr, "53", "db.shop.test", "4242"]).trim(), "timeout");
+    assert_ne!(client.run(&["python3", &raw_query, &dns_addr, "5353", "cache.shop.test", "4343"]).trim(), "timeout");
     // A query nobody answers (no host has that address): reported unanswered after 5 s.
-    assert_eq!(client.run(&["python3", "-c", RAW_QUERY, "10.244.93.9", "53", "lost.shop.test", "4444"]).trim(), "timeout");
+    assert_eq!(client.run(&["python3", &raw_query, "10.244.93.9", "53", "lost.shop.test", "4444"]).trim(), "timeout");
     // A connection to the address the pod resolved.
-    client.run(&["python3", "-c", &format!("import socket; socket.create_connection(('{dns_addr}', 8080)).close()")]);
+    client.run(&["python3", &script("connect.py"), &dns_addr, "8080"]);
 
     podtop.wait_for(Duration::from_secs(12), |r| r["type"] == "dns" && r["dns"]["qname"] == "lost.shop.test");
     let records = podtop.stop();

@@ -12,41 +12,17 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-/// Three ways a TCP connection ends, with the bytes each end wrote and read:
-/// the client closes first; the server closes first and the client reads end
-/// of file; a half-close (shutdown) and more data back. Prints the client
-/// ports of the three connections.
-const THREE_CLOSES: &str = r#"
-import socket
-l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen()
-ports = []
-def pair():
-    c = socket.create_connection(l.getsockname()); a, _ = l.accept()
-    ports.append(c.getsockname()[1]); return c, a
-def read_all(s, n=None):
-    got = 0
-    while n is None or got < n:
-        d = s.recv(65536)
-        if not d: break
-        got += len(d)
-    return got
-c, a = pair(); c.sendall(b'f' * 5000); assert read_all(a, 5000) == 5000
-a.sendall(b'r' * 300); assert read_all(c, 300) == 300; c.close(); assert a.recv(10) == b''; a.close()
-c, a = pair(); c.sendall(b'g' * 7000); assert read_all(a, 7000) == 7000
-a.sendall(b's' * 123); a.close(); assert read_all(c) == 123; c.close()
-c, a = pair(); c.sendall(b'h' * 999); c.shutdown(socket.SHUT_WR); assert read_all(a) == 999
-a.sendall(b't' * 4444); a.close(); assert read_all(c) == 4444; c.close()
-print(*ports)
-"#;
-
-/// (client tx, client rx) of each of the three connections.
+/// (client tx, client rx) of each of the three connections of
+/// tests/scripts/three_closes.py: the client closes first; the server
+/// closes first and the client reads end of file; a half-close (shutdown)
+/// and more data back.
 const EXPECTED: [(u64, u64); 3] = [(5000, 300), (7000, 123), (999, 4444)];
 
-/// Runs THREE_CLOSES under podtop with `skip` turned off and checks every
+/// Runs three_closes.py under podtop with `skip` turned off and checks every
 /// close record of both ends to the byte; returns podtop's start record.
 fn three_closes_are_exact(skip: &str) -> Value {
     let mut podtop = Podtop::start(&["--events", "net", "--skip-probes", skip]);
-    let out = Command::new("python3").args(["-c", THREE_CLOSES]).output().unwrap();
+    let out = Command::new("python3").arg(script("three_closes.py")).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let ports: Vec<u64> = String::from_utf8_lossy(&out.stdout).split_whitespace().map(|p| p.parse().unwrap()).collect();
     let closes_of = |records: &[Value], port: u64| -> Vec<Value> {
@@ -99,10 +75,7 @@ fn fexit_counts_socket_bytes_where_the_kernel_allows_it() {
         assert_eq!(start["degraded"], serde_json::json!({}));
         // UDP through fexit, to the byte and datagram.
         let mut podtop = Podtop::start(&["--events", "net", "--skip-probes", "on_sock_send,on_sock_recv"]);
-        let script = "import socket\nr=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); r.bind(('127.0.0.1',0))\n\
-                      s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.connect(r.getsockname())\n\
-                      [s.send(b'u'*77) for _ in range(4)]\n[r.recv(2048) for _ in range(4)]\nprint(s.getsockname()[1])";
-        let out = Command::new("python3").args(["-c", script]).output().unwrap();
+        let out = Command::new("python3").arg(script("udp_datagrams.py")).output().unwrap();
         let port: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
         podtop.wait_for(Duration::from_secs(5), |r| r["type"] == "udp" && r["net"]["sport"] == port);
         let records = podtop.stop();
@@ -124,14 +97,9 @@ fn exit_without_group_dead_reports_each_process_once() {
     assert_eq!(podtop.records()[0]["probes"]["on_exit_live"]["status"], "attached");
     // Eight threads that end together with the process, a process whose
     // main thread ends first, and plain exits with a code and a signal.
-    let threads = "import threading, os, time\nb = threading.Barrier(9)\n\
-                   def run():\n    b.wait(); time.sleep(0.01)\n\
-                   for _ in range(8): threading.Thread(target=run).start()\nb.wait(); os._exit(7)";
-    let main_first = "import threading, time, sys\nt = threading.Thread(target=lambda: (time.sleep(0.2), sys.exit(0)))\nt.start()\n\
-                      import ctypes; ctypes.CDLL(None).pthread_exit(None)";
     let mut pids = HashMap::new();
-    for (script, expect) in [(threads, "code 7"), (main_first, "code 0")] {
-        let child = Command::new("python3").args(["-c", script]).spawn().unwrap();
+    for (name, expect) in [("exit_with_threads.py", "code 7"), ("exit_main_thread_first.py", "code 0")] {
+        let child = Command::new("python3").arg(script(name)).spawn().unwrap();
         let pid = u64::from(child.id());
         child.wait_with_output().unwrap();
         pids.insert(pid, expect);

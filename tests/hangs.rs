@@ -92,40 +92,19 @@ fn the_tui_replay_and_demo_end_within_a_second_of_losing_their_terminal() {
     assert!(sh("runc list -q").trim().is_empty(), "the demo's containers are removed");
 }
 
-/// Runs podtop's TUI on a pseudo-terminal that python holds; `then` is what
-/// python does once the TUI drew its first screen. Prints podtop's pid,
-/// then "gone" when the pty's master side is closed.
-const ON_A_PTY: &str = r#"
-import fcntl, os, pty, signal, struct, sys, termios, time
-podtop, then = sys.argv[1], sys.argv[2]
-pid, master = pty.fork()
-if pid == 0:
-    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
-    if then == "close-ignoring-hangups":
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    os.execv(podtop, [podtop])
-print(pid, flush=True)
-seen = 0
-while seen < 4000:  # the first screen (the TUI draws it cell by cell, with escapes)
-    seen += len(os.read(master, 65536))
-if then == "stall":
-    # Never read again: the terminal stops taking output. Keys that redraw
-    # much of the screen (help on, help off) fill its buffer.
-    for i in range(400):
-        os.write(master, b"?")
-        time.sleep(0.01)
-    time.sleep(60)
-else:
-    os.close(master)
-    print("gone", flush=True)
-    time.sleep(60)
-"#;
+/// python holding podtop's TUI on a pseudo-terminal (tests/scripts/on_a_pty.py);
+/// `then` is what it does once the TUI drew its first screen.
+fn on_a_pty(then: &str) -> Command {
+    let mut command = Command::new("python3");
+    command.args([&script("on_a_pty.py"), PODTOP, then]);
+    command
+}
 
 #[test]
 fn a_closed_pty_ends_it_even_when_it_ignores_hangups() {
     require_root();
     for then in ["close", "close-ignoring-hangups"] {
-        let mut holder = Command::new("python3").args(["-c", ON_A_PTY, PODTOP, then]).stdout(Stdio::piped()).spawn().unwrap();
+        let mut holder = on_a_pty(then).stdout(Stdio::piped()).spawn().unwrap();
         let mut lines = BufReader::new(holder.stdout.take().unwrap()).lines();
         let pid: u32 = lines.next().unwrap().unwrap().trim().parse().unwrap();
         assert_eq!(lines.next().unwrap().unwrap(), "gone");
@@ -144,7 +123,7 @@ fn a_closed_pty_ends_it_even_when_it_ignores_hangups() {
 #[test]
 fn a_terminal_that_stops_taking_output_does_not_hold_a_signal() {
     require_root();
-    let mut holder = Command::new("python3").args(["-c", ON_A_PTY, PODTOP, "stall"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut holder = on_a_pty("stall").stdout(Stdio::piped()).spawn().unwrap();
     let mut lines = BufReader::new(holder.stdout.take().unwrap()).lines();
     let pid: u32 = lines.next().unwrap().unwrap().trim().parse().unwrap();
     // Wait until the UI thread is stuck writing to the terminal.
@@ -293,11 +272,8 @@ fn a_filesystem_that_stops_answering_does_not_hold_podtop() {
     // A process holding a file on the FUSE mount and a regular file, both
     // opened before podtop starts: podtop learns the regular file's name
     // from the process's descriptors, next to the one it must not touch.
-    let holder = "import sys, time\nf = open(sys.argv[1], 'rb'); f.read(10)\nr = open(sys.argv[2], 'wb')\n\
-                  print('ready', flush=True); sys.stdin.readline()\n\
-                  for _ in range(300): r.write(b'w' * 100); r.flush(); time.sleep(0.01)\nprint('done', flush=True); time.sleep(60)";
     let mut process = Command::new("python3")
-        .args(["-c", holder, &fuse.file(), &regular])
+        .args([&script("holds_two_files.py"), &fuse.file(), &regular])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

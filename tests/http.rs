@@ -12,78 +12,11 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-/// python3's http.server, HTTP/1.1 keep-alive: /ok, /missing (404), /err
-/// (500), /slow (50 ms, then 200), POST /submit (reads its body). A thread
-/// per connection: a proxy in front keeps idle connections open beside the
-/// one it sends the next request on.
-const SERVER: &str = r#"
-import sys, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def answer(self, status, body):
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def do_GET(self):
-        path = self.path.split("?")[0]
-        if path == "/slow":
-            time.sleep(0.05)
-        status = {"/ok": 200, "/slow": 200, "/err": 500}.get(path, 404)
-        self.answer(status, b"x" * (100 if status == 200 else 10))
-    def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.answer(200, b"stored")
-    def log_message(self, *a):
-        pass
-class S(ThreadingHTTPServer):
-    def handle_error(self, request, client_address):
-        # haproxy resets the idle connections it closes: not an error here.
-        if not isinstance(sys.exc_info()[1], ConnectionResetError):
-            super().handle_error(request, client_address)
-s = S((sys.argv[1], int(sys.argv[2])), H)
-print("ready", flush=True)
-s.serve_forever()
-"#;
-
-/// python's http.client on one keep-alive connection.
-const KEEP_ALIVE_CLIENT: &str = r#"
-import sys, http.client
-c = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]))
-for method, path, body in [("GET", "/ok?page=2&token=s3cret", None), ("POST", "/submit", b"y" * 1000), ("GET", "/missing", None), ("GET", "/err", None), ("GET", "/slow", None)]:
-    c.request(method, path, body=body)
-    r = c.getresponse(); r.read()
-    print(r.status, flush=True)
-c.close()
-"#;
-
-/// Bytes that are not HTTP/1 requests, or are, oddly sent; each on its own connection.
-const ODD_CLIENT: &str = r#"
-import sys, socket, time
-def conn():
-    return socket.create_connection((sys.argv[1], int(sys.argv[2])))
-def drain(s):
-    s.settimeout(1)
-    try:
-        while s.recv(65536): pass
-    except OSError: pass
-    s.close()
-s = conn(); s.sendall(bytes(range(256)) * 4); s.shutdown(socket.SHUT_WR); drain(s)
-s = conn(); s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00" * 64); s.shutdown(socket.SHUT_WR); drain(s)
-s = conn()
-for b in b"GET /bytewise HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n":
-    s.send(bytes([b])); time.sleep(0.001)
-drain(s)
-s = conn(); s.sendall(b"GET /caf\xe9?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); drain(s)
-s = conn(); s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 100000 + b"\r\nConnection: close\r\n\r\n"); drain(s)
-s = conn(); s.sendall(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET /missing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); drain(s)
-print("done", flush=True)
-"#;
-
-fn start_server(pod: &Pod, script: &str, args: &[&str]) -> Killed {
-    let mut argv = vec!["python3", "-c", script];
-    argv.extend_from_slice(args);
+/// python3's http.server in `pod` on (`addr`, `port`), HTTP/1.1 keep-alive
+/// (tests/scripts/http_server.py), once it listens.
+fn start_server(pod: &Pod, addr: &str, port: &str) -> Killed {
+    let server = script("http_server.py");
+    let argv = ["python3", &server, addr, port];
     let mut child = pod.command(&argv).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
@@ -110,7 +43,7 @@ fn every_request_once_on_each_end_with_status_latency_and_exact_bytes() {
     let mut server = Pod::new("h-server");
     link(&mut client, &mut server, 91);
     let server_addr = server.addr.clone().unwrap();
-    let _http_server = start_server(&server, SERVER, &[&server_addr, "8080"]);
+    let _http_server = start_server(&server, &server_addr, "8080");
 
     let mut podtop = Podtop::start(&["--events", "http", "--interval", "0.5"]);
     let mut with_queries = Podtop::start(&["--events", "http", "--http-query", "--pod", &client.uid]);
@@ -118,7 +51,8 @@ fn every_request_once_on_each_end_with_status_latency_and_exact_bytes() {
     for path in ["/ok?token=s3cret", "/missing", "/err"] {
         client.run(&["curl", "-s", "-o", "/dev/null", &format!("{base}{path}")]);
     }
-    let statuses = client.run(&["python3", "-c", KEEP_ALIVE_CLIENT, &server_addr, "8080"]);
+    // python's http.client on one keep-alive connection.
+    let statuses = client.run(&["python3", &script("http_keep_alive_client.py"), &server_addr, "8080"]);
     assert_eq!(statuses.split_whitespace().collect::<Vec<_>>(), ["200", "200", "404", "500", "200"]);
     // The server's keep-alive connection ends when the client's does.
     podtop.wait_for(Duration::from_secs(10), |r| r["type"] == "http" && r["pod"]["uid"] == server.uid && r["http"]["path"] == "/slow");
@@ -199,11 +133,12 @@ fn odd_bytes_never_become_requests_and_never_break_the_stream() {
     let mut server = Pod::new("h-odd-server");
     link(&mut client, &mut server, 92);
     let server_addr = server.addr.clone().unwrap();
-    let _http_server = start_server(&server, SERVER, &[&server_addr, "8080"]);
+    let _http_server = start_server(&server, &server_addr, "8080");
 
     // Every line is checked against the published schema as it comes (common::Podtop).
     let mut podtop = Podtop::start(&["--events", "http", "--pod", &client.uid]);
-    assert_eq!(client.run(&["python3", "-c", ODD_CLIENT, &server_addr, "8080"]).trim(), "done");
+    // Bytes that are not HTTP/1 requests, or are, oddly sent; each on its own connection.
+    assert_eq!(client.run(&["python3", &script("http_odd_client.py"), &server_addr, "8080"]).trim(), "done");
     std::thread::sleep(Duration::from_millis(500));
     let records = podtop.stop();
     let paths: Vec<String> = http_records(&records, &client.uid, "client").iter().map(|r| r["http"]["path"].as_str().unwrap().to_string()).collect();
@@ -267,7 +202,7 @@ fn the_tls_server_name_on_the_close_at_both_ends() {
 }
 
 /// haproxy in `mode http` with `option httplog`, its log on stdout, in its
-/// own container of the server pod, in front of `SERVER` on loopback.
+/// own container of the server pod, in front of http_server.py on loopback.
 fn haproxy_config(bind: &str, backend: &str) -> String {
     format!(
         "global\n  maxconn 256\n  log stdout format raw local0\n\
@@ -294,18 +229,6 @@ fn by_status(requests: &[(String, String, Option<u64>)]) -> std::collections::BT
     }
     counts
 }
-
-/// The request script: curl, one connection each, then python's http.client
-/// on one keep-alive connection.
-const PROXIED_CLIENT: &str = r#"
-import sys, http.client
-c = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]))
-for method, path, body in [("GET", "/ok?page=2&token=s3cret", None), ("POST", "/submit?draft=1", b"y" * 1000), ("GET", "/missing?q=1", None), ("GET", "/err", None), ("GET", "/slow", None), ("GET", "/ok", None)]:
-    c.request(method, path, body=body)
-    r = c.getresponse(); r.read()
-    print(r.status, flush=True)
-c.close()
-"#;
 
 #[test]
 fn through_haproxy_every_request_once_on_each_end_as_its_log_counts() {
@@ -337,7 +260,7 @@ fn through_haproxy_every_request_once_on_each_end_as_its_log_counts() {
     });
     wait_for_listener(&server, &proxy_cgroup, 8081);
     // Started after haproxy, so stopped before it: haproxy, not the test, sees its connections end.
-    let http_server = start_server(&server, SERVER, &["127.0.0.1", "8080"]);
+    let http_server = start_server(&server, "127.0.0.1", "8080");
 
     let mut podtop = Podtop::start(&["--events", "net,http", "--interval", "0.5"]);
     let base = format!("http://{server_addr}:8081");
@@ -346,7 +269,8 @@ fn through_haproxy_every_request_once_on_each_end_as_its_log_counts() {
         assert_eq!(out, status, "{path}");
     }
     assert_eq!(client.run(&["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-d", "y=1", &format!("{base}/submit")]), "200");
-    let statuses = client.run(&["python3", "-c", PROXIED_CLIENT, &server_addr, "8081"]);
+    // curl, one connection each, then python's http.client on one keep-alive connection.
+    let statuses = client.run(&["python3", &script("http_proxied_client.py"), &server_addr, "8081"]);
     assert_eq!(statuses.split_whitespace().collect::<Vec<_>>(), ["200", "200", "404", "500", "200", "200"]);
     let sent = 10;
 

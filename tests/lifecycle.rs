@@ -151,10 +151,7 @@ fn a_missing_probe_is_reported_and_the_rest_goes_on() {
     assert_eq!(start["probes"]["on_tcp_destroy"]["status"], "skipped");
     assert_eq!(start["probes"]["on_tcp_destroy"]["reason"], "turned off (--skip-probes)");
     assert_eq!(start["probes"]["on_sock_state"]["status"], "attached");
-    let script = "import socket\nl=socket.socket(); l.bind(('127.0.0.1',0)); l.listen()\n\
-                  c=socket.create_connection(l.getsockname()); a,_=l.accept()\n\
-                  c.sendall(b'f'*5000); c.close()\nn=0\nwhile True:\n  d=a.recv(65536)\n  if not d: break\n  n+=len(d)\nassert n==5000\na.close()";
-    let client = Command::new("python3").args(["-c", script]).spawn().unwrap();
+    let client = Command::new("python3").arg(script("loopback_send.py")).spawn().unwrap();
     let pid = u64::from(client.id());
     assert!(client.wait_with_output().unwrap().status.success());
     let close = podtop.wait_for(Duration::from_secs(5), |r| {

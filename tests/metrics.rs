@@ -81,11 +81,10 @@ fn prometheus_scrapes_the_exact_bytes_two_pods_moved() {
     let (_prometheus, prometheus_port) = start_prometheus(&dir, &format!("  - job_name: podtop\n    static_configs:\n      - targets: ['127.0.0.1:{metrics_port}']\n"));
 
     // A known transfer: 1,000,000 bytes from the client pod to the server pod.
-    let mut listener = server.command(&["python3", "-c", COUNTING_SERVER, &server_addr, "7100"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut listener = server.command(&["python3", &script("counting_server.py"), &server_addr, "7100"]).stdout(Stdio::piped()).spawn().unwrap();
     let mut out = BufReader::new(listener.stdout.take().unwrap()).lines();
     assert_eq!(out.next().unwrap().unwrap(), "ready");
-    let send = format!("import socket\nc=socket.create_connection(({server_addr:?},7100)); c.sendall(b'x'*1000000); c.close()");
-    client.run(&["python3", "-c", &send]);
+    client.run(&["python3", &script("send.py"), &server_addr, "7100", "1000000", "x"]);
     assert_eq!(out.next().unwrap().unwrap(), "1000000", "what the server counted");
     assert!(listener.wait().unwrap().success());
 

@@ -10,35 +10,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-const SERVER: &str = r#"
-import socket, sys
-addr = sys.argv[1]
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((addr, 8080)); s.listen()
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((addr, 5353))
-print("ready", flush=True)
-c, _ = s.accept(); n = 0
-while True:
-    d = c.recv(65536)
-    if not d: break
-    n += len(d)
-c.sendall(b"y" * 500); c.close()
-got = sum(len(u.recv(2048)) for _ in range(3))
-print(n, got, flush=True)
-"#;
-
-const CLIENT: &str = r#"
-import socket, sys
-addr = sys.argv[1]
-c = socket.create_connection((addr, 8080)); c.sendall(b"x" * 1000000); c.shutdown(socket.SHUT_WR)
-while c.recv(65536): pass
-c.close()
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.connect((addr, 5353))
-for _ in range(3): u.send(b"z" * 100)
-# loopback inside the pod: never crosses the pod's boundary
-l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
-k = socket.create_connection(l.getsockname()); a, _ = l.accept(); k.sendall(b"q" * 10); a.recv(10); k.close(); a.close()
-"#;
-
 fn pid_of(r: &Value) -> u64 {
     r["process"]["pid"].as_u64().unwrap()
 }
@@ -53,13 +24,13 @@ fn pod_to_pod_tcp_has_exact_bytes_names_both_ends_and_sidecar_scope() {
     let mut podtop = Podtop::start(&["--events", "net"]);
 
     let mut server = server_pod
-        .command(&["python3", "-c", SERVER, &server_addr])
+        .command(&["python3", &script("pod_server.py"), &server_addr])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut server_out = BufReader::new(server.stdout.take().unwrap()).lines();
     assert_eq!(server_out.next().unwrap().unwrap(), "ready");
-    let client = client_pod.command(&["python3", "-c", CLIENT, &server_addr]).output().unwrap();
+    let client = client_pod.command(&["python3", &script("pod_client.py"), &server_addr]).output().unwrap();
     assert!(client.status.success(), "client: {}", String::from_utf8_lossy(&client.stderr));
     assert_eq!(server_out.next().unwrap().unwrap(), "1000000 300", "what the server itself counted");
     let server_pid = u64::from(server.id());
@@ -168,13 +139,10 @@ fn short_lived_processes_files_and_host_are_attributed() {
     let cgroup_id = pod.cgroup_id();
     let container_cgroup = pod.container_cgroup.clone();
     let file = format!("/tmp/podtop-file-{}", hex(8));
-    let writer = format!(
-        "import os\nwith open({file:?}, 'wb') as f: f.write(b'w' * 12345)\nwith open({file:?}, 'rb') as f: assert len(f.read()) == 12345\nos.unlink({file:?})"
-    );
     let started = std::time::Instant::now();
     pod.run(&["/bin/true"]);
     let run_took = started.elapsed();
-    pod.run(&["python3", "-c", &writer]);
+    pod.run(&["python3", &script("write_read_unlink.py"), &file]);
     let (uid, container_id) = (pod.uid.clone(), pod.container_id.clone());
     drop(pod); // the cgroup is gone before podtop reads a single record
     sh("/bin/echo podtop-host-marker > /dev/null");
@@ -254,13 +222,10 @@ fn ipv6_between_pods_is_exact_and_named() {
     link(&mut client_pod, &mut server_pod, 78);
     let server_addr = server_pod.addr6.clone().unwrap();
     let mut podtop = Podtop::start(&["--events", "net"]);
-    let mut server = server_pod.command(&["python3", "-c", COUNTING_SERVER, &server_addr, "8443"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut server = server_pod.command(&["python3", &script("counting_server.py"), &server_addr, "8443"]).stdout(Stdio::piped()).spawn().unwrap();
     let mut server_out = BufReader::new(server.stdout.take().unwrap()).lines();
     assert_eq!(server_out.next().unwrap().unwrap(), "ready");
-    let client = format!(
-        "import socket\nc = socket.create_connection(({server_addr:?}, 8443)); c.sendall(b'6' * 70000); c.close()"
-    );
-    client_pod.run(&["python3", "-c", &client]);
+    client_pod.run(&["python3", &script("send.py"), &server_addr, "8443", "70000", "6"]);
     assert_eq!(server_out.next().unwrap().unwrap(), "70000");
     let server_pid = u64::from(server.id());
     assert!(server.wait().unwrap().success());

@@ -183,40 +183,6 @@ impl Confined {
     }
 }
 
-/// Accepts connections and closes them at once, for good; "ready" once it listens.
-const LISTENER: &str = r#"
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((sys.argv[1], int(sys.argv[2]))); s.listen()
-print("ready", flush=True)
-while True:
-    c, _ = s.accept(); c.close()
-"#;
-
-/// Opens argv[1] once, says "ready", then reads it whole five times a
-/// second, for good: its pod's busiest file.
-const HOLDER: &str = r#"
-import os, sys, time
-f = os.open(sys.argv[1], os.O_RDONLY)
-print("ready", flush=True)
-while True:
-    os.pread(f, 65536, 0); time.sleep(0.2)
-"#;
-
-/// One connection to each port of argv[2..] at argv[1], closed at once.
-const CONNECT: &str = r#"
-import socket, sys
-for port in sys.argv[2:]:
-    socket.create_connection((sys.argv[1], int(port))).close()
-"#;
-
-/// PTRACE_SEIZE of argv[1]: exits 0 where the kernel allows it (no stop; the
-/// tracee is let go when this process ends).
-const SEIZE: &str = r#"
-import ctypes, sys
-libc = ctypes.CDLL(None, use_errno=True)
-sys.exit(0 if libc.ptrace(0x4206, int(sys.argv[1]), None, None) == 0 else 1)
-"#;
-
 /// Starts `command` (a server or holder that prints "ready"), killed on drop.
 fn ready(command: &mut Command, what: &str) -> Killed {
     let mut child = Killed(command.stdout(Stdio::piped()).spawn().unwrap());
@@ -302,7 +268,7 @@ impl Node<'_> {
         // The pods' work, once podtop watches (or has given up).
         self.client.run(&["/bin/echo", &marker]);
         self.client.run(&["/bin/cat", &opened]);
-        self.client.run(&[PYTHON, "-c", CONNECT, &self.server_addr, &ROOT_PORT.to_string(), &USER_PORT.to_string()]);
+        self.client.run(&[PYTHON, &script_in(self.dir, "connect.py"), &self.server_addr, &ROOT_PORT.to_string(), &USER_PORT.to_string()]);
         sh(&format!("runc exec {} /bin/echo {marker}", self.container_id));
         let worked = Instant::now();
 
@@ -443,7 +409,7 @@ impl Node<'_> {
         vec![
             ("read root's 0600 file via a root daemon's /proc/PID/root", runs("/bin/cat", &[&through_root("secret-root")])),
             ("read a user's 0600 file via /proc/PID/root", runs("/bin/cat", &[&through_root("secret-user")])),
-            ("ptrace a root daemon (PTRACE_SEIZE)", runs(PYTHON, &["-c", SEIZE, &self.daemon.to_string()])),
+            ("ptrace a root daemon (PTRACE_SEIZE)", runs(PYTHON, &[&script_in(self.dir, "ptrace_seize.py"), &self.daemon.to_string()])),
         ]
     }
 }
@@ -458,10 +424,12 @@ fn the_manifests_capabilities_are_enough_and_each_is_needed() {
     link(&mut client, &mut server, 95);
     let server_addr = server.addr.clone().unwrap();
 
-    // Listeners older than any podtop of the test: one root's, one a user's.
+    // Listeners older than any podtop of the test: one root's, one a user's
+    // (the scripts are copied where the user reaches them).
     let port = |p: u16| p.to_string();
-    let root_listener = ready(server.command(&[PYTHON, "-c", LISTENER, &server_addr, &port(ROOT_PORT)]).current_dir(&dir.0), "the root listener");
-    let user_argv = as_user(&[PYTHON, "-c", LISTENER, &server_addr, &port(USER_PORT)]);
+    let (listener, holder) = (script_in(&dir, "listener.py"), script_in(&dir, "holder.py"));
+    let root_listener = ready(server.command(&[PYTHON, &listener, &server_addr, &port(ROOT_PORT)]).current_dir(&dir.0), "the root listener");
+    let user_argv = as_user(&[PYTHON, &listener, &server_addr, &port(USER_PORT)]);
     let user_argv: Vec<&str> = user_argv.iter().map(String::as_str).collect();
     let user_listener = ready(server.command(&user_argv).current_dir(&dir.0), "the user's listener");
     // Files opened before any podtop of the test and read all along: one by root, one by a user.
@@ -472,8 +440,8 @@ fn the_manifests_capabilities_are_enough_and_each_is_needed() {
         path.display().to_string()
     };
     let (held_by_root, held_by_user) = (held("held-by-root"), held("held-by-user"));
-    let root_holder = ready(client.command(&[PYTHON, "-c", HOLDER, &held_by_root]).current_dir(&dir.0), "the root holder");
-    let user_argv = as_user(&[PYTHON, "-c", HOLDER, &held_by_user]);
+    let root_holder = ready(client.command(&[PYTHON, &holder, &held_by_root]).current_dir(&dir.0), "the root holder");
+    let user_argv = as_user(&[PYTHON, &holder, &held_by_user]);
     let user_argv: Vec<&str> = user_argv.iter().map(String::as_str).collect();
     let user_holder = ready(client.command(&user_argv).current_dir(&dir.0), "the user's holder");
 

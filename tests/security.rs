@@ -136,19 +136,7 @@ fn recordings_are_private_and_never_written_through_a_link() {
     assert!(loaded_podtop_programs().is_empty());
 }
 
-/// Opens the file argv[1] names, writes 100 bytes and closes it, argv[2]
-/// times, 20 ms apart; says "ready" after the first write.
-const REOPENING_WRITER: &str = r#"
-import sys, time
-path, times = sys.argv[1], int(sys.argv[2])
-for i in range(times):
-    with open(path, "ab", buffering=0) as f:
-        f.write(b"x" * 100)
-    if i == 0:
-        print("ready", flush=True)
-    time.sleep(0.02)
-"#;
-
+/// The writes of tests/scripts/reopening_writer.py, each of 100 bytes.
 const WRITES: u64 = 100;
 
 /// Runs a writer to completion, after its "ready" line.
@@ -201,14 +189,15 @@ fn a_pod_cannot_rename_the_hosts_files() {
             json = Some(Podtop::start(&["--events", "file"]));
         }
         // The pod opens the inode first and again and again, through its link,
-        // from its own mount namespace (as every container has one).
-        let script = REOPENING_WRITER;
+        // from its own mount namespace (as every container has one): open,
+        // write 100 bytes, close, WRITES times, 20 ms apart.
+        let writer = script("reopening_writer.py");
         let times = WRITES.to_string();
-        let mut in_pod = pod.command(&["unshare", "--mount", "--propagation", "private", "python3", "-c", script, innocent.to_str().unwrap(), &times]);
+        let mut in_pod = pod.command(&["unshare", "--mount", "--propagation", "private", "python3", &writer, innocent.to_str().unwrap(), &times]);
         in_pod.current_dir(&dir.0);
         let mut in_pod = start_writer(in_pod);
         let mut on_host = Command::new("python3");
-        on_host.args(["-c", script, real.to_str().unwrap(), &times]);
+        on_host.args([&writer, real.to_str().unwrap(), &times]);
         let mut on_host = start_writer(on_host);
         let (pod_pid, host_pid) = (in_pod.0.id(), on_host.0.id());
         assert!(in_pod.0.wait().unwrap().success() && on_host.0.wait().unwrap().success());
@@ -233,24 +222,6 @@ fn a_pod_cannot_rename_the_hosts_files() {
     assert!(loaded_podtop_programs().is_empty());
 }
 
-/// Copies /bin/true into a memfd named "payload" and runs it from there (as
-/// /proc/self/fd/N), or copies it to argv[2], opens it, deletes it and runs
-/// it through its descriptor (fexecve); argv[1] is a marker argument.
-const FILELESS_EXEC: &str = r#"
-import os, shutil, sys
-marker, how = sys.argv[1], sys.argv[2]
-if how == "memfd":
-    fd = os.memfd_create("payload", 0)
-    with open("/bin/true", "rb") as src:
-        os.write(fd, src.read())
-    os.execve(f"/proc/self/fd/{fd}", ["payload", marker], {})
-else:
-    shutil.copy("/bin/true", how)
-    fd = os.open(how, os.O_RDONLY)
-    os.unlink(how)
-    os.execve(fd, ["doomed", marker], {})
-"#;
-
 #[test]
 fn programs_run_from_a_memfd_or_a_deleted_file_are_marked_fileless() {
     require_root();
@@ -258,8 +229,10 @@ fn programs_run_from_a_memfd_or_a_deleted_file_are_marked_fileless() {
     let marker = format!("podtop-fileless-{}", hex(8));
     let doomed = dir.0.join("doomed");
     let mut podtop = Podtop::start(&["--events", "exec"]);
+    // /bin/true run from a memfd named "payload" (as /proc/self/fd/N), and
+    // from a copy opened, deleted and run through its descriptor (fexecve).
     for how in ["memfd", doomed.to_str().unwrap()] {
-        let out = Command::new("python3").args(["-c", FILELESS_EXEC, &marker, how]).output().unwrap();
+        let out = Command::new("python3").args([&script("fileless_exec.py"), &marker, how]).output().unwrap();
         assert!(out.status.success(), "{how}: {}", String::from_utf8_lossy(&out.stderr));
     }
     assert!(Command::new("/bin/true").arg(&marker).status().unwrap().success());

@@ -11,23 +11,14 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-const BACKEND: &str = "import socket,sys
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 8080)); s.listen(128)
-print('ready', flush=True)
-while True:
-  c,_=s.accept(); n=0
-  while n < 100:
-    d=c.recv(100-n)
-    if not d: break
-    n+=len(d)
-  c.sendall(b'r'*1000); c.close()
-";
+/// tests/scripts/sidecar_client.py: `count` exchanges with (`addr`, `port`)
+/// of 100 bytes out and 1000 back, one connection each.
+fn client(addr: &str, port: u16, count: usize) -> Vec<String> {
+    ["python3".into(), script("sidecar_client.py"), addr.into(), port.to_string(), count.to_string()].into()
+}
 
-/// `count` exchanges of 100 bytes out and 1000 back, one connection each.
-fn client(addr: &str, port: u16, count: usize) -> String {
-    format!(
-        "import socket\nfor i in range({count}):\n  c=socket.create_connection(({addr:?},{port})); c.sendall(b'q'*100); n=0\n  while n < 1000:\n    d=c.recv(4096)\n    if not d: break\n    n+=len(d)\n  assert n == 1000, n\n  c.close()"
-    )
+fn argv(command: &[String]) -> Vec<&str> {
+    command.iter().map(String::as_str).collect()
 }
 
 fn usage_usec(cgroup: &str) -> u64 {
@@ -70,7 +61,7 @@ fn the_relaying_container_is_the_sidecar_and_its_bill_is_exact() {
     let (_, api_helper_cgroup) = api.add_container();
 
     let mut podtop = Podtop::start(&["--events", "net", "--interval", "1"]);
-    let mut backend = api.command(&["python3", "-c", BACKEND]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut backend = api.command(&["python3", &script("sidecar_backend.py")]).stdout(Stdio::piped()).spawn().unwrap();
     let mut ready = BufReader::new(backend.stdout.take().unwrap()).lines();
     assert_eq!(ready.next().unwrap().unwrap(), "ready");
     let config = dir.0.join("haproxy.cfg");
@@ -89,16 +80,16 @@ fn the_relaying_container_is_the_sidecar_and_its_bill_is_exact() {
     // then, so the CPU compared below is measured from a while after.
     wait_for_listener(&web, &proxy_cgroup, 15001);
     let warm_up = 5;
-    web.run(&["python3", "-c", &client("127.0.0.1", 15001, warm_up)]);
+    web.run(&argv(&client("127.0.0.1", 15001, warm_up)));
     std::thread::sleep(Duration::from_millis(2500));
     let usage_before = usage_usec(&proxy_cgroup);
     let window_start = jiff::Timestamp::now().as_nanosecond();
 
     let requests = 1500;
-    web.run(&["python3", "-c", &client("127.0.0.1", 15001, requests)]);
+    web.run(&argv(&client("127.0.0.1", 15001, requests)));
     // A second app container that goes straight to the backend: bypass.
-    assert!(web.command_in(&batch_cgroup, &["python3", "-c", &client(&backend_addr, 8080, 1)]).status().unwrap().success());
-    assert!(api.command_in(&api_helper_cgroup, &["python3", "-c", &client("127.0.0.1", 8080, 3)]).status().unwrap().success());
+    assert!(web.command_in(&batch_cgroup, &argv(&client(&backend_addr, 8080, 1))).status().unwrap().success());
+    assert!(api.command_in(&api_helper_cgroup, &argv(&client("127.0.0.1", 8080, 3))).status().unwrap().success());
     // Two more intervals: every close is billed, haproxy idles.
     std::thread::sleep(Duration::from_millis(2500));
     let usage_after = usage_usec(&proxy_cgroup);
@@ -169,32 +160,13 @@ fn the_relaying_container_is_the_sidecar_and_its_bill_is_exact() {
 fn the_latency_a_sidecar_adds_is_measured_from_both_sides() {
     require_root();
     let Mesh { web, api, backend_addr, proxy_id, proxy_cgroup } = mesh("sl", 82);
-    let slow_backend = BACKEND.replace("c.sendall(b'r'*1000)", "time.sleep(0.02); c.sendall(b'r'*1000)").replace("import socket,sys", "import socket,sys,time");
-    let relay = format!(
-        "import socket,time
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', 15001)); s.listen(128)
-print('ready', flush=True)
-while True:
-  a,_=s.accept(); req=b''
-  while len(req) < 100:
-    d=a.recv(100-len(req))
-    if not d: break
-    req+=d
-  u=socket.create_connection(({backend_addr:?}, 8080)); u.sendall(req); resp=b''
-  while len(resp) < 1000:
-    d=u.recv(4096)
-    if not d: break
-    resp+=d
-  u.close(); time.sleep(0.005); a.sendall(resp); a.close()
-"
-    );
-
     let mut podtop = Podtop::start(&["--events", "net", "--interval", "1"]);
-    let mut backend = api.command(&["python3", "-c", &slow_backend]).stdout(Stdio::piped()).spawn().unwrap();
+    // The backend answers 20 ms after each request; the relay (sidecar_relay.py) holds each response 5 ms.
+    let mut backend = api.command(&["python3", &script("sidecar_backend.py"), "0.02"]).stdout(Stdio::piped()).spawn().unwrap();
     assert_eq!(BufReader::new(backend.stdout.take().unwrap()).lines().next().unwrap().unwrap(), "ready");
-    let mut proxy = web.command_in(&proxy_cgroup, &["python3", "-c", &relay]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut proxy = web.command_in(&proxy_cgroup, &["python3", &script("sidecar_relay.py"), &backend_addr]).stdout(Stdio::piped()).spawn().unwrap();
     assert_eq!(BufReader::new(proxy.stdout.take().unwrap()).lines().next().unwrap().unwrap(), "ready");
-    web.run(&["python3", "-c", &client("127.0.0.1", 15001, 120)]);
+    web.run(&argv(&client("127.0.0.1", 15001, 120)));
     std::thread::sleep(Duration::from_millis(2500));
     let records = podtop.stop();
     for child in [&mut proxy, &mut backend] {
@@ -272,13 +244,13 @@ fn a_sidecar_netfilter_redirects_to_is_found_and_the_app_still_sees_its_backend(
     .unwrap();
 
     let mut podtop = Podtop::start(&["--events", "net", "--interval", "1"]);
-    let mut backend = api.command(&["python3", "-c", BACKEND]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut backend = api.command(&["python3", &script("sidecar_backend.py")]).stdout(Stdio::piped()).spawn().unwrap();
     assert_eq!(BufReader::new(backend.stdout.take().unwrap()).lines().next().unwrap().unwrap(), "ready");
     let mut haproxy =
         web.command_in(&proxy_cgroup, &["haproxy", "-db", "-f", config.to_str().unwrap()]).stderr(Stdio::null()).spawn().unwrap();
     wait_for_listener(&web, &proxy_cgroup, 15001);
     let requests = 50;
-    web.run(&["python3", "-c", &client(&backend_addr, 8080, requests)]);
+    web.run(&argv(&client(&backend_addr, 8080, requests)));
     std::thread::sleep(Duration::from_millis(2500));
     let records = podtop.stop();
     for child in [&mut haproxy, &mut backend] {

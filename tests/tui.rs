@@ -176,7 +176,7 @@ fn replay_of_a_recording_shows_the_screen_of_the_live_run() {
     link(&mut client, &mut server, 79);
     let server_addr = server.addr.clone().unwrap();
     let mut listener = server
-        .command(&["python3", "-c", "import socket,sys\ns=socket.socket(); s.bind((sys.argv[1], 7000)); s.listen()\nwhile True:\n  c,_=s.accept(); c.recv(100); c.sendall(b'r'*3000); c.close()", &server_addr])
+        .command(&["python3", &script("reply_3000.py"), &server_addr])
         .spawn()
         .unwrap();
     let live = Command::new(PODTOP)
@@ -185,10 +185,7 @@ fn replay_of_a_recording_shows_the_screen_of_the_live_run() {
         .spawn()
         .unwrap();
     thread::sleep(Duration::from_millis(1500));
-    let work = format!(
-        "import socket,time\nfor i in range(20):\n  c=socket.create_connection(({server_addr:?},7000)); c.sendall(b'q'*100); c.recv(4096); c.close(); time.sleep(0.05)"
-    );
-    client.run(&["python3", "-c", &work]);
+    client.run(&["python3", &script("paced_requests.py"), &server_addr]);
     let live = live.wait_with_output().unwrap();
     let _ = listener.kill();
     let _ = listener.wait();

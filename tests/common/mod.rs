@@ -111,20 +111,23 @@ impl Pod {
     }
 }
 
-/// A server that takes one TCP connection on (argv[1] address, argv[2]
-/// port), IPv4 or IPv6, prints "ready", then the bytes it received once the
-/// client closed.
-pub const COUNTING_SERVER: &str = r#"
-import socket, sys
-s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET); s.bind((sys.argv[1], int(sys.argv[2]))); s.listen()
-print("ready", flush=True)
-c, _ = s.accept(); n = 0
-while True:
-    d = c.recv(65536)
-    if not d: break
-    n += len(d)
-c.close(); print(n, flush=True)
-"#;
+/// The path of the Python script tests/scripts/`name`, run as
+/// `python3 PATH ARGS`: what the tests' servers and clients are.
+pub fn script(name: &str) -> String {
+    let path = format!("{}/tests/scripts/{name}", env!("CARGO_MANIFEST_DIR"));
+    assert!(Path::new(&path).is_file(), "no script {path}");
+    path
+}
+
+/// A copy of tests/scripts/`name` in `dir`, for a user who may not reach
+/// the checkout (a home directory of mode 0700); its path.
+pub fn script_in(dir: &OpenDir, name: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let copy = dir.0.join(name);
+    fs::copy(script(name), &copy).unwrap();
+    fs::set_permissions(&copy, fs::Permissions::from_mode(0o644)).unwrap();
+    copy.display().to_string()
+}
 
 /// Until something listens on `port` in the pod (haproxy starts slowly under emulation).
 pub fn wait_for_listener(pod: &Pod, cgroup: &str, port: u16) {
