@@ -14,8 +14,10 @@ RUST_VERSION := $(shell sed -n 's/^rust-version = "\([0-9.]*\)".*/\1/p' Cargo.to
 # make install: where, and into which staging root (packagers).
 PREFIX     ?= /usr/local
 DESTDIR    ?=
-# make dist: one file with libbpf, libelf, zlib and the C library linked in.
+# make dist: one file with libbpf, libelf, zlib and the C library linked in,
+# the one make install and make image ship.
 DIST_TARGET := x86_64-unknown-linux-gnu
+DIST_BINARY := dist/podtop
 # make image: built with podman (or docker where podman is absent).
 IMAGE      ?= localhost/podtop:$(VERSION)
 ENGINE     ?= $(shell command -v podman || command -v docker)
@@ -48,11 +50,14 @@ all: build
 deps:
 	@$(MAKE) --no-print-directory install-packages PACKAGES="$(APT_PACKAGES)"
 
+# Only the packages that are missing, and nothing installed upgraded
+# (--no-upgrade; apt-get still takes a newer dependency where a missing
+# package requires it, and says so).
 install-packages:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends --no-upgrade $$missing; \
 	fi
 
 # One line naming what is missing, rather than cargo's errors about a crate's
@@ -101,19 +106,19 @@ dist: deps toolchain
 	LIBBPF_SYS_LIBRARY_PATH=$$(pkg-config --variable=libdir libelf) RUSTFLAGS="-C target-feature=+crt-static" \
 		$(CARGO) build --release --locked --features static --target $(DIST_TARGET) --target-dir target/dist
 	@mkdir -p dist
-	strip -o dist/podtop target/dist/$(DIST_TARGET)/release/podtop
-	@file dist/podtop
+	strip -o $(DIST_BINARY) target/dist/$(DIST_TARGET)/release/podtop
+	@file $(DIST_BINARY)
 
-# The binary, podtop(8) and bash, zsh and fish completions, all drawn from
-# the program itself.
-install: build
-	install -D -m 0755 $(BINARY) $(DESTDIR)$(PREFIX)/sbin/podtop
+# The static dist/podtop (what runs on any node, as the image holds it),
+# podtop(8) and bash, zsh and fish completions, all drawn from the program itself.
+install: dist
+	install -D -m 0755 $(DIST_BINARY) $(DESTDIR)$(PREFIX)/sbin/podtop
 	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
 		$(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
-	$(BINARY) manpage > $(DESTDIR)$(PREFIX)/share/man/man8/podtop.8
-	$(BINARY) completions bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/podtop
-	$(BINARY) completions zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_podtop
-	$(BINARY) completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/podtop.fish
+	$(DIST_BINARY) manpage > $(DESTDIR)$(PREFIX)/share/man/man8/podtop.8
+	$(DIST_BINARY) completions bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/podtop
+	$(DIST_BINARY) completions zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_podtop
+	$(DIST_BINARY) completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/podtop.fish
 
 # The OCI image: dist/podtop alone (deploy/Containerfile); deploy/ runs it as a DaemonSet.
 image: dist

@@ -4,8 +4,8 @@
 #   1. dist/podtop is one static file: it runs in a root that holds nothing
 #      else, and watches the node from there;
 #   2. the Makefile names a missing or old Rust in one line;
-#   3. make install puts the binary, podtop(8) and completions where man and
-#      bash find them (DESTDIR, PREFIX);
+#   3. make install puts the static binary, podtop(8) and completions where
+#      man and bash find them (DESTDIR, PREFIX);
 #   4. make image builds the image, which, run as deploy/podtop.yaml runs it
 #      (its capabilities, seccomp, mounts, NODE_NAME), names a real podman
 #      container beside it and counts its bytes exactly, serves /healthz and
@@ -94,11 +94,18 @@ pass "a missing or old cargo is one line: $out"
 stage=$T/stage
 make -s install DESTDIR="$stage" PREFIX=/usr >/dev/null
 "$stage/usr/sbin/podtop" --version | has '^podtop ' || fail "the installed binary"
+# The static binary the README describes, not target/release/podtop, which needs libelf and zlib.
+cmp -s $bin "$stage/usr/sbin/podtop" || fail "make install installed another binary than $bin"
 page=$stage/usr/share/man/man8/podtop.8
 [ "$(MANPATH=$stage/usr/share/man man -w podtop)" = "$page" ] || fail "man does not find podtop(8) under $stage"
 text=$(MANWIDTH=120 MANPAGER=cat man -l "$page" 2>&1)
 for word in NAME SYNOPSIS serve replay completions --metrics --pod; do
 	grep -q -- "$word" <<<"$text" || fail "podtop(8) has no $word"
+done
+# The synopsis names what each option takes.
+synopsis=$(sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' <<<"$text" | tr -s ' \n' ' ')
+for usage in '[--duration SECS]' '[--pod NAME|UID]' '[--metrics ADDR]' '[--json]'; do
+	grep -qF -- "$usage" <<<"$synopsis" || fail "podtop(8)'s synopsis has no $usage: $synopsis"
 done
 completion=$stage/usr/share/bash-completion/completions/podtop
 words=$(bash -c "source '$completion'; COMP_WORDS=(podtop se); COMP_CWORD=1; COMP_LINE='podtop se'; COMP_POINT=9; _podtop podtop se podtop; echo \${COMPREPLY[*]}")
@@ -107,7 +114,7 @@ words=$(bash -c "source '$completion'; COMP_WORDS=(podtop --events ''); COMP_CWO
 [ "$words" = "exec file net http dns" ] || fail "bash completes --events to '$words'"
 head -1 "$stage/usr/share/zsh/site-functions/_podtop" | has '^#compdef podtop' || fail "zsh completion"
 grep -q '^complete -c podtop' "$stage/usr/share/fish/vendor_completions.d/podtop.fish" || fail "fish completion"
-pass "make install: podtop, podtop(8) found by man, bash completes 'podtop se' and --events, zsh and fish scripts"
+pass "make install: the static podtop, podtop(8) found by man, bash completes 'podtop se' and --events, zsh and fish scripts"
 
 # ---------------------------------------------------------------- 5. deploy (before the image: the image runs as it says)
 for k in 1.29.0 1.37.0; do
