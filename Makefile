@@ -42,7 +42,7 @@ SHIP_PACKAGES := podman man-db python3-venv
 KUBERNETES_VALIDATE := kubernetes-validate==1.37.0
 VENV := target/venv
 
-.PHONY: all deps toolchain install-packages build test unit-test integration-test test-kernels test-ship \
+.PHONY: all deps toolchain install-packages build test unit-test test-readme integration-test test-kernels test-ship \
 	dist install image run demo json probes bench soak fuzz clean
 
 all: build
@@ -76,6 +76,12 @@ build: deps toolchain
 unit-test: deps toolchain
 	$(CARGO) test --release --locked --lib --bins
 
+# The README's figures against the program and this Makefile (tests/readme.py,
+# no root, seconds): the quoted messages, the packages, the tests per kernel,
+# the usage block and the flags, and a date on what was measured.
+test-readme: build
+	python3 tests/readme.py
+
 # Integration tests load the real eBPF programs and make real cgroups,
 # network namespaces and runc containers: root, and one at a time, since they
 # share the kubepods cgroup tree.
@@ -97,7 +103,7 @@ test-ship: build dist
 	@[ -x $(VENV)/bin/kubernetes-validate ] || { python3 -m venv $(VENV) && $(VENV)/bin/pip install -q $(KUBERNETES_VALIDATE); }
 	VENV=$(VENV) bash tests/ship.sh
 
-test: unit-test integration-test test-ship test-kernels
+test: unit-test test-readme integration-test test-ship test-kernels
 
 # A file to copy to any x86_64 Linux node: statically linked (libbpf, libelf,
 # zlib and glibc; podtop resolves no names, so glibc's static NSS caveat does

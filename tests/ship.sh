@@ -11,7 +11,8 @@
 #      container beside it and counts its bytes exactly, serves /healthz and
 #      /metrics, and ends on SIGTERM leaving no program loaded;
 #   5. deploy/ passes kubernetes-validate's API schemas, strictly, and hangs
-#      together (ports, labels).
+#      together (ports, labels);
+#   6. the README gives dist/podtop's and the image's sizes as they are.
 # Everything it makes (its own podman storage, containers, mounts, cgroups)
 # is removed on the way out, also when a check fails.
 set -euo pipefail
@@ -177,7 +178,10 @@ mkdir -p "$T/podman"
 CONTAINERS_CONF=$PODMAN_CONF make -s image ENGINE=podman ENGINE_FLAGS="${STORAGE[*]}" IMAGE=$IMAGE >/dev/null
 files=$(podman_ image inspect --format '{{len .RootFS.Layers}} {{.Config.Entrypoint}}' $IMAGE)
 [ "$files" = "1 [/usr/sbin/podtop]" ] || fail "the image: $files"
-pass "make image: one layer, entrypoint /usr/sbin/podtop, $(podman_ image inspect --format '{{.Size}}' $IMAGE) bytes"
+image_bytes=$(podman_ image inspect --format '{{.Size}}' $IMAGE)
+pass "make image: one layer, entrypoint /usr/sbin/podtop, $image_bytes bytes"
+# The sizes the README gives are these.
+python3 tests/readme.py --sizes-only --binary $bin --image-bytes "$image_bytes" || fail "the README's sizes of dist/podtop and the image"
 
 # The container beside it: a busybox root with a 100,000-byte file it reads
 # five times, once podtop watches.
