@@ -61,8 +61,8 @@ pub fn cores(cores: f64) -> String {
     format!("{cores:.3} cores")
 }
 
-/// `n` and a noun, plural where it should be.
-pub fn things(n: u64, noun: &str) -> String {
+/// `n` and a noun, plural unless `n` is 1: "1 datagram", "3 datagrams".
+pub fn plural(n: u64, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
     } else {
@@ -129,6 +129,14 @@ pub fn container_in(group: &Group, id: &str) -> String {
     group.containers.get(id).map_or_else(|| short_id(id), container_title)
 }
 
+/// A group as the screens name it: namespace/pod where it has a namespace.
+pub fn group_name(group: &Group) -> String {
+    match &group.namespace {
+        Some(ns) => format!("{ns}/{}", group.title),
+        None => group.title.clone(),
+    }
+}
+
 /// namespace/pod/container of a connection's other end, where it is a pod.
 pub fn peer_title(row: &ConnRow) -> Option<String> {
     let peer = row.connection.peer.as_ref()?;
@@ -175,6 +183,15 @@ pub fn remote_in(addr: SocketAddr, dname: Option<&str>, width: usize) -> String 
     }
 }
 
+/// The widest a name in place of a remote address gets in a column; longer
+/// ones are cut before their port.
+const REMOTE_MAX: usize = 32;
+
+/// A column of remote ends: as wide as the longest, from `least` to `REMOTE_MAX`.
+pub fn remote_width<'a>(rows: impl Iterator<Item = &'a ConnRow>, least: usize) -> usize {
+    rows.map(|c| remote(c.connection.remote, c.connection.dname.as_deref()).chars().count()).max().unwrap_or(0).clamp(least, REMOTE_MAX)
+}
+
 /// A one-line description of a record for the event pane.
 pub fn event_text(e: &EventLine) -> String {
     let who = format!("{}[{}]", e.process.comm, e.process.pid);
@@ -202,7 +219,7 @@ pub fn event_text(e: &EventLine) -> String {
         }
         Action::Udp { local, remote, dname, tx_bytes, rx_bytes, datagrams } => {
             let remote = remote.map(|r| remote_and_address(r, dname.as_deref())).unwrap_or_else(|| "*".into());
-            format!("udp     {who} {local} -> {remote} tx {} rx {} ({})", bytes(*tx_bytes), bytes(*rx_bytes), things(*datagrams, "datagram"))
+            format!("udp     {who} {local} -> {remote} tx {} rx {} ({})", bytes(*tx_bytes), bytes(*rx_bytes), plural(*datagrams, "datagram"))
         }
         Action::Request(r) => {
             let status = r.status.map_or("-".to_string(), |s| s.to_string());
@@ -281,8 +298,8 @@ mod tests {
         assert_eq!(rate(0.96), "1");
         assert_eq!(rate(80.4), "80");
         assert_eq!(rate(12_345.0), "12k");
-        assert_eq!(things(1, "datagram"), "1 datagram");
-        assert_eq!(things(3, "datagram"), "3 datagrams");
+        assert_eq!(plural(1, "datagram"), "1 datagram");
+        assert_eq!(plural(3, "datagram"), "3 datagrams");
     }
 
     #[test]

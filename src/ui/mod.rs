@@ -5,9 +5,12 @@ pub mod app;
 pub mod format;
 pub mod input;
 pub mod liveness;
+pub mod panes;
 pub mod render;
 pub mod safe_backend;
+pub mod screens;
 pub mod table;
+pub mod theme;
 
 use std::io::{self, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};

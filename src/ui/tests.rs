@@ -181,12 +181,12 @@ fn help() {
     press(&mut app, "?");
     assert_snapshot!(screen_text(&app, 100, 24));
     let at_80x24 = screen_text(&app, 80, 24);
-    for (keys, what) in super::render::HELP {
+    for (keys, what) in super::screens::help::HELP {
         assert!(at_80x24.contains(what), "{keys}: {what:?} whole at 80x24:\n{at_80x24}");
     }
     assert!(at_80x24.contains("TCP connections across the pod's boundary."), "{at_80x24}");
     press(&mut app, "x");
-    assert!(!app.show_help && !app.quit, "any key closes the help");
+    assert!(!app.help.shown && !app.quit, "any key closes the help");
 }
 
 #[test]
@@ -198,9 +198,9 @@ fn tiny_terminal() {
 fn keys_quit_and_navigate() {
     let mut app = scripted_app();
     press(&mut app, "jjjjjjjjjj");
-    assert_eq!(app.selected, 3, "stops at the last row");
+    assert_eq!(app.node.selected, 3, "stops at the last row");
     press(&mut app, "k\u{1b}");
-    assert_eq!(app.selected, 2);
+    assert_eq!(app.node.selected, 2);
     press(&mut app, "q");
     assert!(app.quit);
     let mut app = scripted_app();
@@ -309,7 +309,7 @@ fn the_selection_keeps_its_identity_through_resorts_new_rows_and_its_row_leaving
         press(&mut app, "j");
     }
     assert_eq!(app.selected_group(), Some(db.clone()), "picked by moving down");
-    let picked_at = app.selected;
+    let picked_at = app.node.selected;
     let tick = |app: &mut App, second: u64| {
         app.model.apply(Observation::Tick {
             unix_ns: T0 + second * 1_000_000_000,
@@ -323,15 +323,15 @@ fn the_selection_keeps_its_identity_through_resorts_new_rows_and_its_row_leaving
     app.model.apply(counters(&db_owner, &[("execs", 1000)]));
     tick(&mut app, 3);
     assert_eq!(app.selected_group(), Some(db.clone()));
-    assert_eq!(app.selected, 0, "moved from row {picked_at} to the top, and the cursor with it");
+    assert_eq!(app.node.selected, 0, "moved from row {picked_at} to the top, and the cursor with it");
 
     // A new, busier pod appears above it.
     let batch = owner(40, Some(("dddd-4444", "batch-1")), Some(("e", "job")));
     app.model.apply(counters(&batch, &[("execs", 5000)]));
     app.model.apply(counters(&db_owner, &[("execs", 1000)]));
     tick(&mut app, 4);
-    assert_eq!((app.selected_group(), app.selected), (Some(db.clone()), 1));
-    assert!(app.notice.is_none());
+    assert_eq!((app.selected_group(), app.node.selected), (Some(db.clone()), 1));
+    assert!(app.node.notice.is_none());
 
     // Enter and c open the chosen pod, whatever moved.
     press(&mut app, "\n");
@@ -345,12 +345,12 @@ fn the_selection_keeps_its_identity_through_resorts_new_rows_and_its_row_leaving
     app.follow_selection();
     let now = app.selected_group().unwrap();
     assert_ne!(now, db);
-    assert_eq!(app.selected, 1);
-    let notice = app.notice.clone().unwrap();
+    assert_eq!(app.node.selected, 1);
+    let notice = app.node.notice.clone().unwrap();
     assert!(notice.starts_with("shop/db-0 left the list; the cursor is on "), "{notice}");
     assert!(screen_text(&app, 120, 16).contains("shop/db-0 left the list"), "shown in the footer");
     press(&mut app, "j");
-    assert!(app.notice.is_none(), "said once");
+    assert!(app.node.notice.is_none(), "said once");
 }
 
 /// Every screen at the sizes people run terminals at and at the smallest
@@ -394,7 +394,7 @@ fn panes_scroll_on_their_own_and_tab_moves_between_them() {
         app.model.apply(happened(3, &api, 1000 + i, 200, "sh", Action::Exec { filename: "/bin/sh".into(), args: vec!["sh".into(), "-c".into(), format!("job {i}")] }));
     }
     press(&mut app, "/api\n\n");
-    let picked = app.selected;
+    let picked = app.node.selected;
     let top = screen_text(&app, 120, 24);
     assert!(top.contains("▶ shop/api-7d4b9: processes"), "the first pane has the keys:\n{top}");
     assert!(top.contains("job 59") && !top.contains("job 0\n"), "newest first:\n{top}");
@@ -405,7 +405,7 @@ fn panes_scroll_on_their_own_and_tab_moves_between_them() {
     assert!(end.contains("job 0") && !end.contains("job 59"), "End reaches the list's end:\n{end}");
     press(&mut app, "kkk");
     assert!(screen_text(&app, 120, 24).contains("job 3 "), "scrolls back from the end at once");
-    assert_eq!(app.selected, picked, "the node list behind did not move");
+    assert_eq!(app.node.selected, picked, "the node list behind did not move");
     press(&mut app, "\u{1b}");
     press(&mut app, "\n");
     assert!(screen_text(&app, 120, 24).contains("▶ shop/api-7d4b9: processes"), "a screen opens at its first pane, at the top");
@@ -450,7 +450,7 @@ fn rates_are_averaged_over_ten_seconds() {
         }
     }
     assert!(seen.iter().all(|r| r == "0.3" || r == "0.4"), "{seen:?}");
-    assert!(super::render::HELP_NOTES.iter().any(|n| n.contains(&format!("over the last {} s", crate::aggregate::model::RATE_SPAN_SECONDS))));
+    assert!(super::screens::help::HELP_NOTES.iter().any(|n| n.contains(&format!("over the last {} s", crate::aggregate::model::RATE_SPAN_SECONDS))));
 }
 
 /// The scripted node, watching requests, with one more interval in which
@@ -554,7 +554,7 @@ fn request_columns_are_hidden_where_requests_are_not_watched() {
     let mut app = app;
     for _ in 0..super::table::SortColumn::ALL.len() {
         press(&mut app, "s");
-        assert!(!app.sort.is_request(), "{:?}", app.sort);
+        assert!(!app.node.sort.is_request(), "{:?}", app.node.sort);
     }
     // The sidecar scope says how to see requests.
     press(&mut app, "/web\nc");
