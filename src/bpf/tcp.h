@@ -235,6 +235,11 @@ static __always_inline void on_listen(const struct sock *sk, bool listening)
 	struct listener_value value = {};
 
 	if (!listening) {
+		/* A port the kernel chose (bind to 0, or listen unbound) is given
+		 * back before the state changes to CLOSE, which zeroes skc_num;
+		 * the source port the socket listened on stays. */
+		if (!key.port)
+			key.port = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
 		bpf_map_delete_elem(&listeners, &key);
 		return;
 	}
