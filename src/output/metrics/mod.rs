@@ -94,6 +94,21 @@ const HTTP_LATENCY_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.0
 /// The registry and every metric in it; shared by the sink and the server.
 pub struct Metrics {
     registry: Registry,
+    cgroup: CgroupMetrics,
+    sidecar: SidecarMetrics,
+    exchanges: ExchangeMetrics,
+    own: OwnMetrics,
+    /// The HTTP server's own counts, exported as each scrape asks.
+    server: ServerCounters,
+    /// The node's name for podtop's own series, once collection has started.
+    node: OnceLock<String>,
+    /// When the collection loop last ended an interval (its stats record):
+    /// what /healthz answers from.
+    heartbeat: Mutex<Instant>,
+}
+
+/// What the kernel counts per cgroup, on its owner's labels.
+struct CgroupMetrics {
     execs: IntCounterVec,
     exits: IntCounterVec,
     opens: IntCounterVec,
@@ -104,17 +119,29 @@ pub struct Metrics {
     tcp_bytes: IntCounterVec,
     udp_datagrams: IntCounterVec,
     udp_bytes: IntCounterVec,
-    sidecar_cpu_cores: GaugeVec,
-    sidecar_memory_bytes: IntGaugeVec,
-    sidecar_rss_bytes: IntGaugeVec,
-    sidecar_relayed_connections: IntCounterVec,
-    sidecar_relayed_bytes: IntCounterVec,
-    sidecar_bypass_connections: IntCounterVec,
-    sidecar_added_latency: GaugeVec,
+}
+
+/// A sidecar's bill, on its own container's labels.
+struct SidecarMetrics {
+    cpu_cores: GaugeVec,
+    memory_bytes: IntGaugeVec,
+    rss_bytes: IntGaugeVec,
+    relayed_connections: IntCounterVec,
+    relayed_bytes: IntCounterVec,
+    bypass_connections: IntCounterVec,
+    added_latency: GaugeVec,
+}
+
+/// HTTP requests and DNS lookups, at each end, on its owner's labels.
+struct ExchangeMetrics {
     http_requests: IntCounterVec,
     http_latency: HistogramVec,
     dns_queries: IntCounterVec,
     dns_latency: HistogramVec,
+}
+
+/// podtop's own: what it saw and lost, its cost, its tables and its server.
+struct OwnMetrics {
     events_seen: IntCounterVec,
     events_lost: IntCounterVec,
     counters_dropped: IntCounterVec,
@@ -127,56 +154,36 @@ pub struct Metrics {
     table_evicted: IntCounterVec,
     server_connections: IntGaugeVec,
     server_dropped: IntCounterVec,
-    /// The HTTP server's own counts, exported as each scrape asks.
-    server: ServerCounters,
-    /// The node's name for podtop's own series, once collection has started.
-    node: OnceLock<String>,
-    /// When the collection loop last ended an interval (its stats record):
-    /// what /healthz answers from.
-    heartbeat: Mutex<Instant>,
 }
 
 fn labels_with(extra: &[&'static str]) -> Vec<&'static str> {
     OWNER.iter().copied().chain(extra.iter().copied()).collect()
 }
 
-impl Metrics {
-    pub fn new() -> Result<Metrics> {
-        let registry = Registry::new();
-        // A cgroup owner's metrics: its labels, and the metric's own after them.
-        let counter = |name: &str, help: &str, extra: &[&'static str]| register(&registry, IntCounterVec::new, name, help, &labels_with(extra));
-        let gauge = |name: &str, help: &str, extra: &[&'static str]| register(&registry, IntGaugeVec::new, name, help, &labels_with(extra));
-        let float = |name: &str, help: &str, extra: &[&'static str]| register(&registry, GaugeVec::new, name, help, &labels_with(extra));
-        // podtop's own: the node and the metric's own labels.
-        let own_counter = |name: &str, help: &str, labels: &[&str]| register(&registry, IntCounterVec::new, name, help, labels);
-        let http_latency = HistogramVec::new(
-            HistogramOpts::new(
-                "podtop_http_request_duration_seconds",
-                "HTTP/1 requests: from the request's last bytes to the response's first, as this end (role) saw them",
-            )
-            .buckets(HTTP_LATENCY_BUCKETS.to_vec()),
-            &labels_with(&["role"]),
-        )?;
-        registry.register(Box::new(http_latency.clone()))?;
-        let dns_latency = HistogramVec::new(
-            HistogramOpts::new("podtop_dns_request_duration_seconds", "DNS queries: from the query to its answer, as this end (role) saw them")
-                .buckets(DNS_LATENCY_BUCKETS.to_vec()),
-            &labels_with(&["role"]),
-        )?;
-        registry.register(Box::new(dns_latency.clone()))?;
-        let metrics = Metrics {
-            dns_queries: counter(
-                "podtop_dns_queries_total",
-                "DNS queries seen at this end (role client or server), by answer (rcode; none: no answer within 5 s)",
-                &["role", "rcode"],
-            )?,
-            dns_latency,
-            http_requests: counter(
-                "podtop_http_requests_total",
-                "HTTP/1 requests seen at this end (role client or server), by status class (2xx..5xx, none: no response)",
-                &["role", "status_class"],
-            )?,
-            http_latency,
+/// A cgroup owner's metrics: its labels, and the metric's own after them.
+fn owner_counter(registry: &Registry, name: &str, help: &str, extra: &[&'static str]) -> Result<IntCounterVec> {
+    register(registry, IntCounterVec::new, name, help, &labels_with(extra))
+}
+
+fn owner_gauge(registry: &Registry, name: &str, help: &str, extra: &[&'static str]) -> Result<IntGaugeVec> {
+    register(registry, IntGaugeVec::new, name, help, &labels_with(extra))
+}
+
+fn owner_float(registry: &Registry, name: &str, help: &str, extra: &[&'static str]) -> Result<GaugeVec> {
+    register(registry, GaugeVec::new, name, help, &labels_with(extra))
+}
+
+/// A latency histogram of a cgroup owner's, by role, in seconds.
+fn owner_histogram(registry: &Registry, name: &str, help: &str, buckets: &[f64]) -> Result<HistogramVec> {
+    let metric = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets.to_vec()), &labels_with(&["role"]))?;
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
+
+impl CgroupMetrics {
+    fn register(registry: &Registry) -> Result<CgroupMetrics> {
+        let counter = |name: &str, help: &str, extra: &[&'static str]| owner_counter(registry, name, help, extra);
+        Ok(CgroupMetrics {
             execs: counter("podtop_execs_total", "Programs executed (execve), counted in the kernel", &[])?,
             exits: counter("podtop_exits_total", "Processes that ended", &[])?,
             opens: counter("podtop_opens_total", "open, openat and openat2 calls, failed ones too", &[])?,
@@ -191,29 +198,78 @@ impl Metrics {
             tcp_bytes: counter("podtop_tcp_bytes_total", "TCP application bytes sent (tx) and received (rx), by scope", &["scope", "direction"])?,
             udp_datagrams: counter("podtop_udp_datagrams_total", "UDP datagrams sent (tx) and received (rx)", &["direction"])?,
             udp_bytes: counter("podtop_udp_bytes_total", "UDP bytes sent (tx) and received (rx)", &["direction"])?,
-            sidecar_cpu_cores: float("podtop_sidecar_cpu_cores", "A sidecar proxy container's CPU over the last interval, in cores", &[])?,
-            sidecar_memory_bytes: gauge("podtop_sidecar_memory_bytes", "A sidecar proxy's cgroup memory (memory.current or v1 usage)", &[])?,
-            sidecar_rss_bytes: gauge("podtop_sidecar_rss_bytes", "The resident size of a sidecar proxy's processes", &[])?,
-            sidecar_relayed_connections: counter(
+        })
+    }
+}
+
+impl SidecarMetrics {
+    fn register(registry: &Registry) -> Result<SidecarMetrics> {
+        let counter = |name: &str, help: &str, extra: &[&'static str]| owner_counter(registry, name, help, extra);
+        let gauge = |name: &str, help: &str, extra: &[&'static str]| owner_gauge(registry, name, help, extra);
+        let float = |name: &str, help: &str, extra: &[&'static str]| owner_float(registry, name, help, extra);
+        Ok(SidecarMetrics {
+            cpu_cores: float("podtop_sidecar_cpu_cores", "A sidecar proxy container's CPU over the last interval, in cores", &[])?,
+            memory_bytes: gauge("podtop_sidecar_memory_bytes", "A sidecar proxy's cgroup memory (memory.current or v1 usage)", &[])?,
+            rss_bytes: gauge("podtop_sidecar_rss_bytes", "The resident size of a sidecar proxy's processes", &[])?,
+            relayed_connections: counter(
                 "podtop_sidecar_relayed_connections_total",
                 "Connections of the pod's other containers through its sidecar",
                 &[],
             )?,
-            sidecar_relayed_bytes: counter(
+            relayed_bytes: counter(
                 "podtop_sidecar_relayed_bytes_total",
                 "Bytes the pod's other containers sent (tx) and received (rx) through its sidecar",
                 &["direction"],
             )?,
-            sidecar_bypass_connections: counter(
+            bypass_connections: counter(
                 "podtop_sidecar_bypass_connections_total",
                 "Connections of the pod's other containers that left the pod without its sidecar",
                 &[],
             )?,
-            sidecar_added_latency: float(
+            added_latency: float(
                 "podtop_sidecar_added_latency_seconds",
                 "The latency a sidecar adds to its pod's request/response exchanges over the last interval",
                 &["quantile"],
             )?,
+        })
+    }
+}
+
+impl ExchangeMetrics {
+    fn register(registry: &Registry) -> Result<ExchangeMetrics> {
+        let counter = |name: &str, help: &str, extra: &[&'static str]| owner_counter(registry, name, help, extra);
+        Ok(ExchangeMetrics {
+            http_requests: counter(
+                "podtop_http_requests_total",
+                "HTTP/1 requests seen at this end (role client or server), by status class (2xx..5xx, none: no response)",
+                &["role", "status_class"],
+            )?,
+            http_latency: owner_histogram(
+                registry,
+                "podtop_http_request_duration_seconds",
+                "HTTP/1 requests: from the request's last bytes to the response's first, as this end (role) saw them",
+                &HTTP_LATENCY_BUCKETS,
+            )?,
+            dns_queries: counter(
+                "podtop_dns_queries_total",
+                "DNS queries seen at this end (role client or server), by answer (rcode; none: no answer within 5 s)",
+                &["role", "rcode"],
+            )?,
+            dns_latency: owner_histogram(
+                registry,
+                "podtop_dns_request_duration_seconds",
+                "DNS queries: from the query to its answer, as this end (role) saw them",
+                &DNS_LATENCY_BUCKETS,
+            )?,
+        })
+    }
+}
+
+impl OwnMetrics {
+    /// The node and the metric's own labels.
+    fn register(registry: &Registry) -> Result<OwnMetrics> {
+        let own_counter = |name: &str, help: &str, labels: &[&str]| register(registry, IntCounterVec::new, name, help, labels);
+        Ok(OwnMetrics {
             events_seen: own_counter("podtop_events_seen_total", "Events seen in the kernel, by kind", &["node", "kind"])?,
             events_lost: own_counter("podtop_events_lost_total", "Events lost in the kernel (ring buffer full), by kind", &["node", "kind"])?,
             counters_dropped: own_counter(
@@ -222,42 +278,42 @@ impl Metrics {
                 &["node", "map"],
             )?,
             own_cpu_cores: register(
-                &registry,
+                registry,
                 GaugeVec::new,
                 "podtop_cpu_cores",
                 "podtop's own CPU: user space (what=user) and BPF programs (what=bpf), in cores",
                 &["node", "what"],
             )?,
-            own_rss_bytes: register(&registry, IntGaugeVec::new, "podtop_rss_bytes", "podtop's own resident memory", &["node"])?,
-            owners_exported: register(&registry, IntGaugeVec::new, "podtop_metrics_cgroups", "Cgroups whose series are exported", &["node"])?,
+            own_rss_bytes: register(registry, IntGaugeVec::new, "podtop_rss_bytes", "podtop's own resident memory", &["node"])?,
+            owners_exported: register(registry, IntGaugeVec::new, "podtop_metrics_cgroups", "Cgroups whose series are exported", &["node"])?,
             owners_dropped: own_counter(
                 "podtop_metrics_cgroups_dropped_total",
                 "Cgroups not exported because the series cap was reached",
                 &["node"],
             )?,
             table_entries: register(
-                &registry,
+                registry,
                 IntGaugeVec::new,
                 "podtop_table_entries",
                 "Entries in each of podtop's bounded tables (attributions, peer_connections, file_names, http_connections...)",
                 &["node", "table"],
             )?,
             table_capacity: register(
-                &registry,
+                registry,
                 IntGaugeVec::new,
                 "podtop_table_capacity",
                 "The bound of each of podtop's tables: past it the least recently used entry goes",
                 &["node", "table"],
             )?,
             table_evicted: register(
-                &registry,
+                registry,
                 IntCounterVec::new,
                 "podtop_table_evicted_total",
                 "Entries each of podtop's tables pushed out for its bound (names and owners then found again, or lost)",
                 &["node", "table"],
             )?,
             server_connections: register(
-                &registry,
+                registry,
                 IntGaugeVec::new,
                 "podtop_metrics_connections",
                 "Connections open to this metrics server",
@@ -269,12 +325,23 @@ impl Metrics {
                  timeout (a head not sent in time, a response not read), bad_request (a head too large, a body, a method), tls (a failed handshake), unauthenticated (a scrape without the client certificate asked for), accept_error",
                 &["node", "reason"],
             )?,
+        })
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Result<Metrics> {
+        let registry = Registry::new();
+        Ok(Metrics {
+            cgroup: CgroupMetrics::register(&registry)?,
+            sidecar: SidecarMetrics::register(&registry)?,
+            exchanges: ExchangeMetrics::register(&registry)?,
+            own: OwnMetrics::register(&registry)?,
             server: ServerCounters::default(),
             node: OnceLock::new(),
             registry,
             heartbeat: Mutex::new(Instant::now()),
-        };
-        Ok(metrics)
+        })
     }
 
     /// An interval ended: collection is alive.
@@ -297,36 +364,36 @@ impl Metrics {
         let (http_request_variants, dns_query_variants) = (by_role(&STATUS_CLASSES), by_role(&RCODES));
         let one_role: Vec<[&str; 1]> = roles.map(|role| [role]).to_vec();
         vec![
-            remover(&self.execs, plain),
-            remover(&self.exits, plain),
-            remover(&self.opens, plain),
-            remover(&self.open_errors, plain),
-            remover(&self.file_read_bytes, plain),
-            remover(&self.file_write_bytes, plain),
-            remover(&self.tcp_connections, &[&["boundary"], &["loopback"]]),
-            remover(&self.tcp_bytes, &[&["boundary", "tx"], &["boundary", "rx"], &["loopback", "tx"], &["loopback", "rx"]]),
-            remover(&self.udp_datagrams, directions),
-            remover(&self.udp_bytes, directions),
-            remover(&self.sidecar_relayed_connections, plain),
-            remover(&self.sidecar_relayed_bytes, directions),
-            remover(&self.sidecar_bypass_connections, plain),
-            remover(&self.sidecar_memory_bytes, plain),
-            remover(&self.sidecar_rss_bytes, plain),
-            remover(&self.sidecar_cpu_cores, plain),
-            remover(&self.sidecar_added_latency, &[&["0.5"], &["0.99"]]),
-            remover(&self.http_requests, &http_request_variants.iter().map(|v| &v[..]).collect::<Vec<_>>()),
-            remover(&self.http_latency, &one_role.iter().map(|v| &v[..]).collect::<Vec<_>>()),
-            remover(&self.dns_queries, &dns_query_variants.iter().map(|v| &v[..]).collect::<Vec<_>>()),
-            remover(&self.dns_latency, &one_role.iter().map(|v| &v[..]).collect::<Vec<_>>()),
+            remover(&self.cgroup.execs, plain),
+            remover(&self.cgroup.exits, plain),
+            remover(&self.cgroup.opens, plain),
+            remover(&self.cgroup.open_errors, plain),
+            remover(&self.cgroup.file_read_bytes, plain),
+            remover(&self.cgroup.file_write_bytes, plain),
+            remover(&self.cgroup.tcp_connections, &[&["boundary"], &["loopback"]]),
+            remover(&self.cgroup.tcp_bytes, &[&["boundary", "tx"], &["boundary", "rx"], &["loopback", "tx"], &["loopback", "rx"]]),
+            remover(&self.cgroup.udp_datagrams, directions),
+            remover(&self.cgroup.udp_bytes, directions),
+            remover(&self.sidecar.relayed_connections, plain),
+            remover(&self.sidecar.relayed_bytes, directions),
+            remover(&self.sidecar.bypass_connections, plain),
+            remover(&self.sidecar.memory_bytes, plain),
+            remover(&self.sidecar.rss_bytes, plain),
+            remover(&self.sidecar.cpu_cores, plain),
+            remover(&self.sidecar.added_latency, &[&["0.5"], &["0.99"]]),
+            remover(&self.exchanges.http_requests, &http_request_variants.iter().map(|v| &v[..]).collect::<Vec<_>>()),
+            remover(&self.exchanges.http_latency, &one_role.iter().map(|v| &v[..]).collect::<Vec<_>>()),
+            remover(&self.exchanges.dns_queries, &dns_query_variants.iter().map(|v| &v[..]).collect::<Vec<_>>()),
+            remover(&self.exchanges.dns_latency, &one_role.iter().map(|v| &v[..]).collect::<Vec<_>>()),
         ]
     }
 
     /// The metrics server's own counts, as they stand now.
     fn export_server_counts(&self) {
         let Some(node) = self.node.get() else { return };
-        self.server_connections.with_label_values(&[node]).set(self.server.open.load(Ordering::Relaxed) as i64);
+        self.own.server_connections.with_label_values(&[node]).set(self.server.open.load(Ordering::Relaxed) as i64);
         for (reason, total) in self.server.dropped() {
-            let counter = self.server_dropped.with_label_values(&[node, reason]);
+            let counter = self.own.server_dropped.with_label_values(&[node, reason]);
             counter.inc_by(total.saturating_sub(counter.get()));
         }
     }
@@ -394,14 +461,14 @@ impl MetricsSink {
         if self.exported.len() >= self.max_cgroups {
             // Each cgroup counted once (up to a bound on what is remembered of them).
             if self.dropped.len() < MAX_DROPPED_REMEMBERED && self.dropped.insert(owner.cgroup_id) {
-                self.metrics.owners_dropped.with_label_values(&[self.node.as_str()]).inc();
+                self.metrics.own.owners_dropped.with_label_values(&[self.node.as_str()]).inc();
             }
             return None;
         }
         self.dropped.remove(&owner.cgroup_id);
         let labels = owner_labels(&self.node, owner);
         self.exported.insert(owner.cgroup_id, Exported { labels: labels.clone(), last_update: now });
-        self.metrics.owners_exported.with_label_values(&[self.node.as_str()]).set(self.exported.len() as i64);
+        self.metrics.own.owners_exported.with_label_values(&[self.node.as_str()]).set(self.exported.len() as i64);
         Some(labels.to_vec())
     }
 
@@ -419,7 +486,7 @@ impl MetricsSink {
                 remove(&e.labels);
             }
         }
-        self.metrics.owners_exported.with_label_values(&[self.node.as_str()]).set(self.exported.len() as i64);
+        self.metrics.own.owners_exported.with_label_values(&[self.node.as_str()]).set(self.exported.len() as i64);
     }
 }
 
@@ -453,22 +520,22 @@ impl Sink for MetricsSink {
         let Some(l) = self.labels_of(r.owner) else { return Ok(()) };
         let m = self.metrics.clone();
         let d: &CgroupCounters = &r.delta;
-        add(&m.execs, &l, &[], d.execs);
-        add(&m.exits, &l, &[], d.exits);
-        add(&m.opens, &l, &[], d.opens);
-        add(&m.open_errors, &l, &[], d.open_errors);
-        add(&m.file_read_bytes, &l, &[], d.file_read_bytes);
-        add(&m.file_write_bytes, &l, &[], d.file_write_bytes);
-        add(&m.tcp_connections, &l, &["boundary"], d.tcp_connects + d.tcp_accepts);
-        add(&m.tcp_connections, &l, &["loopback"], d.tcp_local_connections);
-        add(&m.tcp_bytes, &l, &["boundary", "tx"], d.tcp_tx_bytes);
-        add(&m.tcp_bytes, &l, &["boundary", "rx"], d.tcp_rx_bytes);
-        add(&m.tcp_bytes, &l, &["loopback", "tx"], d.tcp_local_tx_bytes);
-        add(&m.tcp_bytes, &l, &["loopback", "rx"], d.tcp_local_rx_bytes);
-        add(&m.udp_datagrams, &l, &["tx"], d.udp_tx_datagrams);
-        add(&m.udp_datagrams, &l, &["rx"], d.udp_rx_datagrams);
-        add(&m.udp_bytes, &l, &["tx"], d.udp_tx_bytes);
-        add(&m.udp_bytes, &l, &["rx"], d.udp_rx_bytes);
+        add(&m.cgroup.execs, &l, &[], d.execs);
+        add(&m.cgroup.exits, &l, &[], d.exits);
+        add(&m.cgroup.opens, &l, &[], d.opens);
+        add(&m.cgroup.open_errors, &l, &[], d.open_errors);
+        add(&m.cgroup.file_read_bytes, &l, &[], d.file_read_bytes);
+        add(&m.cgroup.file_write_bytes, &l, &[], d.file_write_bytes);
+        add(&m.cgroup.tcp_connections, &l, &["boundary"], d.tcp_connects + d.tcp_accepts);
+        add(&m.cgroup.tcp_connections, &l, &["loopback"], d.tcp_local_connections);
+        add(&m.cgroup.tcp_bytes, &l, &["boundary", "tx"], d.tcp_tx_bytes);
+        add(&m.cgroup.tcp_bytes, &l, &["boundary", "rx"], d.tcp_rx_bytes);
+        add(&m.cgroup.tcp_bytes, &l, &["loopback", "tx"], d.tcp_local_tx_bytes);
+        add(&m.cgroup.tcp_bytes, &l, &["loopback", "rx"], d.tcp_local_rx_bytes);
+        add(&m.cgroup.udp_datagrams, &l, &["tx"], d.udp_tx_datagrams);
+        add(&m.cgroup.udp_datagrams, &l, &["rx"], d.udp_rx_datagrams);
+        add(&m.cgroup.udp_bytes, &l, &["tx"], d.udp_tx_bytes);
+        add(&m.cgroup.udp_bytes, &l, &["rx"], d.udp_rx_bytes);
         Ok(())
     }
 
@@ -477,8 +544,8 @@ impl Sink for MetricsSink {
         let x = r.exchange;
         let class = status_class(x.response.map(|s| s.status));
         let role = x.role.name();
-        add(&self.metrics.http_requests, &l, &[role, class], 1);
-        observe_seconds(&self.metrics.http_latency, &l, role, x.latency_ns);
+        add(&self.metrics.exchanges.http_requests, &l, &[role, class], 1);
+        observe_seconds(&self.metrics.exchanges.http_latency, &l, role, x.latency_ns);
         Ok(())
     }
 
@@ -486,8 +553,8 @@ impl Sink for MetricsSink {
         let Some(l) = self.labels_of(r.owner) else { return Ok(()) };
         let x = r.lookup;
         let role = x.role.name();
-        add(&self.metrics.dns_queries, &l, &[role, rcode_label(x.answer.as_ref().map(|a| a.rcode))], 1);
-        observe_seconds(&self.metrics.dns_latency, &l, role, x.latency_ns);
+        add(&self.metrics.exchanges.dns_queries, &l, &[role, rcode_label(x.answer.as_ref().map(|a| a.rcode))], 1);
+        observe_seconds(&self.metrics.exchanges.dns_latency, &l, role, x.latency_ns);
         Ok(())
     }
 
@@ -497,36 +564,36 @@ impl Sink for MetricsSink {
             let Some(l) = self.labels_of(owner) else { continue };
             let refs: Vec<&str> = l.iter().map(String::as_str).collect();
             if let Some(cores) = bill.cpu_cores {
-                m.sidecar_cpu_cores.with_label_values(&refs).set(cores);
+                m.sidecar.cpu_cores.with_label_values(&refs).set(cores);
             }
             if let Some(bytes) = bill.memory_bytes {
-                m.sidecar_memory_bytes.with_label_values(&refs).set(bytes as i64);
+                m.sidecar.memory_bytes.with_label_values(&refs).set(bytes as i64);
             }
             if let Some(bytes) = bill.rss_bytes {
-                m.sidecar_rss_bytes.with_label_values(&refs).set(bytes as i64);
+                m.sidecar.rss_bytes.with_label_values(&refs).set(bytes as i64);
             }
             // Created at 0 even when idle: a sidecar that relays nothing is worth a series.
-            m.sidecar_relayed_connections.with_label_values(&refs).inc_by(bill.relayed.connections);
-            add(&m.sidecar_relayed_bytes, &l, &["tx"], bill.relayed.tx_bytes);
-            add(&m.sidecar_relayed_bytes, &l, &["rx"], bill.relayed.rx_bytes);
-            m.sidecar_bypass_connections.with_label_values(&refs).inc_by(bill.relayed.bypass_connections);
+            m.sidecar.relayed_connections.with_label_values(&refs).inc_by(bill.relayed.connections);
+            add(&m.sidecar.relayed_bytes, &l, &["tx"], bill.relayed.tx_bytes);
+            add(&m.sidecar.relayed_bytes, &l, &["rx"], bill.relayed.rx_bytes);
+            m.sidecar.bypass_connections.with_label_values(&refs).inc_by(bill.relayed.bypass_connections);
             if let Some(added) = bill.added_latency {
                 let with = |q: &'static str| -> Vec<&str> { refs.iter().copied().chain([q]).collect() };
-                m.sidecar_added_latency.with_label_values(&with("0.5")).set(added.p50_ns as f64 / 1e9);
+                m.sidecar.added_latency.with_label_values(&with("0.5")).set(added.p50_ns as f64 / 1e9);
                 if let Some(p99) = added.p99_ns {
-                    m.sidecar_added_latency.with_label_values(&with("0.99")).set(p99 as f64 / 1e9);
+                    m.sidecar.added_latency.with_label_values(&with("0.99")).set(p99 as f64 / 1e9);
                 }
             }
         }
         let node = [self.node.as_str()];
         if let Some(cores) = r.podtop.cpu_cores {
-            m.own_cpu_cores.with_label_values(&[self.node.as_str(), "user"]).set(cores);
+            m.own.own_cpu_cores.with_label_values(&[self.node.as_str(), "user"]).set(cores);
         }
         if let Some(cores) = r.podtop.bpf_cores {
-            m.own_cpu_cores.with_label_values(&[self.node.as_str(), "bpf"]).set(cores);
+            m.own.own_cpu_cores.with_label_values(&[self.node.as_str(), "bpf"]).set(cores);
         }
         if let Some(bytes) = r.podtop.rss_bytes {
-            m.own_rss_bytes.with_label_values(&node).set(bytes as i64);
+            m.own.own_rss_bytes.with_label_values(&node).set(bytes as i64);
         }
         Ok(())
     }
@@ -539,21 +606,21 @@ impl Sink for MetricsSink {
         for (kind, seen, lost) in &stats.per_kind {
             let (seen_before, lost_before) = before_of(*kind);
             let labels = [self.node.as_str(), kind.name()];
-            m.events_seen.with_label_values(&labels).inc_by(seen.saturating_sub(seen_before));
-            m.events_lost.with_label_values(&labels).inc_by(lost.saturating_sub(lost_before));
+            m.own.events_seen.with_label_values(&labels).inc_by(seen.saturating_sub(seen_before));
+            m.own.events_lost.with_label_values(&labels).inc_by(lost.saturating_sub(lost_before));
         }
         for (map, now, then) in [
             ("file_io", stats.file_io_dropped, before.file_io_dropped),
             ("udp", stats.udp_dropped, before.udp_dropped),
             ("cgroup", stats.cgroup_dropped, before.cgroup_dropped),
         ] {
-            m.counters_dropped.with_label_values(&[self.node.as_str(), map]).inc_by(now.saturating_sub(then));
+            m.own.counters_dropped.with_label_values(&[self.node.as_str(), map]).inc_by(now.saturating_sub(then));
         }
         for table in &stats.tables {
             let labels = [self.node.as_str(), table.name];
-            m.table_entries.with_label_values(&labels).set(table.entries as i64);
-            m.table_capacity.with_label_values(&labels).set(table.capacity as i64);
-            let evicted = m.table_evicted.with_label_values(&labels);
+            m.own.table_entries.with_label_values(&labels).set(table.entries as i64);
+            m.own.table_capacity.with_label_values(&labels).set(table.capacity as i64);
+            let evicted = m.own.table_evicted.with_label_values(&labels);
             evicted.inc_by(table.evicted.saturating_sub(evicted.get()));
         }
         self.last_stats = Some(stats.clone());
