@@ -170,14 +170,7 @@ mod tests {
     use crate::host::fixture::Fixture;
 
     fn owner(id: u64) -> Arc<Attribution> {
-        let pod = crate::enrich::Pod {
-            uid: "web".into(),
-            name: None,
-            namespace: None,
-            qos: crate::enrich::cgroup_path::QosClass::BestEffort,
-            cgroup_path: String::new(),
-        };
-        Arc::new(Attribution { cgroup_id: id, cgroup_path: None, container: None, pod: Some(pod), rendered: Default::default() })
+        crate::records::fixtures::attribution(id).unnamed_pod("web").qos(crate::enrich::cgroup_path::QosClass::BestEffort).build()
     }
 
     fn end(addr: &str, port: u16) -> Endpoint {
