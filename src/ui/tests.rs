@@ -12,28 +12,21 @@ use crate::records::run::{RunInfo, Source};
 use super::screen_text;
 use crate::aggregate::model::NodeModel;
 use crate::aggregate::observation::{ConnKind, Connection, ProcessEvent, KernelTotals, Observation, ProcessRef, Action};
-use crate::enrich::cgroup_path::{QosClass, Runtime};
-use crate::enrich::{Attribution, Container, Pod};
+use crate::enrich::Attribution;
 use crate::events::{CgroupCounters, EventClasses};
+use crate::records::fixtures::{attribution, T0};
 use crate::records::PodtopCost;
 use crate::sidecars::{AddedLatency, Relayed, SidecarBill};
 
-const T0: u64 = 1_795_664_732_000_000_000; // 2026-11-26T03:45:32Z
-
 fn owner(cgroup_id: u64, pod: Option<(&str, &str)>, container: Option<(&str, &str)>) -> Arc<Attribution> {
-    Arc::new(Attribution {
-        cgroup_id,
-        cgroup_path: Some(format!("/cg/{cgroup_id}")),
-        container: container.map(|(id, name)| Container { id: id.repeat(16), runtime: Some(Runtime::Containerd), name: Some(name.into()) }),
-        pod: pod.map(|(uid, name)| Pod {
-            uid: uid.into(),
-            name: Some(name.into()),
-            namespace: Some("shop".into()),
-            qos: QosClass::Burstable,
-            cgroup_path: String::new(),
-        }),
-        rendered: Default::default(),
-    })
+    let mut owner = attribution(cgroup_id).path(&format!("/cg/{cgroup_id}"));
+    if let Some((id, name)) = container {
+        owner = owner.container(&id.repeat(16), name);
+    }
+    if let Some((uid, name)) = pod {
+        owner = owner.pod(uid, name);
+    }
+    owner.build()
 }
 
 fn happened(at: u64, owner: &Arc<Attribution>, pid: u32, ppid: u32, comm: &str, action: Action) -> Observation {
