@@ -30,8 +30,10 @@ enum event_kind {
 	EVENT_CGROUP_MKDIR = 8,
 	EVENT_CGROUP_RMDIR = 9,
 	EVENT_PAYLOAD = 10,
+	/* A TCP connection still open: its bytes and turns since its last record. */
+	EVENT_PROGRESS = 11,
 	/* Not a record kind: the size of the per-kind counter arrays. */
-	EVENT_KIND_COUNT = 11,
+	EVENT_KIND_COUNT = 12,
 };
 
 /* Bits of `events_mask`, chosen with --events. */
@@ -102,7 +104,7 @@ struct open_event {
 	char path[PATH_MAX_LEN];
 };
 
-/* connect, accept, close, listen */
+/* connect, accept, close, listen, progress */
 /* Request/response turns at one end of a TCP connection, for any protocol:
  * exchanges this end asked (its last send before a receive, to that
  * receive), replies it gave (its last receive before a send, to that send),
@@ -132,14 +134,21 @@ struct conn_event {
 	__u16 protocol; /* IPPROTO_TCP */
 	__u32 sock_netns;
 	__u32 _pad;
-	__u64 tx_bytes; /* close only: bytes the owner sent / received */
+	__u64 tx_bytes; /* close and progress: bytes the owner sent / received so far */
 	__u64 rx_bytes;
 	__u64 duration_ns;
 	__u64 cookie; /* kernel socket cookie: ties connect/accept to close */
 	__u8 local;   /* stays inside its network namespace (loopback, own address) */
 	__u8 role;    /* enum sock_role */
 	__u8 _pad2[6];
-	struct turns turns; /* close only */
+	struct turns turns; /* close and progress: so far */
+	/* Close and progress: what no earlier record of the connection carried,
+	 * the bytes and turns since its last progress record (a close's are all
+	 * of them where it had none). A connection's progress records' and its
+	 * close's add up to its close's totals. */
+	__u64 tail_tx_bytes;
+	__u64 tail_rx_bytes;
+	struct turns tail_turns;
 };
 
 /* What a payload record carries: the first bytes of one read or write. */

@@ -43,6 +43,10 @@ const volatile bool close_at_destroy = false;
  * they are taken at close from the socket's sequence numbers instead. */
 const volatile bool tcp_tx_from_sequence = false;
 const volatile bool tcp_rx_from_sequence = false;
+/* A TCP connection that sends or receives once this long has passed since
+ * its last progress record (or its start) reports what it did since (tcp.h);
+ * 0: connections report only at close. */
+const volatile __u64 progress_interval_ns = 0;
 /* Which record kinds go through the ring buffer (bit 1 << kind): the TUI
  * takes opens from counters only, so they are never shipped one by one. */
 const volatile __u32 ringbuf_kinds = 0xffffffff;

@@ -6,7 +6,8 @@
  * totals at close from the socket's sequence numbers (tcp_*_from_sequence).
  *
  * Each send or receive adds to its TCP connection (tcp.h's sock_states) or
- * its UDP flow (udp_flows), and hands the bytes to the payload capture of
+ * its UDP flow (udp_flows), reports a TCP connection's progress once an
+ * interval has passed (tcp.h), and hands the bytes to the payload capture of
  * HTTP (http.h) or DNS (dns.h). It also marks the task's read or write as
  * a socket's, for the syscall's exit (files.h's socket_io_task).
  */
@@ -70,6 +71,7 @@ static __always_inline void count_udp(struct sock *sk, int bytes, bool tx)
 static __always_inline void count_sock_bytes(struct sock *sk, int bytes, bool tx)
 {
 	struct sock_state *st;
+	__u64 now;
 	__u16 protocol;
 	__u32 zero = 0;
 	struct socket_io *socket_io = bpf_map_lookup_elem(&socket_io_task, &zero);
@@ -104,7 +106,7 @@ static __always_inline void count_sock_bytes(struct sock *sk, int bytes, bool tx
 		st->owner_from_listener = 0;
 	}
 	/* timed before the payload is copied: that is podtop's time, not the turn's */
-	take_turn(st, tx);
+	now = take_turn(st, tx);
 	if ((events_mask & CLASS_HTTP) && st->l7 != L7_OTHER)
 		capture_payload(sk, st, bytes, tx, regs, nr);
 	if (tx) {
@@ -120,6 +122,7 @@ static __always_inline void count_sock_bytes(struct sock *sk, int bytes, bool tx
 		else
 			COUNT(st->who.cgroup_id, tcp_rx_bytes, bytes);
 	}
+	report_progress(sk, st, now);
 }
 
 SEC("tp_btf/sock_send_length")

@@ -4,7 +4,11 @@
  * socket's state changes, with the owner, the endpoints, the bytes and the
  * request/response turns podtop keeps per socket (sock_states). The bytes and
  * turns are added as the socket sends and receives (sockbytes.h), or taken at
- * close from its sequence numbers where no hook counts them.
+ * close from its sequence numbers where no hook counts them. A connection
+ * that stays open reports what it did every interval (progress records): the
+ * first send or receive once an interval has passed since its last report
+ * emits one, so an idle connection costs nothing and a busy one a comparison
+ * per send or receive.
  */
 #ifndef PODTOP_TCP_H
 #define PODTOP_TCP_H
@@ -58,6 +62,12 @@ struct sock_state {
 	__u8 turn; /* enum turn: which way the last bytes went */
 	/* What the connection carries, from its first bytes (enum l7_kind, http.h). */
 	__u8 l7;
+	/* The totals its last progress record carried, and when it was sent
+	 * (the start while it has sent none). */
+	__u64 reported_ns;
+	__u64 reported_tx_bytes;
+	__u64 reported_rx_bytes;
+	struct turns reported_turns;
 };
 
 /* Per socket, freed with it. Written here at connect and accept, and by
@@ -80,6 +90,14 @@ struct {
 	__type(key, struct listener_key);
 	__type(value, struct listener_value);
 } listeners SEC(".maps");
+
+/* A listen's record is made from a sock_state of its own, too big for the stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sock_state);
+} listen_state SEC(".maps");
 
 /* Loopback, or the namespace's own address: the connection never leaves it. */
 static __always_inline bool stays_inside(struct sock_state *st)
@@ -136,16 +154,59 @@ static __always_inline void emit_conn(const struct sock *sk, struct sock_state *
 	e->_pad = 0;
 	e->tx_bytes = st->tx_bytes;
 	e->rx_bytes = st->rx_bytes;
-	e->duration_ns = kind == EVENT_CLOSE ? bpf_ktime_get_boot_ns() - st->start_ns : 0;
+	e->duration_ns = kind == EVENT_CLOSE || kind == EVENT_PROGRESS ? bpf_ktime_get_boot_ns() - st->start_ns : 0;
 	e->cookie = bpf_get_socket_cookie((void *)sk);
 	e->local = st->local;
 	__builtin_memset(e->_pad2, 0, sizeof(e->_pad2));
 	e->role = st->role;
-	if (kind == EVENT_CLOSE)
+	if (kind == EVENT_CLOSE || kind == EVENT_PROGRESS) {
+		/* one read of the totals, which sends and receives go on adding to */
 		e->turns = st->turns;
-	else
+		e->tail_tx_bytes = e->tx_bytes - st->reported_tx_bytes;
+		e->tail_rx_bytes = e->rx_bytes - st->reported_rx_bytes;
+		e->tail_turns.exchanges = e->turns.exchanges - st->reported_turns.exchanges;
+		e->tail_turns.exchange_ns = e->turns.exchange_ns - st->reported_turns.exchange_ns;
+		e->tail_turns.asked_at_sum = e->turns.asked_at_sum - st->reported_turns.asked_at_sum;
+		e->tail_turns.replies = e->turns.replies - st->reported_turns.replies;
+		e->tail_turns.reply_ns = e->turns.reply_ns - st->reported_turns.reply_ns;
+		e->tail_turns.heard_at_sum = e->turns.heard_at_sum - st->reported_turns.heard_at_sum;
+	} else {
 		__builtin_memset(&e->turns, 0, sizeof(e->turns));
+		e->tail_tx_bytes = 0;
+		e->tail_rx_bytes = 0;
+		__builtin_memset(&e->tail_turns, 0, sizeof(e->tail_turns));
+	}
+	if (kind == EVENT_PROGRESS) {
+		/* reported only once the record is sure to go: a lost one's counts go with the next */
+		st->reported_tx_bytes = e->tx_bytes;
+		st->reported_rx_bytes = e->rx_bytes;
+		st->reported_turns = e->turns;
+	}
 	submit(e);
+}
+
+/* A connection's counts start over (connect or accept). */
+static __always_inline void start_counting(struct sock_state *st)
+{
+	st->start_ns = bpf_ktime_get_boot_ns();
+	st->tx_bytes = 0;
+	st->rx_bytes = 0;
+	st->reported_ns = st->start_ns;
+	st->reported_tx_bytes = 0;
+	st->reported_rx_bytes = 0;
+	__builtin_memset(&st->reported_turns, 0, sizeof(st->reported_turns));
+}
+
+/* As the socket sends or receives at `now`: once an interval has passed
+ * since its last progress record, it sends one. Two threads of one socket
+ * that pass here at once can both send one, counting the bytes between
+ * their reads twice in the progress records (the close's totals stay exact). */
+static __always_inline void report_progress(const struct sock *sk, struct sock_state *st, __u64 now)
+{
+	if (!progress_interval_ns || !st->established || now - st->reported_ns < progress_interval_ns)
+		return;
+	st->reported_ns = now;
+	emit_conn(sk, st, EVENT_PROGRESS);
 }
 
 static __always_inline void reset_turns(struct sock_state *st)
@@ -157,7 +218,7 @@ static __always_inline void reset_turns(struct sock_state *st)
 /* One send (tx) or receive on a connection: the exchange or reply it ends.
  * Two threads sending and receiving on one socket at once can lose an
  * update to a count or a sum: user space takes the turns as estimates. */
-static __always_inline void take_turn(struct sock_state *st, bool tx)
+static __always_inline __u64 take_turn(struct sock_state *st, bool tx)
 {
 	__u64 now = bpf_ktime_get_boot_ns();
 
@@ -178,6 +239,7 @@ static __always_inline void take_turn(struct sock_state *st, bool tx)
 		st->last_recv_ns = now;
 		st->turn = TURN_RECEIVED;
 	}
+	return now;
 }
 
 /* sequence fallback: the socket's sequence numbers when it is established. */
@@ -248,9 +310,14 @@ static __always_inline void on_listen(const struct sock *sk, bool listening)
 	value.wanted = wanted(CLASS_NET);
 	bpf_map_update_elem(&listeners, &key, &value, BPF_ANY);
 	if (value.wanted) {
-		struct sock_state st = {.who = value.who};
+		__u32 zero = 0;
+		struct sock_state *st = bpf_map_lookup_elem(&listen_state, &zero);
 
-		emit_conn(sk, &st, EVENT_LISTEN);
+		if (!st)
+			return;
+		__builtin_memset(st, 0, sizeof(*st));
+		st->who = value.who;
+		emit_conn(sk, st, EVENT_LISTEN);
 	}
 }
 
@@ -309,9 +376,7 @@ static __always_inline void on_accepted(const struct sock *sk)
 	if (!st)
 		return;
 	st->who = listener->who;
-	st->start_ns = bpf_ktime_get_boot_ns();
-	st->tx_bytes = 0;
-	st->rx_bytes = 0;
+	start_counting(st);
 	reset_turns(st);
 	st->role = ROLE_ACCEPT;
 	st->wanted = 1;
@@ -347,9 +412,7 @@ int BPF_PROG(on_sock_state, const struct sock *sk, const int oldstate, const int
 		if (!st)
 			return 0;
 		fill_identity(&st->who);
-		st->start_ns = bpf_ktime_get_boot_ns();
-		st->tx_bytes = 0;
-		st->rx_bytes = 0;
+		start_counting(st);
 		reset_turns(st);
 		st->role = ROLE_CONNECT;
 		st->wanted = 1;

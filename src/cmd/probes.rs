@@ -22,6 +22,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         skip_probes: skip_probes.to_vec(),
         wakeup_bytes: 0,
         dns_ports: Vec::new(),
+        progress_interval_ns: 0,
     };
     let mut storage = MaybeUninit::uninit();
     let loaded = Probes::load(&mut storage, &config)?;

@@ -99,6 +99,7 @@ pub enum Kind {
     CgroupMkdir = K::EVENT_CGROUP_MKDIR.0,
     CgroupRmdir = K::EVENT_CGROUP_RMDIR.0,
     Payload = K::EVENT_PAYLOAD.0,
+    Progress = K::EVENT_PROGRESS.0,
 }
 
 // Every kind of the C enum has a Rust twin: a kind added there fails the build here.
@@ -160,7 +161,7 @@ impl EventClasses {
 
 impl Kind {
     /// Every kind, in the order of the kernel's counter arrays.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Exec,
         Kind::Exit,
         Kind::Open,
@@ -171,6 +172,7 @@ impl Kind {
         Kind::CgroupMkdir,
         Kind::CgroupRmdir,
         Kind::Payload,
+        Kind::Progress,
     ];
 
     pub fn from_raw(raw: u32) -> Option<Kind> {
@@ -190,6 +192,7 @@ impl Kind {
             Kind::CgroupMkdir => "cgroup_mkdir",
             Kind::CgroupRmdir => "cgroup_rmdir",
             Kind::Payload => "payload",
+            Kind::Progress => "progress",
         }
     }
 }
@@ -200,7 +203,7 @@ pub enum Event<'a> {
     Exec(&'a ExecEvent),
     Exit(&'a ExitEvent),
     Open(&'a OpenEvent),
-    /// connect, accept, close and listen share one layout.
+    /// connect, accept, close, listen and progress share one layout.
     Connection(Kind, &'a ConnEvent),
     Cgroup(Kind, &'a CgroupEvent),
     /// A socket read or write's first bytes (`captured` of them, no more).
@@ -251,7 +254,7 @@ pub fn decode(bytes: &[u8]) -> Result<Event<'_>, DecodeError> {
         Kind::Exec => Event::Exec(cast(bytes, kind)?),
         Kind::Exit => Event::Exit(cast(bytes, kind)?),
         Kind::Open => Event::Open(cast(bytes, kind)?),
-        Kind::Connect | Kind::Accept | Kind::Close | Kind::Listen => {
+        Kind::Connect | Kind::Accept | Kind::Close | Kind::Listen | Kind::Progress => {
             Event::Connection(kind, cast(bytes, kind)?)
         }
         Kind::CgroupMkdir | Kind::CgroupRmdir => Event::Cgroup(kind, cast(bytes, kind)?),
@@ -336,7 +339,7 @@ mod tests {
 
     #[test]
     fn decodes_connection_kinds_with_one_layout() {
-        for kind in [Kind::Connect, Kind::Accept, Kind::Close, Kind::Listen] {
+        for kind in [Kind::Connect, Kind::Accept, Kind::Close, Kind::Listen, Kind::Progress] {
             let mut e = ConnEvent::default();
             e.hdr.kind = kind as u32;
             e.tx_bytes = 1_000_000;

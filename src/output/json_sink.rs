@@ -161,21 +161,27 @@ impl<W: Write> Sink for JsonSink<W> {
                     }
                 });
             }
-            Event::Connection(_, e) => {
+            Event::Connection(kind, e) => {
                 if let Some(net) = &r.net {
+                    // A progress record carries what the connection did since its last one.
+                    let (tx_bytes, rx_bytes, turns) =
+                        if kind == Kind::Progress { (e.tail_tx_bytes, e.tail_rx_bytes, e.tail_turns) } else { (e.tx_bytes, e.rx_bytes, e.turns) };
                     o.object("net", |x| {
                         write_net(x, net);
                         if let Some(role) = e.role_name() {
                             x.str("role", role);
                         }
-                        x.u64("tx_bytes", e.tx_bytes)
-                            .u64("rx_bytes", e.rx_bytes)
+                        x.u64("tx_bytes", tx_bytes)
+                            .u64("rx_bytes", rx_bytes)
                             .u64("duration_ns", e.duration_ns)
                             .u64("cookie", e.cookie)
-                            .u64("exchanges", e.turns.exchanges)
-                            .u64("exchange_ns", e.turns.exchange_ns)
-                            .u64("replies", e.turns.replies)
-                            .u64("reply_ns", e.turns.reply_ns);
+                            .u64("exchanges", turns.exchanges)
+                            .u64("exchange_ns", turns.exchange_ns)
+                            .u64("replies", turns.replies)
+                            .u64("reply_ns", turns.reply_ns);
+                        if kind == Kind::Close {
+                            x.u64("tail_tx_bytes", e.tail_tx_bytes).u64("tail_rx_bytes", e.tail_rx_bytes);
+                        }
                     });
                 }
                 write_peer(&mut o, r.peer.map(|p| &**p));

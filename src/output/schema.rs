@@ -24,6 +24,10 @@ pub enum Record {
     Connect(Event<ConnectionBody>),
     Accept(Event<ConnectionBody>),
     Close(Event<ConnectionBody>),
+    /// A TCP connection still open, once an interval has passed since its
+    /// last record and it sends or receives: its bytes and turns since its
+    /// last progress record (or its start). `duration_ns` is its age.
+    Progress(Event<ConnectionBody>),
     /// Bytes one process moved through one UDP socket since its last record.
     Udp(Event<UdpBody>),
     /// One HTTP/1 request and its response, as one end of the connection saw them (`--events http`).
@@ -343,7 +347,8 @@ pub struct Connection {
     /// "client" for the end that connected, "server" for the end that accepted.
     #[serde(default)]
     pub role: Option<String>,
-    /// Application bytes sent and received by this end (final at close).
+    /// Application bytes sent and received by this end (final at close;
+    /// in a progress record, since the connection's last one).
     pub tx_bytes: u64,
     pub rx_bytes: u64,
     pub duration_ns: u64,
@@ -365,6 +370,13 @@ pub struct Connection {
     pub replies: u64,
     #[serde(default)]
     pub reply_ns: u64,
+    /// At close: the bytes sent and received since the connection's last
+    /// progress record (all of them where it had none). Its progress
+    /// records' bytes and these add up to its close's `tx_bytes` and `rx_bytes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tail_tx_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tail_rx_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

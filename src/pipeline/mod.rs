@@ -94,14 +94,20 @@ fn flow_of(kind: Kind, e: &ConnEvent, view: &SocketView) -> Option<Flow> {
     match kind {
         Kind::Connect => Some(Flow::Connect),
         Kind::Accept => Some(Flow::Accept),
-        Kind::Close => Some(Flow::Close(Closed {
-            tx_bytes: e.tx_bytes,
-            rx_bytes: e.rx_bytes,
-            turns: e.turns,
-            connected: e.connected(),
-            local: SocketAddr::new(view.local.addr, view.local.port),
-        })),
+        Kind::Close => Some(Flow::Close(since_last_record(e, view))),
+        Kind::Progress => Some(Flow::Progress(since_last_record(e, view))),
         _ => None,
+    }
+}
+
+/// What a close or progress record adds to the connection's earlier ones.
+fn since_last_record(e: &ConnEvent, view: &SocketView) -> Closed {
+    Closed {
+        tx_bytes: e.tail_tx_bytes,
+        rx_bytes: e.tail_rx_bytes,
+        turns: e.tail_turns,
+        connected: e.connected(),
+        local: SocketAddr::new(view.local.addr, view.local.port),
     }
 }
 

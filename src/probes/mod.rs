@@ -393,6 +393,9 @@ pub struct KernelConfig {
     pub wakeup_bytes: u64,
     /// UDP ports that carry DNS besides 53 (`--dns-port`), at most `EXTRA_DNS_PORTS`.
     pub dns_ports: Vec<u16>,
+    /// How often an open TCP connection reports what it did (a progress
+    /// record at its first send or receive once this has passed); zero: at close only.
+    pub progress_interval_ns: u64,
 }
 
 /// Ports `--dns-port` may add to 53: the kernel's table holds four.
@@ -575,6 +578,7 @@ impl<'obj> Probes<'obj> {
         rodata.wakeup_bytes = config.wakeup_bytes;
         rodata.ringbuf_kinds = config.ringbuf_kinds;
         rodata.first_open_per_file = config.first_open_per_file;
+        rodata.progress_interval_ns = config.progress_interval_ns;
         for (slot, port) in rodata.dns_ports[1..].iter_mut().zip(&config.dns_ports) {
             *slot = *port;
         }

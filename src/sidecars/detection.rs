@@ -26,10 +26,13 @@ const MAX_PODS: usize = 4096;
 pub enum Flow {
     Connect,
     Accept,
+    /// The connection's end closed: what it did since its last progress record.
     Close(Closed),
+    /// Still open: what it did since its last progress record (or its start).
+    Progress(Closed),
 }
 
-/// A connection's end at its close.
+/// What one end of a connection did since its last record (progress or start), as of a close or a progress record.
 #[derive(Debug, Clone, Copy)]
 pub struct Closed {
     pub tx_bytes: u64,
@@ -136,7 +139,8 @@ impl SidecarFinder {
             flows.cpu_usage_usec = cgroupfs.as_ref().and_then(|fs| fs.cpu_usage_usec(owner.cgroup_path.as_deref()?));
         }
         let Some(sidecar) = flows.sidecar.clone() else { return };
-        let Flow::Close(closed) = flow else { return };
+        let (Flow::Close(closed) | Flow::Progress(closed)) = flow else { return };
+        let ended = matches!(flow, Flow::Close(_));
         let turns = closed.turns;
         // A hop between the sidecar and a sibling is known by its connecting
         // end's address, as IPv4 where a dual-stack socket shows it mapped.
@@ -148,12 +152,12 @@ impl SidecarFinder {
         }
         // Another container of a pod that has a sidecar: through it, or around it.
         if sibling.as_deref() == Some(sidecar.as_str()) {
-            flows.since_bill.connections += 1;
+            flows.since_bill.connections += u64::from(ended);
             flows.since_bill.tx_bytes += closed.tx_bytes;
             flows.since_bill.rx_bytes += closed.rx_bytes;
             flows.since_bill.exchanges += if closed.connected { turns.exchanges } else { turns.replies };
             flows.latency.sibling_closed(turns, closed.connected, connector);
-        } else if leaves_pod {
+        } else if leaves_pod && ended {
             // At close, when it is known that no proxy took it (a redirect
             // shows at the proxy's accept, after the app's connect).
             flows.since_bill.bypass_connections += 1;
