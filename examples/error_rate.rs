@@ -127,6 +127,9 @@ fn run() -> Result<()> {
     let mut rates = ErrorRates::default();
     let ended = podtop::collect(&options, &shutdown, |start| {
         eprintln!("error_rate: counting the HTTP requests each pod answers on {}", start.node);
+        // Watching starts now: the reports count their seconds from here.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        rates.started_ns = Some(now.as_nanos() as u64);
         Ok(&mut rates)
     });
     shutdown.finished();
