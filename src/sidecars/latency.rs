@@ -19,13 +19,22 @@ pub type Turns = crate::skeleton::types::turns;
 /// returned (it preempted the sender on its CPU) and the turns still pair.
 const PREEMPTED_SEND_NS: u64 = 20_000;
 
+/// How long each end of one connection took to wake to the other's bytes,
+/// summed over its turns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wakes {
+    /// The answering end, to the requests.
+    pub to_request_ns: u64,
+    /// The asking end, to the replies.
+    pub to_reply_ns: u64,
+}
+
 impl Turns {
     /// How long each end of one connection took to wake to the other's
-    /// bytes, summed over its turns: the answering end to the requests, and
-    /// the asking end to the replies; from the kernel's clock at both ends of
-    /// a connection inside the node. None when the ends' turns do not pair
-    /// one to one (a request pipelined behind another, a turn cut by the close).
-    pub fn wakes(asker: &Turns, answerer: &Turns) -> Option<(u64, u64)> {
+    /// bytes, from the kernel's clock at both ends of a connection inside
+    /// the node. None when the ends' turns do not pair one to one (a request
+    /// pipelined behind another, a turn cut by the close).
+    pub fn wakes(asker: &Turns, answerer: &Turns) -> Option<Wakes> {
         let n = asker.exchanges;
         if n == 0 || answerer.replies != n {
             return None;
@@ -40,7 +49,7 @@ impl Turns {
         let replied_at_sum = answerer.heard_at_sum.wrapping_add(answerer.reply_ns);
         let to_reply = asker.asked_at_sum.wrapping_add(asker.exchange_ns).wrapping_sub(replied_at_sum) as i64;
         let floor = -(PREEMPTED_SEND_NS.saturating_mul(n) as i64);
-        (to_request >= floor && to_reply >= floor).then_some((to_request.max(0) as u64, to_reply.max(0) as u64))
+        (to_request >= floor && to_reply >= floor).then_some(Wakes { to_request_ns: to_request.max(0) as u64, to_reply_ns: to_reply.max(0) as u64 })
     }
 }
 
@@ -59,8 +68,8 @@ pub struct AddedLatency {
 pub(super) struct Latency {
     /// What the estimate is drawn from, since the last bill: requests from
     /// the pod's other containers (outbound), and requests to them (inbound).
-    pub(super) outbound: Legs,
-    pub(super) inbound: Legs,
+    pub(super) outbound: RelaySamples,
+    pub(super) inbound: RelaySamples,
     /// Connections between the sidecar and another container of the pod,
     /// whose one end closed and the other not yet; by the connecting end's address.
     pub(super) hops: HashMap<SocketAddr, HopEnd>,
@@ -70,10 +79,18 @@ pub(super) struct Latency {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct HopEnd {
     turns: Turns,
-    sidecars: bool,
+    /// Whose end it is.
+    side: HopSide,
     connected: bool,
     /// Bills drawn while it waited for its other end.
     waited: u8,
+}
+
+/// The two ends of a hop: the sidecar's, and its sibling container's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HopSide {
+    Sidecar,
+    Sibling,
 }
 
 /// Connections between a sidecar and its siblings waiting for their other end's close, per pod.
@@ -89,7 +106,7 @@ const LATENCY_SAMPLES: usize = 65536;
 /// One direction of relaying, over one interval: one sample per closed
 /// connection (its mean, weighted by its turns).
 #[derive(Debug, Default)]
-pub(super) struct Legs {
+pub(super) struct RelaySamples {
     /// The sidecar's replies on the connections it accepted: the requests it relayed, answered.
     answered: Vec<(u64, u64)>,
     /// Its exchanges on the connections it opened: the same requests, passed on and answered.
@@ -107,7 +124,7 @@ fn sample(samples: &mut Vec<(u64, u64)>, count: u64, total_ns: u64) {
     }
 }
 
-impl Legs {
+impl RelaySamples {
     /// The `q` quantile of the time a request spends in the sidecar: what
     /// it took to reply, less what it waited upstream, plus its two
     /// wake-ups (to the request and to the response; only the one on the
@@ -150,9 +167,9 @@ fn quantile(samples: &[(u64, u64)], q: f64) -> Option<u64> {
 }
 
 /// Both directions' estimates, weighted by the requests behind each.
-fn added_both_ways(outbound: &mut Legs, inbound: &mut Legs, q: f64) -> Option<u64> {
+fn added_both_ways(outbound: &mut RelaySamples, inbound: &mut RelaySamples, q: f64) -> Option<u64> {
     let parts: Vec<(u64, u64)> =
-        [outbound, inbound].into_iter().filter_map(|legs| Some((legs.added(q)?, legs.requests()))).collect();
+        [outbound, inbound].into_iter().filter_map(|samples| Some((samples.added(q)?, samples.requests()))).collect();
     let requests: u64 = parts.iter().map(|(_, n)| n).sum();
     (requests > 0).then(|| (parts.iter().map(|(ns, n)| *ns as u128 * *n as u128).sum::<u128>() / requests as u128) as u64)
 }
@@ -167,13 +184,13 @@ impl Latency {
         match (connected, sibling) {
             (false, true) => {
                 sample(&mut self.outbound.answered, turns.replies, turns.reply_ns);
-                self.hop_closed(connector, HopEnd { turns, sidecars: true, connected, waited: 0 });
+                self.hop_closed(connector, HopEnd { turns, side: HopSide::Sidecar, connected, waited: 0 });
             }
             (true, false) if leaves_pod => sample(&mut self.outbound.asked, turns.exchanges, turns.exchange_ns),
             (false, false) if leaves_pod => sample(&mut self.inbound.answered, turns.replies, turns.reply_ns),
             (true, true) => {
                 sample(&mut self.inbound.asked, turns.exchanges, turns.exchange_ns);
-                self.hop_closed(connector, HopEnd { turns, sidecars: true, connected, waited: 0 });
+                self.hop_closed(connector, HopEnd { turns, side: HopSide::Sidecar, connected, waited: 0 });
             }
             _ => {}
         }
@@ -181,14 +198,14 @@ impl Latency {
 
     /// Another container's connection to or from the sidecar closed.
     pub(super) fn sibling_closed(&mut self, turns: Turns, connected: bool, connector: SocketAddr) {
-        self.hop_closed(connector, HopEnd { turns, sidecars: false, connected, waited: 0 });
+        self.hop_closed(connector, HopEnd { turns, side: HopSide::Sibling, connected, waited: 0 });
     }
 
     /// One end of a hop between the sidecar and a sibling closed: with the
     /// other end's, it tells how long the sidecar took to wake to the sibling.
     fn hop_closed(&mut self, connector: SocketAddr, end: HopEnd) {
         let other = match self.hops.remove(&connector) {
-            Some(other) if other.sidecars != end.sidecars => other,
+            Some(other) if other.side != end.side => other,
             _ => {
                 if self.hops.len() >= MAX_HOPS {
                     return; // more hops closing at once than are followed: this one's wake-ups go unseen
@@ -197,14 +214,14 @@ impl Latency {
                 return;
             }
         };
-        let (sidecar, sibling) = if end.sidecars { (end, other) } else { (other, end) };
+        let (sidecar, sibling) = if end.side == HopSide::Sidecar { (end, other) } else { (other, end) };
         // The connecting end asks: outbound the sibling, inbound the sidecar.
         if sibling.connected {
-            if let Some((to_request, _)) = Turns::wakes(&sibling.turns, &sidecar.turns) {
-                sample(&mut self.outbound.woke, sibling.turns.exchanges, to_request);
+            if let Some(wakes) = Turns::wakes(&sibling.turns, &sidecar.turns) {
+                sample(&mut self.outbound.woke, sibling.turns.exchanges, wakes.to_request_ns);
             }
-        } else if let Some((_, to_reply)) = Turns::wakes(&sidecar.turns, &sibling.turns) {
-            sample(&mut self.inbound.woke, sidecar.turns.exchanges, to_reply);
+        } else if let Some(wakes) = Turns::wakes(&sidecar.turns, &sibling.turns) {
+            sample(&mut self.inbound.woke, sidecar.turns.exchanges, wakes.to_reply_ns);
         }
     }
 
@@ -246,7 +263,7 @@ mod tests {
         // Times past half the clock's range: sums of two wrap, their differences do not.
         let t0 = u64::MAX / 2 + MS;
         let (app, proxy) = turn(t0, t0 + MS / 10, t0 + 24 * MS, t0 + 27 * MS);
-        assert_eq!(Turns::wakes(&app, &proxy), Some((MS / 10, 3 * MS)));
+        assert_eq!(Turns::wakes(&app, &proxy), Some(Wakes { to_request_ns: MS / 10, to_reply_ns: 3 * MS }));
         let (app2, proxy2) = turn(t0 + 30 * MS, t0 + 31 * MS, t0 + 32 * MS, t0 + 34 * MS);
         let sum = |a: Turns, b: Turns| Turns {
             exchanges: a.exchanges + b.exchanges,
@@ -256,14 +273,14 @@ mod tests {
             reply_ns: a.reply_ns + b.reply_ns,
             heard_at_sum: a.heard_at_sum.wrapping_add(b.heard_at_sum),
         };
-        assert_eq!(Turns::wakes(&sum(app, app2), &sum(proxy, proxy2)), Some((MS / 10 + MS, 3 * MS + 2 * MS)));
+        assert_eq!(Turns::wakes(&sum(app, app2), &sum(proxy, proxy2)), Some(Wakes { to_request_ns: MS / 10 + MS, to_reply_ns: 3 * MS + 2 * MS }));
         assert_eq!(Turns::wakes(&sum(app, app2), &proxy), None, "two exchanges, one reply: no pairs");
         // Pairs that do not match (a pipelined request): a negative wake, refused.
         let (_, early) = turn(0, t0 - MS, t0 - MS / 2, 0);
         assert_eq!(Turns::wakes(&app, &early), None);
         // A reader that preempted the sender on its CPU, timed 2 µs before the send returned: no wait.
         let (app, proxy) = turn(t0, t0 - 2_000, t0 + MS, t0 + MS + 3_000);
-        assert_eq!(Turns::wakes(&app, &proxy), Some((0, 3_000)));
+        assert_eq!(Turns::wakes(&app, &proxy), Some(Wakes { to_request_ns: 0, to_reply_ns: 3_000 }));
     }
 
     #[test]

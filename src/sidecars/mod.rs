@@ -17,7 +17,7 @@ mod latency;
 
 pub use bill::{round_cores, NodeBill, Relayed, SidecarBill};
 pub use detection::{known_hint, Closed, Flow, SidecarFinder};
-pub use latency::{AddedLatency, Turns, P99_MIN_EXCHANGES};
+pub use latency::{AddedLatency, Turns, Wakes, P99_MIN_EXCHANGES};
 
 /// What the tests of the three parts share: pods' containers, addresses,
 /// and connections' turns as both ends' clocks saw them.
