@@ -671,7 +671,7 @@ impl MetricsOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::fixtures::{feed_every_kind, pod_owner};
+    use crate::records::fixtures::{backend_pod, feed_every_kind, pod_owner};
 
     #[test]
     fn every_record_kind_becomes_series_with_the_owners_labels() {
@@ -790,17 +790,7 @@ mod tests {
     fn label_values_carry_no_character_that_steers_a_terminal() {
         let metrics = Arc::new(Metrics::new().unwrap());
         let mut sink = MetricsSink::new(metrics.clone(), "n".into(), 10, Duration::from_secs(300));
-        let fixture = pod_owner();
-        let mut pod = fixture.pod.clone().unwrap();
-        pod.name = Some("web\u{1b}]0;owned\u{7}\u{202e}gpj.exe\u{9b}31m".into());
-        pod.namespace = Some("shop\r\nfake_metric 1".into());
-        let owner = Arc::new(Attribution {
-            cgroup_id: fixture.cgroup_id,
-            cgroup_path: fixture.cgroup_path.clone(),
-            container: fixture.container.clone(),
-            pod: Some(pod),
-            rendered: Default::default(),
-        });
+        let owner = backend_pod().pod_name("web\u{1b}]0;owned\u{7}\u{202e}gpj.exe\u{9b}31m").namespace("shop\r\nfake_metric 1").build();
         sink.counters(&CountersRecord { unix_ns: 0, owner: &owner, delta: CgroupCounters { execs: 1, ..Default::default() } }).unwrap();
         let text = String::from_utf8(metrics.encode()).unwrap();
         let line = text.lines().find(|l| l.starts_with("podtop_execs_total{")).expect(&text);
