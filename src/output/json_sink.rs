@@ -10,7 +10,7 @@ use crate::records::{CountersRecord, DnsRecord, EventRecord, FileIoRecord, HttpR
 use crate::enrich::Attribution;
 use crate::sidecars::NodeBill;
 use crate::l7::dns;
-use crate::events::{c_bytes, c_str_bytes, exit_status, Event, Kind, ProcessIdentity};
+use crate::events::{c_bytes, c_str_bytes, exit_status, ConnEvent, Event, ExecEvent, ExitEvent, Kind, OpenEvent, ProcessIdentity};
 
 /// Writes NDJSON to any writer (stdout in practice), through one reused buffer.
 pub struct JsonSink<W: Write> {
@@ -126,71 +126,10 @@ impl<W: Write> Sink for JsonSink<W> {
         write_identity(&mut o, r.who, r.owner);
         o.bool("sidecar_visible", r.sidecar_visible);
         match r.event {
-            Event::Exec(e) => {
-                o.object("exec", |x| {
-                    x.bytes("filename", c_bytes(&e.filename, e.filename_len))
-                        .bool("filename_truncated", e.filename_truncated != 0)
-                        .bytes_array("args", r.args.iter().map(|a| a.as_ref()))
-                        .bool("args_truncated", e.args_truncated != 0)
-                        .bool("args_redacted", r.args_redacted)
-                        .bool("fileless", e.fileless != 0);
-                    if e.fileless != 0 {
-                        x.bytes("fileless_name", c_bytes(&e.dname, e.dname_len));
-                    }
-                });
-            }
-            Event::Exit(e) => {
-                let (code, signal, core_dumped) = exit_status(e.exit_code);
-                o.object("exit", |x| {
-                    x.opt_u64("code", code.map(u64::from))
-                        .opt_u64("signal", signal.map(u64::from))
-                        .bool("core_dumped", core_dumped)
-                        .u64("duration_ns", e.duration_ns);
-                });
-            }
-            Event::Open(e) => {
-                o.object("file", |x| {
-                    x.bytes("path", c_bytes(&e.path, e.path_len))
-                        .bool("path_truncated", e.path_truncated != 0)
-                        .u64("flags", e.flags)
-                        .ascii_with("flags_text", |b| write_open_flags(b, e.flags))
-                        .i64("ret", e.ret)
-                        .opt_str("error", (e.ret < 0).then(|| errno_name(-e.ret)));
-                    if e.ret >= 0 {
-                        x.ascii_with("dev", |b| write_device(b, e.dev)).u64("ino", e.ino);
-                    }
-                });
-            }
-            Event::Connection(kind, e) => {
-                if let Some(net) = &r.net {
-                    // A progress record carries what the connection did since its last one.
-                    let (tx_bytes, rx_bytes, turns) =
-                        if kind == Kind::Progress { (e.tail_tx_bytes, e.tail_rx_bytes, e.tail_turns) } else { (e.tx_bytes, e.rx_bytes, e.turns) };
-                    o.object("net", |x| {
-                        write_net(x, net);
-                        if let Some(role) = e.role_name() {
-                            x.str("role", role);
-                        }
-                        x.u64("tx_bytes", tx_bytes)
-                            .u64("rx_bytes", rx_bytes)
-                            .u64("duration_ns", e.duration_ns)
-                            .u64("cookie", e.cookie)
-                            .u64("exchanges", turns.exchanges)
-                            .u64("exchange_ns", turns.exchange_ns)
-                            .u64("replies", turns.replies)
-                            .u64("reply_ns", turns.reply_ns);
-                        if kind == Kind::Close {
-                            x.u64("tail_tx_bytes", e.tail_tx_bytes).u64("tail_rx_bytes", e.tail_rx_bytes);
-                        }
-                    });
-                }
-                write_peer(&mut o, r.peer.map(|p| &**p));
-                if let Some(hello) = r.tls {
-                    o.object("tls", |t| {
-                        t.opt_str("sni", hello.sni.as_deref()).str("version", hello.version);
-                    });
-                }
-            }
+            Event::Exec(e) => write_exec(&mut o, e, r),
+            Event::Exit(e) => write_exit(&mut o, e),
+            Event::Open(e) => write_open(&mut o, e),
+            Event::Connection(kind, e) => write_connection(&mut o, kind, e, r),
             Event::Cgroup(_, e) => {
                 o.u64("id", e.id).bytes("path", c_bytes(&e.path, e.path_len));
             }
@@ -364,6 +303,77 @@ impl<W: Write> Sink for JsonSink<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+fn write_exec(o: &mut ObjectWriter, e: &ExecEvent, r: &EventRecord) {
+    o.object("exec", |x| {
+        x.bytes("filename", c_bytes(&e.filename, e.filename_len))
+            .bool("filename_truncated", e.filename_truncated != 0)
+            .bytes_array("args", r.args.iter().map(|a| a.as_ref()))
+            .bool("args_truncated", e.args_truncated != 0)
+            .bool("args_redacted", r.args_redacted)
+            .bool("fileless", e.fileless != 0);
+        if e.fileless != 0 {
+            x.bytes("fileless_name", c_bytes(&e.dname, e.dname_len));
+        }
+    });
+}
+
+fn write_exit(o: &mut ObjectWriter, e: &ExitEvent) {
+    let (code, signal, core_dumped) = exit_status(e.exit_code);
+    o.object("exit", |x| {
+        x.opt_u64("code", code.map(u64::from))
+            .opt_u64("signal", signal.map(u64::from))
+            .bool("core_dumped", core_dumped)
+            .u64("duration_ns", e.duration_ns);
+    });
+}
+
+fn write_open(o: &mut ObjectWriter, e: &OpenEvent) {
+    o.object("file", |x| {
+        x.bytes("path", c_bytes(&e.path, e.path_len))
+            .bool("path_truncated", e.path_truncated != 0)
+            .u64("flags", e.flags)
+            .ascii_with("flags_text", |b| write_open_flags(b, e.flags))
+            .i64("ret", e.ret)
+            .opt_str("error", (e.ret < 0).then(|| errno_name(-e.ret)));
+        if e.ret >= 0 {
+            x.ascii_with("dev", |b| write_device(b, e.dev)).u64("ino", e.ino);
+        }
+    });
+}
+
+/// A connect, accept, close or progress record: the socket, its peer, and
+/// at close the TLS ClientHello it began with.
+fn write_connection(o: &mut ObjectWriter, kind: Kind, e: &ConnEvent, r: &EventRecord) {
+    if let Some(net) = &r.net {
+        // A progress record carries what the connection did since its last one.
+        let (tx_bytes, rx_bytes, turns) =
+            if kind == Kind::Progress { (e.tail_tx_bytes, e.tail_rx_bytes, e.tail_turns) } else { (e.tx_bytes, e.rx_bytes, e.turns) };
+        o.object("net", |x| {
+            write_net(x, net);
+            if let Some(role) = e.role_name() {
+                x.str("role", role);
+            }
+            x.u64("tx_bytes", tx_bytes)
+                .u64("rx_bytes", rx_bytes)
+                .u64("duration_ns", e.duration_ns)
+                .u64("cookie", e.cookie)
+                .u64("exchanges", turns.exchanges)
+                .u64("exchange_ns", turns.exchange_ns)
+                .u64("replies", turns.replies)
+                .u64("reply_ns", turns.reply_ns);
+            if kind == Kind::Close {
+                x.u64("tail_tx_bytes", e.tail_tx_bytes).u64("tail_rx_bytes", e.tail_rx_bytes);
+            }
+        });
+    }
+    write_peer(o, r.peer.map(|p| &**p));
+    if let Some(hello) = r.tls {
+        o.object("tls", |t| {
+            t.opt_str("sni", hello.sni.as_deref()).str("version", hello.version);
+        });
     }
 }
 
