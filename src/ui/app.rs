@@ -4,6 +4,7 @@
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::panes::{movement, Panes};
+use super::screens::header::SelfUsage;
 use super::screens::help::Help;
 use super::screens::node::NodeView;
 use super::screens::{detail, sidecar};
@@ -25,17 +26,10 @@ impl Screen {
     pub fn panes(&self, requests_shown: bool, lookups_shown: bool) -> usize {
         match self {
             Screen::Node => 1,
-            Screen::Detail(_) => detail::panes(requests_shown, lookups_shown),
+            Screen::Detail(_) => detail::pane_count(requests_shown, lookups_shown),
             Screen::Sidecar(_) => sidecar::PANES.len(),
         }
     }
-}
-
-/// podtop's own cost, measured from /proc/self.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct SelfUsage {
-    pub cpu_percent: f64,
-    pub rss_bytes: u64,
 }
 
 pub struct App {

@@ -28,7 +28,8 @@ use crate::aggregate::feed::Feed;
 use crate::aggregate::model::NodeModel;
 use crate::host::{Host, UsageMeter};
 use crate::shutdown::{CleanupGuard, Shutdown};
-use app::{App, SelfUsage};
+use app::App;
+use screens::header::SelfUsage;
 use input::{Input, TerminalInput};
 use safe_backend::SafeBackend;
 

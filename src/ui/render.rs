@@ -6,7 +6,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::app::{App, Screen};
-use super::screens::{detail, events, footer, header, help, node, sidecar};
+use super::screens::{detail, events, footer, header, help, node, sidecar, Context};
 use super::theme::Theme;
 
 /// Below this the screens do not fit; a message says so instead.
@@ -29,27 +29,33 @@ pub fn render(frame: &mut Frame, app: &App) {
         Constraint::Length(1),
     ])
     .areas(area);
-    header::draw(frame, app, &theme, header_area);
+    let ctx = Context { model: &app.model, run: &app.run, requests_shown: app.shows_requests(), lookups_shown: app.shows_lookups() };
+    header::draw(frame, &ctx, app.usage, app.ended, &theme, header_area);
+    let keys = match app.screen {
+        Screen::Node => node::KEYS,
+        Screen::Detail(_) => detail::KEYS,
+        Screen::Sidecar(_) => sidecar::KEYS,
+    };
     if app.help.shown {
         // In place of the screen, not over it: no box runs into another.
         help::draw(frame, &app.help, &theme, body.union(events_area));
-        footer::draw(frame, app, &theme, footer_area);
+        footer::draw(frame, &app.node, true, keys, &theme, footer_area);
         return;
     }
     match &app.screen {
-        Screen::Node => node::draw(frame, app, &theme, body),
+        Screen::Node => node::draw(frame, &ctx, &app.node, &theme, body),
         Screen::Detail(key) => match app.model.groups.get(key) {
-            Some(group) => detail::draw(frame, app, group, &theme, body),
+            Some(group) => detail::draw(frame, &ctx, &app.panes, group, &theme, body),
             None => frame.render_widget(Paragraph::new("this group is gone"), body),
         },
         Screen::Sidecar(key) => match app.model.groups.get(key) {
-            Some(group) => sidecar::draw(frame, app, group, &theme, body),
+            Some(group) => sidecar::draw(frame, &ctx, &app.panes, group, &theme, body),
             None => frame.render_widget(Paragraph::new("this group is gone"), body),
         },
     }
     if app.show_events {
-        events::draw(frame, app, &theme, events_area);
+        events::draw(frame, &ctx, &app.node.filter, &theme, events_area);
     }
-    footer::draw(frame, app, &theme, footer_area);
+    footer::draw(frame, &app.node, false, keys, &theme, footer_area);
 }
 

@@ -14,9 +14,9 @@ use crate::aggregate::lookups::{Lookups, NameTally};
 use crate::aggregate::model::{ConnRow, Group};
 use crate::aggregate::requests::Requests;
 use crate::l7::exchanges::Role;
-use crate::ui::app::App;
 use crate::ui::format::{bytes, container_in, count, group_name, latency, peer_title, remote_in, remote_width, time_of_day};
-use crate::ui::panes::{scrolled_pane, MAX_PANES};
+use super::Context;
+use crate::ui::panes::{scrolled_pane, Panes, MAX_PANES};
 use crate::ui::theme::Theme;
 
 /// The footer's keys here.
@@ -38,7 +38,7 @@ enum OptionalPane {
 }
 
 /// How many panes it shows.
-pub fn panes(requests_shown: bool, lookups_shown: bool) -> usize {
+pub fn pane_count(requests_shown: bool, lookups_shown: bool) -> usize {
     PANES.len() - 2 + usize::from(requests_shown) + usize::from(lookups_shown)
 }
 
@@ -225,19 +225,19 @@ fn pane<'a>(pane: usize, group: &Group, optional: &[OptionalPane], fit: bool, th
     }
 }
 
-pub fn draw(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, area: Rect) {
+pub fn draw(frame: &mut Frame, ctx: &Context, panes: &Panes, group: &Group, theme: &Theme, area: Rect) {
     let fit = area.width >= MIN_SIZE.0 && area.height >= MIN_SIZE.1;
-    let optional: Vec<OptionalPane> = [(app.shows_requests(), OptionalPane::Requests), (app.shows_lookups(), OptionalPane::Names)]
+    let optional: Vec<OptionalPane> = [(ctx.requests_shown, OptionalPane::Requests), (ctx.lookups_shown, OptionalPane::Names)]
         .into_iter()
         .filter_map(|(shown, pane)| shown.then_some(pane))
         .collect();
-    let panes = app.panes();
-    let areas = app.panes.areas(panes, area, |area| layout(area, &optional), fit);
+    let count = pane_count(ctx.requests_shown, ctx.lookups_shown);
+    let areas = panes.areas(count, area, |area| layout(area, &optional), fit);
     for (index, at) in areas.into_iter().enumerate() {
         let Some(at) = at else { continue };
         let (title, lines, empty) = pane(index, group, &optional, fit, theme);
-        let title = if fit { title } else { format!("{title} · {}/{panes} Tab", index + 1) };
-        let focused = index == app.panes.focus;
-        frame.render_widget(scrolled_pane(&title, lines, empty, &app.panes.scrolls[index], focused && fit, theme, at), at);
+        let title = if fit { title } else { format!("{title} · {}/{count} Tab", index + 1) };
+        let focused = index == panes.focus;
+        frame.render_widget(scrolled_pane(&title, lines, empty, &panes.scrolls[index], focused && fit, theme, at), at);
     }
 }

@@ -6,14 +6,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
-use crate::ui::app::App;
+use super::Context;
 use crate::ui::format::{event_text, time_of_day, truncate};
 use crate::ui::theme::Theme;
 
-pub fn draw(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
-    let needle = app.node.filter.to_lowercase();
+pub fn draw(frame: &mut Frame, ctx: &Context, filter: &str, theme: &Theme, area: Rect) {
+    let needle = filter.to_lowercase();
     let visible = area.height.saturating_sub(2) as usize;
-    let mut lines: Vec<Line> = app
+    let mut lines: Vec<Line> = ctx
         .model
         .events
         .iter()

@@ -5,25 +5,21 @@ use ratatui::layout::Rect;
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::{detail, help, node, sidecar};
-use crate::ui::app::{App, Screen};
+use super::help;
+use super::node::NodeView;
 use crate::ui::theme::Theme;
 
-pub fn draw(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
-    if let Some(notice) = &app.node.notice {
+/// `keys`: the current screen's.
+pub fn draw(frame: &mut Frame, view: &NodeView, help_shown: bool, keys: &[&str], theme: &Theme, area: Rect) {
+    if let Some(notice) = &view.notice {
         frame.render_widget(Paragraph::new(notice.as_str()).style(theme.warn()), area);
         return;
     }
-    let text = if app.node.editing_filter {
-        format!("filter: {}▏ (Enter keeps, Esc clears)", app.node.filter)
-    } else if app.help.shown {
+    let text = if view.editing_filter {
+        format!("filter: {}▏ (Enter keeps, Esc clears)", view.filter)
+    } else if help_shown {
         help::KEYS.to_string()
     } else {
-        let keys = match app.screen {
-            Screen::Node => node::KEYS,
-            Screen::Detail(_) => detail::KEYS,
-            Screen::Sidecar(_) => sidecar::KEYS,
-        };
         // As many as fit, and always the way to the rest.
         let last = "? help  q quit";
         let room = (area.width as usize).saturating_sub(last.chars().count() + 2);

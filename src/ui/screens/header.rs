@@ -9,16 +9,23 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use crate::records::run::Source;
-use crate::ui::app::App;
+use super::Context;
 use crate::ui::format::{bytes, cores, count, duration, time_of_day};
 use crate::ui::theme::Theme;
 
-fn source_text(app: &App) -> String {
-    match &app.run.source {
+/// podtop's own cost, measured from /proc/self.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SelfUsage {
+    pub cpu_percent: f64,
+    pub rss_bytes: u64,
+}
+
+fn source_text(ctx: &Context, ended: bool) -> String {
+    match &ctx.run.source {
         Source::Live { recording: false } => "live".to_string(),
         Source::Live { recording: true } => "live, recording".to_string(),
         Source::Replay { path } => {
-            let span = match (app.model.first_tick_ns, app.model.last_tick_ns) {
+            let span = match (ctx.model.first_tick_ns, ctx.model.last_tick_ns) {
                 (Some(first), Some(last)) => format!(
                     " · {}–{} UTC ({})",
                     time_of_day(first),
@@ -27,7 +34,7 @@ fn source_text(app: &App) -> String {
                 ),
                 _ => String::new(),
             };
-            let state = if app.ended { "ended" } else { "playing" };
+            let state = if ended { "ended" } else { "playing" };
             // The file's name: a long path would push the state and span off the line.
             let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
             format!("replay {name} · {state}{span}")
@@ -38,9 +45,9 @@ fn source_text(app: &App) -> String {
 /// Below this width the header drops its labels and keeps its numbers.
 const WIDE_HEADER: u16 = 110;
 
-pub fn draw(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
-    let m = &app.model;
-    let run = &app.run;
+pub fn draw(frame: &mut Frame, ctx: &Context, usage: Option<SelfUsage>, ended: bool, theme: &Theme, area: Rect) {
+    let m = &ctx.model;
+    let run = &ctx.run;
     let wide = area.width >= WIDE_HEADER;
     let first = Line::from(vec![
         Span::styled("podtop ", theme.accent()),
@@ -51,7 +58,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
                 run.kernel,
                 run.probes_attached,
                 run.probes_skipped,
-                source_text(app)
+                source_text(ctx, ended)
             )
         } else {
             format!(
@@ -60,7 +67,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
                 run.kernel,
                 run.probes_attached,
                 run.probes_attached + run.probes_skipped,
-                source_text(app)
+                source_text(ctx, ended)
             )
         }),
     ]);
@@ -69,7 +76,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         Span::raw(format!("events/s {} · ", count(m.events_per_sec))),
         Span::styled(format!("lost {} · dropped {}", m.totals.lost, m.totals.dropped), lost_style),
     ];
-    if let Some(usage) = app.usage {
+    if let Some(usage) = usage {
         let own = if wide { "podtop CPU" } else { "CPU" };
         second.push(Span::raw(format!(" · {own} {:.1}% RSS {}", usage.cpu_percent, bytes(usage.rss_bytes))));
     }
@@ -88,7 +95,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         Some(bpf) if wide => second.push(Span::raw(format!(" · BPF {bpf:.2}% of a CPU"))),
         Some(bpf) => second.push(Span::raw(format!(" · BPF {bpf:.2}%"))),
         // A hint, where it fits whole.
-        None if app.run.is_replay() || !wide || room < 25 => {}
+        None if ctx.run.is_replay() || !wide || room < 25 => {}
         None => second.push(Span::styled(" · BPF time: --bpf-stats", theme.dim())),
     }
     frame.render_widget(Paragraph::new(vec![first, Line::from(second)]), area);

@@ -9,3 +9,16 @@ pub mod header;
 pub mod help;
 pub mod node;
 pub mod sidecar;
+
+use crate::aggregate::model::NodeModel;
+use crate::records::run::RunInfo;
+
+/// What every screen draws from: the model, the run, and what it shows.
+pub struct Context<'a> {
+    pub model: &'a NodeModel,
+    pub run: &'a RunInfo,
+    /// Requests and DNS lookups are shown where the run watches them, or
+    /// the recording it plays has some.
+    pub requests_shown: bool,
+    pub lookups_shown: bool,
+}

@@ -12,7 +12,7 @@ use ratatui::Frame;
 use crate::aggregate::model::{Activity, ContainerRow, Group, GroupKey, NodeModel};
 use crate::aggregate::requests::Requests;
 use crate::l7::exchanges::Role;
-use crate::ui::app::App;
+use super::Context;
 use crate::ui::format::{bytes, container_in, container_title, group_name, latency, percent, rate, sparkline};
 use crate::ui::table::{sorted_groups, SortColumn, TcpScope};
 use crate::ui::theme::Theme;
@@ -297,21 +297,20 @@ fn container_cells(view: &NodeView, g: &Group, c: &ContainerRow) -> Vec<String> 
     cells
 }
 
-pub fn draw(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
-    let view = &app.node;
-    let columns = Columns::fit(area.width.saturating_sub(2), app.shows_requests());
+pub fn draw(frame: &mut Frame, ctx: &Context, view: &NodeView, theme: &Theme, area: Rect) {
+    let columns = Columns::fit(area.width.saturating_sub(2), ctx.requests_shown);
     let header = Row::new(columns.pick(header_cells(view))).style(theme.accent());
     let spark_width = columns.widths[ACTIVITY] as usize;
     let rows: Vec<Row> = view
-        .rows(&app.model)
+        .rows(ctx.model)
         .iter()
         .filter_map(|row| match row {
             RowRef::Group(key) => {
-                let g = app.model.groups.get(key)?;
+                let g = ctx.model.groups.get(key)?;
                 Some(Row::new(columns.pick(group_cells(view, g, spark_width))))
             }
             RowRef::Container(key, id) => {
-                let g = app.model.groups.get(key)?;
+                let g = ctx.model.groups.get(key)?;
                 let c = g.containers.get(id)?;
                 Some(Row::new(columns.pick(container_cells(view, g, c))).style(theme.dim()))
             }

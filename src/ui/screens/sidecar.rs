@@ -9,9 +9,9 @@ use ratatui::Frame;
 
 use super::detail::request_lines;
 use crate::aggregate::model::{activity, sidecar_visible, Group};
-use crate::ui::app::App;
 use crate::ui::format::{bytes, container_in, cores, count, events_with, group_name, latency, remote_in, remote_width, sparkline, truncate};
-use crate::ui::panes::{scrolled_pane, MAX_PANES};
+use super::Context;
+use crate::ui::panes::{scrolled_pane, Panes, MAX_PANES};
 use crate::ui::theme::Theme;
 
 /// The footer's keys here.
@@ -26,17 +26,17 @@ const _: () = assert!(PANES.len() <= MAX_PANES);
 const MIN_WIDTH: u16 = 90;
 
 /// Where requests are not shown, how to have them.
-fn requests_hint(app: &App) -> String {
-    if app.run.is_replay() {
+fn requests_hint(ctx: &Context) -> String {
+    if ctx.run.is_replay() {
         "no request in this recording (recorded without --events http)".to_string()
     } else {
-        format!("requests are not watched: podtop {}", events_with(app.run.classes, "http"))
+        format!("requests are not watched: podtop {}", events_with(ctx.run.classes, "http"))
     }
 }
 
 /// The flows a sidecar sees, as a table whose least telling column (the
 /// pod's own address) gives way first on a narrow pane.
-fn flow_lines<'a>(app: &App, group: &Group, theme: &Theme, width: u16) -> Vec<Line<'a>> {
+fn flow_lines<'a>(ctx: &Context, group: &Group, theme: &Theme, width: u16) -> Vec<Line<'a>> {
     let with_local = width >= 74;
     let seen = || group.connections.iter().rev().filter(|c| c.connection.sidecar_visible);
     let remote_width = remote_width(seen(), 22);
@@ -74,9 +74,9 @@ fn flow_lines<'a>(app: &App, group: &Group, theme: &Theme, width: u16) -> Vec<Li
     }
     flows.push(Line::raw(""));
     flows.push(Line::styled("A proxy sees sockets, not programs: no pid, no exec.", theme.dim()));
-    if group.is_pod() && !app.shows_requests() {
+    if group.is_pod() && !ctx.requests_shown {
         flows.push(Line::raw(""));
-        flows.push(Line::styled(requests_hint(app), theme.dim()));
+        flows.push(Line::styled(requests_hint(ctx), theme.dim()));
     } else if group.is_pod() {
         // First what a proxy in HTTP mode shows, as a mesh's dashboards do: its requests.
         let mut lines = request_lines_seen(group, theme);
@@ -101,21 +101,21 @@ fn request_lines_seen<'a>(group: &Group, theme: &Theme) -> Vec<Line<'a>> {
 
 /// What a sidecar misses, in numbers; the labels shorten on a narrow pane,
 /// the numbers stay.
-fn miss_lines<'a>(app: &App, group: &Group, theme: &Theme, width: u16) -> Vec<Line<'a>> {
+fn miss_lines<'a>(ctx: &Context, group: &Group, theme: &Theme, width: u16) -> Vec<Line<'a>> {
     const NUMBERS: usize = 17; // " {:>8} {:>6.1}%"
     let label_width = (width as usize).saturating_sub(NUMBERS).clamp(6, 22);
     let label = |text: &str| format!("{:<label_width$}", truncate(text, label_width));
     let t = &group.activity.totals;
     let all = activity(t).max(1);
     let share = |n: u64| format!("{:>8} {:>6.1}%", count(n), 100.0 * n as f64 / all as f64);
-    let (other_pods, host) = app.model.activity_elsewhere(&group.key);
+    let (other_pods, host) = ctx.model.activity_elsewhere(&group.key);
     let sees = group.sidecar_sees();
     // The app's hops to its own proxy are the proxy's input, not a blind spot.
     let loopback_missed = t.tcp_local_connections.saturating_sub(sees - sidecar_visible(t));
     // Bytes of those hops: each relayed byte is sent by one end and received by the other.
     let loopback_bytes = t.tcp_local_tx_bytes + t.tcp_local_rx_bytes;
     let hop_bytes = group.sidecar.as_ref().map_or(0, |s| 2 * (s.totals.tx_bytes + s.totals.rx_bytes)).min(loopback_bytes);
-    let mut lines = bill_lines(app, group, theme, &label);
+    let mut lines = bill_lines(ctx, group, theme, &label);
     lines.extend([
         Line::styled(format!("{} {:>8} {:>7}", label(""), "EVENTS", "SHARE"), theme.accent()),
         Line::styled(format!("{} {}", label("sidecar sees (TCP)"), share(sees)), theme.visible()),
@@ -139,7 +139,7 @@ fn miss_lines<'a>(app: &App, group: &Group, theme: &Theme, width: u16) -> Vec<Li
         )),
         Line::raw(""),
     ]);
-    if app.shows_requests() {
+    if ctx.requests_shown {
         // Requests between the pod's own containers are one request seen at
         // both ends: counted once. Those through its proxy are its input.
         let relay = group.sidecar.as_ref().and_then(|s| s.container_id.as_deref());
@@ -151,7 +151,7 @@ fn miss_lines<'a>(app: &App, group: &Group, theme: &Theme, width: u16) -> Vec<Li
         }
         lines.push(Line::styled(format!("{} {:>8}", label("  it misses (in pod)"), count(inside)), theme.missed()));
     } else {
-        lines.push(Line::styled(requests_hint(app), theme.dim()));
+        lines.push(Line::styled(requests_hint(ctx), theme.dim()));
     }
     if !group.is_pod() {
         lines.truncate(1);
@@ -161,7 +161,7 @@ fn miss_lines<'a>(app: &App, group: &Group, theme: &Theme, width: u16) -> Vec<Li
 
 /// The pod's sidecar and what it costs, over the last interval; for a pod
 /// without one, a line that says the scope is hypothetical.
-fn bill_lines<'a>(app: &App, group: &Group, theme: &Theme, label: &dyn Fn(&str) -> String) -> Vec<Line<'a>> {
+fn bill_lines<'a>(ctx: &Context, group: &Group, theme: &Theme, label: &dyn Fn(&str) -> String) -> Vec<Line<'a>> {
     if !group.is_pod() {
         return Vec::new();
     }
@@ -171,7 +171,7 @@ fn bill_lines<'a>(app: &App, group: &Group, theme: &Theme, label: &dyn Fn(&str) 
     let bill = &sidecar.last;
     let name = sidecar.container_id.as_deref().map(|id| container_in(group, id)).unwrap_or_else(|| "?".into());
     let hint = bill.hint.map(|h| format!(" ({h})")).unwrap_or_default();
-    let podtop = &app.model.sidecars.podtop;
+    let podtop = &ctx.model.sidecars.podtop;
     let opt_bytes = |b: Option<u64>| b.map_or("-".to_string(), bytes);
     vec![
         Line::styled(format!("sidecar: {name}{hint}, last interval"), theme.accent()),
@@ -199,9 +199,9 @@ fn bill_lines<'a>(app: &App, group: &Group, theme: &Theme, label: &dyn Fn(&str) 
     ]
 }
 
-pub fn draw(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, area: Rect) {
+pub fn draw(frame: &mut Frame, ctx: &Context, panes: &Panes, group: &Group, theme: &Theme, area: Rect) {
     let fit = area.width >= MIN_WIDTH;
-    let areas = app.panes.areas(
+    let areas = panes.areas(
         PANES.len(),
         area,
         |area| {
@@ -215,8 +215,8 @@ pub fn draw(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, area: Re
         let Some(at) = at else { continue };
         let inner_width = at.width.saturating_sub(2);
         let lines = match pane {
-            0 => flow_lines(app, group, theme, inner_width),
-            _ => miss_lines(app, group, theme, inner_width),
+            0 => flow_lines(ctx, group, theme, inner_width),
+            _ => miss_lines(ctx, group, theme, inner_width),
         };
         let title = match (pane, fit) {
             (0, true) if group.sidecar.is_some() || !group.is_pod() => format!("sidecar scope: {name} — {}", PANES[0]),
@@ -226,7 +226,7 @@ pub fn draw(frame: &mut Frame, app: &App, group: &Group, theme: &Theme, area: Re
             (0, false) => format!("{name}: a sidecar sees · 1/2 Tab"),
             (_, false) => format!("{name}: bill, misses · 2/2 Tab"),
         };
-        let focused = pane == app.panes.focus;
-        frame.render_widget(scrolled_pane(&title, lines, "", &app.panes.scrolls[pane], focused && fit, theme, at), at);
+        let focused = pane == panes.focus;
+        frame.render_widget(scrolled_pane(&title, lines, "", &panes.scrolls[pane], focused && fit, theme, at), at);
     }
 }
