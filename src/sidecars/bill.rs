@@ -3,43 +3,12 @@
 //! and received through it and the connections that went around it, and the
 //! time requests spent in it; and the node's sidecars together.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::detection::SidecarFinder;
+use super::detection::{Relayed, SidecarFinder};
 use super::latency::AddedLatency;
 use crate::enrich::Attribution;
 use crate::host::Host;
-
-/// What went through a sidecar (or around it) during one interval.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Relayed {
-    /// Connections from the pod's other containers to the sidecar, closed.
-    pub connections: u64,
-    /// Bytes the other containers sent and received through the sidecar.
-    pub tx_bytes: u64,
-    pub rx_bytes: u64,
-    /// The requests they made through it (inbound: answered through it).
-    pub exchanges: u64,
-    /// Connections from the pod's other containers straight out of the pod.
-    pub bypass_connections: u64,
-    /// Where the first of them went.
-    pub bypass: Vec<SocketAddr>,
-}
-
-impl Relayed {
-    /// Adds another interval's counts; the bypass list is the latest non-empty one.
-    pub fn add(&mut self, other: &Relayed) {
-        self.connections += other.connections;
-        self.tx_bytes += other.tx_bytes;
-        self.rx_bytes += other.rx_bytes;
-        self.exchanges += other.exchanges;
-        self.bypass_connections += other.bypass_connections;
-        if !other.bypass.is_empty() {
-            self.bypass.clone_from(&other.bypass);
-        }
-    }
-}
 
 /// The node's sidecars together, over one interval: what the `sidecars`
 /// record and the TUI's header show.

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::bill::Relayed;
 use super::latency::{Latency, Turns};
 use crate::enrich::Attribution;
 use crate::host::Cgroupfs;
@@ -20,6 +19,36 @@ const PROXY_NAMES: [&str; 6] = ["istio-proxy", "linkerd-proxy", "cilium-envoy", 
 const BYPASS_LISTED: usize = 8;
 /// Pods followed at most: past it, the pods with no sidecar are forgotten first.
 const MAX_PODS: usize = 4096;
+
+/// What went through a sidecar (or around it) during one interval.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Relayed {
+    /// Connections from the pod's other containers to the sidecar, closed.
+    pub connections: u64,
+    /// Bytes the other containers sent and received through the sidecar.
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    /// The requests they made through it (inbound: answered through it).
+    pub exchanges: u64,
+    /// Connections from the pod's other containers straight out of the pod.
+    pub bypass_connections: u64,
+    /// Where the first of them went.
+    pub bypass: Vec<SocketAddr>,
+}
+
+impl Relayed {
+    /// Adds another interval's counts; the bypass list is the latest non-empty one.
+    pub fn add(&mut self, other: &Relayed) {
+        self.connections += other.connections;
+        self.tx_bytes += other.tx_bytes;
+        self.rx_bytes += other.rx_bytes;
+        self.exchanges += other.exchanges;
+        self.bypass_connections += other.bypass_connections;
+        if !other.bypass.is_empty() {
+            self.bypass.clone_from(&other.bypass);
+        }
+    }
+}
 
 /// A TCP connection record, as the finder needs it.
 #[derive(Debug, Clone, Copy)]

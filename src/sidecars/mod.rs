@@ -15,8 +15,8 @@ mod bill;
 mod detection;
 mod latency;
 
-pub use bill::{round_cores, NodeBill, Relayed, SidecarBill};
-pub use detection::{known_hint, Closed, Flow, SidecarFinder};
+pub use bill::{round_cores, NodeBill, SidecarBill};
+pub use detection::{known_hint, Closed, Flow, Relayed, SidecarFinder};
 pub use latency::{AddedLatency, Turns, Wakes, P99_MIN_EXCHANGES};
 
 /// What the tests of the three parts share: pods' containers, addresses,
