@@ -44,7 +44,7 @@ fn replay_of_endless_or_huge_input_is_a_clear_error() {
     let dir = OpenDir::new("replay-bounds");
     let (out, took) = replay_capped(&dir, "/dev/zero");
     assert!(one_line_error(&out).contains("is not a podtop recording"));
-    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}; {}", said(&out));
 
     let huge = dir.0.join("huge-line.json");
     let mut f = std::fs::File::create(&huge).unwrap();
@@ -57,8 +57,8 @@ fn replay_of_endless_or_huge_input_is_a_clear_error() {
     assert!(stderr.contains("line 2 of the recording is a line longer than 1024 KiB"), "{stderr}");
 
     let bad_speed = Command::new(PODTOP).args(["replay", "/dev/null", "--speed", "1e-300"]).output().unwrap();
-    assert_eq!(bad_speed.status.code(), Some(2), "clap's usage error");
-    assert!(String::from_utf8_lossy(&bad_speed.stderr).contains("out of range"));
+    assert_eq!(bad_speed.status.code(), Some(2), "clap's usage error; {}", said(&bad_speed));
+    assert!(String::from_utf8_lossy(&bad_speed.stderr).contains("out of range"), "{}", said(&bad_speed));
 }
 
 #[test]
@@ -82,15 +82,15 @@ fn replay_of_a_hundred_thousand_pods_keeps_a_bounded_view() {
     std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let (out, took) = replay_capped(&dir, path.to_str().unwrap());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let screen = String::from_utf8(out.stdout).unwrap();
+    let screen = String::from_utf8(out.stdout.clone()).unwrap();
     let shown: Vec<u32> = screen
         .split("load/pod-")
         .skip(1)
         .map(|rest| rest.split_whitespace().next().unwrap().parse().unwrap())
         .collect();
-    assert!(shown.len() >= 40, "a screenful of pods:\n{screen}");
+    assert!(shown.len() >= 40, "a screenful of pods:\n{screen}\n{}", said(&out));
     assert!(shown.iter().all(|n| *n >= 100_000 - 4096), "the most recent pods are kept, the oldest went first:\n{screen}");
-    assert!(took < Duration::from_secs(60), "it ends (a hang guard, not a timing): {took:?}");
+    assert!(took < Duration::from_secs(60), "it ends (a hang guard, not a timing): {took:?}; {}", said(&out));
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn processes_whose_exits_were_lost_leave_the_view() {
     let tui = Command::new(PODTOP)
         .args(["--events", "exec", "--ringbuf-mib", "1", "--duration", "9", "--dump-screen", "200x30"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
@@ -111,9 +111,10 @@ fn processes_whose_exits_were_lost_leave_the_view() {
     assert_eq!(flood.trim(), "done");
     sh(&format!("kill -CONT {}", tui.id()));
     let out = tui.wait_with_output().unwrap();
-    let screen = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{}: {}", out.status, said(&out));
+    let screen = String::from_utf8(out.stdout.clone()).unwrap();
     let name = format!("pod {}", &pod.uid[..12]);
-    let row = screen.lines().find(|l| l.contains(&name)).unwrap_or_else(|| panic!("the pod's row:\n{screen}"));
+    let row = screen.lines().find(|l| l.contains(&name)).unwrap_or_else(|| panic!("the pod's row:\n{screen}\n{}", said(&out)));
     let numbers: Vec<&str> = row.split(&name).nth(1).unwrap().split_whitespace().collect();
     let procs: u64 = numbers[0].parse().unwrap_or_else(|_| panic!("PROCS in {row}"));
     assert_eq!(procs, 0, "no process of the pod runs any more: {row}");
@@ -128,7 +129,7 @@ fn record_without_a_terminal_is_refused_not_ignored() {
     let dir = OpenDir::new("record-pipe");
     let file = dir.0.join("run.json");
     let out = Command::new(PODTOP).args(["--record", file.to_str().unwrap(), "--duration", "1"]).stdout(Stdio::piped()).output().unwrap();
-    assert!(!out.status.success());
+    assert!(!out.status.success(), "{}", said(&out));
     let error = one_line_error(&out);
     assert!(error.contains("--record is for the TUI") && error.contains("redirect"), "{error}");
     assert!(out.stdout.is_empty(), "nothing streamed either");

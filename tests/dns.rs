@@ -213,6 +213,6 @@ fn too_many_dns_ports_is_one_clear_line() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    assert!(!out.status.success(), "{}", said(&out));
     assert_eq!(stderr.trim(), "podtop: --dns-port: at most 3 ports besides 53", "{stderr}");
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::thread;
@@ -51,8 +51,17 @@ fn wait_for_screen(session: &str, needle: &str) {
         if screen.contains(needle) {
             return;
         }
-        assert!(Instant::now() < deadline, "no {needle:?} on the screen:\n{screen}");
+        assert!(Instant::now() < deadline && !screen.contains("podtop exited"), "no {needle:?} on the screen:\n{screen}");
         thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A tmux session, killed on drop (also when the test fails half-way).
+struct Session(String);
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).output();
     }
 }
 
@@ -60,6 +69,7 @@ fn wait_for_screen(session: &str, needle: &str) {
 fn make_recording(dir: &OpenDir) -> String {
     let path = dir.0.join("rec.json");
     let out = Command::new(PODTOP).args(["--json", "--duration", "1.5"]).output().unwrap();
+    assert!(out.status.success(), "the recording's run: {}", said(&out));
     std::fs::write(&path, out.stdout).unwrap();
     path.display().to_string()
 }
@@ -75,7 +85,10 @@ fn the_tui_replay_and_demo_end_within_a_second_of_losing_their_terminal() {
         ("demo", format!("{PODTOP} demo"), "demo/frontend"),
     ] {
         let session = format!("podtop-hangup-{}", hex(6));
-        sh(&format!("tmux new-session -d -s {session} -x 160 -y 45 \"{command}\""));
+        // The pane outlives a podtop that ends by itself: its last screen
+        // (what podtop said, and how it exited) is the failure message.
+        sh(&format!("tmux new-session -d -s {session} -x 160 -y 45 \"{command}; echo podtop exited \\$?; sleep 60\""));
+        let _session = Session(session.clone());
         wait_for_screen(&session, ready);
         let pid = podtop_in(&session);
         sh(&format!("tmux kill-session -t {session}"));
@@ -104,13 +117,13 @@ fn on_a_pty(then: &str) -> Command {
 fn a_closed_pty_ends_it_even_when_it_ignores_hangups() {
     require_root();
     for then in ["close", "close-ignoring-hangups"] {
-        let mut holder = on_a_pty(then).stdout(Stdio::piped()).spawn().unwrap();
-        let mut lines = BufReader::new(holder.stdout.take().unwrap()).lines();
+        let mut holder = Killed(on_a_pty(then).stdout(Stdio::piped()).spawn().unwrap());
+        let mut lines = BufReader::new(holder.0.stdout.take().unwrap()).lines();
         let pid: u32 = lines.next().unwrap().unwrap().trim().parse().unwrap();
-        assert_eq!(lines.next().unwrap().unwrap(), "gone");
+        let next = lines.next().and_then(Result::ok).unwrap_or_default();
+        assert_eq!(next, "gone", "{then}: the pty closed once podtop drew its first screen");
         let took = exit_time(pid, Duration::from_secs(5));
-        let _ = holder.kill();
-        let _ = holder.wait();
+        drop(holder);
         let took = took.unwrap_or_else(|| {
             sh(&format!("kill -9 {pid}"));
             panic!("{then}: still running 5 s after the pty closed")
@@ -123,8 +136,8 @@ fn a_closed_pty_ends_it_even_when_it_ignores_hangups() {
 #[test]
 fn a_terminal_that_stops_taking_output_does_not_hold_a_signal() {
     require_root();
-    let mut holder = on_a_pty("stall").stdout(Stdio::piped()).spawn().unwrap();
-    let mut lines = BufReader::new(holder.stdout.take().unwrap()).lines();
+    let mut holder = Killed(on_a_pty("stall").stdout(Stdio::piped()).spawn().unwrap());
+    let mut lines = BufReader::new(holder.0.stdout.take().unwrap()).lines();
     let pid: u32 = lines.next().unwrap().unwrap().trim().parse().unwrap();
     // Wait until the UI thread is stuck writing to the terminal.
     let started = Instant::now();
@@ -133,13 +146,16 @@ fn a_terminal_that_stops_taking_output_does_not_hold_a_signal() {
         if wchan.contains("wait_woken") || wchan.contains("tty_write") {
             break;
         }
+        if exit_time(pid, Duration::ZERO).is_some() {
+            // Its holder says what it wrote on the terminal before it ended.
+            panic!("precondition: podtop ended before its terminal writes blocked: {:?}", lines.next().and_then(Result::ok));
+        }
         assert!(started.elapsed() < Duration::from_secs(10), "precondition: podtop's terminal writes never blocked ({wchan})");
         thread::sleep(Duration::from_millis(100));
     }
     sh(&format!("kill -TERM {pid}"));
     let took = exit_time(pid, Duration::from_secs(5));
-    let _ = holder.kill();
-    let _ = holder.wait();
+    drop(holder);
     let took = took.unwrap_or_else(|| {
         sh(&format!("kill -9 {pid}"));
         panic!("still running 5 s after SIGTERM")
@@ -160,51 +176,71 @@ fn a_reader_that_stops_reading_holds_neither_a_signal_nor_the_deadline() {
         std::fs::remove_file(&marker).unwrap();
     };
     // SIGTERM while the reader sleeps.
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(format!("exec {PODTOP} --json --events file | (sleep 30; cat > /dev/null)"))
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let group = child.id();
-    let started = Instant::now();
-    let podtop = loop {
-        if let Some(pid) = sh("pgrep -x podtop || true").lines().next() {
-            break pid.trim().parse::<u32>().unwrap();
-        }
-        assert!(started.elapsed() < Duration::from_secs(10));
-        thread::sleep(Duration::from_millis(50));
-    };
+    let mut pipeline = Pipeline::start(&format!("exec {PODTOP} --json --events file | (sleep 30; cat > /dev/null)"));
+    let podtop = pipeline.podtop();
     thread::sleep(Duration::from_millis(800));
     churn();
     sh(&format!("kill -TERM {podtop}"));
-    let took = exit_time(podtop, Duration::from_secs(5)).expect("podtop ends although its reader sleeps");
-    assert!(took < Duration::from_secs(1), "ended {took:?} after SIGTERM");
-    sh(&format!("kill -- -{group} 2>/dev/null || true")); // the sleeping reader
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    let _ = child.wait();
+    let took = exit_time(podtop, Duration::from_secs(5));
+    let took = took.unwrap_or_else(|| panic!("podtop ends although its reader sleeps; {}", pipeline.stderr.said()));
+    assert!(took < Duration::from_secs(1), "ended {took:?} after SIGTERM; {}", pipeline.stderr.said());
+    pipeline.end(); // the sleeping reader
+    let stderr = pipeline.stderr.text_at_end(Duration::from_secs(2));
     assert!(stderr.contains("records not written (the output stopped taking them)"), "dropped and counted: {stderr}");
     assert!(loaded_podtop_programs().is_empty());
 
     // --duration while the reader sleeps.
     let started = Instant::now();
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(format!("{PODTOP} --json --events file --duration 2 | (sleep 30; cat > /dev/null)"))
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let group = child.id();
+    let mut pipeline = Pipeline::start(&format!("{PODTOP} --json --events file --duration 2 | (sleep 30; cat > /dev/null)"));
     thread::sleep(Duration::from_millis(500));
     churn();
-    let podtop: u32 = sh("pgrep -x podtop").trim().parse().unwrap();
-    exit_time(podtop, Duration::from_secs(10)).expect("podtop ends at its deadline");
-    assert!(started.elapsed() < Duration::from_secs(4), "--duration 2 ended after {:?}", started.elapsed());
-    sh(&format!("kill -- -{group} 2>/dev/null || true"));
-    let _ = child.wait();
+    let podtop = pipeline.podtop();
+    exit_time(podtop, Duration::from_secs(10)).unwrap_or_else(|| panic!("podtop ends at its deadline; {}", pipeline.stderr.said()));
+    assert!(started.elapsed() < Duration::from_secs(4), "--duration 2 ended after {:?}; {}", started.elapsed(), pipeline.stderr.said());
+    pipeline.end();
     assert!(loaded_podtop_programs().is_empty());
+}
+
+/// A shell pipeline in a process group of its own, its stderr collected;
+/// the whole group killed on drop, also when the test fails half-way.
+struct Pipeline {
+    shell: std::process::Child,
+    stderr: Stderr,
+    ended: bool,
+}
+
+impl Pipeline {
+    fn start(pipeline: &str) -> Pipeline {
+        let mut shell = Command::new("sh").arg("-c").arg(pipeline).stderr(Stdio::piped()).process_group(0).spawn().unwrap();
+        let stderr = Stderr::collect(&mut shell);
+        Pipeline { shell, stderr, ended: false }
+    }
+
+    /// The pid of the pipeline's podtop, once it runs.
+    fn podtop(&self) -> u32 {
+        let started = Instant::now();
+        loop {
+            if let Some(pid) = sh(&format!("pgrep -x podtop -g {} || true", self.shell.id())).lines().next() {
+                return pid.trim().parse().unwrap();
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "podtop did not start; {}", self.stderr.said());
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills what is left of the pipeline and reaps its shell.
+    fn end(&mut self) {
+        if !std::mem::replace(&mut self.ended, true) {
+            sh(&format!("kill -- -{} 2>/dev/null || true", self.shell.id()));
+            let _ = self.shell.wait();
+        }
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        self.end();
+    }
 }
 
 /// The FUSE server of tests/fixtures/stallfs.c, mounted; killed and

@@ -45,17 +45,17 @@ fn wait_up(prometheus_port: u16, job: &str) {
 
 /// `podtop serve --metrics 127.0.0.1:PORT`, watching net, with `extra`
 /// arguments, once /metrics or /healthz answers (`ready` says whether it does).
-fn start_serve(extra: &[&str], ready: impl Fn(u16) -> bool) -> (Killed, u16) {
+fn start_serve(extra: &[&str], ready: impl Fn(u16) -> bool) -> (Started, u16) {
     let port = free_port();
-    let podtop = Killed(
-        Command::new(PODTOP)
-            .args(["serve", "--metrics", &format!("127.0.0.1:{port}"), "--events", "net", "--interval", "1"])
-            .args(extra)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
+    let mut podtop = Started::spawn(
+        Command::new(PODTOP).args(["serve", "--metrics", &format!("127.0.0.1:{port}"), "--events", "net", "--interval", "1"]).args(extra),
     );
-    wait_until(Duration::from_secs(20), "podtop serves its metrics", || ready(port));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ready(port) {
+        let ended = podtop.child.try_wait().unwrap();
+        assert!(ended.is_none() && Instant::now() < deadline, "podtop serves its metrics within 20 s ({ended:?}); {}", podtop.said());
+        std::thread::sleep(Duration::from_millis(50));
+    }
     (podtop, port)
 }
 
@@ -96,7 +96,7 @@ fn prometheus_scrapes_the_exact_bytes_two_pods_moved() {
         if tx.as_deref() == Some("1000000") && rx.as_deref() == Some("1000000") {
             break;
         }
-        assert!(Instant::now() < deadline, "through Prometheus: sent {tx:?}, received {rx:?} (want 1000000 each)");
+        assert!(Instant::now() < deadline, "through Prometheus: sent {tx:?}, received {rx:?} (want 1000000 each); {}", podtop.said());
         std::thread::sleep(Duration::from_millis(500));
     }
     assert_eq!(query(prometheus_port, r#"up{job="podtop"}"#).as_deref(), Some("1"));
@@ -111,11 +111,11 @@ fn prometheus_scrapes_the_exact_bytes_two_pods_moved() {
 
     // SIGTERM: it ends within a second, every probe detached.
     // SAFETY: signalling our own child.
-    unsafe { libc::kill(podtop.0.id() as i32, libc::SIGTERM) };
-    let status = wait_timeout(&mut podtop.0, Duration::from_secs(2)).expect("podtop serve ends on SIGTERM");
-    assert!(status.success());
-    let mut stderr = String::new();
-    podtop.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    unsafe { libc::kill(podtop.id() as i32, libc::SIGTERM) };
+    let status = wait_timeout(&mut podtop.child, Duration::from_secs(2));
+    let status = status.unwrap_or_else(|| panic!("podtop serve ends on SIGTERM; {}", podtop.said()));
+    assert!(status.success(), "{status}; {}", podtop.said());
+    let stderr = podtop.stderr_at_end();
     assert!(stderr.contains(" lost in the kernel") && stderr.contains(" probes detached"), "the exit summary: {stderr}");
     assert!(loaded_podtop_programs().is_empty());
 }
@@ -239,7 +239,7 @@ fn no_client_can_end_block_or_grow_the_metrics_server() {
     require_root();
     let dir = OpenDir::new("metrics-attacks");
     let (mut podtop, port) = start_serve(&[], |port| get(port, "/metrics").is_some());
-    let pid = podtop.0.id();
+    let pid = podtop.id();
     let (_prometheus, prometheus_port) = start_prometheus(&dir, &format!("  - job_name: podtop\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"));
     wait_up(prometheus_port, "podtop");
     let (started, rss_before) = (Instant::now(), rss(pid));
@@ -322,7 +322,7 @@ fn no_client_can_end_block_or_grow_the_metrics_server() {
     let unanswered = answers.iter().filter(|a| a.is_none()).count();
     let slowest = answers.iter().flatten().max().copied().unwrap_or_default();
     eprintln!("{} scrapes by the watcher over {window} s, {unanswered} unanswered, slowest {slowest:?}; RSS {} MiB at start, peak {} MiB", answers.len(), rss_before >> 20, peak >> 20);
-    assert_eq!(unanswered, 0, "every scrape of the watcher answered within 5 s");
+    assert_eq!(unanswered, 0, "every scrape of the watcher answered within 5 s; {}", podtop.said());
     assert!(peak < rss_before + (64 << 20), "RSS stays within 64 MiB of its start: {} -> {} MiB", rss_before >> 20, peak >> 20);
     // Prometheus scraped every second throughout, each within its 1 s timeout.
     let over = format!("{window}s");
@@ -334,8 +334,9 @@ fn no_client_can_end_block_or_grow_the_metrics_server() {
     // And it still ends cleanly on SIGTERM.
     // SAFETY: signalling our own child.
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-    let status = wait_timeout(&mut podtop.0, Duration::from_secs(2)).expect("podtop serve ends on SIGTERM");
-    assert!(status.success(), "{status}");
+    let status = wait_timeout(&mut podtop.child, Duration::from_secs(2));
+    let status = status.unwrap_or_else(|| panic!("podtop serve ends on SIGTERM; {}", podtop.said()));
+    assert!(status.success(), "{status}; {}", podtop.said());
     assert!(loaded_podtop_programs().is_empty());
 }
 
@@ -432,8 +433,8 @@ fn a_bad_certificate_or_key_is_one_clear_line_at_start() {
     let g = garbage.display().to_string();
     let out = Command::new(PODTOP).args(["serve", "--metrics", "127.0.0.1:0", "--metrics-tls-cert", &g, "--metrics-tls-key", &g]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    assert!(!out.status.success(), "{}", said(&out));
     assert!(stderr.contains("--metrics-tls-cert") && stderr.lines().count() == 1 && !stderr.contains("panicked"), "{stderr}");
     let out = Command::new(PODTOP).args(["serve", "--metrics", "127.0.0.1:0", "--metrics-tls-key", &g]).output().unwrap();
-    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--metrics-tls-cert"), "a key without a certificate");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--metrics-tls-cert"), "a key without a certificate; {}", said(&out));
 }

@@ -64,11 +64,11 @@ fn secrets_in_command_lines_are_masked_in_json_recordings_and_on_screen() {
     let secret_argv = ["/bin/echo", "--password=hunter2", "--token", "s3cr3t-t0ken", "https://bob:pa55w0rd@example.test/"];
     let mut json = Podtop::start(&["--events", "exec"]);
     let mut plain = Podtop::start(&["--events", "exec", "--no-redact"]);
-    let tui = Command::new(PODTOP)
-        .args(["--events", "exec", "--record", recording.to_str().unwrap(), "--duration", "3", "--dump-screen", "200x40", "--keys", "e/echo\n"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut tui = Started::spawn(
+        Command::new(PODTOP)
+            .args(["--events", "exec", "--record", recording.to_str().unwrap(), "--duration", "3", "--dump-screen", "200x40", "--keys", "e/echo\n"])
+            .stdout(std::process::Stdio::piped()),
+    );
     std::thread::sleep(Duration::from_millis(1200));
     assert!(Command::new(secret_argv[0]).args(&secret_argv[1..]).output().unwrap().status.success());
     let is_it = |r: &Value| r["type"] == "exec" && r["exec"]["args"][1].as_str().is_some_and(|a| a.starts_with("--password="));
@@ -76,7 +76,8 @@ fn secrets_in_command_lines_are_masked_in_json_recordings_and_on_screen() {
     let shown = plain.wait_for(Duration::from_secs(5), is_it);
     json.stop();
     plain.stop();
-    let screen = String::from_utf8(tui.wait_with_output().unwrap().stdout).unwrap();
+    let (status, screen) = tui.finish(Duration::from_secs(15));
+    assert!(status.is_some_and(|s| s.success()), "the TUI run ends: {status:?}; {}", tui.said());
 
     assert_eq!(
         masked["exec"]["args"],
@@ -91,7 +92,7 @@ fn secrets_in_command_lines_are_masked_in_json_recordings_and_on_screen() {
         assert!(!recorded.contains(secret), "{secret} is not in the recording");
         assert!(!screen.contains(secret), "{secret} is not on the screen:\n{screen}");
     }
-    assert!(screen.contains("--password=***"), "the event pane shows the masked exec:\n{screen}");
+    assert!(screen.contains("--password=***"), "the event pane shows the masked exec:\n{screen}\n{}", tui.said());
 }
 
 #[test]
@@ -114,7 +115,7 @@ fn recordings_are_private_and_never_written_through_a_link() {
     };
     for extra in [&[][..], &["--force"][..]] {
         let out = record(&planted, extra);
-        assert_eq!(out.status.code(), Some(1), "refused {extra:?}");
+        assert_eq!(out.status.code(), Some(1), "refused {extra:?}; {}", said(&out));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
         assert!(stderr.starts_with("podtop: --record: "), "{stderr}");
@@ -122,7 +123,8 @@ fn recordings_are_private_and_never_written_through_a_link() {
     assert_eq!(std::fs::read(&precious).unwrap(), b"root's data", "the link's target is untouched");
 
     let fresh = dir.0.join("fresh.json");
-    assert!(record(&fresh, &[]).status.success());
+    let out = record(&fresh, &[]);
+    assert!(out.status.success(), "{}", said(&out));
     let meta = std::fs::metadata(&fresh).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o600, "private: it holds every command line on the node");
     assert_eq!(meta.uid(), 0);
@@ -130,9 +132,10 @@ fn recordings_are_private_and_never_written_through_a_link() {
     assert_eq!(first["type"], "start");
 
     let out = record(&fresh, &[]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"), "an existing file needs --force");
-    assert!(record(&fresh, &["--force"]).status.success());
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"), "an existing file needs --force; {}", said(&out));
+    let out = record(&fresh, &["--force"]);
+    assert!(out.status.success(), "{}", said(&out));
     assert!(loaded_podtop_programs().is_empty());
 }
 
@@ -177,12 +180,10 @@ fn a_pod_cannot_rename_the_hosts_files() {
         let (mut json, mut screen) = (None, None);
         if tui {
             let _ = std::fs::remove_file(&recording);
-            screen = Some(Killed(
+            screen = Some(Started::spawn(
                 Command::new(PODTOP)
                     .args(["--events", "file", "--record", recording.to_str().unwrap(), "--duration", "7", "--dump-screen", "120x30"])
-                    .stdout(std::process::Stdio::null())
-                    .spawn()
-                    .unwrap(),
+                    .stdout(std::process::Stdio::null()),
             ));
             std::thread::sleep(Duration::from_millis(2000));
         } else {
@@ -206,7 +207,8 @@ fn a_pod_cannot_rename_the_hosts_files() {
         let records: Vec<Value> = match (json.as_mut(), screen.as_mut()) {
             (Some(json), _) => json.stop(),
             (_, Some(screen)) => {
-                assert!(wait_timeout(&mut screen.0, Duration::from_secs(15)).is_some_and(|s| s.success()), "the TUI run ends");
+                let status = wait_timeout(&mut screen.child, Duration::from_secs(15));
+                assert!(status.is_some_and(|s| s.success()), "the TUI run ends: {status:?}; {}", screen.said());
                 std::fs::read_to_string(&recording).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
             }
             _ => unreachable!(),

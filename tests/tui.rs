@@ -82,8 +82,11 @@ fn row_numbers(screen: &str, name: &str) -> Vec<String> {
 #[test]
 fn demo_in_a_real_terminal_shows_pods_and_the_sidecar_scope() {
     require_root();
-    let status_file = format!("/tmp/podtop-tui-{}", hex(6));
-    let tmux = Tmux::start(&format!("{PODTOP} demo; echo podtop exited $? > {status_file}; sleep 60"));
+    // Where the pane's shell writes podtop's exit status (\$?: that shell's, not
+    // the one that starts tmux); removed on drop.
+    let dir = OpenDir::new("tui");
+    let status_file = dir.0.join("status").display().to_string();
+    let tmux = Tmux::start(&format!("{PODTOP} demo; echo podtop exited \\$? > {status_file}; sleep 60"));
 
     // The demo's pods appear, with rates from the kernel's counters.
     let screen = tmux.wait_for("demo pods with traffic", Duration::from_secs(30), |s| {
@@ -150,11 +153,10 @@ fn demo_in_a_real_terminal_shows_pods_and_the_sidecar_scope() {
     tmux.keys(&["q"]);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !path_exists(&status_file) {
-        assert!(Instant::now() < deadline, "podtop did not exit on q");
+        assert!(Instant::now() < deadline, "podtop did not exit on q; the screen:\n{}", tmux.screen());
         thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(std::fs::read_to_string(&status_file).unwrap().trim(), "podtop exited 0");
-    let _ = std::fs::remove_file(&status_file);
+    assert_eq!(std::fs::read_to_string(&status_file).unwrap().trim(), "podtop exited 0", "the screen:\n{}", tmux.screen());
     let alternate = sh(&format!("tmux display -p -t {} '#{{alternate_on}}'", tmux.session));
     assert_eq!(alternate.trim(), "0", "the alternate screen was left");
     assert!(!tmux.screen().contains("probes 9 attached"), "the TUI is gone from the screen");
@@ -179,24 +181,23 @@ fn replay_of_a_recording_shows_the_screen_of_the_live_run() {
         .command(&["python3", &script("reply_3000.py"), &server_addr])
         .spawn()
         .unwrap();
-    let live = Command::new(PODTOP)
-        .args(["--record", recording.to_str().unwrap(), "--duration", "4", "--dump-screen", "140x30"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut live = Started::spawn(
+        Command::new(PODTOP)
+            .args(["--record", recording.to_str().unwrap(), "--duration", "4", "--dump-screen", "140x30"])
+            .stdout(std::process::Stdio::piped()),
+    );
     thread::sleep(Duration::from_millis(1500));
     client.run(&["python3", &script("paced_requests.py"), &server_addr]);
-    let live = live.wait_with_output().unwrap();
+    let (status, live_screen) = live.finish(Duration::from_secs(20));
     let _ = listener.kill();
     let _ = listener.wait();
-    assert!(live.status.success());
-    let live_screen = String::from_utf8(live.stdout).unwrap();
-    assert!(live_screen.contains(&format!("pod {}", &client.uid[..8])), "{live_screen}");
+    assert!(status.is_some_and(|s| s.success()), "the live run: {status:?}; {}", live.said());
+    assert!(live_screen.contains(&format!("pod {}", &client.uid[..8])), "{live_screen}\n{}", live.said());
 
     // Replayed by an unprivileged user, at once: no root, no BPF.
     std::fs::set_permissions(&recording, std::fs::Permissions::from_mode(0o644)).unwrap();
     let replayed = podtop_as_nobody(&dir, &["replay", recording.to_str().unwrap(), "--speed", "0", "--dump-screen", "140x30"]);
-    assert!(replayed.status.success(), "{}", String::from_utf8_lossy(&replayed.stderr));
+    assert!(replayed.status.success(), "{}", said(&replayed));
     let replay_screen = String::from_utf8(replayed.stdout).unwrap();
     // The first line names the source (live, or the replayed file, ended, and its span); the
     // hint to turn on BPF run-time accounting is live-only; the rest is the same screen.

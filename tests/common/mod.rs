@@ -5,11 +5,12 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -166,18 +167,138 @@ pub fn link(a: &mut Pod, b: &mut Pod, subnet: u8) {
     b.addr6 = Some(format!("fd00:244:{subnet}::2"));
 }
 
+/// What a child process writes on stderr, collected as it comes by a thread
+/// of its own, for failure messages.
+#[derive(Clone)]
+pub struct Stderr {
+    text: Arc<Mutex<String>>,
+    ended: Arc<AtomicBool>,
+}
+
+impl Stderr {
+    /// Takes `child`'s stderr, which must be piped.
+    pub fn collect(child: &mut Child) -> Stderr {
+        let stderr = Stderr { text: Arc::default(), ended: Arc::default() };
+        let pipe = child.stderr.take().expect("stderr piped");
+        let (text, ended) = (stderr.text.clone(), stderr.ended.clone());
+        thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                text.lock().unwrap().push_str(&(line + "\n"));
+            }
+            ended.store(true, Ordering::Release);
+        });
+        stderr
+    }
+
+    /// What it wrote so far.
+    pub fn text(&self) -> String {
+        self.text.lock().unwrap().clone()
+    }
+
+    /// Everything it wrote, once its stderr has closed (waiting at most `timeout` for that).
+    pub fn text_at_end(&self, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        while !self.ended.load(Ordering::Acquire) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        self.text()
+    }
+
+    /// For a failure message: what podtop wrote, the rest of it too where it
+    /// has just ended (its last lines say why).
+    pub fn said(&self) -> String {
+        podtop_said(&self.text_at_end(Duration::from_millis(500)))
+    }
+}
+
+/// For a failure message: `stderr`, as podtop's.
+pub fn podtop_said(stderr: &str) -> String {
+    match stderr.trim_end() {
+        "" => "podtop wrote nothing on stderr".to_string(),
+        text => format!("podtop's stderr:\n{text}"),
+    }
+}
+
+/// For a failure message: what podtop wrote on stderr before it ended.
+pub fn said(out: &Output) -> String {
+    podtop_said(&String::from_utf8_lossy(&out.stderr))
+}
+
+/// podtop started by a test in a way of its own (`serve`, the TUI's
+/// `--dump-screen`, a pipeline): stdout as the command says, stderr collected
+/// for failure messages. Killed and reaped on drop, also when the test fails.
+pub struct Started {
+    pub child: Child,
+    stderr: Stderr,
+}
+
+impl Started {
+    pub fn spawn(command: &mut Command) -> Started {
+        let mut child = command.stderr(Stdio::piped()).spawn().expect("starting podtop");
+        let stderr = Stderr::collect(&mut child);
+        Started { child, stderr }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What it wrote on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.text()
+    }
+
+    /// All it wrote on stderr, once it has ended.
+    pub fn stderr_at_end(&self) -> String {
+        self.stderr.text_at_end(Duration::from_secs(2))
+    }
+
+    /// For a failure message: what it wrote on stderr.
+    pub fn said(&self) -> String {
+        self.stderr.said()
+    }
+
+    /// Waits up to `timeout` for its end: its exit status (None: it is still
+    /// running), and its stdout where that is piped.
+    pub fn finish(&mut self, timeout: Duration) -> (Option<ExitStatus>, String) {
+        let stdout = self.child.stdout.take().map(|out| {
+            thread::spawn(move || {
+                let mut text = String::new();
+                let _ = BufReader::new(out).read_to_string(&mut text);
+                text
+            })
+        });
+        let status = wait_timeout(&mut self.child, timeout);
+        (status, stdout.map(|reader| reader.join().unwrap()).unwrap_or_default())
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// podtop --json as a child process, its records collected as they come.
 pub struct Podtop {
     child: Option<Child>,
     records: Arc<Mutex<Vec<Value>>>,
     /// Records that the published JSON Schema does not accept.
     violations: Arc<Mutex<Vec<String>>>,
-    stderr: Arc<Mutex<String>>,
+    stderr: Stderr,
     reader: Option<thread::JoinHandle<()>>,
 }
 
 impl Podtop {
+    /// `podtop --json ARGS`, once its start record is out.
     pub fn start(args: &[&str]) -> Podtop {
+        Podtop::start_within(args, Duration::from_secs(20))
+    }
+
+    /// `podtop --json ARGS`, once its start record is out, which must be
+    /// within `timeout` (the demo makes its pods first).
+    pub fn start_within(args: &[&str], timeout: Duration) -> Podtop {
         let mut command = Command::new(PODTOP);
         command.arg("--json").args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
         // podtop keeps a hang-up ignored when it starts with it ignored (nohup;
@@ -207,16 +328,9 @@ impl Podtop {
                 sink.lock().unwrap().push(value);
             }
         });
-        let stderr_text = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let err_sink = stderr_text.clone();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                err_sink.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-        let podtop = Podtop { child: Some(child), records, violations, stderr: stderr_text, reader: Some(reader) };
-        podtop.wait_for(Duration::from_secs(20), |r| r["type"] == "start");
+        let stderr = Stderr::collect(&mut child);
+        let podtop = Podtop { child: Some(child), records, violations, stderr, reader: Some(reader) };
+        podtop.wait_for(timeout, |r| r["type"] == "start");
         podtop
     }
 
@@ -224,19 +338,33 @@ impl Podtop {
         self.records.lock().unwrap().clone()
     }
 
-    pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("podtop still running").id()
     }
 
-    /// Waits until a record matches; fails the test with what was seen if none does.
+    pub fn stderr(&self) -> String {
+        self.stderr.text()
+    }
+
+    /// For a failure message: what podtop wrote on stderr.
+    pub fn said(&self) -> String {
+        self.stderr.said()
+    }
+
+    /// Waits until a record matches; fails the test with what podtop said if
+    /// none does within `timeout`, or at once if its output ends first.
     pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(found) = self.records.lock().unwrap().iter().find(|r| pred(r)) {
                 return found.clone();
             }
+            if self.reader.as_ref().is_some_and(|r| r.is_finished()) {
+                let records = self.records.lock().unwrap().len();
+                panic!("podtop's output ended after {records} records, none of them the one awaited; {}", self.said());
+            }
             if Instant::now() > deadline {
-                panic!("no matching record within {timeout:?}; stderr: {}", self.stderr());
+                panic!("no matching record within {timeout:?}; {}", self.said());
             }
             thread::sleep(Duration::from_millis(20));
         }
@@ -244,6 +372,12 @@ impl Podtop {
 
     /// Stops podtop with `signal` and returns its exit status and every record.
     pub fn stop_with(&mut self, signal: i32) -> (ExitStatus, Vec<Value>) {
+        self.stop_within(signal, Duration::from_secs(10))
+    }
+
+    /// Stops podtop with `signal`, which must end it within `timeout`; its
+    /// exit status and every record.
+    pub fn stop_within(&mut self, signal: i32, timeout: Duration) -> (ExitStatus, Vec<Value>) {
         let mut child = self.child.take().expect("podtop still running");
         // SAFETY: signalling our own child.
         unsafe { libc::kill(child.id() as i32, signal) };
@@ -251,11 +385,11 @@ impl Podtop {
         // happens once in many runs leaves to go on.
         let pid = child.id();
         let stuck = thread::spawn(move || {
-            thread::sleep(Duration::from_secs(9));
+            thread::sleep(timeout.saturating_sub(Duration::from_secs(1)));
             where_it_waits(pid)
         });
-        let Some(status) = wait_timeout(&mut child, Duration::from_secs(10)) else {
-            panic!("podtop did not stop within 10 s of signal {signal}; its threads: {}\nstderr: {}", stuck.join().unwrap(), self.stderr());
+        let Some(status) = wait_timeout(&mut child, timeout) else {
+            panic!("podtop did not stop within {timeout:?} of signal {signal}; its threads: {}\n{}", stuck.join().unwrap(), self.said());
         };
         if let Some(reader) = self.reader.take() {
             reader.join().unwrap();
@@ -267,7 +401,7 @@ impl Podtop {
 
     pub fn stop(&mut self) -> Vec<Value> {
         let (status, records) = self.stop_with(libc::SIGINT);
-        assert!(status.success(), "podtop exited with {status}; stderr: {}", self.stderr());
+        assert!(status.success(), "podtop exited with {status}; {}", self.said());
         records
     }
 }

@@ -1,6 +1,8 @@
 # Runs podtop's TUI (argv[1]) on a pseudo-terminal that this process holds;
 # argv[2] is what it does once the TUI drew its first screen. Prints podtop's
-# pid, then "gone" when the pty's master side is closed.
+# pid, then "gone" when the pty's master side is closed; or, where podtop
+# ends before its first screen, "ended: " and what it wrote (its stderr is
+# the pty too).
 import fcntl, os, pty, signal, struct, sys, termios, time
 podtop, then = sys.argv[1], sys.argv[2]
 pid, master = pty.fork()
@@ -10,9 +12,16 @@ if pid == 0:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
     os.execv(podtop, [podtop])
 print(pid, flush=True)
-seen = 0
-while seen < 4000:  # the first screen (the TUI draws it cell by cell, with escapes)
-    seen += len(os.read(master, 65536))
+seen = b""
+while len(seen) < 4000:  # the first screen (the TUI draws it cell by cell, with escapes)
+    try:
+        chunk = os.read(master, 65536)
+    except OSError:  # EIO: the other side is closed
+        chunk = b""
+    if not chunk:
+        print("ended:", seen.decode(errors="replace").replace("\r", "").replace("\n", " | "), flush=True)
+        sys.exit(1)
+    seen += chunk
 if then == "stall":
     # Never read again: the terminal stops taking output. Keys that redraw
     # much of the screen (help on, help off) fill its buffer.
