@@ -1,11 +1,10 @@
 //! The bounded tables user space keeps (caches of names, connections,
 //! requests in flight), and how full each one is.
 //!
-//! `lru::LruCache::new(cap)` allocates its whole hash table at once: the
-//! tables of 65,536 entries were 14.6 of podtop's 27.4 MiB of live heap
-//! (heaptrack), their pages made resident one random bucket at a time, so
-//! memory crept up for as long as the tables filled. `lru(cap)` makes the
-//! same bounded cache with a table that grows as entries come.
+//! `lru::LruCache::new(cap)` allocates its whole hash table at once, for
+//! tables whose bound (tens of thousands) is far above what they usually
+//! hold; `lru(cap)` makes the same bounded cache with a table that grows as
+//! entries come, so memory follows what is held.
 
 use std::hash::Hash;
 use std::num::NonZeroUsize;

@@ -24,10 +24,9 @@ use crate::host::{Host, Mounts};
 
 const CAPACITY: usize = 65536;
 /// A name neither opened nor asked for this long is forgotten: the table
-/// holds the files in use, not every file the node ever opened (a node that
-/// writes a new temporary file a second would otherwise fill it in 18 hours,
-/// about 10 MiB). A file in use again is named again by its next open, or a
-/// scan of its descriptors.
+/// holds the files in use, not every file the node ever opened (temporary
+/// files are new names all the time). A file in use again is named again by
+/// its next open, or a scan of its descriptors.
 const IDLE_AGE: Duration = Duration::from_secs(300);
 /// Descriptor scans per read of the counters, at most: bounded work per tick.
 const SCANS_PER_READ: usize = 64;

@@ -48,8 +48,7 @@ pub struct PeerTable {
     accepted_from: Table<(u32, Endpoint), Arc<Attribution>>,
     /// Ends closed, to forget once `CLOSED_GRACE` has passed: the tables
     /// then hold the connections that are open, not every one the node
-    /// ever made (an ephemeral port a key, 112 bytes each: 248 KiB a minute
-    /// of steady short connections, heaptrack).
+    /// ever made (keys are ephemeral ports: new ones all the time).
     closed: VecDeque<(Instant, SocketView, bool)>,
 }
 

@@ -3,10 +3,10 @@
 //! The kernel allocates (and charges to podtop's cgroup) every page of the
 //! ring buffer when the map is made, and maps its data twice in a row so a
 //! record that wraps reads as one slice. Untouched, those pages enter
-//! podtop's resident set only as the reader first reaches each one: with the
-//! default 16 MiB ring, RSS crept up by 32 MiB over the first laps (hours on
-//! a quiet node), a climb that was no allocation at all. Faulting them in
-//! at start makes RSS say from the first second what the ring costs.
+//! podtop's resident set only as the reader first reaches each one, so RSS
+//! would climb over the ring's first laps (twice its size) without any
+//! allocation. Faulting them in at start makes RSS say from the first
+//! second what the ring costs.
 
 use std::fs;
 
