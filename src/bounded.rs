@@ -38,30 +38,28 @@ impl<K: Hash + Eq, V> Table<K, V> {
         Table { name, cache: lru(cap), evicted: 0 }
     }
 
-    fn full(&self) -> bool {
-        self.cache.len() == self.cache.cap().get()
+    /// Counts an insertion of `key` that pushes the least recent entry out:
+    /// the table is full and `key` is not in it.
+    fn count_push_out(&mut self, key: &K) {
+        let full = self.cache.len() == self.cache.cap().get();
+        self.evicted += u64::from(full && !self.cache.contains(key));
     }
 
     /// Inserts or replaces; returns the value replaced under `key`.
     pub fn put(&mut self, key: K, value: V) -> Option<V> {
-        if self.full() && !self.cache.contains(&key) {
-            self.evicted += 1;
-        }
+        self.count_push_out(&key);
         self.cache.put(key, value)
     }
 
     /// Inserts or replaces; returns the entry replaced or pushed out.
     pub fn push(&mut self, key: K, value: V) -> Option<(K, V)> {
-        let pushed_out = self.full() && !self.cache.contains(&key);
-        self.evicted += u64::from(pushed_out);
+        self.count_push_out(&key);
         self.cache.push(key, value)
     }
 
     /// The value under `key`, made with `make` where there is none.
     pub fn get_or_insert_mut(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
-        if self.full() && !self.cache.contains(&key) {
-            self.evicted += 1;
-        }
+        self.count_push_out(&key);
         self.cache.get_or_insert_mut(key, make)
     }
 
