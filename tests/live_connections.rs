@@ -189,3 +189,67 @@ fn a_keep_alive_connections_progress_records_and_close_add_up_to_its_bytes() {
         assert!(sum(turns) <= requests && sum(turns) > 0, "{name}: {turns} in progress records: {}", sum(turns));
     }
 }
+
+/// A keep-alive connection open before podtop, with a request in flight as
+/// podtop starts: both ends are adopted (their records marked, their roles
+/// from the listener), the in-flight request is left out at both ends rather
+/// than paired with a wrong request, and the requests after it are seen at
+/// both ends, with the connection's bytes from the adoption on exact.
+#[test]
+fn connections_older_than_podtop_are_adopted_with_their_requests() {
+    require_root();
+    const AFTER: u64 = 5;
+    let mut web = Pod::new("la-web");
+    let mut api = Pod::new("la-api");
+    link(&mut web, &mut api, 85);
+    let server_addr = api.addr.clone().unwrap();
+    let mut server = spawned(&mut api.command(&["python3", &script("adopted_server.py")]));
+    assert_eq!(next_line(&mut server.1), "ready");
+    let mut client = spawned(&mut web.command(&["python3", &script("adopted_client.py"), &server_addr, &AFTER.to_string()]));
+    assert_eq!(next_line(&mut client.1), "in flight");
+    assert_eq!(next_line(&mut server.1), "holding");
+
+    let mut podtop = Podtop::start(&["--events", "net,http", "--interval", "1"]);
+    use std::io::Write;
+    let (server_stdin, client_stdin) = (server.0 .0.stdin.as_mut().unwrap(), client.0 .0.stdin.as_mut().unwrap());
+    writeln!(server_stdin).unwrap();
+    assert_eq!(next_line(&mut client.1), "waiting");
+    writeln!(client_stdin).unwrap();
+    let counted = next_line(&mut client.1);
+    let (tx, rx): (u64, u64) = match counted.split(' ').collect::<Vec<_>>()[..] {
+        ["counted", tx, rx] => (tx.parse().unwrap(), rx.parse().unwrap()),
+        _ => panic!("client said {counted}"),
+    };
+    drop(client.0 .0.stdin.take());
+    assert!(wait_timeout(&mut client.0 .0, Duration::from_secs(10)).is_some_and(|s| s.success()));
+    let server_closed = |r: &Value| r["type"] == "close" && r["pod"]["uid"] == api.uid.as_str();
+    podtop.wait_for(Duration::from_secs(10), server_closed);
+    std::thread::sleep(Duration::from_millis(300));
+    let records = podtop.stop();
+    drop(server);
+
+    for (end, pod, opened, role, (end_tx, end_rx)) in [("client", &web, "connect", "client", (tx, rx)), ("server", &api, "accept", "server", (rx, tx))] {
+        let ours = |r: &&Value| r["pod"]["uid"] == pod.uid.as_str() && r["net"]["proto"] == "tcp";
+        let opens: Vec<&Value> = of_type(&records, opened).filter(ours).collect();
+        assert_eq!(opens.len(), 1, "{end}: one {opened} record, the adoption's: {opens:?}");
+        let open = opens[0];
+        assert_eq!((open["net"]["adopted"].as_bool(), open["net"]["role"].as_str()), (Some(true), Some(role)), "{end}: {open}");
+        assert_eq!(open["process"]["comm"], "python3", "{end}: owned by the process whose file it is: {open}");
+        let closes: Vec<&Value> = of_type(&records, "close").filter(ours).collect();
+        assert_eq!(closes.len(), 1, "{end}: one close: {closes:?}");
+        let close = closes[0];
+        assert_eq!(close["net"]["cookie"], open["net"]["cookie"], "{end}: the adopted connection closes");
+        assert_eq!(close["net"]["adopted"].as_bool(), Some(true), "{end}: {close}");
+        let progress: Vec<&Value> = of_type(&records, "progress").filter(ours).collect();
+        assert!(progress.iter().all(|r| r["net"]["adopted"].as_bool() == Some(true)), "{end}: progress records marked too");
+        assert_eq!(
+            (u64_of(&close["net"]["tx_bytes"]), u64_of(&close["net"]["rx_bytes"])),
+            (end_tx, end_rx),
+            "{end}: every byte since the adoption (the in-flight answer and {AFTER} requests), none from before"
+        );
+        let paths: Vec<&str> = of_type(&records, "http").filter(ours).map(|r| r["http"]["path"].as_str().unwrap()).collect();
+        let expected: Vec<String> = (0..AFTER).map(|i| format!("/after/{i}")).collect();
+        assert_eq!(paths, expected, "{end}: the requests after the adoption, in order; the one in flight left out");
+        assert!(of_type(&records, "http").filter(ours).all(|r| r["http"]["status"] == 200 && r["http"]["role"] == role), "{end}: answered 200");
+    }
+}

@@ -140,7 +140,8 @@ struct conn_event {
 	__u64 cookie; /* kernel socket cookie: ties connect/accept to close */
 	__u8 local;   /* stays inside its network namespace (loopback, own address) */
 	__u8 role;    /* enum sock_role */
-	__u8 _pad2[6];
+	__u8 adopted; /* open before podtop started: counted from its adoption (adopt.h) */
+	__u8 _pad2[5];
 	struct turns turns; /* close and progress: so far */
 	/* Close and progress: what no earlier record of the connection carried,
 	 * the bytes and turns since its last progress record (a close's are all

@@ -14,8 +14,16 @@
 #include "tcp.h"
 
 /* L7_TLS_HEADER: a TLS handshake record's 5-byte header was read alone; the
- * next read has its message. */
-enum l7_kind { L7_UNKNOWN = 0, L7_HTTP = 1, L7_OTHER = 2, L7_TLS_HEADER = 3 };
+ * next read has its message. L7_ADOPTED: a connection older than podtop
+ * (adopt.h), met in the middle of its stream: its first read or write that
+ * begins with an HTTP/1 request line or status line makes it L7_HTTP; after
+ * ADOPTED_L7_LOOKS that do not, it is L7_OTHER. */
+enum l7_kind { L7_UNKNOWN = 0, L7_HTTP = 1, L7_OTHER = 2, L7_TLS_HEADER = 3, L7_ADOPTED = 4 };
+
+/* Enough for a keep-alive connection to finish the message it was in the
+ * middle of (a body of a few reads) and begin the next; bounded, so that an
+ * adopted connection that never carries HTTP stops costing a look per read. */
+#define ADOPTED_L7_LOOKS 64
 
 /* Copied of an HTTP read or write: a request line or a status line, enough
  * for a method, a path and a version. A ClientHello gets PAYLOAD_MAX_LEN - 1. */
@@ -80,6 +88,13 @@ static __always_inline void capture_payload(const struct sock *sk, struct sock_s
 		st->l7 = protocol == PAYLOAD_HTTP ? L7_HTTP : L7_OTHER;
 		if (protocol == 0)
 			return;
+	} else if (st->l7 == L7_ADOPTED) {
+		if (protocol != PAYLOAD_HTTP) {
+			if (++st->adopted_l7_looks >= ADOPTED_L7_LOOKS)
+				st->l7 = L7_OTHER;
+			return;
+		}
+		st->l7 = L7_HTTP;
 	} else if (st->l7 == L7_TLS_HEADER) {
 		st->l7 = L7_OTHER;
 		if (tx || first[0] != 1 /* client_hello */)

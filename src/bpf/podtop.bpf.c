@@ -85,5 +85,6 @@ enum sock_role _sock_role = ROLE_NONE;
 #include "sys_exit.h"  /* the one syscall hook, dispatching to files.h and dns.h */
 #include "tcp.h"       /* TCP connections: their state, listeners, connect, accept, close */
 #include "http.h"      /* HTTP/1 heads and TLS ClientHellos on TCP connections (--events http) */
+#include "adopt.h"     /* TCP connections older than podtop, adopted at their first send or receive */
 #include "sockbytes.h" /* socket sends and receives: TCP and UDP bytes, payload capture */
 #include "cgroup.h"    /* cgroups made and removed, with their paths */

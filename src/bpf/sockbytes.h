@@ -6,7 +6,8 @@
  * totals at close from the socket's sequence numbers (tcp_*_from_sequence).
  *
  * Each send or receive adds to its TCP connection (tcp.h's sock_states) or
- * its UDP flow (udp_flows), reports a TCP connection's progress once an
+ * its UDP flow (udp_flows), adopts a TCP connection older than podtop
+ * (adopt.h), reports a TCP connection's progress once an
  * interval has passed (tcp.h), and hands the bytes to the payload capture of
  * HTTP (http.h) or DNS (dns.h). It also marks the task's read or write as
  * a socket's, for the syscall's exit (files.h's socket_io_task).
@@ -22,6 +23,7 @@
 #include "tcp.h"
 #include "http.h"
 #include "dns.h"
+#include "adopt.h"
 
 #define MSG_PEEK 2
 
@@ -98,6 +100,8 @@ static __always_inline void count_sock_bytes(struct sock *sk, int bytes, bool tx
 	if (protocol != IPPROTO_TCP)
 		return;
 	st = bpf_sk_storage_get(&sock_states, sk, 0, 0);
+	if (!st)
+		st = adopt(sk);
 	if (!st || !st->wanted)
 		return;
 	if (st->owner_from_listener) {

@@ -62,6 +62,11 @@ struct sock_state {
 	__u8 turn; /* enum turn: which way the last bytes went */
 	/* What the connection carries, from its first bytes (enum l7_kind, http.h). */
 	__u8 l7;
+	/* Open before podtop started, found by adopt.h: its counts start then. */
+	__u8 adopted;
+	/* An adopted connection's reads and writes looked at for an HTTP/1 head
+	 * so far (http.h gives up after ADOPTED_L7_LOOKS). */
+	__u8 adopted_l7_looks;
 	/* The totals its last progress record carried, and when it was sent
 	 * (the start while it has sent none). */
 	__u64 reported_ns;
@@ -127,7 +132,8 @@ static __always_inline void emit_conn(const struct sock *sk, struct sock_state *
 		read_endpoints(sk, st->saddr, st->daddr, &st->sport, &st->dport, &st->family);
 		st->local = stays_inside(st);
 	}
-	if (kind == EVENT_CONNECT || kind == EVENT_ACCEPT) {
+	/* An adopted connection was made before podtop: not counted as made now. */
+	if ((kind == EVENT_CONNECT || kind == EVENT_ACCEPT) && !st->adopted) {
 		if (st->local)
 			COUNT(st->who.cgroup_id, tcp_local_connections, 1);
 		else if (kind == EVENT_CONNECT)
@@ -159,6 +165,7 @@ static __always_inline void emit_conn(const struct sock *sk, struct sock_state *
 	e->local = st->local;
 	__builtin_memset(e->_pad2, 0, sizeof(e->_pad2));
 	e->role = st->role;
+	e->adopted = st->adopted;
 	if (kind == EVENT_CLOSE || kind == EVENT_PROGRESS) {
 		/* one read of the totals, which sends and receives go on adding to */
 		e->turns = st->turns;
@@ -418,6 +425,8 @@ int BPF_PROG(on_sock_state, const struct sock *sk, const int oldstate, const int
 		st->wanted = 1;
 		st->established = 0;
 		st->owner_from_listener = 0;
+		st->adopted = 0;
+		st->l7 = 0; /* L7_UNKNOWN (http.h): a socket connecting again starts over */
 		return 0;
 	}
 	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {

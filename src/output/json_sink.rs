@@ -367,6 +367,9 @@ fn write_connection(o: &mut ObjectWriter, kind: Kind, e: &ConnEvent, r: &EventRe
             if kind == Kind::Close {
                 x.u64("tail_tx_bytes", e.tail_tx_bytes).u64("tail_rx_bytes", e.tail_rx_bytes);
             }
+            if e.adopted != 0 {
+                x.bool("adopted", true);
+            }
         });
     }
     write_peer(o, r.peer.map(|p| &**p));

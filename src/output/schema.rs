@@ -377,6 +377,11 @@ pub struct Connection {
     pub tail_tx_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tail_rx_bytes: Option<u64>,
+    /// Open before podtop started, which adopted it: its connect or accept
+    /// record was written at podtop's start, not when it was made, and its
+    /// bytes, duration and turns count from then. Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -133,6 +133,7 @@ TESTS=(
 	"sidecars: the_relaying_container_is_the_sidecar_and_its_bill_is_exact"
 	"http: every_request_once_on_each_end_with_status_latency_and_exact_bytes through_haproxy_every_request_once_on_each_end_as_its_log_counts the_tls_server_name_on_the_close_at_both_ends"
 	"dns: every_lookup_once_on_each_end_and_its_name_on_the_connection_after"
+	"live_connections: connections_older_than_podtop_are_adopted_with_their_requests"
 )
 # TESTS_ONLY=name,name runs only those tests (for debugging).
 
