@@ -12,6 +12,8 @@
 //! events seen and lost, and each podtop's resident memory. At the end, the
 //! slope of each curve after warm-up: flat means bounded.
 //!
+//! SOAK_COMPARE=path/to/podtop watches another build the same way under the
+//! same load, beside this one (before and after a change, in one run).
 //! SOAK_SECONDS sets the length (default 360), SOAK_WARMUP the warm-up left
 //! out of the slope (default: the first half). Root.
 
@@ -259,34 +261,98 @@ fn slope(points: &[(f64, f64)]) -> f64 {
     if den == 0.0 { 0.0 } else { num / den }
 }
 
+/// One build under watch: a `--json` podtop and a TUI-mode one.
+struct Build {
+    label: String,
+    /// A copy of the binary: a build during the soak does not change what runs.
+    binary: std::path::PathBuf,
+    json: Child,
+    tui: Child,
+    json_pid: u32,
+    tui_pid: u32,
+    tables: Option<thread::JoinHandle<Vec<(String, u64, u64)>>>,
+    /// (minutes, --json MiB, TUI MiB)
+    samples: Vec<(f64, f64, f64)>,
+}
+
+impl Build {
+    fn start(label: &str, from: &str, seconds: u64, seen: Arc<AtomicU64>, lost: Arc<AtomicU64>) -> Build {
+        const EVENTS: [&str; 2] = ["--events", "exec,file,net,http,dns"];
+        let binary = std::env::temp_dir().join(format!("podtop-soak-{}-{label}", std::process::id()));
+        fs::copy(from, &binary).unwrap_or_else(|e| panic!("{from} (make build): {e}"));
+        // SOAK_HEAPTRACK=1 runs both under heaptrack (files in the current folder).
+        let command = |name: &str| {
+            if std::env::var_os("SOAK_HEAPTRACK").is_some() {
+                let mut c = Command::new("heaptrack");
+                c.args(["-o", &format!("heaptrack.soak-{label}-{name}")]).arg(&binary);
+                c
+            } else {
+                Command::new(&binary)
+            }
+        };
+        let mut json = command("json").arg("--json").args(EVENTS).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("podtop --json");
+        let tui = command("tui")
+            .args(EVENTS)
+            .args(["--dump-screen", "160x50", "--duration", &(seconds + 5).to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("podtop --dump-screen");
+        let tables = Some(watch_stats(&mut json, seen, lost));
+        let (json_pid, tui_pid) = (podtop_pid(&binary, "--json"), podtop_pid(&binary, "--dump-screen"));
+        Build { label: label.into(), binary, json, tui, json_pid, tui_pid, tables, samples: Vec::new() }
+    }
+
+    /// Samples both; "RSS/maps" MiB of each.
+    fn sample(&mut self, minutes: f64) -> [String; 2] {
+        let (j, t) = (rss_kib(self.json_pid) as f64 / 1024.0, rss_kib(self.tui_pid) as f64 / 1024.0);
+        let (jm, tm) = (bpf_maps_kib(self.json_pid) as f64 / 1024.0, bpf_maps_kib(self.tui_pid) as f64 / 1024.0);
+        self.samples.push((minutes, j, t));
+        [format!("{j:.1}/{jm:.1}"), format!("{t:.1}/{tm:.1}")]
+    }
+
+    /// Stops both; their CPU seconds (user and system) and the --json one's tables.
+    fn stop(&mut self) -> (f64, f64, Vec<(String, u64, u64)>) {
+        let (json_cpu, tui_cpu) = (cpu_seconds(self.json_pid), cpu_seconds(self.tui_pid));
+        unsafe { libc::kill(self.json_pid as i32, libc::SIGINT) };
+        let _ = self.json.wait();
+        let tables = self.tables.take().and_then(|t| t.join().ok()).unwrap_or_default();
+        unsafe { libc::kill(self.tui_pid as i32, libc::SIGINT) };
+        let _ = self.tui.wait();
+        let _ = fs::remove_file(&self.binary);
+        (json_cpu, tui_cpu, tables)
+    }
+}
+
+impl Drop for Build {
+    fn drop(&mut self) {
+        let _ = self.json.kill();
+        let _ = self.tui.kill();
+        let _ = fs::remove_file(&self.binary);
+    }
+}
+
+/// User and system time of `pid` so far, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = after_name.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect();
+    // utime and stime are fields 14 and 15 of stat; 12 and 13 after the name.
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    ticks as f64 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
 fn main() {
     assert_eq!(unsafe { libc::geteuid() }, 0, "make soak needs root");
     let seconds: u64 = std::env::var("SOAK_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(360);
     let warmup: Option<u64> = std::env::var("SOAK_WARMUP").ok().and_then(|s| s.parse().ok());
-    const EVENTS: [&str; 2] = ["--events", "exec,file,net,http,dns"];
-    // A copy of the binary: a build during the soak does not change what runs.
-    let podtop = std::env::temp_dir().join(format!("podtop-soak-{}", std::process::id()));
-    fs::copy(PODTOP, &podtop).expect("target/release/podtop (make build)");
-    // SOAK_HEAPTRACK=1 runs both under heaptrack (files in the current folder).
-    let command = |name: &str| {
-        if std::env::var_os("SOAK_HEAPTRACK").is_some() {
-            let mut c = Command::new("heaptrack");
-            c.args(["-o", &format!("heaptrack.soak-{name}")]).arg(&podtop);
-            c
-        } else {
-            Command::new(&podtop)
-        }
-    };
-    let mut json = command("json").arg("--json").args(EVENTS).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("target/release/podtop (make build)");
-    let mut tui = command("tui")
-        .args(EVENTS)
-        .args(["--dump-screen", "160x50", "--duration", &(seconds + 5).to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    // SOAK_COMPARE=path/to/podtop: another build watched under the same load, beside this one.
+    let compare = std::env::var("SOAK_COMPARE").ok();
     let (seen, lost) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let tables = watch_stats(&mut json, seen.clone(), lost.clone());
+    let mut builds = vec![Build::start("this", PODTOP, seconds, seen.clone(), lost.clone())];
+    if let Some(other) = &compare {
+        builds.push(Build::start("compared", other, seconds, Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0))));
+    }
     thread::sleep(Duration::from_secs(2));
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -304,25 +370,31 @@ fn main() {
 
     println!("podtop under container churn and steady HTTP and DNS for {seconds} s: resident memory every {} s", SAMPLE_EVERY.as_secs());
     println!("(RSS includes the BPF maps mapped into podtop, the ring buffer's double mapping mostly: the figure after the slash)");
-    println!("{:>6} {:>9} {:>9} {:>12} {:>6} {:>20} {:>20}", "time", "cgroups", "requests", "events seen", "lost", "--json RSS/maps MiB", "TUI RSS/maps MiB");
-    let (json_pid, tui_pid) = (podtop_pid(&podtop, "--json"), podtop_pid(&podtop, "--dump-screen"));
+    if let Some(other) = &compare {
+        println!("this build: {PODTOP}; compared: {other}");
+    }
+    let mut header = format!("{:>6} {:>9} {:>9} {:>12} {:>6}", "time", "cgroups", "requests", "events seen", "lost");
+    for b in &builds {
+        let prefix = if builds.len() > 1 { format!("{} ", b.label) } else { String::new() };
+        header += &format!(" {:>24} {:>24}", format!("{prefix}--json RSS/maps MiB"), format!("{prefix}TUI RSS/maps MiB"));
+    }
+    println!("{header}");
     let started = Instant::now();
-    let mut samples: Vec<(f64, f64, f64)> = Vec::new();
     loop {
         let elapsed = started.elapsed();
-        let (j, t) = (rss_kib(json_pid) as f64 / 1024.0, rss_kib(tui_pid) as f64 / 1024.0);
-        let (jm, tm) = (bpf_maps_kib(json_pid) as f64 / 1024.0, bpf_maps_kib(tui_pid) as f64 / 1024.0);
-        samples.push((elapsed.as_secs_f64() / 60.0, j, t));
-        println!(
-            "{:>5}s {:>9} {:>9} {:>12} {:>6} {:>20} {:>20}",
+        let mut line = format!(
+            "{:>5}s {:>9} {:>9} {:>12} {:>6}",
             elapsed.as_secs(),
             churned.load(Ordering::Relaxed),
             l7.requests.load(Ordering::Relaxed),
             seen.load(Ordering::Relaxed),
-            lost.load(Ordering::Relaxed),
-            format!("{j:.1}/{jm:.1}"),
-            format!("{t:.1}/{tm:.1}")
+            lost.load(Ordering::Relaxed)
         );
+        for b in &mut builds {
+            let [j, t] = b.sample(elapsed.as_secs_f64() / 60.0);
+            line += &format!(" {j:>24} {t:>24}");
+        }
+        println!("{line}");
         if elapsed >= Duration::from_secs(seconds) {
             break;
         }
@@ -334,27 +406,27 @@ fn main() {
     churner.join().unwrap();
     let requests = l7.requests.load(Ordering::Relaxed);
     drop(l7);
-    unsafe { libc::kill(json_pid as i32, libc::SIGINT) };
-    let _ = json.wait();
-    let tables = tables.join().unwrap_or_default();
-    unsafe { libc::kill(tui_pid as i32, libc::SIGINT) };
-    let _ = tui.wait();
-    let _ = fs::remove_file(&podtop);
 
-    // After warm-up: SOAK_WARMUP seconds, or the first half of the run.
-    let warm = warmup.map_or(samples.len() / 2, |w| samples.iter().take_while(|s| s.0 * 60.0 < w as f64).count());
-    let half: Vec<&(f64, f64, f64)> = samples.iter().skip(warm).collect();
-    let grown = |pick: fn(&(f64, f64, f64)) -> f64| half.last().map_or(0.0, |l| pick(l)) - half.first().map_or(0.0, |f| pick(f));
-    let json_slope = slope(&half.iter().map(|s| (s.0, s.1)).collect::<Vec<_>>());
-    let tui_slope = slope(&half.iter().map(|s| (s.0, s.2)).collect::<Vec<_>>());
     println!();
-    println!(
-        "After warm-up ({} samples from {:.0} s): --json {json_slope:+.3} MiB/min ({:+.2} MiB in all), TUI {tui_slope:+.3} MiB/min ({:+.2} MiB); {} cgroups churned, {requests} requests.",
-        half.len(),
-        half.first().map_or(0.0, |s| s.0 * 60.0),
-        grown(|s| s.1),
-        grown(|s| s.2),
-        churned.load(Ordering::Relaxed)
-    );
-    println!("The --json podtop's tables at the end (entries of capacity): {}", tables.iter().map(|(n, e, c)| format!("{n} {e}/{c}")).collect::<Vec<_>>().join(", "));
+    println!("{} cgroups churned, {requests} requests.", churned.load(Ordering::Relaxed));
+    for b in &mut builds {
+        let (json_cpu, tui_cpu, tables) = b.stop();
+        // After warm-up: SOAK_WARMUP seconds, or the first half of the run.
+        let warm = warmup.map_or(b.samples.len() / 2, |w| b.samples.iter().take_while(|s| s.0 * 60.0 < w as f64).count());
+        let half: Vec<&(f64, f64, f64)> = b.samples.iter().skip(warm).collect();
+        let grown = |pick: fn(&(f64, f64, f64)) -> f64| half.last().map_or(0.0, |l| pick(l)) - half.first().map_or(0.0, |f| pick(f));
+        let json_slope = slope(&half.iter().map(|s| (s.0, s.1)).collect::<Vec<_>>());
+        let tui_slope = slope(&half.iter().map(|s| (s.0, s.2)).collect::<Vec<_>>());
+        let name = if compare.is_some() { format!("{}: ", b.label) } else { String::new() };
+        println!(
+            "{name}after warm-up ({} samples from {:.0} s): --json {json_slope:+.3} MiB/min ({:+.2} MiB in all), TUI {tui_slope:+.3} MiB/min ({:+.2} MiB); CPU over the run: --json {json_cpu:.1} s, TUI {tui_cpu:.1} s.",
+            half.len(),
+            half.first().map_or(0.0, |s| s.0 * 60.0),
+            grown(|s| s.1),
+            grown(|s| s.2),
+        );
+        if !tables.is_empty() {
+            println!("{name}the --json podtop's tables at the end (entries of capacity): {}", tables.iter().map(|(n, e, c)| format!("{n} {e}/{c}")).collect::<Vec<_>>().join(", "));
+        }
+    }
 }

@@ -42,6 +42,7 @@ pub mod clock;
 pub mod cmd;
 pub mod enrich;
 pub mod events;
+pub mod heap;
 pub mod host;
 pub mod l7;
 pub mod output;

@@ -18,6 +18,7 @@ use super::Pipeline;
 use crate::enrich::filter::Filter;
 use crate::enrich::listeners;
 use crate::enrich::Enricher;
+use crate::heap;
 use crate::host::Host;
 use crate::output::is_closed_output;
 use crate::probes::{self, EventClasses, KernelConfig, Probes, RunTimeStats};
@@ -248,7 +249,11 @@ fn poll<S: Sink>(
         }
         let result = if Instant::now() >= next_tick {
             next_tick += opts.interval;
-            write_counters(probes, &mut p, read_run_time)
+            let written = write_counters(probes, &mut p, read_run_time);
+            // The interval's garbage is freed by now (the TUI's model frees
+            // on its own thread; malloc_trim covers every thread's arena).
+            heap::return_free_pages();
+            written
         } else {
             p.sink().flush()
         };
