@@ -198,7 +198,7 @@ fn a_keep_alive_connections_progress_records_and_close_add_up_to_its_bytes() {
 #[test]
 fn connections_older_than_podtop_are_adopted_with_their_requests() {
     require_root();
-    const AFTER: u64 = 5;
+    const AFTER: u64 = 100;
     let mut web = Pod::new("la-web");
     let mut api = Pod::new("la-api");
     link(&mut web, &mut api, 85);
@@ -213,7 +213,8 @@ fn connections_older_than_podtop_are_adopted_with_their_requests() {
     use std::io::Write;
     let (server_stdin, client_stdin) = (server.0 .0.stdin.as_mut().unwrap(), client.0 .0.stdin.as_mut().unwrap());
     writeln!(server_stdin).unwrap();
-    assert_eq!(next_line(&mut client.1), "waiting");
+    let waiting = next_line(&mut client.1);
+    let in_flight_answer: u64 = waiting.strip_prefix("waiting ").and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("client said {waiting}"));
     writeln!(client_stdin).unwrap();
     let counted = next_line(&mut client.1);
     let (tx, rx): (u64, u64) = match counted.split(' ').collect::<Vec<_>>()[..] {
@@ -228,7 +229,14 @@ fn connections_older_than_podtop_are_adopted_with_their_requests() {
     let records = podtop.stop();
     drop(server);
 
-    for (end, pod, opened, role, (end_tx, end_rx)) in [("client", &web, "connect", "client", (tx, rx)), ("server", &api, "accept", "server", (rx, tx))] {
+    // fexit (kernels before 6.5) sees a call only if it began after the
+    // attach: the client's receive of the in-flight answer was already
+    // waiting as podtop started. The tracepoints of 6.5 and later fire as
+    // the receive returns.
+    let start = of_type(&records, "start").next().expect("the start record");
+    let blocked_receive_seen = start["capabilities"]["tcp_bytes_received"] != serde_json::json!(["on_tcp_recvmsg"]);
+    let client_rx = if blocked_receive_seen { rx } else { rx - in_flight_answer };
+    for (end, pod, opened, role, (end_tx, end_rx)) in [("client", &web, "connect", "client", (tx, client_rx)), ("server", &api, "accept", "server", (rx, tx))] {
         let ours = |r: &&Value| r["pod"]["uid"] == pod.uid.as_str() && r["net"]["proto"] == "tcp";
         let opens: Vec<&Value> = of_type(&records, opened).filter(ours).collect();
         assert_eq!(opens.len(), 1, "{end}: one {opened} record, the adoption's: {opens:?}");
@@ -245,7 +253,7 @@ fn connections_older_than_podtop_are_adopted_with_their_requests() {
         assert_eq!(
             (u64_of(&close["net"]["tx_bytes"]), u64_of(&close["net"]["rx_bytes"])),
             (end_tx, end_rx),
-            "{end}: every byte since the adoption (the in-flight answer and {AFTER} requests), none from before"
+            "{end}: every byte since the adoption (the in-flight answer, unless its receive was waiting under fexit, and {AFTER} requests), none from before"
         );
         let paths: Vec<&str> = of_type(&records, "http").filter(ours).map(|r| r["http"]["path"].as_str().unwrap()).collect();
         let expected: Vec<String> = (0..AFTER).map(|i| format!("/after/{i}")).collect();

@@ -1,7 +1,7 @@
 # One keep-alive connection to (argv[1], 8080), opened before podtop starts:
 # a request /before answered at once, then /in-flight, sent before podtop
 # starts and answered after ("in flight" is printed once it is sent). After
-# its answer, "waiting"; then, at a line on stdin, argv[2] requests
+# its answer, "waiting BYTES" (the answer's size); then, at a line on stdin, argv[2] requests
 # /after/0.. and "counted TX RX": the bytes sent and received since
 # /in-flight was sent (what podtop, adopting the connection while its answer
 # was held, can count). Closes at the end of stdin.
@@ -37,7 +37,7 @@ head, body = response.split(b'\r\n\r\n', 1)
 while len(body) < 300:
   body += c.recv(4096)
 received += len(head) + 4 + len(body)
-print('waiting', flush=True)
+print('waiting', received, flush=True)
 sys.stdin.readline()
 for i in range(int(sys.argv[2])):
   ask('/after/%d' % i)
