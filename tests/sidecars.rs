@@ -270,3 +270,95 @@ fn a_sidecar_netfilter_redirects_to_is_found_and_the_app_still_sees_its_backend(
     assert_eq!(connects.len(), requests);
     assert!(connects.iter().all(|r| r["net"]["daddr"] == backend_addr.as_str() && r["net"]["dport"] == 8080), "{connects:?}");
 }
+
+/// haproxy in `mode http` with `http-reuse always`: every short connection
+/// of the app's has its request passed on over one pooled upstream
+/// connection that stays open all run, while a Lua action holds each request
+/// 10 ms. The bill's added latency is what haproxy's own log times (the
+/// request's active time less the server's), and the relayed bytes are
+/// every byte the app sent and received.
+#[test]
+fn a_sidecar_that_pools_its_upstream_connections_is_billed_what_its_log_times() {
+    require_root();
+    let dir = OpenDir::new("pooled");
+    let Mesh { web, api, backend_addr, proxy_id, proxy_cgroup } = mesh("sp", 86);
+    let hold = dir.0.join("hold.lua");
+    std::fs::write(&hold, "core.register_action('hold', { 'http-req' }, function(txn) core.msleep(10) end)\n").unwrap();
+    let config = dir.0.join("haproxy.cfg");
+    std::fs::write(
+        &config,
+        format!(
+            "global\n  maxconn 256\n  log stdout format raw local0\n  lua-load {}\n\
+             defaults\n  mode http\n  log global\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  http-reuse always\n\
+             frontend app\n  bind 127.0.0.1:15001\n  log-format \"%Ta %Tr\"\n  http-request lua.hold\n  default_backend upstream\n\
+             backend upstream\n  server api {backend_addr}:8080\n",
+            hold.display()
+        ),
+    )
+    .unwrap();
+
+    let mut podtop = Podtop::start(&["--events", "net", "--interval", "1"]);
+    let mut backend = Killed(api.command(&["python3", &script("http_pooled_backend.py")]).stdout(Stdio::piped()).spawn().unwrap());
+    assert_eq!(BufReader::new(backend.0.stdout.take().unwrap()).lines().next().unwrap().unwrap(), "ready");
+    // Its log, one line per request once its response is sent: "Ta Tr", in ms.
+    let log_path = dir.0.join("haproxy.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap().lines().map(str::to_string).collect::<Vec<String>>();
+    let haproxy =
+        Killed(web.command_in(&proxy_cgroup, &["haproxy", "-db", "-f", config.to_str().unwrap()]).stdout(log_file).stderr(Stdio::null()).spawn().unwrap());
+    wait_for_listener(&web, &proxy_cgroup, 15001);
+    let requests = 400;
+    let said = web.run(&["python3", &script("http_short_client.py"), "127.0.0.1", "15001", &requests.to_string()]);
+    let (tx, rx): (u64, u64) = match said.split_whitespace().collect::<Vec<_>>()[..] {
+        ["done", n, tx, rx] if n == requests.to_string() => (tx.parse().unwrap(), rx.parse().unwrap()),
+        _ => panic!("client said {said}"),
+    };
+    wait_until(Duration::from_secs(10), "haproxy's log of every request", || log().len() >= requests);
+    // Two more intervals: every close is billed.
+    std::thread::sleep(Duration::from_millis(2500));
+    let records = podtop.stop();
+    let upstreams = sh(&format!("ip netns exec {} ss -Htn state established dst {backend_addr}:8080 | wc -l", web.netns));
+    drop(haproxy);
+    drop(backend);
+
+    let mut held: Vec<i64> = log()
+        .iter()
+        .map(|l| match l.split_whitespace().map(|t| t.parse::<i64>().unwrap()).collect::<Vec<_>>()[..] {
+            [ta, tr] => ta - tr,
+            _ => panic!("not a timing line: {l}"),
+        })
+        .collect();
+    assert_eq!(held.len(), requests, "haproxy logged every request once");
+    held.sort_unstable();
+    let measured = held[held.len() / 2] as f64;
+    let connects_out = of_type(&records, "connect").filter(|r| container_of(r) == proxy_id && r["net"]["dport"] == 8080).count();
+    eprintln!("haproxy opened {connects_out} upstream connections for {requests} app connections ({} open at the end)", upstreams.trim());
+    assert!(connects_out < requests / 10, "haproxy pools its upstream connections: {connects_out} opened");
+
+    let bills: Vec<&Value> = of_type(&records, "sidecar").collect();
+    assert!(!bills.is_empty() && bills.iter().all(|r| container_of(r) == proxy_id), "haproxy is the sidecar: {bills:?}");
+    let sum = |field: &str| bills.iter().map(|r| r["sidecar"][field].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(sum("relayed_connections"), requests as u64);
+    assert_eq!((sum("relayed_tx_bytes"), sum("relayed_rx_bytes")), (tx, rx), "what the app sent and received through it, to the byte");
+    assert_eq!(sum("exchanges"), requests as u64, "one request and its response per app connection");
+    let estimates: Vec<(u64, Option<f64>)> = bills
+        .iter()
+        .map(|b| (b["sidecar"]["exchanges"].as_u64().unwrap(), b["sidecar"]["added_latency_p50_ns"].as_u64().map(|ns| ns as f64 / 1e6)))
+        .collect();
+    eprintln!("haproxy held each request {measured} ms (median of its log's Ta - Tr); billed (exchanges, p50 ms): {estimates:?}");
+    let busy: Vec<&(u64, Option<f64>)> = estimates.iter().filter(|(n, _)| *n >= 10).collect();
+    assert!(busy.len() >= 3, "{estimates:?}");
+    // The pooled connection reports its turns at its first send after an
+    // interval: the first interval's requests may be billed before any is
+    // heard of upstream, with no estimate (never a wrong one); every later
+    // interval has one, the last too, whose upstream turns are never
+    // reported while the connection idles.
+    for (i, (n, p50)) in busy.iter().enumerate() {
+        let Some(p50) = *p50 else {
+            assert_eq!(i, 0, "an estimate from {n} exchanges: {estimates:?}");
+            continue;
+        };
+        // Issue 11's bound, 20%; haproxy's log counts whole milliseconds, 1 ms of the 11.
+        assert!((p50 - measured).abs() <= 0.2 * measured, "billed p50 {p50:.2} ms against {measured} ms in haproxy's log: {estimates:?}");
+    }
+}

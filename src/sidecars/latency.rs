@@ -116,6 +116,14 @@ pub(super) struct RelaySamples {
     /// The last interval's wake-ups that had any: an interval whose hops
     /// did not close at both ends yet takes its wake-ups from there.
     pub(super) woke_before: Vec<(u64, u64)>,
+    /// The last interval's exchanges upstream that had any. A proxy that
+    /// pools its upstream connections (haproxy's `http-reuse always`, Envoy)
+    /// keeps them open, and an open connection reports its turns at its first
+    /// send or receive after an interval: the interval whose requests they
+    /// carried is billed before they are reported, and the last interval
+    /// before a pause never hears them. Such an interval takes the last ones
+    /// reported.
+    asked_before: Vec<(u64, u64)>,
 }
 
 fn sample(samples: &mut Vec<(u64, u64)>, count: u64, total_ns: u64) {
@@ -131,6 +139,16 @@ impl RelaySamples {
     /// hop to its sibling is seen, the other is taken to be the same).
     /// Without the wake-ups, a blocking app's own wake-up to its response,
     /// which it pays with or without a proxy, would be billed to the proxy.
+    ///
+    /// A quantile less a quantile is right only where both sides' samples
+    /// are single turns. A connection that stays open (a pooled upstream, a
+    /// keep-alive app) reports the sum of its turns per interval, so that
+    /// side's samples are means: a median of means is near the mean, and an
+    /// app's median less an upstream's mean is off by how skewed the
+    /// upstream is (the median of an upstream that answers 90 requests in
+    /// 1 ms and 10 in 50 ms is 1 ms, its mean 5.9 ms). Both sides are then
+    /// read as means: the same requests' time replied less their time
+    /// upstream is their mean time in the sidecar.
     fn added(&mut self, q: f64) -> Option<u64> {
         for samples in [&mut self.answered, &mut self.asked, &mut self.woke] {
             samples.sort_unstable();
@@ -138,13 +156,36 @@ impl RelaySamples {
         let woke = if self.woke.is_empty() { &self.woke_before } else { &self.woke };
         // None seen yet (the first hops have not closed at both ends): none counted.
         let woke = quantile(woke, q).unwrap_or(0);
-        Some(quantile(&self.answered, q)?.saturating_sub(quantile(&self.asked, q)?) + 2 * woke)
+        let asked = self.asked_or_before();
+        let held = if self.turn_by_turn() {
+            quantile(&self.answered, q)?.saturating_sub(quantile(asked, q)?)
+        } else {
+            mean(&self.answered)?.saturating_sub(mean(asked)?)
+        };
+        Some(held + 2 * woke)
     }
 
-    /// The interval is billed: its samples go, its wake-ups are kept if it had any.
+    fn asked_or_before(&self) -> &[(u64, u64)] {
+        if self.asked.is_empty() {
+            &self.asked_before
+        } else {
+            &self.asked
+        }
+    }
+
+    /// Whether every sample on both sides is one turn, so that quantiles
+    /// are requests' own; else only means are known, and no 99th percentile.
+    fn turn_by_turn(&self) -> bool {
+        [&self.answered[..], self.asked_or_before()].iter().all(|samples| samples.iter().all(|(_, n)| *n == 1))
+    }
+
+    /// The interval is billed: its samples go, its wake-ups and exchanges
+    /// upstream are kept if it had any.
     fn next_interval(&mut self) {
         self.answered.clear();
-        self.asked.clear();
+        if !self.asked.is_empty() {
+            self.asked_before = std::mem::take(&mut self.asked);
+        }
         if !self.woke.is_empty() {
             self.woke_before = std::mem::take(&mut self.woke);
         }
@@ -164,6 +205,12 @@ fn quantile(samples: &[(u64, u64)], q: f64) -> Option<u64> {
         seen += w;
         seen >= wanted
     }).map(|(v, _)| *v)
+}
+
+/// The mean of weighted samples.
+fn mean(samples: &[(u64, u64)]) -> Option<u64> {
+    let total: u64 = samples.iter().map(|(_, w)| w).sum();
+    (total > 0).then(|| (samples.iter().map(|(v, w)| *v as u128 * *w as u128).sum::<u128>() / total as u128) as u64)
 }
 
 /// Both directions' estimates, weighted by the requests behind each.
@@ -227,10 +274,11 @@ impl Latency {
 
     /// The estimate over the interval since the last bill, whose requests
     /// made `exchanges` exchanges through the sidecar (p50 from p50s, p99
-    /// from p99s); the next interval starts.
+    /// from p99s, where every side's samples are single turns; else p50
+    /// from means and no p99); the next interval starts.
     pub(super) fn bill(&mut self, exchanges: u64) -> Option<AddedLatency> {
+        let enough = exchanges >= P99_MIN_EXCHANGES && self.outbound.turn_by_turn() && self.inbound.turn_by_turn();
         let mut added = |q: f64| added_both_ways(&mut self.outbound, &mut self.inbound, q);
-        let enough = exchanges >= P99_MIN_EXCHANGES;
         let added_latency = added(0.5).map(|p50_ns| AddedLatency { p50_ns, p99_ns: if enough { added(0.99) } else { None } });
         self.outbound.next_interval();
         self.inbound.next_interval();
@@ -247,7 +295,7 @@ mod tests {
     use super::*;
     use crate::host::Host;
     use crate::sidecars::testing::{addr, asked, closed, member, turn, MS};
-    use crate::sidecars::{Flow, SidecarFinder};
+    use crate::sidecars::{Closed, Flow, SidecarFinder};
 
     #[test]
     fn weighted_quantiles() {
@@ -299,6 +347,55 @@ mod tests {
         let bill = finder.bills(&Host::at("/nonexistent"), 1.0).remove(0).1;
         assert_eq!(bill.relayed.exchanges, 1, "the app's reply");
         assert_eq!(bill.added_latency, Some(AddedLatency { p50_ns: 12 * MS - (10 * MS + MS / 10) + 2 * (MS / 10), p99_ns: None }));
+    }
+
+    /// Turns as one open connection reports them in a progress record.
+    fn progress(turns: Turns, local: SocketAddr) -> Flow {
+        Flow::Progress(Closed { tx_bytes: 1, rx_bytes: 1, turns, connected: true, local })
+    }
+
+    #[test]
+    fn a_pooled_upstreams_summed_turns_pair_with_the_apps_as_means() {
+        let (app, relay, backend) = (member("web", "app"), member("web", "mesh"), member("api", "api"));
+        let mut finder = SidecarFinder::new(None);
+        let (local, out, pooled) = (addr("127.0.0.1:15001"), addr("10.244.0.20:8080"), addr("10.244.0.10:41000"));
+        finder.connection(Flow::Accept, &relay, "relay", Some(&app), false, addr("127.0.0.1:40000"));
+        finder.connection(Flow::Connect, &relay, "relay", Some(&backend), true, out);
+        // Short app connections, each request held 10 ms by the proxy and
+        // passed on over one upstream connection that stays open, which
+        // answers 9 in 10 in 1 ms and the rest in 50 ms.
+        let mut requests = |finder: &mut SidecarFinder, from: u64, to: u64| {
+            let mut upstream = Turns::default();
+            for i in from..to {
+                let up = if i % 10 == 0 { 50 * MS } else { MS };
+                let (at, app_addr) = (i * 100 * MS, addr(&format!("127.0.0.1:{}", 40000 + i)));
+                let (app_turns, relay_turns) = turn(at, at, at + 10 * MS + up, at + 10 * MS + up);
+                finder.connection(closed(app_turns, true, app_addr), &app, "app", Some(&relay), false, local);
+                finder.connection(closed(relay_turns, false, local), &relay, "relay", Some(&app), false, app_addr);
+                upstream.exchanges += 1;
+                upstream.exchange_ns += up;
+            }
+            upstream
+        };
+        let bill = |finder: &mut SidecarFinder| finder.bills(&Host::at("/nonexistent"), 1.0).remove(0).1;
+        // The first interval: its upstream turns are reported in the next one.
+        let first = requests(&mut finder, 0, 100);
+        assert_eq!(bill(&mut finder).added_latency, None, "nothing upstream reported yet: no estimate");
+        finder.connection(progress(first, pooled), &relay, "relay", Some(&backend), true, out);
+        let second = requests(&mut finder, 100, 200);
+        // The app's median (11 ms) less the upstream's mean (5.9 ms) would
+        // bill 5.1 ms; the means bill the 10 ms. No p99 from means.
+        let billed = bill(&mut finder);
+        assert_eq!(billed.relayed.exchanges, 100);
+        assert_eq!(billed.added_latency, Some(AddedLatency { p50_ns: 10 * MS, p99_ns: None }));
+        finder.connection(progress(second, pooled), &relay, "relay", Some(&backend), true, out);
+        requests(&mut finder, 200, 220);
+        assert_eq!(bill(&mut finder).added_latency, Some(AddedLatency { p50_ns: 10 * MS, p99_ns: None }));
+        // The traffic pauses after an interval whose upstream turns the
+        // pooled connection would report at its next send: the last reported stand in.
+        requests(&mut finder, 220, 240);
+        assert_eq!(bill(&mut finder).added_latency, Some(AddedLatency { p50_ns: 10 * MS, p99_ns: None }));
+        assert_eq!(bill(&mut finder).added_latency, None, "no request, no estimate");
     }
 
     #[test]
