@@ -22,6 +22,8 @@
 //!    10k and 20k requests/s and as fast as the machine goes, with
 //!    `podtop --json --events net,http` attached: the http records of each end
 //!    against the requests sent, and podtop's lost and dropped counters.
+//! 8. Idle connections: podtop's CPU per interval while 10,000 idle TCP
+//!    connections it saw open are held on loopback, against none.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -289,6 +291,8 @@ enum Tool {
     PodtopJsonHttp,
     /// `podtop --json --events exec,file,net,dns`: lookups read, paired and written.
     PodtopJsonDns,
+    /// `podtop --json --events net`: connections followed and written.
+    PodtopJsonNet,
     BpftraceCount,
     BpftracePrintf,
 }
@@ -304,6 +308,7 @@ impl Tool {
             Tool::PodtopJson => "podtop --json > /dev/null",
             Tool::PodtopJsonHttp => "podtop --json --events exec,file,net,http",
             Tool::PodtopJsonDns => "podtop --json --events exec,file,net,dns",
+            Tool::PodtopJsonNet => "podtop --json --events net > /dev/null",
             Tool::BpftraceCount => "bpftrace @[cgroup] = count()",
             Tool::BpftracePrintf => "bpftrace printf > /dev/null",
         }
@@ -362,6 +367,7 @@ fn start(tool: Tool) -> Option<Child> {
         Tool::PodtopJsonDns => {
             Command::new(podtop_binary()).args(["--json", "--events", "exec,file,net,dns"]).stdout(null()).stderr(null()).spawn()
         }
+        Tool::PodtopJsonNet => Command::new(podtop_binary()).args(["--json", "--events", "net"]).stdout(null()).stderr(null()).spawn(),
         Tool::BpftraceCount => Command::new("bpftrace")
             .args(["-e", &format!("{BPFTRACE_PROBES} {{ @[cgroup] = count(); }}")])
             .stdout(null())
@@ -1395,6 +1401,71 @@ fn sustained_http() {
     }
 }
 
+// ---------------------------------------------------------------- 8. idle connections
+
+/// Open idle TCP connections held on loopback, both ends on the node.
+const IDLE_CONNECTIONS: usize = 10_000;
+/// The window podtop's CPU is read over, in intervals of its default 1 s.
+const IDLE_WINDOW_INTERVALS: u64 = 10;
+
+/// podtop's CPU (ms of utime+stime, /proc/PID/stat) per interval while
+/// `connections` idle TCP connections are open, opened after it attached so
+/// that it follows each (tests/scripts/idle_connections.py holds them).
+fn cpu_per_interval_with_idle(tool: Tool, connections: usize) -> f64 {
+    let child = start(tool);
+    let pid = child.as_ref().expect("a podtop").id();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scripts/idle_connections.py");
+    let mut holder = Command::new("python3")
+        .args([script, &connections.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut ready = String::new();
+    BufReader::new(holder.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+    // A holder that failed is reported only once it and podtop are gone: no panic leaves them running.
+    let held = ready.trim() == format!("ready {connections}");
+    if held {
+        // The opening's connect and accept records are handled within an interval or two: the window starts after.
+        thread::sleep(Duration::from_secs(3));
+    }
+    let (cpu_before, t) = (process_cpu_usec(pid), Instant::now());
+    if held {
+        thread::sleep(Duration::from_secs(IDLE_WINDOW_INTERVALS));
+    }
+    let (cpu, wall) = (process_cpu_usec(pid) - cpu_before, t.elapsed());
+    drop(holder.stdin.take());
+    let _ = holder.wait();
+    stop(child);
+    assert!(held, "the holder of {connections} connections said {ready:?}");
+    cpu as f64 / 1e3 / wall.as_secs_f64()
+}
+
+fn idle_connections(rounds: usize) {
+    println!("\n### 8. {IDLE_CONNECTIONS} idle TCP connections on loopback: podtop's CPU per 1 s interval (ms of utime+stime over {IDLE_WINDOW_INTERVALS} s, median of {rounds} interleaved rounds)\n");
+    println!("| mode | none open | {IDLE_CONNECTIONS} open | added per interval | added per 1,000 connections |");
+    println!("|---|---:|---:|---:|---:|");
+    for tool in [Tool::PodtopJsonNet, Tool::PodtopTui] {
+        let (mut none, mut open) = (Vec::new(), Vec::new());
+        for round in 0..rounds {
+            // Alternating which goes first, so that neither always follows the other's closes.
+            for first in [round % 2 == 0, round % 2 == 1] {
+                if first {
+                    open.push(cpu_per_interval_with_idle(tool, IDLE_CONNECTIONS));
+                } else {
+                    none.push(cpu_per_interval_with_idle(tool, 0));
+                }
+            }
+        }
+        let (none, open) = (median(&mut none), median(&mut open));
+        let added = open - none;
+        println!("| {} | {none:.2} | {open:.2} | {added:+.2} | {:+.3} |", tool.name(), added * 1000.0 / IDLE_CONNECTIONS as f64);
+    }
+    // SAFETY: sysconf has no preconditions.
+    let tick_ms = 1000.0 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    println!("\nutime+stime count {tick_ms:.0} ms clock ticks: a round's figure steps by {:.1} ms per interval.", tick_ms / IDLE_WINDOW_INTERVALS as f64);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
@@ -1420,8 +1491,9 @@ fn main() {
     let mounted_tracefs = !fs::metadata("/sys/kernel/tracing/events").is_ok_and(|m| m.is_dir())
         && Command::new("mount").args(["-t", "tracefs", "tracefs", "/sys/kernel/tracing"]).status().is_ok_and(|s| s.success());
     println!("## podtop benchmark ({} cores, kernel {})", thread::available_parallelism().map_or(0, |n| n.get()), podtop::host::Host::live().kernel_release());
-    // SECTIONS=15 runs sections 1 and 5 only (the floor and two cores); SECTIONS=6 the sustained HTTP load.
-    let sections = std::env::var("SECTIONS").unwrap_or_else(|_| "123456".into());
+    // SECTIONS=15 runs sections 1 and 5 only (the floor and two cores); SECTIONS=6 the sustained HTTP load;
+    // SECTIONS=8 the idle connections (7 is `make soak`'s).
+    let sections = std::env::var("SECTIONS").unwrap_or_else(|_| "1234568".into());
     if sections.contains('1') {
         eprintln!("1/6 per-operation cost, against the floor");
         per_operation_cost(rounds);
@@ -1445,6 +1517,10 @@ fn main() {
     if sections.contains('6') {
         eprintln!("6/6 sustained HTTP");
         sustained_http();
+    }
+    if sections.contains('8') {
+        eprintln!("8 idle connections");
+        idle_connections(rounds.min(3));
     }
     if mounted_tracefs {
         // Leave the machine as found; tracefs can be busy for a moment after bpftrace exits.
