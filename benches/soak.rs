@@ -3,7 +3,7 @@
 //! Two podtops watch the same load, both with `--events
 //! exec,file,net,http,dns`: one streaming `--json` to /dev/null and one in
 //! TUI mode (`--dump-screen`, the model without a terminal). The load makes
-//! and removes kubelet-shaped pod cgroups all the time (each with a process
+//! and removes kubelet-shaped pod cgroups at a steady pace (each with a process
 //! that execs, opens files and talks TCP and UDP), beside a steady flood of
 //! opens and steady L7 traffic between two pods: HTTP/1.1 requests (keep-alive
 //! connections of 50 requests each, so connections come and go too) and DNS
@@ -12,10 +12,12 @@
 //! events seen and lost, and each podtop's resident memory. At the end, the
 //! slope of each curve after warm-up: flat means bounded.
 //!
+//! SOAK_PODTOP=path/to/podtop watches that build rather than target/release's;
 //! SOAK_COMPARE=path/to/podtop watches another build the same way under the
 //! same load, beside this one (before and after a change, in one run).
 //! SOAK_SECONDS sets the length (default 360), SOAK_WARMUP the warm-up left
-//! out of the slope (default: the first half). Root.
+//! out of the slope (default: the first half), SOAK_CHURN_RATE the pods a
+//! second (default 4). Ctrl-C ends it early, cleaning up as at its end. Root.
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -42,9 +44,14 @@ fn cgroup2_mount() -> String {
         .expect("a cgroup2 mount")
 }
 
-fn rss_kib(pid: u32) -> u64 {
+/// A field of /proc/PID/status, in KiB (VmRSS, RssAnon, ...).
+fn status_kib(pid: u32, field: &str) -> u64 {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0)
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The resident KiB of BPF maps mapped into `pid` (the ring buffer's double
@@ -79,11 +86,16 @@ subprocess.run(["/bin/true"])
 "#;
 
 /// Makes, uses and removes pod cgroups until `stop`; counts them.
-fn churn(stop: Arc<AtomicBool>, churned: Arc<AtomicU64>) {
+/// At `per_second` pods a second at most: a steady pace, so that what podtop
+/// holds for the present stays the same and only what it keeps of the past can grow.
+fn churn(stop: Arc<AtomicBool>, churned: Arc<AtomicU64>, per_second: f64) {
     let root = cgroup2_mount();
     let parent = format!("{root}/kubepods.slice/kubepods-besteffort.slice");
     let mut n = 0u64;
+    let started = Instant::now();
     while !stop.load(Ordering::Relaxed) {
+        let due = started + Duration::from_secs_f64(n as f64 / per_second);
+        thread::sleep(due.saturating_duration_since(Instant::now()));
         n += 1;
         let pod = format!("{parent}/kubepods-besteffort-pod50a50a{n:08x}_0000_0000_0000_000000000000.slice");
         let container = format!("{pod}/cri-containerd-{:064x}.scope", 0x50a5u128 << 64 | u128::from(n));
@@ -261,6 +273,16 @@ fn slope(points: &[(f64, f64)]) -> f64 {
     if den == 0.0 { 0.0 } else { num / den }
 }
 
+/// Both podtops of a build at one time, in MiB.
+struct Sample {
+    minutes: f64,
+    /// Resident: the ring buffer's mapping (made resident at start), the
+    /// binary's pages run so far (file-backed, at most its size) and the heap.
+    rss: [f64; 2],
+    /// The anonymous part: the heap and the stacks, what grows with the traffic.
+    anon: [f64; 2],
+}
+
 /// One build under watch: a `--json` podtop and a TUI-mode one.
 struct Build {
     label: String,
@@ -271,8 +293,7 @@ struct Build {
     json_pid: u32,
     tui_pid: u32,
     tables: Option<thread::JoinHandle<Vec<(String, u64, u64)>>>,
-    /// (minutes, --json MiB, TUI MiB)
-    samples: Vec<(f64, f64, f64)>,
+    samples: Vec<Sample>,
 }
 
 impl Build {
@@ -303,12 +324,15 @@ impl Build {
         Build { label: label.into(), binary, json, tui, json_pid, tui_pid, tables, samples: Vec::new() }
     }
 
-    /// Samples both; "RSS/maps" MiB of each.
+    /// Samples both; "RSS/anonymous/maps" MiB of each.
     fn sample(&mut self, minutes: f64) -> [String; 2] {
-        let (j, t) = (rss_kib(self.json_pid) as f64 / 1024.0, rss_kib(self.tui_pid) as f64 / 1024.0);
-        let (jm, tm) = (bpf_maps_kib(self.json_pid) as f64 / 1024.0, bpf_maps_kib(self.tui_pid) as f64 / 1024.0);
-        self.samples.push((minutes, j, t));
-        [format!("{j:.1}/{jm:.1}"), format!("{t:.1}/{tm:.1}")]
+        let pids = [self.json_pid, self.tui_pid];
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        let sample = Sample { minutes, rss: pids.map(|p| mib(status_kib(p, "VmRSS"))), anon: pids.map(|p| mib(status_kib(p, "RssAnon"))) };
+        let maps = pids.map(|p| mib(bpf_maps_kib(p)));
+        let shown = [0, 1].map(|i| format!("{:.1}/{:.1}/{:.1}", sample.rss[i], sample.anon[i], maps[i]));
+        self.samples.push(sample);
+        shown
     }
 
     /// Stops both; their CPU seconds (user and system) and the --json one's tables.
@@ -349,7 +373,9 @@ fn main() {
     // SOAK_COMPARE=path/to/podtop: another build watched under the same load, beside this one.
     let compare = std::env::var("SOAK_COMPARE").ok();
     let (seen, lost) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let mut builds = vec![Build::start("this", PODTOP, seconds, seen.clone(), lost.clone())];
+    // SOAK_PODTOP=path/to/podtop: the build to watch, where not the one cargo built with this bench.
+    let this = std::env::var("SOAK_PODTOP").unwrap_or_else(|_| PODTOP.into());
+    let mut builds = vec![Build::start("this", &this, seconds, seen.clone(), lost.clone())];
     if let Some(other) = &compare {
         builds.push(Build::start("compared", other, seconds, Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0))));
     }
@@ -358,10 +384,17 @@ fn main() {
     let stop = Arc::new(AtomicBool::new(false));
     let churned = Arc::new(AtomicU64::new(0));
     let l7 = SteadyL7::start(300);
+    // SOAK_CHURN_RATE: pods made and removed a second (default 4).
+    let churn_rate: f64 = std::env::var("SOAK_CHURN_RATE").ok().and_then(|s| s.parse().ok()).unwrap_or(4.0);
     let churner = {
         let (stop, churned) = (stop.clone(), churned.clone());
-        thread::spawn(move || churn(stop, churned))
+        thread::spawn(move || churn(stop, churned, churn_rate))
     };
+    // Ctrl-C or a SIGTERM ends the soak early, through the same clean-up as its end.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, interrupted.clone()).expect("a signal handler");
+    }
     // A steady flood of opens beside the churn.
     let mut flood = Command::new("python3")
         .args(["-c", "import time\nwhile True:\n  for _ in range(200): open('/etc/hostname').close()\n  time.sleep(0.01)"])
@@ -369,14 +402,14 @@ fn main() {
         .unwrap();
 
     println!("podtop under container churn and steady HTTP and DNS for {seconds} s: resident memory every {} s", SAMPLE_EVERY.as_secs());
-    println!("(RSS includes the BPF maps mapped into podtop, the ring buffer's double mapping mostly: the figure after the slash)");
+    println!("(RSS/anonymous/maps: the anonymous part is the heap and the stacks; RSS also holds the binary's pages run so far and the BPF maps mapped into podtop, the ring buffer's double mapping mostly)");
     if let Some(other) = &compare {
-        println!("this build: {PODTOP}; compared: {other}");
+        println!("this build: {this}; compared: {other}");
     }
     let mut header = format!("{:>6} {:>9} {:>9} {:>12} {:>6}", "time", "cgroups", "requests", "events seen", "lost");
     for b in &builds {
         let prefix = if builds.len() > 1 { format!("{} ", b.label) } else { String::new() };
-        header += &format!(" {:>24} {:>24}", format!("{prefix}--json RSS/maps MiB"), format!("{prefix}TUI RSS/maps MiB"));
+        header += &format!(" {:>28} {:>28}", format!("{prefix}--json RSS/anon/maps MiB"), format!("{prefix}TUI RSS/anon/maps MiB"));
     }
     println!("{header}");
     let started = Instant::now();
@@ -392,13 +425,16 @@ fn main() {
         );
         for b in &mut builds {
             let [j, t] = b.sample(elapsed.as_secs_f64() / 60.0);
-            line += &format!(" {j:>24} {t:>24}");
+            line += &format!(" {j:>28} {t:>28}");
         }
         println!("{line}");
-        if elapsed >= Duration::from_secs(seconds) {
+        if elapsed >= Duration::from_secs(seconds) || interrupted.load(Ordering::Relaxed) {
             break;
         }
-        thread::sleep(SAMPLE_EVERY.min(Duration::from_secs(seconds) - elapsed));
+        let next = started + elapsed + SAMPLE_EVERY.min(Duration::from_secs(seconds) - elapsed);
+        while Instant::now() < next && !interrupted.load(Ordering::Relaxed) {
+            thread::sleep(Duration::from_millis(200).min(next.saturating_duration_since(Instant::now())));
+        }
     }
     stop.store(true, Ordering::Relaxed);
     let _ = flood.kill();
@@ -412,19 +448,18 @@ fn main() {
     for b in &mut builds {
         let (json_cpu, tui_cpu, tables) = b.stop();
         // After warm-up: SOAK_WARMUP seconds, or the first half of the run.
-        let warm = warmup.map_or(b.samples.len() / 2, |w| b.samples.iter().take_while(|s| s.0 * 60.0 < w as f64).count());
-        let half: Vec<&(f64, f64, f64)> = b.samples.iter().skip(warm).collect();
-        let grown = |pick: fn(&(f64, f64, f64)) -> f64| half.last().map_or(0.0, |l| pick(l)) - half.first().map_or(0.0, |f| pick(f));
-        let json_slope = slope(&half.iter().map(|s| (s.0, s.1)).collect::<Vec<_>>());
-        let tui_slope = slope(&half.iter().map(|s| (s.0, s.2)).collect::<Vec<_>>());
+        let warm = warmup.map_or(b.samples.len() / 2, |w| b.samples.iter().take_while(|s| s.minutes * 60.0 < w as f64).count());
+        let half: Vec<&Sample> = b.samples.iter().skip(warm).collect();
+        let growth = |pick: &dyn Fn(&Sample) -> f64| {
+            let in_all = half.last().map_or(0.0, |l| pick(l)) - half.first().map_or(0.0, |f| pick(f));
+            (slope(&half.iter().map(|s| (s.minutes, pick(s))).collect::<Vec<_>>()), in_all)
+        };
         let name = if compare.is_some() { format!("{}: ", b.label) } else { String::new() };
-        println!(
-            "{name}after warm-up ({} samples from {:.0} s): --json {json_slope:+.3} MiB/min ({:+.2} MiB in all), TUI {tui_slope:+.3} MiB/min ({:+.2} MiB); CPU over the run: --json {json_cpu:.1} s, TUI {tui_cpu:.1} s.",
-            half.len(),
-            half.first().map_or(0.0, |s| s.0 * 60.0),
-            grown(|s| s.1),
-            grown(|s| s.2),
-        );
+        println!("{name}after warm-up ({} samples from {:.0} s), MiB a minute (and in all):", half.len(), half.first().map_or(0.0, |s| s.minutes * 60.0));
+        for (i, (mode, cpu)) in [("--json", json_cpu), ("TUI", tui_cpu)].into_iter().enumerate() {
+            let ((rss, rss_all), (anon, anon_all)) = (growth(&|s| s.rss[i]), growth(&|s| s.anon[i]));
+            println!("{name}  {mode:<6} RSS {rss:+.3} ({rss_all:+.2}), anonymous {anon:+.3} ({anon_all:+.2}); CPU over the run {cpu:.1} s");
+        }
         if !tables.is_empty() {
             println!("{name}the --json podtop's tables at the end (entries of capacity): {}", tables.iter().map(|(n, e, c)| format!("{n} {e}/{c}")).collect::<Vec<_>>().join(", "));
         }
