@@ -15,12 +15,14 @@ use crate::aggregate::model::{ConnRow, Group};
 use crate::aggregate::requests::Requests;
 use crate::l7::exchanges::Role;
 use crate::ui::format::{bytes, container_in, count, group_name, latency, peer_title, remote_in, remote_width, time_of_day};
+use super::footer::{hint, KeyHint};
 use super::Context;
 use crate::ui::panes::{scrolled_pane, Panes, MAX_PANES};
 use crate::ui::theme::Theme;
 
 /// The footer's keys here.
-pub const KEYS: &[&str] = &["Esc back", "Tab pane", "↑↓ scroll", "c sidecar scope", "e events"];
+pub const KEYS: &[KeyHint] =
+    &[hint("Esc back", "Esc"), hint("Tab pane", "Tab pane"), hint("↑↓ scroll", "↑↓"), hint("c sidecar scope", "c sidecar"), hint("e events", "e events")];
 
 /// The panes, in Tab order (requests and names where shown).
 pub const PANES: [&str; 6] = ["processes", "recent execs", "top files (read write)", "connections", "requests", "DNS names"];

@@ -1,5 +1,6 @@
-//! The footer: the current screen's keys, as many as fit and always the
-//! way to the rest; the filter while it is edited; a notice, once.
+//! The footer: the current screen's keys, in their long form where all fit,
+//! else in their short form, and always the way to the rest; the filter
+//! while it is edited; a notice, once.
 
 use ratatui::layout::Rect;
 use ratatui::widgets::Paragraph;
@@ -9,8 +10,41 @@ use super::help;
 use super::node::NodeView;
 use crate::ui::theme::Theme;
 
+/// A key the footer names, in words and in as few as still say what it does.
+pub struct KeyHint {
+    pub long: &'static str,
+    pub short: &'static str,
+}
+
+/// `KeyHint { long, short }`, for the screens' tables of keys.
+pub const fn hint(long: &'static str, short: &'static str) -> KeyHint {
+    KeyHint { long, short }
+}
+
+/// The way to the rest, always shown.
+const LAST: &str = "? help  q quit";
+
+/// The hints in one line of `width`: all long where they fit, else all short,
+/// and only where even those do not fit, the last ones left out.
+pub fn hints_line(keys: &[KeyHint], width: usize) -> String {
+    let room = width.saturating_sub(LAST.chars().count() + 2);
+    let long: Vec<&str> = keys.iter().map(|k| k.long).collect();
+    let all_long = long.iter().map(|k| k.chars().count() + 2).sum::<usize>() <= room;
+    let chosen: Vec<&str> = if all_long { long } else { keys.iter().map(|k| k.short).collect() };
+    let mut text = String::new();
+    for key in chosen {
+        if text.chars().count() + key.chars().count() + 2 > room {
+            break;
+        }
+        text.push_str(key);
+        text.push_str("  ");
+    }
+    text.push_str(LAST);
+    text
+}
+
 /// `keys`: the current screen's.
-pub fn draw(frame: &mut Frame, view: &NodeView, help_shown: bool, keys: &[&str], theme: &Theme, area: Rect) {
+pub fn draw(frame: &mut Frame, view: &NodeView, help_shown: bool, keys: &[KeyHint], theme: &Theme, area: Rect) {
     if let Some(notice) = &view.notice {
         frame.render_widget(Paragraph::new(notice.as_str()).style(theme.warn()), area);
         return;
@@ -20,19 +54,7 @@ pub fn draw(frame: &mut Frame, view: &NodeView, help_shown: bool, keys: &[&str],
     } else if help_shown {
         help::KEYS.to_string()
     } else {
-        // As many as fit, and always the way to the rest.
-        let last = "? help  q quit";
-        let room = (area.width as usize).saturating_sub(last.chars().count() + 2);
-        let mut text = String::new();
-        for key in keys {
-            if text.chars().count() + key.chars().count() + 2 > room {
-                break;
-            }
-            text.push_str(key);
-            text.push_str("  ");
-        }
-        text.push_str(last);
-        text
+        hints_line(keys, area.width as usize)
     };
     frame.render_widget(Paragraph::new(text).style(theme.dim()), area);
 }

@@ -42,6 +42,9 @@ fn source_text(ctx: &Context, ended: bool) -> String {
     }
 }
 
+/// Said where podtop does not measure its BPF time, and there is room.
+const HINT_BPF: &str = " · BPF time: --bpf-stats";
+
 /// Below this width the header drops its labels and keeps its numbers.
 const WIDE_HEADER: u16 = 110;
 
@@ -77,26 +80,30 @@ pub fn draw(frame: &mut Frame, ctx: &Context, usage: Option<SelfUsage>, ended: b
         Span::styled(format!("lost {} · dropped {}", m.totals.lost, m.totals.dropped), lost_style),
     ];
     if let Some(usage) = usage {
-        let own = if wide { "podtop CPU" } else { "CPU" };
-        second.push(Span::raw(format!(" · {own} {:.1}% RSS {}", usage.cpu_percent, bytes(usage.rss_bytes))));
+        // Named podtop's at every width: a bare CPU figure reads as the node's.
+        second.push(Span::raw(format!(" · podtop CPU {:.1}% RSS {}", usage.cpu_percent, bytes(usage.rss_bytes))));
     }
-    if m.sidecars.bill.sidecars > 0 && wide {
-        second.push(Span::raw(format!(
-            " · sidecars {}: CPU {} RSS {}",
-            m.sidecars.bill.sidecars,
-            cores(m.sidecars.bill.cpu_cores),
-            bytes(m.sidecars.bill.rss_bytes)
-        )));
-    } else if m.sidecars.bill.sidecars > 0 {
-        second.push(Span::raw(format!(" · sidecars {}", m.sidecars.bill.sidecars)));
+    // The rest where it fits whole: the sidecars' cost, then podtop's time in BPF.
+    let width = area.width as usize;
+    let fits = |spans: &[Span], more: &str| Line::from(spans.to_vec()).width() + more.chars().count() <= width;
+    let sidecars = match m.sidecars.bill.sidecars {
+        0 => None,
+        n if wide => Some(format!(" · sidecars {n}: CPU {} RSS {}", cores(m.sidecars.bill.cpu_cores), bytes(m.sidecars.bill.rss_bytes))),
+        n => Some(format!(" · sidecars {n}")),
+    };
+    if let Some(text) = sidecars.filter(|t| fits(&second, t)) {
+        second.push(Span::raw(text));
     }
-    let room = (area.width as usize).saturating_sub(Line::from(second.clone()).width());
     match m.bpf_cpu_percent {
-        Some(bpf) if wide => second.push(Span::raw(format!(" · BPF {bpf:.2}% of a CPU"))),
-        Some(bpf) => second.push(Span::raw(format!(" · BPF {bpf:.2}%"))),
+        Some(bpf) => {
+            let text = if wide { format!(" · BPF {bpf:.2}% of a CPU") } else { format!(" · BPF {bpf:.2}%") };
+            if fits(&second, &text) {
+                second.push(Span::raw(text));
+            }
+        }
         // A hint, where it fits whole.
-        None if ctx.run.is_replay() || !wide || room < 25 => {}
-        None => second.push(Span::styled(" · BPF time: --bpf-stats", theme.dim())),
+        None if ctx.run.is_replay() || !wide || !fits(&second, HINT_BPF) => {}
+        None => second.push(Span::styled(HINT_BPF, theme.dim())),
     }
     frame.render_widget(Paragraph::new(vec![first, Line::from(second)]), area);
 }

@@ -2,6 +2,7 @@
 //! pod's containers under it where it is expanded; the cursor, the sort, the
 //! TCP scope and the filter, their keys, and the table.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 
 use ratatui::crossterm::event::KeyCode;
@@ -12,13 +13,23 @@ use ratatui::Frame;
 use crate::aggregate::model::{Activity, ContainerRow, Group, GroupKey, NodeModel};
 use crate::aggregate::requests::Requests;
 use crate::l7::exchanges::Role;
+use super::footer::{hint, KeyHint};
 use super::Context;
 use crate::ui::format::{bytes, container_in, container_title, group_name, latency, percent, rate, sparkline};
 use crate::ui::table::{sorted_groups, SortColumn, TcpScope};
 use crate::ui::theme::Theme;
 
-/// The footer's keys here, most wanted first.
-pub const KEYS: &[&str] = &["↑↓ move", "Enter details", "c sidecar scope", "Space expand", "s sort", "t TCP scope", "/ filter", "e events"];
+/// The footer's keys here, most wanted first; the short forms all fit in 80 columns.
+pub const KEYS: &[KeyHint] = &[
+    hint("↑↓ move", "↑↓"),
+    hint("Enter details", "⏎ open"),
+    hint("c sidecar scope", "c scope"),
+    hint("Space expand", "␣ fold"),
+    hint("s sort", "s sort"),
+    hint("t TCP scope", "t tcp"),
+    hint("/ filter", "/ filter"),
+    hint("e events", "e events"),
+];
 
 /// A row of the node view: a group, or one of its containers when expanded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +56,9 @@ pub struct NodeView {
     pub tcp: TcpScope,
     pub filter: String,
     pub editing_filter: bool,
+    /// The table's inner width when last drawn: `s` moves among the columns
+    /// that width shows (0 before the first draw: all of them).
+    drawn_width: Cell<u16>,
 }
 
 impl Default for NodeView {
@@ -60,6 +74,7 @@ impl Default for NodeView {
             tcp: TcpScope::default(),
             filter: String::new(),
             editing_filter: false,
+            drawn_width: Cell::new(0),
         }
     }
 }
@@ -145,7 +160,7 @@ impl NodeView {
     pub fn on_key(&mut self, model: &NodeModel, code: KeyCode, requests_shown: bool) -> bool {
         match code {
             KeyCode::Char('t') => self.tcp = self.tcp.toggled(),
-            KeyCode::Char('s') => self.sort = self.sort.next(requests_shown),
+            KeyCode::Char('s') => self.sort = self.next_sort(requests_shown),
             KeyCode::Char('r') => self.reverse = !self.reverse,
             KeyCode::Char(' ') | KeyCode::Right | KeyCode::Char('l') => {
                 let Some(key) = self.selected_group(model) else { return true };
@@ -164,6 +179,26 @@ impl NodeView {
         }
         self.follow_selection(model);
         true
+    }
+}
+
+impl NodeView {
+    /// The column `s` sorts by next: the next one on screen, never a column
+    /// the terminal's width hides.
+    fn next_sort(&self, requests_shown: bool) -> SortColumn {
+        let width = self.drawn_width.get();
+        if width == 0 {
+            return self.sort.next(requests_shown);
+        }
+        let shown = Columns::fit(width, requests_shown, self.sort).visible;
+        let mut next = self.sort;
+        loop {
+            next = next.next(requests_shown);
+            let at = SortColumn::ALL.iter().position(|c| *c == next).unwrap_or(0);
+            if next == self.sort || shown.contains(&at) {
+                return next;
+            }
+        }
     }
 }
 
@@ -209,9 +244,9 @@ const WIDTHS: [u16; 15] = [20, 6, 7, 7, 9, 9, 9, 9, 6, 7, 6, 7, 7, 9, 16];
 const ACTIVITY: usize = WIDTHS.len() - 1;
 /// Spare width goes to the name up to this many more columns, then to the sparkline.
 const NAME_GROWS_BY: u16 = 24;
-/// Which columns give way first when the terminal is narrow (the name and
-/// SIDECAR% always stay): the layout never has to squeeze columns. The
-/// request columns, there only when asked for, go last.
+/// Which columns give way first when the terminal is narrow (the name,
+/// SIDECAR% and the column sorted by always stay): the layout never has to
+/// squeeze columns. The request columns, there only when asked for, go last.
 const DROP_ORDER: [usize; 13] = [ACTIVITY, 1, 8, 5, 4, 3, 7, 6, 2, 11, 10, 12, 9];
 
 /// The columns shown, and each one's width, in `width` columns.
@@ -221,11 +256,12 @@ struct Columns {
 }
 
 impl Columns {
-    fn fit(width: u16, requests_shown: bool) -> Columns {
+    fn fit(width: u16, requests_shown: bool, sort: SortColumn) -> Columns {
+        let sorted = SortColumn::ALL.iter().position(|c| *c == sort);
         let needed = |cols: &[usize]| cols.iter().map(|c| WIDTHS[*c]).sum::<u16>() + cols.len() as u16 - 1;
         let mut visible: Vec<usize> =
             (0..WIDTHS.len()).filter(|c| requests_shown || !SortColumn::ALL.get(*c).is_some_and(|s| s.is_request())).collect();
-        for drop in DROP_ORDER {
+        for drop in DROP_ORDER.into_iter().filter(|c| Some(*c) != sorted) {
             if needed(&visible) <= width {
                 break;
             }
@@ -298,7 +334,9 @@ fn container_cells(view: &NodeView, g: &Group, c: &ContainerRow) -> Vec<String> 
 }
 
 pub fn draw(frame: &mut Frame, ctx: &Context, view: &NodeView, theme: &Theme, area: Rect) {
-    let columns = Columns::fit(area.width.saturating_sub(2), ctx.requests_shown);
+    let inner_width = area.width.saturating_sub(2);
+    view.drawn_width.set(inner_width);
+    let columns = Columns::fit(inner_width, ctx.requests_shown, view.sort);
     let header = Row::new(columns.pick(header_cells(view))).style(theme.accent());
     let spark_width = columns.widths[ACTIVITY] as usize;
     let rows: Vec<Row> = view

@@ -10,12 +10,14 @@ use ratatui::Frame;
 use super::detail::request_lines;
 use crate::aggregate::model::{activity, sidecar_visible, Group};
 use crate::ui::format::{bytes, container_in, cores, count, events_with, group_name, latency, remote_in, remote_width, sparkline, truncate};
+use super::footer::{hint, KeyHint};
 use super::Context;
 use crate::ui::panes::{scrolled_pane, Panes, MAX_PANES};
 use crate::ui::theme::Theme;
 
 /// The footer's keys here.
-pub const KEYS: &[&str] = &["Esc back", "Tab pane", "↑↓ scroll", "c node view", "e events"];
+pub const KEYS: &[KeyHint] =
+    &[hint("Esc back", "Esc"), hint("Tab pane", "Tab pane"), hint("↑↓ scroll", "↑↓"), hint("c node view", "c node"), hint("e events", "e events")];
 
 /// The panes, in Tab order.
 pub const PANES: [&str; 2] = ["what a proxy in this pod sees", "its bill, and what it misses"];

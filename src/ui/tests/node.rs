@@ -183,3 +183,57 @@ fn request_rates_cover_the_last_ten_seconds() {
     let screen = screen_text(&app, 160, 16);
     assert_eq!(row_cells(&screen, "shop/api-7d4b9")[8..12], ["0", "-", "-", "-"], "{screen}");
 }
+
+/// The header row of the node table: the line that names the first column.
+fn table_header(screen: &str) -> String {
+    screen.lines().find(|l| l.contains("POD / CONTAINER")).unwrap_or_else(|| panic!("no header:\n{screen}")).to_string()
+}
+
+/// At 80 columns the node view keeps the column it is sorted by, its marker
+/// with it; `s` moves only among the columns on screen; the footer's keys
+/// shorten rather than go; and the header still says whose CPU it shows.
+#[test]
+fn at_80_columns_the_sort_stays_on_screen_and_the_keys_shorten() {
+    use crate::ui::screens::header::SelfUsage;
+    let mut app = scripted_app();
+    app.usage = Some(SelfUsage { cpu_percent: 2.0, rss_bytes: 46 << 20 });
+    let screen = screen_text(&app, 80, 24);
+    for hidden in ["PROCS", "CONNS", "FILE W/s"] {
+        assert!(!table_header(&screen).contains(hidden), "{hidden} is one of the columns 80 columns hide:\n{screen}");
+    }
+
+    // `s` from EXEC/s around to it again: every stop on screen and marked.
+    let mut stops = Vec::new();
+    loop {
+        press(&mut app, "s");
+        let screen = screen_text(&app, 80, 24);
+        let header = table_header(&screen);
+        let marked = header.split_whitespace().map(|c| c.trim_matches('│')).find(|c| c.ends_with('▼') || c.ends_with('▲'));
+        let marked = marked.unwrap_or_else(|| panic!("no sort marker after {stops:?}:\n{screen}")).to_string();
+        if marked == "EXEC/s▼" {
+            break;
+        }
+        assert!(stops.len() < 20, "s never came back to EXEC/s: {stops:?}");
+        stops.push(marked);
+    }
+    // The columns 80 shows, in order (FILE R/s and the TCP ones split at their space); the name sorts A to Z.
+    assert_eq!(stops, ["OPEN/s▼", "R/s▼", "TX/s▼", "RX/s▼", "SIDECAR%▼", "CONTAINER▲"], "s stopped on a hidden column or skipped a shown one");
+
+    // A column chosen on a wider terminal stays when it narrows, marked.
+    app.node.sort = crate::ui::table::SortColumn::Processes;
+    let screen = screen_text(&app, 80, 24);
+    assert!(table_header(&screen).contains("PROCS▼"), "{screen}");
+    assert_snapshot!("sorted_by_processes_80x24", screen);
+    let screen = screen_text(&app, 120, 40);
+    assert!(table_header(&screen).contains("PROCS▼"), "{screen}");
+    assert_snapshot!("sorted_by_processes_120x40", screen);
+
+    let footer = screen.lines().last().unwrap();
+    assert!(footer.contains("t TCP scope") && footer.contains("/ filter") && footer.contains("e events"), "{footer}");
+    let screen = screen_text(&app, 80, 24);
+    let footer = screen.lines().last().unwrap();
+    for key in ["t tcp", "/ filter", "e events", "s sort", "? help", "q quit"] {
+        assert!(footer.contains(key), "{key} is left out of the footer at 80 columns: {footer}");
+    }
+    assert!(screen.lines().nth(1).unwrap().contains("podtop CPU 2.0%"), "{screen}");
+}
