@@ -320,10 +320,13 @@ fn group_cells(view: &NodeView, g: &Group, spark_width: usize) -> Vec<String> {
     cells
 }
 
-fn container_cells(view: &NodeView, g: &Group, c: &ContainerRow) -> Vec<String> {
-    let runtime = c.runtime.map(|r| format!(" ({r})")).unwrap_or_default();
+/// `name_width`: the name column's; the runtime is named where it fits whole,
+/// never cut to `proxy (container`.
+fn container_cells(view: &NodeView, g: &Group, c: &ContainerRow, name_width: usize) -> Vec<String> {
+    let title = format!("   └ {}", container_title(c));
+    let with_runtime = c.runtime.map(|r| format!("{title} ({r})")).filter(|t| t.chars().count() <= name_width);
     let procs = g.processes.values().filter(|p| p.container_id.as_deref() == Some(c.id.as_str())).count();
-    let mut cells = vec![format!("   └ {}{runtime}", container_title(c)), procs.to_string()];
+    let mut cells = vec![with_runtime.unwrap_or(title), procs.to_string()];
     cells.extend(rate_cells(&c.activity, view.tcp));
     cells.push(String::new());
     // Requests are the pod's (a container's alone would count its hops to the others).
@@ -350,7 +353,7 @@ pub fn draw(frame: &mut Frame, ctx: &Context, view: &NodeView, theme: &Theme, ar
             RowRef::Container(key, id) => {
                 let g = ctx.model.groups.get(key)?;
                 let c = g.containers.get(id)?;
-                Some(Row::new(columns.pick(container_cells(view, g, c))).style(theme.dim()))
+                Some(Row::new(columns.pick(container_cells(view, g, c, columns.widths[0] as usize))).style(theme.dim()))
             }
         })
         .collect();

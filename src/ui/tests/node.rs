@@ -237,3 +237,21 @@ fn at_80_columns_the_sort_stays_on_screen_and_the_keys_shorten() {
     }
     assert!(screen.lines().nth(1).unwrap().contains("podtop CPU 2.0%"), "{screen}");
 }
+
+/// A container's runtime is named beside it where the name column holds it
+/// whole, and left out where it does not, never cut to `envoy (container`.
+#[test]
+fn a_containers_runtime_is_named_whole_or_not_at_all() {
+    use crate::aggregate::model::GroupKey;
+    let mut app = scripted_app();
+    let web = GroupKey::Pod("aaaa-1111".into());
+    for container in app.model.groups.get_mut(&web).unwrap().containers.values_mut() {
+        container.runtime = Some("containerd");
+    }
+    app.node.expanded.insert(web);
+    let wide = screen_text(&app, 120, 24);
+    assert!(wide.contains("└ app (containerd)"), "{wide}");
+    let narrow = screen_text(&app, 60, 12);
+    let envoy = narrow.lines().find(|l| l.contains("└ envoy")).unwrap_or_else(|| panic!("{narrow}"));
+    assert!(!envoy.contains('(') || envoy.contains("(containerd)"), "the runtime is cut: {envoy}");
+}
