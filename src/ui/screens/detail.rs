@@ -15,7 +15,7 @@ use crate::aggregate::model::{ConnRow, Group};
 use crate::aggregate::requests::Requests;
 use crate::l7::exchanges::Role;
 use crate::ui::format::{bytes, container_in, count, group_name, latency, peer_title, remote_in, remote_width, time_of_day};
-use super::footer::{hint, KeyHint};
+use super::keys::{hint, KeyHint};
 use super::Context;
 use crate::ui::panes::{scrolled_pane, Panes, MAX_PANES};
 use crate::ui::theme::Theme;

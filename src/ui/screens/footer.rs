@@ -7,19 +7,9 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::help;
+use super::keys::KeyHint;
 use super::node::NodeView;
 use crate::ui::theme::Theme;
-
-/// A key the footer names, in words and in as few as still say what it does.
-pub struct KeyHint {
-    pub long: &'static str,
-    pub short: &'static str,
-}
-
-/// `KeyHint { long, short }`, for the screens' tables of keys.
-pub const fn hint(long: &'static str, short: &'static str) -> KeyHint {
-    KeyHint { long, short }
-}
 
 /// The way to the rest, always shown.
 const LAST: &str = "? help  q quit";

@@ -13,7 +13,7 @@ use ratatui::Frame;
 use crate::aggregate::model::{Activity, ContainerRow, Group, GroupKey, NodeModel};
 use crate::aggregate::requests::Requests;
 use crate::l7::exchanges::Role;
-use super::footer::{hint, KeyHint};
+use super::keys::{hint, KeyHint};
 use super::Context;
 use crate::ui::format::{bytes, container_in, container_title, group_name, latency, percent, rate, sparkline};
 use crate::ui::table::{sorted_groups, SortColumn, TcpScope};

@@ -10,7 +10,7 @@ use ratatui::Frame;
 use super::detail::request_lines;
 use crate::aggregate::model::{activity, sidecar_visible, Group};
 use crate::ui::format::{bytes, container_in, cores, count, events_with, group_name, latency, remote_in, remote_width, sparkline, truncate};
-use super::footer::{hint, KeyHint};
+use super::keys::{hint, KeyHint};
 use super::Context;
 use crate::ui::panes::{scrolled_pane, Panes, MAX_PANES};
 use crate::ui::theme::Theme;
