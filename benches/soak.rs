@@ -87,15 +87,18 @@ subprocess.run(["/bin/true"])
 
 /// Makes, uses and removes pod cgroups until `stop`; counts them.
 /// At `per_second` pods a second at most: a steady pace, so that what podtop
-/// holds for the present stays the same and only what it keeps of the past can grow.
+/// holds for the present stays the same and only what it keeps of the past
+/// can grow. A pod that took longer (the machine busy) is not made up for
+/// with a burst after.
 fn churn(stop: Arc<AtomicBool>, churned: Arc<AtomicU64>, per_second: f64) {
     let root = cgroup2_mount();
     let parent = format!("{root}/kubepods.slice/kubepods-besteffort.slice");
     let mut n = 0u64;
-    let started = Instant::now();
+    let each = Duration::from_secs_f64(1.0 / per_second);
+    let mut began = Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        let due = started + Duration::from_secs_f64(n as f64 / per_second);
-        thread::sleep(due.saturating_duration_since(Instant::now()));
+        thread::sleep(each.saturating_sub(began.elapsed()));
+        began = Instant::now();
         n += 1;
         let pod = format!("{parent}/kubepods-besteffort-pod50a50a{n:08x}_0000_0000_0000_000000000000.slice");
         let container = format!("{pod}/cri-containerd-{:064x}.scope", 0x50a5u128 << 64 | u128::from(n));
