@@ -212,7 +212,9 @@ pub fn event_text(e: &EventLine) -> String {
                 ConnKind::Close => "close  ",
             };
             let sizes = if c.kind == ConnKind::Close { format!(" tx {} rx {}", bytes(c.tx_bytes), bytes(c.rx_bytes)) } else { String::new() };
-            format!("{kind} {who} {} -> {}{sizes}", c.local, remote_and_address(c.remote, c.dname.as_deref()))
+            // The arrow points the way the connection was made: an accepted one came in.
+            let arrow = if c.kind == ConnKind::Accept { "<-" } else { "->" };
+            format!("{kind} {who} {} {arrow} {}{sizes}", c.local, remote_and_address(c.remote, c.dname.as_deref()))
         }
         Action::FileIo { path, read_bytes, write_bytes } => {
             format!("file    {who} {} r {} w {}", path.as_deref().unwrap_or("?"), bytes(*read_bytes), bytes(*write_bytes))

@@ -61,10 +61,10 @@ pub const HELP: &[(&str, &str)] = &[
 
 /// Below the keys; every line fits the help box's width unwrapped.
 pub const HELP_NOTES: &[&str] = &[
-    "SIDECAR%: the share of a pod's events (execs, opens, file reads and",
+    "SIDECAR%: the share of a row's events (execs, opens, file reads and",
     "writes, connections, UDP datagrams) that a sidecar proxy could see:",
-    "TCP connections across the pod's boundary.",
-    "Bytes in B, KiB, MiB; rates per second over the last 10 s.",
+    "TCP connections across the pod's boundary (a pod's: all containers').",
+    "Bytes in B, KiB, MiB; rates per second over the last 10 s; - none yet.",
     "REQ/s, 5xx ERR%, P50, P99 (--events http): requests served, or made (→)",
 ];
 

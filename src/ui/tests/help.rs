@@ -11,7 +11,7 @@ fn help() {
     for (keys, what) in crate::ui::screens::help::HELP {
         assert!(at_80x24.contains(what), "{keys}: {what:?} whole at 80x24:\n{at_80x24}");
     }
-    assert!(at_80x24.contains("TCP connections across the pod's boundary."), "{at_80x24}");
+    assert!(at_80x24.contains("TCP connections across the pod's boundary (a pod's: all containers')."), "{at_80x24}");
     press(&mut app, "x");
     assert!(!app.help.shown && !app.quit, "any key closes the help");
 }
