@@ -153,7 +153,7 @@ impl RelaySamples {
         for samples in [&mut self.answered, &mut self.asked, &mut self.woke] {
             samples.sort_unstable();
         }
-        let woke = if self.woke.is_empty() { &self.woke_before } else { &self.woke };
+        let woke = latest(&self.woke, &self.woke_before);
         // None seen yet (the first hops have not closed at both ends): none counted.
         let woke = quantile(woke, q).unwrap_or(0);
         let asked = self.asked_or_before();
@@ -166,11 +166,7 @@ impl RelaySamples {
     }
 
     fn asked_or_before(&self) -> &[(u64, u64)] {
-        if self.asked.is_empty() {
-            &self.asked_before
-        } else {
-            &self.asked
-        }
+        latest(&self.asked, &self.asked_before)
     }
 
     /// Whether every sample on both sides is one turn, so that quantiles
@@ -183,12 +179,8 @@ impl RelaySamples {
     /// upstream are kept if it had any.
     fn next_interval(&mut self) {
         self.answered.clear();
-        if !self.asked.is_empty() {
-            self.asked_before = std::mem::take(&mut self.asked);
-        }
-        if !self.woke.is_empty() {
-            self.woke_before = std::mem::take(&mut self.woke);
-        }
+        keep_if_any(&mut self.asked, &mut self.asked_before);
+        keep_if_any(&mut self.woke, &mut self.woke_before);
     }
 
     fn requests(&self) -> u64 {
@@ -205,6 +197,18 @@ fn quantile(samples: &[(u64, u64)], q: f64) -> Option<u64> {
         seen += w;
         seen >= wanted
     }).map(|(v, _)| *v)
+}
+
+/// This interval's samples, or the last interval's that had any.
+fn latest<'a>(now: &'a [(u64, u64)], before: &'a [(u64, u64)]) -> &'a [(u64, u64)] {
+    if now.is_empty() { before } else { now }
+}
+
+/// At an interval's end: its samples, if it had any, become the ones kept.
+fn keep_if_any(now: &mut Vec<(u64, u64)>, before: &mut Vec<(u64, u64)>) {
+    if !now.is_empty() {
+        *before = std::mem::take(now);
+    }
 }
 
 /// The mean of weighted samples.
