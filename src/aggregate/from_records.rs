@@ -26,6 +26,12 @@ impl ObservationSink {
     pub fn new(to_ui: SyncSender<Vec<Observation>>) -> Self {
         ObservationSink { batch: Vec::new(), to_ui, dropped: 0 }
     }
+
+    /// Sends `observations` ahead of the first record (what runs already).
+    pub fn announcing(mut self, observations: Vec<Observation>) -> Self {
+        self.batch = observations;
+        self
+    }
 }
 
 fn text(bytes: &[u8]) -> String {

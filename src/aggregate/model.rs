@@ -277,9 +277,10 @@ impl Group {
         }
     }
 
-    /// A process of it did something: listed (the stalest goes for it where the list is full), its name and last time updated.
-    fn list(&mut self, e: &ProcessEvent, container_id: Option<String>) {
-        let pid = e.process.pid;
+    /// A process of it did something, or was found in it at start: listed
+    /// (the stalest goes for it where the list is full), its name and last time updated.
+    fn list(&mut self, unix_ns: u64, process: &ProcessRef, container_id: Option<String>) {
+        let pid = process.pid;
         if !self.processes.contains_key(&pid) && self.processes.len() >= MAX_PROCESSES {
             let stalest = self.processes.values().min_by_key(|p| p.last_seen_ns).map(|p| p.pid);
             if let Some(stalest) = stalest {
@@ -288,15 +289,15 @@ impl Group {
         }
         let row = self.processes.entry(pid).or_insert_with(|| ProcessRow {
             pid,
-            ppid: e.process.ppid,
-            comm: e.process.comm.clone(),
+            ppid: process.ppid,
+            comm: process.comm.clone(),
             container_id,
             args: None,
-            first_seen_ns: e.unix_ns,
-            last_seen_ns: e.unix_ns,
+            first_seen_ns: unix_ns,
+            last_seen_ns: unix_ns,
         });
-        row.comm = e.process.comm.clone();
-        row.last_seen_ns = row.last_seen_ns.max(e.unix_ns);
+        row.comm = process.comm.clone();
+        row.last_seen_ns = row.last_seen_ns.max(unix_ns);
     }
 
     fn exec(&mut self, unix_ns: u64, pid: u32, container_id: Option<String>, args: Vec<String>) {
@@ -506,6 +507,24 @@ impl NodeModel {
             Observation::Tick { unix_ns, totals } => self.tick(unix_ns, totals),
             Observation::Sidecars { bills, podtop } => self.bills(bills, podtop),
             Observation::Process(e) => self.process_event(e),
+            Observation::Present { unix_ns, owner, processes } => self.present(unix_ns, &owner, processes),
+        }
+    }
+
+    /// A pod or container that runs already: a row, its processes listed,
+    /// whether or not they ever do anything.
+    fn present(&mut self, unix_ns: u64, owner: &Attribution, processes: Vec<ProcessRef>) {
+        let key = GroupKey::of(owner);
+        let container_id = owner.container.as_ref().map(|c| c.id.clone());
+        for p in &processes {
+            self.unlist_elsewhere(p.pid, &key);
+        }
+        let group = self.group(owner);
+        for p in &processes {
+            group.list(unix_ns, p, container_id.clone());
+        }
+        for p in processes {
+            self.note_listed(p.pid, key.clone());
         }
     }
 
@@ -609,13 +628,7 @@ impl NodeModel {
             self.exited.push_back(pid);
         }
         let key = GroupKey::of(&e.owner);
-        if let Some(previous) = self.listed_in.get(&pid).filter(|previous| **previous != key).cloned() {
-            // It moved (or exited from) another group than the one that lists it.
-            if let Some(old) = self.groups.get_mut(&previous) {
-                old.processes.remove(&pid);
-            }
-            self.listed_in.remove(&pid);
-        }
+        self.unlist_elsewhere(pid, &key);
         let group = self.group(&e.owner);
         let title = group.title.clone();
         match e.action {
@@ -624,12 +637,23 @@ impl NodeModel {
                 self.listed_in.remove(&pid);
             }
             _ if !exited => {
-                group.list(e, container_id);
+                group.list(e.unix_ns, &e.process, container_id);
                 self.note_listed(pid, key);
             }
             _ => {}
         }
         title
+    }
+
+    /// A process in `key` now, listed in another group: it moved (or exited
+    /// from) there, and leaves that group's list.
+    fn unlist_elsewhere(&mut self, pid: u32, key: &GroupKey) {
+        if let Some(previous) = self.listed_in.get(&pid).filter(|previous| *previous != key).cloned() {
+            if let Some(old) = self.groups.get_mut(&previous) {
+                old.processes.remove(&pid);
+            }
+            self.listed_in.remove(&pid);
+        }
     }
 
     /// Remembers the group that lists `pid`.

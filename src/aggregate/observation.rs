@@ -111,6 +111,9 @@ pub struct KernelTotals {
 pub enum Observation {
     /// Something a process did (a record of it: exec, exit, connection, ...).
     Process(ProcessEvent),
+    /// A cgroup found holding these processes as the run starts, before
+    /// they did anything: its pod and container are rows, its processes listed.
+    Present { unix_ns: u64, owner: Arc<Attribution>, processes: Vec<ProcessRef> },
     /// One cgroup's activity during the interval that ends with the next `Tick`.
     Counters { owner: Arc<Attribution>, delta: CgroupCounters },
     /// The end of an interval, with the kernel's running totals.

@@ -1,7 +1,8 @@
 //! `podtop` on a terminal: the live TUI of this node; `--dump-screen`
 //! renders its last screen as text instead, without a terminal. Here the
-//! collection loop meets the TUI: its records go to the TUI's feed, and to
-//! the `--record` file and the metrics beside it.
+//! collection loop meets the TUI: what runs already, then its records, go
+//! to the TUI's feed, and the records to the `--record` file and the
+//! metrics beside it.
 
 use std::fs::File;
 use std::io::IsTerminal;
@@ -11,6 +12,11 @@ use anyhow::Result;
 use super::collect_options;
 use crate::aggregate::feed::{self, Feed};
 use crate::aggregate::from_records::ObservationSink;
+use crate::aggregate::observation::Observation;
+use crate::aggregate::present;
+use crate::clock::Clock;
+use crate::enrich::{Attribution, Enricher};
+use crate::host::Host;
 use crate::cli::Cli;
 use crate::pipeline::collect::{self, CollectOptions};
 use crate::output::metrics::MetricsOutput;
@@ -45,8 +51,11 @@ fn live(opts: CollectOptions, record: Option<File>, metrics: Option<MetricsOutpu
     let (to_ui, observations) = feed::channel(LIVE_BATCHES);
     let recording_writer = record.map(|file| BackgroundWriter::to_file(file, shutdown.clone())).transpose()?;
     let recording = recording_writer.as_ref().map(BackgroundWriter::handle);
+    let (filter, pid) = (opts.filter.clone(), opts.pid);
     let (run, worker) = collect::spawn(opts, shutdown, move |start| {
         let run = RunInfo::live(start, recording_writer.is_some());
+        // Read once every probe is attached: what starts later is seen starting.
+        let already = running_now(|owner, p| pid.is_none_or(|only| only == p) && (!filter.is_active() || filter.matches(owner)));
         let recording = match recording_writer {
             Some(writer) => {
                 let mut json = JsonSink::new(writer, start.node.clone());
@@ -56,7 +65,7 @@ fn live(opts: CollectOptions, record: Option<File>, metrics: Option<MetricsOutpu
             None => None,
         };
         let metrics = metrics.as_ref().map(|m| m.sink(start.node.clone()));
-        Ok((Tee(Tee(ObservationSink::new(to_ui), recording), metrics), run))
+        Ok((Tee(Tee(ObservationSink::new(to_ui).announcing(already), recording), metrics), run))
     })?;
     Ok(Feed::new(run, observations, worker).then(move || {
         // The recording's writer, once the collection that fed it has ended.
@@ -68,6 +77,14 @@ fn live(opts: CollectOptions, record: Option<File>, metrics: Option<MetricsOutpu
             eprintln!("podtop: {} records were not written to the recording in time", recording.dropped_records());
         }
     }))
+}
+
+/// The pods and containers that hold processes now, those `keep` accepts:
+/// rows from the start, also where nothing in them ever moves.
+fn running_now(keep: impl Fn(&Attribution, u32) -> bool) -> Vec<Observation> {
+    let host = Host::live();
+    let mut enricher = Enricher::new(host.clone(), host.cgroupfs());
+    present::observations(&mut enricher, &host, Clock::new().now_unix_ns(), keep)
 }
 
 /// The TUI on a terminal, or its last screen as text with `--dump-screen`.

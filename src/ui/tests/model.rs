@@ -89,3 +89,24 @@ fn a_recording_replays_to_the_model_its_records_make() {
         assert_eq!(direct, replayed);
     }
 }
+
+#[test]
+fn a_sleeping_pod_stays_while_its_processes_live_and_leaves_after() {
+    let mut model = NodeModel::new(1.0);
+    let queue = owner(50, Some(("eeee-5555", "queue-0")), Some(("e", "worker")));
+    let key = crate::aggregate::model::GroupKey::Pod("eeee-5555".into());
+    let processes = vec![ProcessRef { pid: 500, ppid: 1, comm: "worker".into() }];
+    model.apply(Observation::Present { unix_ns: T0, owner: queue.clone(), processes });
+    let tick = |model: &mut NodeModel, second: u64| model.apply(Observation::Tick { unix_ns: T0 + second * 1_000_000_000, totals: KernelTotals::default() });
+    for second in 1..=70 {
+        tick(&mut model, second);
+    }
+    assert!(model.groups.contains_key(&key), "seventy quiet intervals: its process still runs");
+    // Its exit arrives like any other: the process found at start is the one that exits.
+    model.apply(happened(71, &queue, 500, 1, "worker", Action::Exit { code: Some(0), signal: None }));
+    assert!(model.groups[&key].processes.is_empty());
+    for second in 71..=140 {
+        tick(&mut model, second);
+    }
+    assert!(!model.groups.contains_key(&key), "gone sixty quiet intervals after its last process");
+}

@@ -255,3 +255,24 @@ fn a_containers_runtime_is_named_whole_or_not_at_all() {
     let envoy = narrow.lines().find(|l| l.contains("└ envoy")).unwrap_or_else(|| panic!("{narrow}"));
     assert!(!envoy.contains('(') || envoy.contains("(containerd)"), "the runtime is cut: {envoy}");
 }
+
+/// Two pods that only sleep, found in the cgroup tree as the run starts:
+/// rows from the start, their processes counted, zeros for the rest, as top
+/// lists sleeping processes; expanded, their containers too.
+#[test]
+fn sleeping_pods_are_rows_from_the_start() {
+    let mut app = scripted_app();
+    let queue = owner(50, Some(("eeee-5555", "queue-0")), Some(("e", "worker")));
+    let cron = owner(60, Some(("ffff-6666", "cron-0")), Some(("f", "cron")));
+    let sleeping = |pids: &[u32], comm: &str| pids.iter().map(|pid| ProcessRef { pid: *pid, ppid: 1, comm: comm.into() }).collect();
+    app.model.apply(Observation::Present { unix_ns: T0, owner: queue, processes: sleeping(&[500, 501, 502, 503], "worker") });
+    app.model.apply(Observation::Present { unix_ns: T0, owner: cron, processes: sleeping(&[600, 601, 602, 603], "crond") });
+    app.model.apply(Observation::Tick { unix_ns: T0 + 3_000_000_000, totals: KernelTotals { seen: 1500, lost: 0, dropped: 0, bpf_run_time_ns: Some(6_000_000) } });
+    let screen = screen_text(&app, 120, 40);
+    assert_eq!(row_cells(&screen, "shop/queue-0")[..3], ["4", "0", "0"], "4 processes, no exec, no open:\n{screen}");
+    assert_eq!(row_cells(&screen, "shop/cron-0")[..3], ["4", "0", "0"], "{screen}");
+    assert_snapshot!("sleeping_pods_80x24", screen_text(&app, 80, 24));
+    // Both expanded (the last row, then two up past db-0): their containers, idle too.
+    press(&mut app, "G kk ");
+    assert_snapshot!("sleeping_pods_expanded_120x40", screen_text(&app, 120, 40));
+}
