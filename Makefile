@@ -131,17 +131,36 @@ image: dist
 	@[ -n "$(ENGINE)" ] || $(MAKE) --no-print-directory install-packages PACKAGES=podman
 	$(or $(ENGINE),podman) $(ENGINE_FLAGS) build --quiet --build-arg VERSION=$(VERSION) -t $(IMAGE) -f deploy/Containerfile dist/
 
-# Kubelet's pods live under a kubepods cgroup; without any, the demo makes three.
+# Kubelet's pods live under a kubepods cgroup. A pod runs where its cgroup
+# holds processes (cgroup.events: populated 1); one left behind empty is no
+# pod. Where none runs, the demo makes three. Two lines on stderr say what
+# was found (pods, empty pod cgroups, the runtimes' state) and which starts.
+CGROUP_ROOT ?= /sys/fs/cgroup
+RUNTIME_STATE := containerd:/run/containerd/io.containerd.runtime.v2.task docker:/var/lib/docker/containers \
+                 cri-o/podman:/run/containers/storage cri-o/podman:/var/lib/containers/storage runc:/run/runc
 run: build
-	@# Any one of them (ls would fail on the first pattern that matches nothing).
-	@found=; for d in /sys/fs/cgroup/kubepods* /sys/fs/cgroup/unified/kubepods* \
-		/sys/fs/cgroup/kubelet.slice/kubelet-kubepods* /sys/fs/cgroup/unified/kubelet.slice/kubelet-kubepods*; do \
-		[ -d "$$d" ] && found=1; \
+	@n() { case "$$1" in 0) echo "no $$2";; 1) echo "1 $$2";; *) echo "$$1 $$3";; esac; }; \
+	pods=0; empty=0; trees=0; runtimes=; \
+	for tree in $(CGROUP_ROOT)/kubepods* $(CGROUP_ROOT)/unified/kubepods* \
+		$(CGROUP_ROOT)/kubelet.slice/kubelet-kubepods* $(CGROUP_ROOT)/unified/kubelet.slice/kubelet-kubepods*; do \
+		[ -d "$$tree" ] || continue; trees=$$((trees + 1)); \
+		for pod in $$(find "$$tree" -mindepth 1 -maxdepth 2 -type d \( -name 'pod*' -o -name '*-pod*.slice' \)); do \
+			if grep -qx 'populated 1' "$$pod/cgroup.events" 2>/dev/null; then pods=$$((pods + 1)); else empty=$$((empty + 1)); fi; \
+		done; \
 	done; \
-	if [ -n "$$found" ]; then \
+	for r in $(RUNTIME_STATE); do \
+		[ -d "$${r#*:}" ] || continue; \
+		case " $$runtimes " in *" $${r%%:*} "*) ;; *) runtimes="$$runtimes $${r%%:*}";; esac; \
+	done; \
+	runtimes=$$(echo $$runtimes | sed 's/ /, /g'); \
+	if [ $$trees = 0 ]; then where="no kubepods cgroup"; \
+	else where="$$(n $$empty 'pod cgroup' 'pod cgroups') under kubepods left empty"; fi; \
+	echo "make run: $$(n $$pods 'pod runs' 'pods run') here ($$where); runtime state: $${runtimes:-none}." >&2; \
+	if [ $$pods -gt 0 ]; then \
+		echo "make run: starting podtop on this node (the demo starts only where no pod runs)." >&2; \
 		$(BINARY); \
 	else \
-		echo "no pods on this machine: podtop demo starts three (frontend -> backend -> db)"; \
+		echo "make run: starting podtop demo, which makes three pods of its own (frontend -> backend -> db) and removes them when it ends." >&2; \
 		$(BINARY) demo; \
 	fi
 
