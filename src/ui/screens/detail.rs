@@ -207,18 +207,31 @@ fn layout(area: Rect, optional: &[OptionalPane]) -> Vec<Rect> {
     areas
 }
 
+/// `long` where a pane `width` wide has room for it on its top border
+/// (corners, and the focus mark around it), else `short`: the colours'
+/// legend stays whole on a narrow pane.
+fn fitting(long: String, short: &str, width: u16) -> String {
+    if long.chars().count() + 6 <= width as usize { long } else { short.to_string() }
+}
+
 /// Pane `pane`'s title, lines, and what it says while it has none. Where
-/// one pane shows at a time, titles are short: room for the way to the others.
-fn pane<'a>(pane: usize, group: &Group, optional: &[OptionalPane], fit: bool, theme: &Theme) -> (String, Vec<Line<'a>>, &'static str) {
+/// one pane shows at a time, titles are short: room for the way to the
+/// others. Where a pane colours its lines, its title says what each colour means.
+fn pane<'a>(pane: usize, group: &Group, optional: &[OptionalPane], fit: bool, width: u16, theme: &Theme) -> (String, Vec<Line<'a>>, &'static str) {
     match pane {
         0 => (format!("{}: {}", group_name(group), PANES[0]), process_lines(group).into_iter().map(Line::from).collect(), "none seen yet"),
         1 => (PANES[1].to_string(), exec_lines(group), "no exec yet"),
         2 => (PANES[2].to_string(), file_lines(group), "no file I/O yet"),
-        3 => (format!("{}: peer, TX, RX (green: a sidecar sees it)", PANES[3]), connection_lines(group, theme), "no TCP connection yet"),
+        3 => {
+            let title = fitting(format!("{}: peer, TX, RX (green: a sidecar sees it; yellow: not)", PANES[3]), "conns (green: a sidecar sees; yellow: not)", width);
+            (title, connection_lines(group, theme), "no TCP connection yet")
+        }
         // Its first line names the columns.
         _ => match (optional.get(pane - 4), fit) {
             (Some(OptionalPane::Requests), true) => {
-                (format!("{} since start (green: a sidecar sees them)", PANES[4]), request_lines(&group.requests, theme, false), "no HTTP request yet")
+                let long = format!("{} since start (green: a sidecar sees them; yellow: in pod)", PANES[4]);
+                let title = fitting(long, "requests (green: a sidecar sees them; yellow: in pod)", width);
+                (title, request_lines(&group.requests, theme, false), "no HTTP request yet")
             }
             (Some(OptionalPane::Requests), false) => (format!("{} since start", PANES[4]), request_lines(&group.requests, theme, false), "no HTTP request yet"),
             (_, true) => (format!("{} it resolved since start", PANES[5]), lookup_lines(&group.lookups, theme), "no DNS lookup yet"),
@@ -237,7 +250,9 @@ pub fn draw(frame: &mut Frame, ctx: &Context, panes: &Panes, group: &Group, them
     let areas = panes.areas(count, area, |area| layout(area, &optional), fit);
     for (index, at) in areas.into_iter().enumerate() {
         let Some(at) = at else { continue };
-        let (title, lines, empty) = pane(index, group, &optional, fit, theme);
+        // One pane at a time, its title ends with the way to the others.
+        let room = if fit { at.width } else { at.width.saturating_sub(10) };
+        let (title, lines, empty) = pane(index, group, &optional, fit, room, theme);
         let title = if fit { title } else { format!("{title} · {}/{count} Tab", index + 1) };
         let focused = index == panes.focus;
         frame.render_widget(scrolled_pane(&title, lines, empty, &panes.scrolls[index], focused && fit, theme, at), at);

@@ -39,6 +39,10 @@ fn requests_hint(ctx: &Context) -> String {
 /// The flows a sidecar sees, as a table whose least telling column (the
 /// pod's own address) gives way first on a narrow pane.
 fn flow_lines<'a>(ctx: &Context, group: &Group, theme: &Theme, width: u16) -> Vec<Line<'a>> {
+    if !group.is_pod() {
+        // No table over nothing: outside a pod there is no boundary for a proxy to sit on.
+        return vec![Line::styled("not a pod: no sidecar here", theme.dim())];
+    }
     let with_local = width >= 74;
     let seen = || group.connections.iter().rev().filter(|c| c.connection.sidecar_visible);
     let remote_width = remote_width(seen(), 22);
@@ -50,9 +54,6 @@ fn flow_lines<'a>(ctx: &Context, group: &Group, theme: &Theme, width: u16) -> Ve
         }
     };
     let mut flows = vec![Line::styled(row("DIR", "LOCAL", "REMOTE", "TX", "RX", "STATE"), theme.accent())];
-    if !group.is_pod() {
-        flows.push(Line::styled("not a pod: no sidecar here", theme.dim()));
-    }
     for c in seen() {
         let dir = match c.outbound {
             Some(true) => "out",
@@ -71,22 +72,21 @@ fn flow_lines<'a>(ctx: &Context, group: &Group, theme: &Theme, width: u16) -> Ve
             theme.visible(),
         ));
     }
-    if flows.len() == 1 && group.is_pod() {
+    if flows.len() == 1 {
         flows.push(Line::styled("no TCP flow across the pod's boundary yet", theme.dim()));
     }
     flows.push(Line::raw(""));
     flows.push(Line::styled("A proxy sees sockets, not programs: no pid, no exec.", theme.dim()));
-    if group.is_pod() && !ctx.requests_shown {
+    if !ctx.requests_shown {
         flows.push(Line::raw(""));
         flows.push(Line::styled(requests_hint(ctx), theme.dim()));
-    } else if group.is_pod() {
-        // First what a proxy in HTTP mode shows, as a mesh's dashboards do: its requests.
-        let mut lines = request_lines_seen(group, theme);
-        lines.push(Line::raw(""));
-        lines.extend(flows);
-        return lines;
+        return flows;
     }
-    flows
+    // First what a proxy in HTTP mode shows, as a mesh's dashboards do: its requests.
+    let mut lines = request_lines_seen(group, theme);
+    lines.push(Line::raw(""));
+    lines.extend(flows);
+    lines
 }
 
 /// The requests a proxy in HTTP mode in this pod sees: exactly those that
@@ -104,6 +104,10 @@ fn request_lines_seen<'a>(group: &Group, theme: &Theme) -> Vec<Line<'a>> {
 /// What a sidecar misses, in numbers; the labels shorten on a narrow pane,
 /// the numbers stay.
 fn miss_lines<'a>(ctx: &Context, group: &Group, theme: &Theme, width: u16) -> Vec<Line<'a>> {
+    if !group.is_pod() {
+        // Outside a pod there is no sidecar: no bill, and no share of events to miss.
+        return vec![Line::styled("not a pod: no sidecar to bill, nothing it misses", theme.dim())];
+    }
     const NUMBERS: usize = 17; // " {:>8} {:>6.1}%"
     let label_width = (width as usize).saturating_sub(NUMBERS).clamp(6, 22);
     let label = |text: &str| format!("{:<label_width$}", truncate(text, label_width));
@@ -155,18 +159,12 @@ fn miss_lines<'a>(ctx: &Context, group: &Group, theme: &Theme, width: u16) -> Ve
     } else {
         lines.push(Line::styled(requests_hint(ctx), theme.dim()));
     }
-    if !group.is_pod() {
-        lines.truncate(1);
-    }
     lines
 }
 
 /// The pod's sidecar and what it costs, over the last interval; for a pod
 /// without one, a line that says the scope is hypothetical.
 fn bill_lines<'a>(ctx: &Context, group: &Group, theme: &Theme, label: &dyn Fn(&str) -> String) -> Vec<Line<'a>> {
-    if !group.is_pod() {
-        return Vec::new();
-    }
     let Some(sidecar) = &group.sidecar else {
         return vec![Line::styled("no container here relays: what a sidecar would see", theme.dim()), Line::raw("")];
     };
@@ -221,7 +219,8 @@ pub fn draw(frame: &mut Frame, ctx: &Context, panes: &Panes, group: &Group, them
             _ => miss_lines(ctx, group, theme, inner_width),
         };
         let title = match (pane, fit) {
-            (0, true) if group.sidecar.is_some() || !group.is_pod() => format!("sidecar scope: {name} — {}", PANES[0]),
+            (0, true) if !group.is_pod() => format!("sidecar scope: {name} — not a pod"),
+            (0, true) if group.sidecar.is_some() => format!("sidecar scope: {name} — {}", PANES[0]),
             (0, true) => format!("sidecar scope: {name} — what a proxy would see here (none relays)"),
             (_, true) => format!("{name}: {}", PANES[1]),
             // One pane at a time: short titles, so that the way to the other one shows.

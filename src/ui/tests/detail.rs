@@ -45,7 +45,7 @@ fn requests_pane_lists_endpoints() {
     let mut app = requests_app();
     press(&mut app, "/api\n\n\t\t\t\t");
     let screen = screen_text(&app, 120, 40);
-    assert!(screen.contains("▶ requests since start (green: a sidecar sees them)"), "{screen}");
+    assert!(screen.contains("▶ requests since start (green: a sidecar sees them; yellow: in pod)"), "{screen}");
     // GET: 1..8 ms, p50 the 4th, p99 the 8th; POST: 9 and 10 ms, both 503.
     assert!(screen.contains("│in       8     0   4.0ms   8.0ms  GET /api/items"), "{screen}");
     assert!(screen.contains("│in       2     2   9.0ms  10.0ms  POST /api/orders"), "{screen}");
@@ -131,4 +131,20 @@ fn names_are_shown_only_where_lookups_are_watched_or_recorded() {
     press(&mut replayed, "/web\n\n");
     assert_eq!(replayed.panes(), 5);
     assert!(screen_text(&replayed, 120, 40).contains("DNS names it resolved since start"));
+}
+
+/// Green and yellow lines: the titles say what both colours mean, the
+/// long form where the pane has room, a short one where it has not.
+#[test]
+fn the_titles_say_what_green_and_yellow_mean() {
+    for (cols, rows) in [(80, 24), (120, 40)] {
+        let mut app = requests_app();
+        press(&mut app, "/web\n\n");
+        let screen = screen_text(&app, cols, rows);
+        let requests = screen.lines().find(|l| l.contains("requests")).unwrap_or_else(|| panic!("{screen}"));
+        assert!(requests.contains("green: a sidecar sees them; yellow: in pod"), "{cols}x{rows}: {requests}");
+        let connections = screen.lines().find(|l| l.contains("conns (") || l.contains("connections:")).unwrap_or_else(|| panic!("{screen}"));
+        assert!(connections.contains("green: a sidecar sees") && connections.contains("yellow: not)"), "{cols}x{rows}: {connections}");
+        assert_snapshot!(format!("colours_explained_{cols}x{rows}"), screen);
+    }
 }

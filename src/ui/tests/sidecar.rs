@@ -28,3 +28,24 @@ fn sidecar_scope_shows_the_requests_a_proxy_sees_and_misses() {
     assert_eq!(number("it misses (in pod)"), "1");
     assert_snapshot!(screen);
 }
+
+/// The host is no pod: its scope says so on both panes, with no table
+/// header over nothing.
+#[test]
+fn the_hosts_scope_says_there_is_no_sidecar_and_no_empty_header() {
+    for (cols, rows) in [(80, 24), (120, 40)] {
+        let mut app = scripted_app();
+        press(&mut app, "gc"); // the host, first by EXEC/s
+        assert!(matches!(&app.screen, Screen::Sidecar(crate::aggregate::model::GroupKey::Host)));
+        let mut screen = screen_text(&app, cols, rows);
+        if cols < 90 {
+            // One pane at a time: the second behind Tab.
+            press(&mut app, "\t");
+            screen.push_str(&screen_text(&app, cols, rows));
+        }
+        assert!(screen.contains("not a pod: no sidecar here") && !screen.contains("DIR"), "{screen}");
+        assert!(screen.contains("not a pod: no sidecar to bill, nothing it misses"), "{screen}");
+        assert!(!screen.contains("EVENTS"), "{screen}");
+        assert_snapshot!(format!("host_scope_{cols}x{rows}"), screen);
+    }
+}
