@@ -175,6 +175,8 @@ pub struct ConnRow {
     pub open: bool,
     /// Outbound (connect) or inbound (accept); None when only the close was seen.
     pub outbound: Option<bool>,
+    /// When its last record came (Unix ns): for a closed one, its close.
+    pub last_ns: u64,
 }
 
 /// A pod's sidecar proxy, as its bills tell.
@@ -328,12 +330,13 @@ impl Group {
         row.write_bytes += write_bytes;
     }
 
-    fn connection(&mut self, pid: u32, comm: &str, connection: Connection) {
+    fn connection(&mut self, unix_ns: u64, pid: u32, comm: &str, connection: Connection) {
         let open = connection.kind != ConnKind::Close;
         match self.connections.iter_mut().find(|c| c.connection.cookie == connection.cookie && c.pid == pid) {
             Some(existing) => {
                 existing.open = open;
                 existing.connection = connection;
+                existing.last_ns = existing.last_ns.max(unix_ns);
             }
             None => {
                 if self.connections.len() == CONNECTIONS {
@@ -345,7 +348,7 @@ impl Group {
                     ConnKind::Accept => Some(false),
                     ConnKind::Close => None,
                 };
-                self.connections.push_back(ConnRow { pid, comm: comm.to_string(), connection, open, outbound });
+                self.connections.push_back(ConnRow { pid, comm: comm.to_string(), connection, open, outbound, last_ns: unix_ns });
             }
         }
     }
@@ -597,7 +600,7 @@ impl NodeModel {
         match e.action {
             Action::Exec { args, .. } => group.exec(e.unix_ns, pid, container_id, args),
             Action::FileIo { path, read_bytes, write_bytes } => group.file_io(path, read_bytes, write_bytes),
-            Action::Connection(connection) => group.connection(pid, &e.process.comm, connection),
+            Action::Connection(connection) => group.connection(e.unix_ns, pid, &e.process.comm, connection),
             Action::Request(request) => {
                 group.request(&request, container_id.as_deref());
                 self.requests_seen = true;

@@ -2,14 +2,16 @@
 //! and requests that cross the pod's boundary), beside what the proxy costs
 //! and what it misses, in numbers.
 
+use std::collections::HashMap;
+
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::Frame;
 
 use super::detail::request_lines;
-use crate::aggregate::model::{activity, sidecar_visible, Group};
-use crate::ui::format::{bytes, container_in, cores, count, events_with, group_name, latency, remote_in, remote_width, sparkline, truncate};
+use crate::aggregate::model::{activity, sidecar_visible, ConnRow, Group};
+use crate::ui::format::{bytes, container_in, cores, count, events_with, group_name, latency, remote_in, remote_width, sparkline, time_of_day, truncate};
 use super::keys::{hint, KeyHint};
 use super::Context;
 use crate::ui::panes::{scrolled_pane, Panes, MAX_PANES};
@@ -36,16 +38,93 @@ fn requests_hint(ctx: &Context) -> String {
     }
 }
 
+/// One line of the flows' table: an open flow, or closed ones together.
+struct FlowRow {
+    dir: &'static str,
+    local: String,
+    remote: String,
+    tx_bytes: u64,
+    rx_bytes: u64,
+    /// Closed ones: how many, and when the last one closed (Unix ns).
+    closed: Option<(u64, u64)>,
+}
+
+impl FlowRow {
+    fn state(&self) -> String {
+        match self.closed {
+            None => "open".to_string(),
+            Some((1, last_ns)) => format!("closed {}", time_of_day(last_ns)),
+            Some((n, last_ns)) => format!("{} closed, last {}", count(n), time_of_day(last_ns)),
+        }
+    }
+}
+
+/// A flow's direction as the table names it.
+fn direction(c: &ConnRow) -> &'static str {
+    match c.outbound {
+        Some(true) => "out",
+        Some(false) => "in",
+        None => "?",
+    }
+}
+
+/// The flows among `rows` (newest first): each open one on its line, then
+/// the closed ones one line per direction and pair of ends, the most
+/// recently closed first. The client's own port is left out of a closed
+/// flow's ends (each connection takes another one): the server's port
+/// names the service.
+fn flow_rows<'a>(rows: impl Iterator<Item = &'a ConnRow> + Clone, remote_width: usize) -> Vec<FlowRow> {
+    let remote = |c: &ConnRow| remote_in(c.connection.remote, c.connection.dname.as_deref(), remote_width);
+    let mut flows: Vec<FlowRow> = rows
+        .clone()
+        .filter(|c| c.open)
+        .map(|c| FlowRow {
+            dir: direction(c),
+            local: c.connection.local.to_string(),
+            remote: remote(c),
+            tx_bytes: c.connection.tx_bytes,
+            rx_bytes: c.connection.rx_bytes,
+            closed: None,
+        })
+        .collect();
+    let mut closed: Vec<FlowRow> = Vec::new();
+    let mut index: HashMap<(&'static str, String, String), usize> = HashMap::new();
+    for c in rows.filter(|c| !c.open) {
+        let dir = direction(c);
+        let (local, remote) = match c.outbound {
+            Some(false) => (c.connection.local.to_string(), c.connection.remote.ip().to_string()),
+            _ => (c.connection.local.ip().to_string(), remote(c)),
+        };
+        let at = *index.entry((dir, local.clone(), remote.clone())).or_insert_with(|| {
+            closed.push(FlowRow { dir, local, remote, tx_bytes: 0, rx_bytes: 0, closed: Some((0, 0)) });
+            closed.len() - 1
+        });
+        let f = &mut closed[at];
+        f.tx_bytes += c.connection.tx_bytes;
+        f.rx_bytes += c.connection.rx_bytes;
+        f.closed = f.closed.map(|(n, last_ns)| (n + 1, last_ns.max(c.last_ns)));
+    }
+    closed.sort_by_key(|f| std::cmp::Reverse(f.closed.map_or(0, |(_, last_ns)| last_ns)));
+    flows.extend(closed);
+    flows
+}
+
 /// The flows a sidecar sees, as a table whose least telling column (the
-/// pod's own address) gives way first on a narrow pane.
+/// pod's own address) gives way first on a narrow pane: the open ones each
+/// on its line, then the closed ones by direction and ends, counted.
 fn flow_lines<'a>(ctx: &Context, group: &Group, theme: &Theme, width: u16) -> Vec<Line<'a>> {
     if !group.is_pod() {
         // No table over nothing: outside a pod there is no boundary for a proxy to sit on.
         return vec![Line::styled("not a pod: no sidecar here", theme.dim())];
     }
-    let with_local = width >= 74;
     let seen = || group.connections.iter().rev().filter(|c| c.connection.sidecar_visible);
-    let remote_width = remote_width(seen(), 22);
+    // As wide as any IPv4 end (255.255.255.255:65535), wider for names and IPv6.
+    let remote_width = remote_width(seen(), 21);
+    let rows: Vec<(String, FlowRow)> = flow_rows(seen(), remote_width).into_iter().map(|f| (f.state(), f)).collect();
+    let state_width = rows.iter().map(|(state, _)| state.chars().count()).max().unwrap_or(0).max("STATE".len());
+    // The pod's own address only where the rest of a line, its state whole,
+    // still fits: DIR, LOCAL and REMOTE, TX and RX, STATE, each with its space.
+    let with_local = width as usize >= 5 + 23 + remote_width + 2 * 8 + 1 + state_width;
     let row = |dir: &str, local: &str, remote: &str, tx: &str, rx: &str, state: &str| {
         if with_local {
             format!("{dir:<4} {local:<22} {remote:<remote_width$} {tx:>7} {rx:>7} {state}")
@@ -54,23 +133,9 @@ fn flow_lines<'a>(ctx: &Context, group: &Group, theme: &Theme, width: u16) -> Ve
         }
     };
     let mut flows = vec![Line::styled(row("DIR", "LOCAL", "REMOTE", "TX", "RX", "STATE"), theme.accent())];
-    for c in seen() {
-        let dir = match c.outbound {
-            Some(true) => "out",
-            Some(false) => "in",
-            None => "?",
-        };
-        flows.push(Line::styled(
-            row(
-                dir,
-                &c.connection.local.to_string(),
-                &remote_in(c.connection.remote, c.connection.dname.as_deref(), remote_width),
-                &bytes(c.connection.tx_bytes),
-                &bytes(c.connection.rx_bytes),
-                if c.open { "open" } else { "closed" },
-            ),
-            theme.visible(),
-        ));
+    for (state, f) in rows {
+        let line = row(f.dir, &f.local, &f.remote, &bytes(f.tx_bytes), &bytes(f.rx_bytes), &state);
+        flows.push(Line::styled(line, theme.visible()));
     }
     if flows.len() == 1 {
         flows.push(Line::styled("no TCP flow across the pod's boundary yet", theme.dim()));

@@ -110,3 +110,14 @@ fn a_sleeping_pod_stays_while_its_processes_live_and_leaves_after() {
     }
     assert!(!model.groups.contains_key(&key), "gone sixty quiet intervals after its last process");
 }
+
+#[test]
+fn a_connection_keeps_when_its_last_record_came() {
+    let mut model = NodeModel::new(1.0);
+    let web = owner(10, Some(("aaaa-1111", "web-0")), Some(("a", "app")));
+    model.apply(happened(1, &web, 100, 1, "python3", connection(ConnKind::Connect, "10.244.0.10:40000", "10.244.0.20:8080", 0, 0, 7, None, true)));
+    model.apply(happened(4, &web, 100, 1, "python3", connection(ConnKind::Close, "10.244.0.10:40000", "10.244.0.20:8080", 26, 1019, 7, None, true)));
+    let group = &model.groups[&crate::aggregate::model::GroupKey::Pod("aaaa-1111".into())];
+    let row = &group.connections[0];
+    assert_eq!((row.open, row.last_ns), (false, T0 + 4_000_000_000), "its close's time");
+}

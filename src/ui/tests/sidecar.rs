@@ -49,3 +49,39 @@ fn the_hosts_scope_says_there_is_no_sidecar_and_no_empty_header() {
         assert_snapshot!(format!("host_scope_{cols}x{rows}"), screen);
     }
 }
+
+/// A proxy that opens a connection per request: the closed ones are one
+/// line per direction and pair of ends (count, bytes, last close), the
+/// client's own port left out; the open ones each on its line, first.
+#[test]
+fn closed_flows_are_counted_by_direction_and_ends_open_ones_apart() {
+    let mut app = scripted_app();
+    let web = owner(10, Some(("aaaa-1111", "web-0")), Some(("a", "app")));
+    let proxy = owner(11, Some(("aaaa-1111", "web-0")), Some(("b", "envoy")));
+    let api = owner(20, Some(("bbbb-2222", "api-7d4b9")), Some(("c", "api")));
+    let at = |i: u64| 3 + i / 10;
+    for i in 0..75u64 {
+        let (local, cookie) = (format!("10.244.0.10:{}", 42000 + i), 100 + i);
+        app.model.apply(happened(at(i), &proxy, 101, 1, "envoy", connection(ConnKind::Connect, &local, "10.244.0.20:8080", 0, 0, cookie, Some(api.clone()), true)));
+        app.model.apply(happened(at(i), &proxy, 101, 1, "envoy", connection(ConnKind::Close, &local, "10.244.0.20:8080", 26, 1019, cookie, Some(api.clone()), true)));
+    }
+    // Served: two clients of the app's port 8000, each from ports of its own.
+    for (i, client) in ["10.244.0.30", "10.244.0.40", "10.244.0.30"].iter().enumerate() {
+        let (remote, cookie) = (format!("{client}:{}", 50000 + i), 300 + i as u64);
+        app.model.apply(happened(9, &web, 100, 1, "python3", connection(ConnKind::Accept, "10.244.0.10:8000", &remote, 0, 0, cookie, None, true)));
+        app.model.apply(happened(10, &web, 100, 1, "python3", connection(ConnKind::Close, "10.244.0.10:8000", &remote, 100, 2000, cookie, None, true)));
+    }
+    app.model.apply(happened(11, &proxy, 101, 1, "envoy", connection(ConnKind::Connect, "10.244.0.10:43000", "10.244.0.20:8080", 0, 0, 400, Some(api.clone()), true)));
+    press(&mut app, "/web\nc");
+    let screen = screen_text(&app, 120, 40);
+    let flows: Vec<&str> = screen.lines().filter(|l| l.starts_with("│out ") || l.starts_with("│in ")).collect();
+    // The open one, then the closed ones: from each client of port 8000, and to api's 8080.
+    assert_eq!(flows.len(), 4, "{screen}");
+    assert!(flows[0].contains("10.244.0.20:8080") && flows[0].contains(" open "), "{screen}");
+    let closed_to_api = flows.iter().find(|l| l.contains("76 closed, last")).unwrap_or_else(|| panic!("75 here, 1 from the script:\n{screen}"));
+    assert!(closed_to_api.contains("1.9KiB") && closed_to_api.contains("76KiB"), "26 B and 1019 B, 76 times: {closed_to_api}");
+    assert!(flows.iter().any(|l| l.contains("10.244.0.30 ") && l.contains("2 closed, last")), "{screen}");
+    assert!(flows.iter().any(|l| l.contains("10.244.0.40 ") && l.contains("closed ") && !l.contains("2 closed")), "{screen}");
+    assert_snapshot!("closed_flows_120x40", screen);
+    assert_snapshot!("closed_flows_80x24", screen_text(&app, 80, 24));
+}
