@@ -138,6 +138,7 @@ fn request(e: &schema::Event<schema::HttpBody>) -> Option<Action> {
         method: http.method.clone(),
         path: http.path.clone(),
         status: http.status,
+        failed: http.status.is_some_and(|s| s >= 500) || http.grpc.as_ref().is_some_and(|g| g.status.as_deref() != Some("OK")),
         latency_ns: http.latency_ns,
         local: local?,
         remote: remote?,

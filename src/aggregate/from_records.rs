@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::observation::{ConnKind, Connection, ProcessEvent, KernelTotals, Lookup, Observation, ProcessRef, Request, Action};
 use crate::enrich::Attribution;
 use crate::l7::dns;
+use crate::l7::grpc::GrpcCall;
 use crate::events::{c_bytes, c_str_bytes, exit_status, Event, Kind, ProcessIdentity};
 use crate::records::{CountersRecord, DnsRecord, EventRecord, FileIoRecord, HttpRecord, SidecarsRecord, Sink, Stats, UdpRecord};
 
@@ -134,6 +135,7 @@ impl Sink for ObservationSink {
             method: x.request.method.to_string(),
             path: r.path.to_string(),
             status: x.response.as_ref().map(|s| s.status),
+            failed: x.response.is_some_and(|s| s.status >= 500) || x.grpc.as_ref().is_some_and(GrpcCall::failed),
             latency_ns: x.latency_ns,
             local: SocketAddr::new(r.net.saddr, r.net.sport),
             remote: SocketAddr::new(r.net.daddr.unwrap_or(r.net.saddr), r.net.dport),

@@ -50,6 +50,8 @@ pub struct Request {
     pub path: String,
     /// None: no response came.
     pub status: Option<u16>,
+    /// Answered with a 5xx status, or a gRPC call whose status is not OK.
+    pub failed: bool,
     pub latency_ns: Option<u64>,
     pub local: SocketAddr,
     pub remote: SocketAddr,

@@ -73,7 +73,7 @@ impl Latencies {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
     pub requests: u64,
-    /// Answered with a 5xx status.
+    /// Failed: answered with a 5xx status, or a gRPC status other than OK.
     pub errors: u64,
     /// Of the answered ones (a request without a response has no latency).
     pub latencies: Latencies,
@@ -82,7 +82,7 @@ pub struct Tally {
 impl Tally {
     fn add(&mut self, r: &Request) {
         self.requests += 1;
-        if r.status.is_some_and(|s| s >= 500) {
+        if r.failed {
             self.errors += 1;
         }
         if let Some(ns) = r.latency_ns {
@@ -272,6 +272,7 @@ mod tests {
             method: "GET".into(),
             path: path.into(),
             status,
+            failed: status.is_some_and(|s| s >= 500),
             latency_ns,
             local: "10.0.0.1:8080".parse().unwrap(),
             remote: "10.0.0.2:50000".parse().unwrap(),

@@ -161,6 +161,27 @@ enum payload_protocol {
 	/* A ClientHello's handshake message, read after its 5-byte record header
 	 * was read alone (openssl's servers read a record in two). */
 	PAYLOAD_TLS_HANDSHAKE = 4,
+	/* Pieces of an HTTP/2 connection's frames (struct h2_piece, http2.h) */
+	PAYLOAD_HTTP2 = 5,
+};
+
+/* An HTTP/2 record's data: pieces, each this header and `len` bytes, at
+ * `position` in its direction's byte stream (the bytes the connection sent,
+ * or received, before them). A frame's header comes whole; a payload that
+ * carries a header block comes up to H2_BLOCK_MAX bytes, perhaps in pieces
+ * as calls move it; after a LOST piece the direction is not followed. */
+enum h2_limits { H2_BLOCK_MAX = 2048 };
+enum h2_piece_kind {
+	H2_PIECE_HEADER = 1,
+	H2_PIECE_PAYLOAD = 2,
+	H2_PIECE_LOST = 3,
+};
+
+struct h2_piece {
+	__u64 position;
+	__u16 len;
+	__u8 kind; /* enum h2_piece_kind */
+	__u8 _pad[5];
 };
 
 /* One read or write on a TCP connection that carries HTTP/1 (the connection's

@@ -12,13 +12,15 @@
 #include "lib/sock.h"
 #include "payload.h"
 #include "tcp.h"
+#include "http2.h"
 
 /* L7_TLS_HEADER: a TLS handshake record's 5-byte header was read alone; the
  * next read has its message. L7_ADOPTED: a connection older than podtop
  * (adopt.h), met in the middle of its stream: its first read or write that
  * begins with an HTTP/1 request line or status line makes it L7_HTTP; after
- * ADOPTED_L7_LOOKS that do not, it is L7_OTHER. */
-enum l7_kind { L7_UNKNOWN = 0, L7_HTTP = 1, L7_OTHER = 2, L7_TLS_HEADER = 3, L7_ADOPTED = 4 };
+ * ADOPTED_L7_LOOKS that do not, it is L7_OTHER. L7_HTTP2: it began with the
+ * client's HTTP/2 preface (http2.h). */
+enum l7_kind { L7_UNKNOWN = 0, L7_HTTP = 1, L7_OTHER = 2, L7_TLS_HEADER = 3, L7_ADOPTED = 4, L7_HTTP2 = 5 };
 
 /* Enough for a keep-alive connection to finish the message it was in the
  * middle of (a body of a few reads) and begin the next; bounded, so that an
@@ -30,7 +32,8 @@ enum l7_kind { L7_UNKNOWN = 0, L7_HTTP = 1, L7_OTHER = 2, L7_TLS_HEADER = 3, L7_
 #define HTTP_HEAD_LEN 256
 
 /* What the first bytes of a connection say it carries: HTTP/1 (a request
- * line's method, or a status line), a TLS ClientHello, or something else. */
+ * line's method, or a status line), HTTP/2 (the client's preface), a TLS
+ * ClientHello, or something else. */
 static __always_inline __u8 classify(const __u8 *b)
 {
 	__u32 word = b[0] | b[1] << 8 | b[2] << 16 | (__u32)b[3] << 24;
@@ -49,6 +52,8 @@ static __always_inline __u8 classify(const __u8 *b)
 		return PAYLOAD_HTTP;
 	case WORD('H', 'T', 'T', 'P'):
 		return b[4] == '/' && b[5] == '1' ? PAYLOAD_HTTP : 0;
+	case WORD('P', 'R', 'I', ' '):
+		return b[4] == '*' && b[5] == ' ' && b[6] == 'H' && b[7] == 'T' ? PAYLOAD_HTTP2 : 0;
 	}
 #undef WORD
 	/* handshake record, SSL3.0..TLS1.3 legacy version, ClientHello */
@@ -74,9 +79,21 @@ static __always_inline void capture_payload(const struct sock *sk, struct sock_s
 	struct payload_record *r;
 	struct payload_event *e;
 
+	if (st->l7 == L7_HTTP2) {
+		h2_capture(sk, st, bytes, tx, regs, nr);
+		return;
+	}
 	if (!buf || bpf_probe_read_user(first, sizeof(first), buf))
 		return;
 	protocol = bytes >= sizeof(first) && room >= sizeof(first) ? classify(first) : 0;
+	/* The client's preface, or a server's SETTINGS sent before the preface came */
+	if (st->l7 == L7_UNKNOWN &&
+	    (protocol == PAYLOAD_HTTP2 || (tx && st->role == ROLE_ACCEPT && bytes >= 9 && h2_settings(first)))) {
+		st->l7 = L7_HTTP2;
+		h2_begin(st, protocol == PAYLOAD_HTTP2 && tx);
+		h2_capture(sk, st, bytes, tx, regs, nr);
+		return;
+	}
 	if (st->l7 == L7_UNKNOWN) {
 		/* A server that reads a record's header before its body: a
 		 * handshake record's header, read alone, waits for the next read. */
@@ -84,7 +101,8 @@ static __always_inline void capture_payload(const struct sock *sk, struct sock_s
 			st->l7 = L7_TLS_HEADER;
 			return;
 		}
-		/* decided by the connection's first bytes, either way */
+		/* decided by the connection's first bytes, either way (an
+		 * HTTP/2 upgrade from HTTP/1, h2c, is not followed) */
 		st->l7 = protocol == PAYLOAD_HTTP ? L7_HTTP : L7_OTHER;
 		if (protocol == 0)
 			return;

@@ -72,11 +72,14 @@ struct cgroup_counters _cgroup_counters = {};
 struct listener_key _listener_key = {};
 struct listener_value _listener_value = {};
 struct payload_event _payload_event = {};
+struct h2_piece _h2_piece = {};
 /* The enums too: Rust gets them from the skeleton, not from a second copy. */
 enum event_kind _event_kind = EVENT_EXEC;
 enum event_class _event_class = CLASS_EXEC;
 enum payload_protocol _payload_protocol = PAYLOAD_HTTP;
 enum sock_role _sock_role = ROLE_NONE;
+enum h2_piece_kind _h2_piece_kind = H2_PIECE_HEADER;
+enum h2_limits _h2_limits = H2_BLOCK_MAX;
 
 #include "exec.h"      /* exec and exit of processes */
 #include "files.h"     /* opens, reads and writes of files (from sys_exit.h) */
@@ -84,7 +87,7 @@ enum sock_role _sock_role = ROLE_NONE;
 #include "dns.h"       /* DNS datagrams on UDP sockets (--events dns) */
 #include "sys_exit.h"  /* the one syscall hook, dispatching to files.h and dns.h */
 #include "tcp.h"       /* TCP connections: their state, listeners, connect, accept, close */
-#include "http.h"      /* HTTP/1 heads and TLS ClientHellos on TCP connections (--events http) */
+#include "http.h"      /* HTTP/1 heads, HTTP/2 frames (http2.h) and TLS ClientHellos on TCP connections (--events http) */
 #include "adopt.h"     /* TCP connections older than podtop, adopted at their first send or receive */
 #include "sockbytes.h" /* socket sends and receives: TCP and UDP bytes, payload capture */
 #include "cgroup.h"    /* cgroups made and removed, with their paths */

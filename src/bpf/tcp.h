@@ -31,6 +31,16 @@
 enum turn { TURN_NONE = 0, TURN_SENT = 1, TURN_RECEIVED = 2 };
 
 /* What podtop knows of one TCP socket; freed by the kernel with the socket. */
+/* One direction of an HTTP/2 connection, as http2.h walks its frames. */
+struct h2_direction {
+	__u64 next_header; /* its position in the direction's stream */
+	__u32 copy_left;   /* of the frame now in progress: payload bytes still shipped */
+	__u8 header[9];    /* a frame header as far as a call that ended in it had it */
+	__u8 header_have;
+	__u8 lost; /* a walk that lost its place: the direction is not followed */
+	__u8 _pad;
+};
+
 struct sock_state {
 	struct process_identity who;
 	__u64 start_ns;
@@ -73,6 +83,8 @@ struct sock_state {
 	__u64 reported_tx_bytes;
 	__u64 reported_rx_bytes;
 	struct turns reported_turns;
+	/* HTTP/2 (http2.h): where each direction's frames are, [0] sent, [1] received. */
+	struct h2_direction h2[2];
 };
 
 /* Per socket, freed with it. Written here at connect and accept, and by

@@ -11,7 +11,8 @@ pub use types::{
     cgroup_counters as CgroupCounters, cgroup_event as CgroupEvent, conn_event as ConnEvent, event_header as EventHeader,
     exec_event as ExecEvent, exit_event as ExitEvent, file_io_key as FileIoKey,
     file_io_value as FileIoValue, kind_counters as KindCounters, open_event as OpenEvent,
-    payload_event as PayloadEvent, process_identity as ProcessIdentity, udp_key as UdpKey, udp_value as UdpValue,
+    h2_piece as H2Piece, payload_event as PayloadEvent, process_identity as ProcessIdentity, udp_key as UdpKey,
+    udp_value as UdpValue,
 };
 
 // SAFETY: all of these are #[repr(C)] structs of integers and integer arrays,
@@ -22,6 +23,7 @@ unsafe impl plain::Plain for types::exit_event {}
 unsafe impl plain::Plain for types::open_event {}
 unsafe impl plain::Plain for types::conn_event {}
 unsafe impl plain::Plain for types::payload_event {}
+unsafe impl plain::Plain for types::h2_piece {}
 unsafe impl plain::Plain for types::cgroup_event {}
 unsafe impl plain::Plain for types::file_io_key {}
 unsafe impl plain::Plain for types::file_io_value {}
@@ -138,6 +140,7 @@ impl PayloadProtocol {
     pub const TLS: u32 = types::payload_protocol::PAYLOAD_TLS.0;
     pub const DNS: u32 = types::payload_protocol::PAYLOAD_DNS.0;
     pub const TLS_HANDSHAKE: u32 = types::payload_protocol::PAYLOAD_TLS_HANDSHAKE.0;
+    pub const HTTP2: u32 = types::payload_protocol::PAYLOAD_HTTP2.0;
 }
 
 /// Event classes chosen with `--events`, as the kernel's `events_mask` bits

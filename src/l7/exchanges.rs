@@ -8,6 +8,7 @@
 use std::num::NonZeroUsize;
 
 
+use super::grpc::GrpcCall;
 use super::http::{self, RequestHead, ResponseHead};
 use crate::events::PayloadEvent;
 
@@ -48,6 +49,15 @@ pub struct Exchange {
     pub response_bytes: u64,
     /// From the request's last bytes to the response's first, as this end saw them.
     pub latency_ns: Option<u64>,
+    /// HTTP/2's `:authority` (HTTP/1's Host header is not read).
+    pub authority: Option<String>,
+    /// A gRPC call: its service, method and status.
+    pub grpc: Option<GrpcCall>,
+    /// An HTTP/2 stream ended by RST_STREAM (its error's name) or refused by GOAWAY.
+    pub reset: Option<&'static str>,
+    /// Its heads could not be read (HTTP/2: the connection's header
+    /// compression state was lost): its method and path are `*`.
+    pub heads_lost: bool,
 }
 
 #[derive(Debug)]
@@ -121,6 +131,10 @@ impl HttpTracker {
                     request_bytes: e.bytes,
                     response_bytes: 0,
                     latency_ns: None,
+                    authority: None,
+                    grpc: None,
+                    reset: None,
+                    heads_lost: false,
                 },
                 last_request_ns: now,
                 first_response_ns: None,

@@ -5,6 +5,8 @@
 
 pub mod dns;
 pub mod exchanges;
+pub mod grpc;
 pub mod http;
+pub mod http2;
 pub mod lookups;
 pub mod tls;

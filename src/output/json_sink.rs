@@ -9,7 +9,7 @@ use crate::records::run::StartInfo;
 use crate::records::{CountersRecord, DnsRecord, EventRecord, FileIoRecord, HttpRecord, NetView, SidecarsRecord, Sink, Stats, UdpRecord};
 use crate::enrich::Attribution;
 use crate::sidecars::NodeBill;
-use crate::l7::dns;
+use crate::l7::{dns, grpc};
 use crate::events::{c_bytes, c_str_bytes, exit_status, ConnEvent, Event, ExecEvent, ExitEvent, Kind, OpenEvent, ProcessIdentity};
 
 /// Writes NDJSON to any writer (stdout in practice), through one reused buffer.
@@ -191,7 +191,19 @@ impl<W: Write> Sink for JsonSink<W> {
                 .opt_u64("status", x.response.map(|s| u64::from(s.status)))
                 .opt_u64("latency_ns", x.latency_ns)
                 .u64("request_bytes", x.request_bytes)
-                .u64("response_bytes", x.response_bytes);
+                .u64("response_bytes", x.response_bytes)
+                .opt_str("authority", x.authority.as_deref())
+                .opt_str("reset", x.reset)
+                .bool("heads_lost", x.heads_lost);
+            match &x.grpc {
+                Some(call) => h.object("grpc", |g| {
+                    g.str("service", &call.service)
+                        .str("method", &call.method)
+                        .opt_str("status", call.status.map(grpc::status_name))
+                        .opt_u64("status_code", call.status.map(u64::from));
+                }),
+                None => h.null("grpc"),
+            };
         });
         o.end();
         self.finish()
@@ -455,7 +467,7 @@ mod tests {
     use crate::enrich::filter::Filter;
     use crate::events::EventClasses;
     use crate::probes::{ProbeReport, ProbeStatus, PROBES};
-    use crate::records::fixtures::feed_every_kind;
+    use crate::records::fixtures::{feed_every_kind, feed_http2};
 
     fn lines() -> Vec<String> {
         let mut sink = JsonSink::new(Vec::new(), "node-1".into());
@@ -479,6 +491,7 @@ mod tests {
         };
         sink.start(&start).unwrap();
         feed_every_kind(&mut sink);
+        feed_http2(&mut sink);
         String::from_utf8(sink.out).unwrap().lines().map(str::to_string).collect()
     }
 

@@ -328,15 +328,39 @@ pub struct Http {
     /// at most 512 bytes, and only what the kernel copied (the request line's first 256 bytes).
     pub path: String,
     pub path_truncated: bool,
-    /// 1.0 or 1.1; null when the request line was cut before it.
+    /// 1.0, 1.1 or 2; null when the request line was cut before it.
     pub version: Option<String>,
-    /// Null: no response came (the connection closed first, or it was not HTTP/1).
+    /// Null: no response came (the connection closed or the stream was reset first, or it was not HTTP).
     pub status: Option<u16>,
     /// From the request's last bytes to the response's first, as this end saw them.
     pub latency_ns: Option<u64>,
     /// Bytes of the request (head and body) and of the response, as this end's syscalls moved them.
     pub request_bytes: u64,
     pub response_bytes: u64,
+    /// HTTP/2's :authority.
+    #[serde(default)]
+    pub authority: Option<String>,
+    /// How an HTTP/2 stream ended short: RST_STREAM's error (CANCEL, REFUSED_STREAM, ...) or GOAWAY.
+    #[serde(default)]
+    pub reset: Option<String>,
+    /// The heads could not be read (HTTP/2: the connection's header compression
+    /// state was lost to dropped records or a header block past the kernel's
+    /// bound): method and path are "*"; bytes, status and timing stand.
+    #[serde(default)]
+    pub heads_lost: bool,
+    /// A gRPC call (content-type application/grpc).
+    #[serde(default)]
+    pub grpc: Option<Grpc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Grpc {
+    /// The path's first part: package.Service.
+    pub service: String,
+    pub method: String,
+    /// grpc-status by name (OK, NOT_FOUND, DEADLINE_EXCEEDED, ...); null when none came.
+    pub status: Option<String>,
+    pub status_code: Option<u32>,
 }
 
 /// A TCP connection as this end sees it: its ends, bytes, duration and request/response turns.

@@ -20,6 +20,7 @@ use crate::enrich::{Attribution, Enricher};
 use crate::events::{c_bytes, c_str_bytes, decode, split_args, CgroupCounters, CgroupEvent, ConnEvent, Event, ExecEvent, Kind, ProcessIdentity};
 use crate::host::UsageMeter;
 use crate::l7::exchanges::HttpTracker;
+use crate::l7::http2::Http2Tracker;
 use crate::l7::lookups::DnsTracker;
 use crate::l7::tls;
 use crate::records::deltas::Deltas;
@@ -135,6 +136,8 @@ pub struct Pipeline<S: Sink> {
     own_usage: UsageMeter,
     /// HTTP requests paired with their responses, per connection end.
     http: HttpTracker,
+    /// HTTP/2 streams, per connection end.
+    http2: Http2Tracker,
     /// Query strings kept in paths (`--http-query`).
     http_query: bool,
     /// DNS queries paired with their answers, per end.
@@ -172,6 +175,7 @@ impl<S: Sink> Pipeline<S> {
             last_bill: (Instant::now(), None),
             own_usage,
             http: HttpTracker::default(),
+            http2: Http2Tracker::default(),
             http_query: false,
             dns: DnsTracker::default(),
             names: ResolvedNames::default(),
@@ -272,6 +276,7 @@ impl<S: Sink> Pipeline<S> {
                     // Its last request ends with it, before the close record.
                     let mut done = Vec::new();
                     self.http.closed(e.cookie, &mut done);
+                    self.http2.closed(e.cookie, &mut done);
                     self.write_exchanges(&done)?;
                     tls_hello = self.tls_hellos.pop(&e.cookie);
                 }
@@ -383,6 +388,7 @@ impl<S: Sink> Pipeline<S> {
         sizes.push(self.file_paths.size());
         sizes.push(self.names.size());
         sizes.push(self.http.size());
+        sizes.push(self.http2.size());
         sizes.push(self.dns.size());
         sizes.push(self.tls_hellos.size());
         sizes

@@ -38,6 +38,11 @@ impl<S: Sink> Pipeline<S> {
                 }
                 Ok(())
             }
+            PayloadProtocol::HTTP2 => {
+                let mut done = Vec::new();
+                self.http2.payload(e, data, &mut done);
+                self.write_exchanges(&done)
+            }
             PayloadProtocol::DNS => {
                 let mut done = Vec::new();
                 self.dns.datagram(e, data, &mut done);

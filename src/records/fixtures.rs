@@ -10,6 +10,7 @@ use super::{
     CountersRecord, DnsRecord, EventRecord, FileIoDelta, FileIoRecord, HttpRecord, NetView, PodtopCost, SidecarsRecord, Sink, Stats, UdpDelta, UdpRecord,
 };
 use crate::l7::exchanges::{Exchange, Role};
+use crate::l7::grpc::GrpcCall;
 use crate::l7::dns::{Answer, Message};
 use crate::l7::http::{RequestHead, ResponseHead};
 use crate::l7::lookups::Lookup;
@@ -191,6 +192,10 @@ pub fn feed_every_kind(sink: &mut impl Sink) {
         request_bytes: 80,
         response_bytes: 1234,
         latency_ns: Some(2_500_000),
+        authority: None,
+        grpc: None,
+        reset: None,
+        heads_lost: false,
     };
     let net = NetView {
         proto: "tcp",
@@ -342,6 +347,47 @@ pub struct Request<'a> {
     pub sidecar_visible: bool,
 }
 
+/// Feeds `sink` the records of two HTTP/2 streams: a gRPC call answered
+/// NOT_FOUND, and a stream reset before its answer whose heads were lost.
+pub fn feed_http2(sink: &mut impl Sink) {
+    let (pod, api) = (pod_owner(), who(4242, b"python3"));
+    let call = Exchange {
+        first: Default::default(),
+        role: Role::Client,
+        request: RequestHead { method: "POST", target: "/shop.v1.Cart/Add".into(), version: Some("2"), target_truncated: false },
+        response: Some(ResponseHead { version: "2", status: 200 }),
+        request_bytes: 60,
+        response_bytes: 41,
+        latency_ns: Some(900_000),
+        authority: Some("cart:50051".into()),
+        grpc: Some(GrpcCall { service: "shop.v1.Cart".into(), method: "Add".into(), status: Some(5) }),
+        reset: None,
+        heads_lost: false,
+    };
+    let net = || NetView {
+        proto: "tcp",
+        saddr: IpAddr::V4(Ipv4Addr::new(10, 244, 1, 2)),
+        sport: 40002,
+        daddr: Some(IpAddr::V4(Ipv4Addr::new(10, 244, 2, 4))),
+        dport: 50051,
+        dname: None,
+    };
+    let record = |exchange, path| HttpRecord {
+        unix_ns: T0 + 3_600,
+        who: &api,
+        owner: &pod,
+        net: net(),
+        cookie: 11,
+        peer: None,
+        sidecar_visible: true,
+        exchange,
+        path,
+    };
+    sink.http(&record(&call, "/shop.v1.Cart/Add")).unwrap();
+    let reset = Exchange { response: None, latency_ns: None, grpc: None, reset: Some("CANCEL"), heads_lost: true, ..call.clone() };
+    sink.http(&record(&reset, "*")).unwrap();
+}
+
 /// Feeds `sink` the http record the pipeline writes for `r`.
 pub fn feed_request(sink: &mut impl Sink, unix_ns: u64, r: &Request) {
     let who = who(r.pid, r.comm);
@@ -353,6 +399,10 @@ pub fn feed_request(sink: &mut impl Sink, unix_ns: u64, r: &Request) {
         request_bytes: 80,
         response_bytes: if r.status.is_some() { 1000 } else { 0 },
         latency_ns: r.latency_ns,
+        authority: None,
+        grpc: None,
+        reset: None,
+        heads_lost: false,
     };
     let net = NetView { proto: "tcp", saddr: r.local.ip(), sport: r.local.port(), daddr: Some(r.remote.ip()), dport: r.remote.port(), dname: None };
     let record = HttpRecord {

@@ -379,6 +379,7 @@ mod tests {
             method: "GET".into(),
             path: "/api/items".into(),
             status: Some(503),
+            failed: true,
             latency_ns: Some(12_500_000),
             local: "10.0.0.1:5000".parse().unwrap(),
             remote: "10.0.0.2:80".parse().unwrap(),

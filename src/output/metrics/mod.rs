@@ -23,6 +23,7 @@ use crate::enrich::printable::printable_owned;
 use crate::enrich::Attribution;
 use crate::events::CgroupCounters;
 use crate::l7::exchanges::Role;
+use crate::l7::grpc;
 use crate::records::{CountersRecord, DnsRecord, EventRecord, FileIoRecord, HttpRecord, SidecarsRecord, Sink, Stats, UdpRecord};
 use crate::shutdown::Shutdown;
 
@@ -241,13 +242,13 @@ impl ExchangeMetrics {
         Ok(ExchangeMetrics {
             http_requests: counter(
                 "podtop_http_requests_total",
-                "HTTP/1 requests seen at this end (role client or server), by status class (2xx..5xx, none: no response)",
-                &["role", "status_class"],
+                "HTTP/1 requests and HTTP/2 streams seen at this end (role client or server), by status class (2xx..5xx, none: no response) and, for gRPC calls, grpc-status by name (none: no status came; empty: not gRPC)",
+                &["role", "status_class", "grpc_status"],
             )?,
             http_latency: owner_histogram(
                 registry,
                 "podtop_http_request_duration_seconds",
-                "HTTP/1 requests: from the request's last bytes to the response's first, as this end (role) saw them",
+                "HTTP requests: from the request's last bytes to the response's first, as this end (role) saw them",
                 &HTTP_LATENCY_BUCKETS,
             )?,
             dns_queries: counter(
@@ -361,7 +362,12 @@ impl Metrics {
         let by_role = |values: &[&'static str]| -> Vec<[&'static str; 2]> {
             roles.iter().flat_map(|role| values.iter().map(move |value| [*role, *value])).collect()
         };
-        let (http_request_variants, dns_query_variants) = (by_role(&STATUS_CLASSES), by_role(&RCODES));
+        let dns_query_variants = by_role(&RCODES);
+        let grpc_statuses: Vec<&'static str> = ["", "none"].into_iter().chain((0..=16).map(grpc::status_name)).collect();
+        let http_request_variants: Vec<[&'static str; 3]> = by_role(&STATUS_CLASSES)
+            .into_iter()
+            .flat_map(|[role, class]| grpc_statuses.iter().map(move |grpc| [role, class, *grpc]))
+            .collect();
         let one_role: Vec<[&str; 1]> = roles.map(|role| [role]).to_vec();
         vec![
             remover(&self.cgroup.execs, plain),
@@ -544,7 +550,8 @@ impl Sink for MetricsSink {
         let x = r.exchange;
         let class = status_class(x.response.map(|s| s.status));
         let role = x.role.name();
-        add(&self.metrics.exchanges.http_requests, &l, &[role, class], 1);
+        let grpc_status = x.grpc.as_ref().map_or("", |call| call.status.map_or("none", grpc::status_name));
+        add(&self.metrics.exchanges.http_requests, &l, &[role, class, grpc_status], 1);
         observe_seconds(&self.metrics.exchanges.http_latency, &l, role, x.latency_ns);
         Ok(())
     }

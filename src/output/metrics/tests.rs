@@ -2,13 +2,14 @@
 //! bounds on what is exported.
 
 use super::*;
-use crate::records::fixtures::{backend_pod, feed_every_kind, pod_owner};
+use crate::records::fixtures::{backend_pod, feed_every_kind, feed_http2, pod_owner};
 
 #[test]
 fn every_record_kind_becomes_series_with_the_owners_labels() {
     let metrics = Arc::new(Metrics::new().unwrap());
     let mut sink = MetricsSink::new(metrics.clone(), "node-1".into(), 100, Duration::from_secs(300));
     feed_every_kind(&mut sink);
+    feed_http2(&mut sink);
     let text = String::from_utf8(metrics.encode()).unwrap();
     let pod = pod_owner();
     let uid = &pod.pod.as_ref().unwrap().uid;
@@ -24,11 +25,15 @@ fn every_record_kind_becomes_series_with_the_owners_labels() {
     assert!(text.contains(r#"podtop_table_entries{node="node-1",table="file_names"} 65536"#), "{text}");
     assert!(text.contains(r#"podtop_table_capacity{node="node-1",table="peer_connections"} 65536"#), "{text}");
     assert!(text.contains(r#"podtop_table_evicted_total{node="node-1",table="file_names"} 1200"#), "{text}");
-    // The fixtures' two requests: one answered 200 in 2.5 ms, one never answered.
+    // The fixtures' requests: one answered 200 in 2.5 ms, one never answered;
+    // a gRPC call answered NOT_FOUND, and a stream reset before its answer.
     let http: Vec<&str> = text.lines().filter(|l| l.starts_with("podtop_http_requests_total{")).collect();
-    assert!(http.iter().any(|l| l.contains(r#"role="client""#) && l.contains(r#"status_class="2xx""#) && l.ends_with(" 1")), "{http:?}");
-    assert!(http.iter().any(|l| l.contains(r#"status_class="none""#) && l.ends_with(" 1")), "{http:?}");
-    assert!(text.lines().any(|l| l.starts_with("podtop_http_request_duration_seconds_bucket{") && l.contains(r#"le="0.005""#) && l.ends_with(" 1")), "{text}");
+    let plain = r#"grpc_status="""#;
+    assert!(http.iter().any(|l| l.contains(r#"role="client""#) && l.contains(r#"status_class="2xx""#) && l.contains(plain) && l.ends_with(" 1")), "{http:?}");
+    assert!(http.iter().any(|l| l.contains(r#"status_class="none""#) && l.contains(plain) && l.ends_with(" 2")), "{http:?}");
+    assert!(http.iter().any(|l| l.contains(r#"status_class="2xx""#) && l.contains(r#"grpc_status="NOT_FOUND""#) && l.ends_with(" 1")), "{http:?}");
+    assert_eq!(http.len(), 3, "{http:?}");
+    assert!(text.lines().any(|l| l.starts_with("podtop_http_request_duration_seconds_bucket{") && l.contains(r#"le="0.005""#) && l.ends_with(" 2")), "{text}");
     // Its two lookups: one answered in 180 µs, one never.
     let dns: Vec<&str> = text.lines().filter(|l| l.starts_with("podtop_dns_queries_total{")).collect();
     assert!(dns.iter().any(|l| l.contains(r#"role="client""#) && l.contains(r#"rcode="NOERROR""#) && l.ends_with(" 1")), "{dns:?}");
@@ -107,8 +112,9 @@ fn every_series_of_a_quiet_cgroup_leaves_requests_too() {
     let metrics = Arc::new(Metrics::new().unwrap());
     let mut sink = MetricsSink::new(metrics.clone(), "n".into(), 100, Duration::from_millis(50));
     feed_every_kind(&mut sink);
+    feed_http2(&mut sink);
     let series = |prefix: &str| String::from_utf8(metrics.encode()).unwrap().lines().filter(|l| l.starts_with(prefix) && l.contains("pod_uid")).count();
-    assert!(series("podtop_http_requests_total{") == 2 && series("podtop_http_request_duration_seconds_count{") == 1);
+    assert!(series("podtop_http_requests_total{") == 3 && series("podtop_http_request_duration_seconds_count{") == 1);
     assert!(series("podtop_dns_queries_total{") == 2 && series("podtop_dns_request_duration_seconds_count{") == 1);
     std::thread::sleep(Duration::from_millis(60));
     sink.stats(0, &Stats::default()).unwrap();
