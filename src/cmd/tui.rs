@@ -54,8 +54,13 @@ fn live(opts: CollectOptions, record: Option<File>, metrics: Option<MetricsOutpu
     let (filter, pid) = (opts.filter.clone(), opts.pid);
     let (run, worker) = collect::spawn(opts, shutdown, move |start| {
         let run = RunInfo::live(start, recording_writer.is_some());
-        // Read once every probe is attached: what starts later is seen starting.
-        let already = running_now(|owner, p| pid.is_none_or(|only| only == p) && (!filter.is_active() || filter.matches(owner)));
+        // Read once every probe is attached: what starts later is seen
+        // starting. A recording holds records alone, and replays to the
+        // screen the run drew: with one, the screen is what records make.
+        let already = match recording_writer {
+            Some(_) => Vec::new(),
+            None => running_now(|owner, p| pid.is_none_or(|only| only == p) && (!filter.is_active() || filter.matches(owner))),
+        };
         let recording = match recording_writer {
             Some(writer) => {
                 let mut json = JsonSink::new(writer, start.node.clone());
