@@ -3,6 +3,7 @@
 //! and what it misses, in numbers.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -68,11 +69,19 @@ fn direction(c: &ConnRow) -> &'static str {
     }
 }
 
+/// An end whose port each connection chose anew (a client's): `addr:*`.
+fn any_port(addr: IpAddr) -> String {
+    match addr {
+        IpAddr::V4(a) => format!("{a}:*"),
+        IpAddr::V6(a) => format!("[{a}]:*"),
+    }
+}
+
 /// The flows among `rows` (newest first): each open one on its line, then
 /// the closed ones one line per direction and pair of ends, the most
-/// recently closed first. The client's own port is left out of a closed
-/// flow's ends (each connection takes another one): the server's port
-/// names the service.
+/// recently closed first. The client's own port is `*` in a closed flow's
+/// ends (each connection takes another one): the server's port names the
+/// service.
 fn flow_rows<'a>(rows: impl Iterator<Item = &'a ConnRow> + Clone, remote_width: usize) -> Vec<FlowRow> {
     let remote = |c: &ConnRow| remote_in(c.connection.remote, c.connection.dname.as_deref(), remote_width);
     let mut flows: Vec<FlowRow> = rows
@@ -92,8 +101,8 @@ fn flow_rows<'a>(rows: impl Iterator<Item = &'a ConnRow> + Clone, remote_width: 
     for c in rows.filter(|c| !c.open) {
         let dir = direction(c);
         let (local, remote) = match c.outbound {
-            Some(false) => (c.connection.local.to_string(), c.connection.remote.ip().to_string()),
-            _ => (c.connection.local.ip().to_string(), remote(c)),
+            Some(false) => (c.connection.local.to_string(), any_port(c.connection.remote.ip())),
+            _ => (any_port(c.connection.local.ip()), remote(c)),
         };
         let at = *index.entry((dir, local.clone(), remote.clone())).or_insert_with(|| {
             closed.push(FlowRow { dir, local, remote, tx_bytes: 0, rx_bytes: 0, closed: Some((0, 0)) });

@@ -80,8 +80,12 @@ fn closed_flows_are_counted_by_direction_and_ends_open_ones_apart() {
     assert!(flows[0].contains("10.244.0.20:8080") && flows[0].contains(" open "), "{screen}");
     let closed_to_api = flows.iter().find(|l| l.contains("76 closed, last")).unwrap_or_else(|| panic!("75 here, 1 from the script:\n{screen}"));
     assert!(closed_to_api.contains("1.9KiB") && closed_to_api.contains("76KiB"), "26 B and 1019 B, 76 times: {closed_to_api}");
-    assert!(flows.iter().any(|l| l.contains("10.244.0.30 ") && l.contains("2 closed, last")), "{screen}");
-    assert!(flows.iter().any(|l| l.contains("10.244.0.40 ") && l.contains("closed ") && !l.contains("2 closed")), "{screen}");
+    assert!(flows.iter().any(|l| l.contains("│in   10.244.0.30:* ") && l.contains("2 closed, last")), "{screen}");
+    assert!(flows.iter().any(|l| l.contains("│in   10.244.0.40:* ") && l.contains("closed ") && !l.contains("2 closed")), "{screen}");
+    // Wide enough for the pod's own end: the client's port `*`, the server's named.
+    let wide = screen_text(&app, 200, 40);
+    assert!(wide.contains("│out  10.244.0.10:*          10.244.0.20:8080 "), "{wide}");
+    assert!(wide.contains("│in   10.244.0.10:8000       10.244.0.30:* "), "{wide}");
     assert_snapshot!("closed_flows_120x40", screen);
     assert_snapshot!("closed_flows_80x24", screen_text(&app, 80, 24));
 }
