@@ -38,12 +38,16 @@ KERNEL_TEST_PACKAGES := qemu-system-x86 xz-utils
 # The image and its test (podman), the man page's reader, and a Python
 # environment for kubernetes-validate, which checks deploy/ against the
 # Kubernetes API schemas offline.
-SHIP_PACKAGES := podman man-db python3-venv
-KUBERNETES_VALIDATE := kubernetes-validate==1.37.0
+SHIP_PACKAGES := podman man-db
+# The tests' Python packages, in a virtual environment of their own:
+# kubernetes-validate checks deploy/ against the Kubernetes API schemas
+# offline; grpcio and hypercorn are the gRPC and HTTP/2 servers and clients
+# tests/http2.rs runs.
+PYTHON_PACKAGES := kubernetes-validate==1.37.0 grpcio==1.85.3 hypercorn==0.18.0
 VENV := target/venv
 
 .PHONY: all deps toolchain install-packages build test unit-test test-readme integration-test test-kernels test-ship \
-	dist install image run demo json probes bench soak fuzz clean
+	dist install image run demo json probes bench soak fuzz clean venv
 
 all: build
 
@@ -85,23 +89,28 @@ test-readme: build
 # Integration tests load the real eBPF programs and make real cgroups,
 # network namespaces and runc containers: root, and one at a time, since they
 # share the kubepods cgroup tree.
-integration-test: build
+integration-test: build venv
 	$(CARGO) build --release --locked --examples
 	$(CARGO) test --release --locked --test '*' -- --test-threads=1
 
 # The integration tests that matter, on Debian's 6.1 and 6.12 cloud kernels
 # booted under qemu (a few minutes; KERNELS="6.1" for one).
-test-kernels: build
+test-kernels: build venv
 	@$(MAKE) --no-print-directory install-packages PACKAGES="$(KERNEL_TEST_PACKAGES)"
 	bash tests/kernels/run.sh
 
 # make dist, make install and make image, and deploy/ checked against the
 # Kubernetes API schemas (tests/ship.sh).
 # (the image is built there in the test's own podman storage, removed after).
-test-ship: build dist
+test-ship: build dist venv
 	@$(MAKE) --no-print-directory install-packages PACKAGES="$(SHIP_PACKAGES)"
-	@[ -x $(VENV)/bin/kubernetes-validate ] || { python3 -m venv $(VENV) && $(VENV)/bin/pip install -q $(KUBERNETES_VALIDATE); }
 	VENV=$(VENV) bash tests/ship.sh
+
+# The tests' Python packages (PYTHON_PACKAGES), installed once.
+venv:
+	@$(MAKE) --no-print-directory install-packages PACKAGES=python3-venv
+	@[ -x $(VENV)/bin/python3 ] || python3 -m venv $(VENV)
+	@$(VENV)/bin/python3 -c 'import grpc, hypercorn, kubernetes_validate' 2>/dev/null || $(VENV)/bin/pip install -q $(PYTHON_PACKAGES)
 
 test: unit-test test-readme integration-test test-ship test-kernels
 

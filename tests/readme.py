@@ -8,7 +8,7 @@ comes from the source and the build:
     with a cargo that says it is 1.70.0;
   - the packages the README says `make deps`, `make test` and `make bench`
     install: the Makefile's APT_PACKAGES, KERNEL_TEST_PACKAGES and
-    SHIP_PACKAGES (and kubernetes-validate), BENCH_PACKAGES;
+    SHIP_PACKAGES (and python3-venv and PYTHON_PACKAGES), BENCH_PACKAGES;
   - the integration tests make test-kernels runs on each kernel: the count
     of tests/kernels/run.sh's TESTS, in the README's sentence and table;
   - the usage block: each option with the name of the value the program's
@@ -93,7 +93,7 @@ def check_packages(readme):
     if not 0 < test_at < bench_at:
         fail("the README's package paragraph has no \"`make test` adds ...\" then \"`make bench` adds ...\"")
         return
-    pip = [p.split("==")[0] for p in make_variable("KUBERNETES_VALIDATE")]
+    pip = ["python3-venv"] + [p.split("==")[0] for p in make_variable("PYTHON_PACKAGES")]
     groups = [
         ("make deps", text[:test_at], make_variable("APT_PACKAGES")),
         ("make test", text[test_at:bench_at], make_variable("KERNEL_TEST_PACKAGES") + make_variable("SHIP_PACKAGES") + pip),

@@ -134,6 +134,7 @@ TESTS=(
 	"http: every_request_once_on_each_end_with_status_latency_and_exact_bytes through_haproxy_every_request_once_on_each_end_as_its_log_counts the_tls_server_name_on_the_close_at_both_ends"
 	"dns: every_lookup_once_on_each_end_and_its_name_on_the_connection_after"
 	"live_connections: connections_older_than_podtop_are_adopted_with_their_requests"
+	"http2: grpc_calls_once_at_each_end_with_method_status_and_exact_bytes concurrent_streams_on_one_connection_against_hypercorn_every_stream_exact"
 )
 # TESTS_ONLY=name,name runs only those tests (for debugging).
 

@@ -1,0 +1,183 @@
+//! `--events http` on HTTP/2: gRPC calls of python's grpcio and curl's
+//! multiplexed streams against hypercorn, seen from the kernel at both ends,
+//! in two test pods; one record per call or stream at each end, path,
+//! status and bytes exact.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+/// The tests' Python environment (make venv): grpcio and hypercorn.
+fn venv_python() -> String {
+    let python = format!("{}/target/venv/bin/python3", env!("CARGO_MANIFEST_DIR"));
+    assert!(std::path::Path::new(&python).exists(), "no {python}: `make venv` makes it (grpcio, hypercorn)");
+    python
+}
+
+/// `argv` in `pod`, once it printed "ready".
+fn start_ready(pod: &Pod, argv: &[&str]) -> Killed {
+    let mut child = pod.command(argv).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready", "{argv:?}");
+    Killed(child)
+}
+
+fn http_records(records: &[Value], pod_uid: &str, role: &str) -> Vec<Value> {
+    of_type(records, "http").filter(|r| r["pod"]["uid"] == pod_uid && r["http"]["role"] == role).cloned().collect()
+}
+
+/// What a record says of its call: path, HTTP status, gRPC status by name, reset.
+fn call(r: &Value) -> (String, Option<u64>, Option<String>, Option<String>) {
+    let h = &r["http"];
+    (
+        h["path"].as_str().unwrap().to_string(),
+        h["status"].as_u64(),
+        h["grpc"]["status"].as_str().map(str::to_string),
+        h["reset"].as_str().map(str::to_string),
+    )
+}
+
+fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
+    v.sort();
+    v
+}
+
+#[test]
+fn grpc_calls_once_at_each_end_with_method_status_and_exact_bytes() {
+    require_root();
+    let python = venv_python();
+    let mut client = Pod::new("g-client");
+    let mut server = Pod::new("g-server");
+    link(&mut client, &mut server, 93);
+    let server_addr = server.addr.clone().unwrap();
+    let _grpc_server = start_ready(&server, &[&python, &script("grpc_server.py"), &server_addr, "50051"]);
+
+    let mut podtop = Podtop::start(&["--events", "http,net", "--interval", "0.5"]);
+    let statuses = client.run(&[&python, &script("grpc_client.py"), &server_addr, "50051"]);
+    assert_eq!(statuses.split_whitespace().collect::<Vec<_>>(), ["OK", "NOT_FOUND", "DEADLINE_EXCEEDED", "OK"]);
+    // The slow call's server end ends when its handler returns, 2 s in.
+    podtop.wait_for(Duration::from_secs(15), |r| {
+        r["type"] == "close" && r["pod"]["uid"] == server.uid && r["net"]["dport"].as_u64().is_some_and(|p| p != 50051)
+    });
+    let records = podtop.stop();
+
+    let clients = http_records(&records, &client.uid, "client");
+    let servers = http_records(&records, &server.uid, "server");
+    let say = |grpc: Option<&str>, reset: Option<&str>, status: Option<u64>| {
+        ("/demo.Echo/Say".to_string(), status, grpc.map(str::to_string), reset.map(str::to_string))
+    };
+    // The slow call's deadline passes at both ends at once: the server
+    // answers DEADLINE_EXCEEDED (trailers only) as the client resets the
+    // stream (CANCEL); each end records whichever it met first.
+    let slow = [say(Some("DEADLINE_EXCEEDED"), None, Some(200)), say(None, Some("CANCEL"), None)];
+    for (end, records) in [("client", &clients), ("server", &servers)] {
+        let (mut calls, mut slow_ones): (Vec<_>, Vec<_>) = records.iter().map(call).partition(|c| !slow.contains(c));
+        assert_eq!(slow_ones.len(), 1, "{end} end, the slow call: {records:#?}");
+        slow_ones.clear();
+        calls.sort();
+        let expected = vec![
+            ("/demo.Echo/List".to_string(), Some(200), Some("OK".to_string()), None),
+            say(Some("NOT_FOUND"), None, Some(200)),
+            say(Some("OK"), None, Some(200)),
+        ];
+        assert_eq!(calls, expected, "{end} end: {records:#?}");
+    }
+
+    for r in clients.iter().chain(&servers) {
+        let h = &r["http"];
+        assert_eq!((h["version"].as_str(), h["method"].as_str(), h["heads_lost"].as_bool()), (Some("2"), Some("POST"), Some(false)), "{r}");
+        assert_eq!(h["authority"].as_str(), Some(format!("{server_addr}:50051").as_str()), "{r}");
+        assert_eq!(h["grpc"]["service"].as_str(), Some("demo.Echo"), "{r}");
+        assert_eq!(r["sidecar_visible"].as_bool(), Some(true), "{r}");
+    }
+    // Both ends saw each call's bytes alike, and name each other's pods.
+    let by_path_status = |rs: &[Value]| -> HashMap<(String, Option<String>), (u64, u64)> {
+        rs.iter()
+            .map(|r| {
+                let (path, _, grpc, reset) = call(r);
+                ((path, grpc.or(reset)), (r["http"]["request_bytes"].as_u64().unwrap(), r["http"]["response_bytes"].as_u64().unwrap()))
+            })
+            .collect()
+    };
+    let (client_bytes, server_bytes) = (by_path_status(&clients), by_path_status(&servers));
+    for (call, bytes) in &client_bytes {
+        if server_bytes.contains_key(call) && !slow.iter().any(|s| (&s.0, s.2.as_ref().or(s.3.as_ref())) == (&call.0, call.1.as_ref())) {
+            assert_eq!(Some(bytes), server_bytes.get(call), "{call:?}");
+        }
+    }
+    assert_eq!(client_bytes.len(), 4, "{client_bytes:?}");
+    for c in &clients {
+        assert_eq!(c["peer"]["pod"]["uid"], server.uid.as_str(), "{c}");
+        assert!(c["http"]["request_bytes"].as_u64().unwrap() > 9, "{c}");
+    }
+    // The slow call ended at its 300 ms deadline, before its handler's 2 s were up.
+    for r in clients.iter().chain(&servers).filter(|r| r["http"]["grpc"]["status"] == "DEADLINE_EXCEEDED") {
+        let ms = r["http"]["latency_ns"].as_u64().unwrap() as f64 / 1e6;
+        assert!((250.0..2000.0).contains(&ms), "{ms} ms: {r}");
+    }
+    // Every stream's bytes are inside its connection's: the client's frames
+    // that are no stream's (preface, SETTINGS, PING, WINDOW_UPDATE) are the rest.
+    let close = of_type(&records, "close").find(|r| r["pod"]["uid"] == client.uid && r["net"]["dport"] == 50051).expect("the client's close");
+    let sum = |key: &str| clients.iter().map(|r| r["http"][key].as_u64().unwrap()).sum::<u64>();
+    assert!(sum("request_bytes") < close["net"]["tx_bytes"].as_u64().unwrap() && sum("response_bytes") < close["net"]["rx_bytes"].as_u64().unwrap(), "{close}");
+}
+
+#[test]
+fn concurrent_streams_on_one_connection_against_hypercorn_every_stream_exact() {
+    require_root();
+    let python = venv_python();
+    let mut client = Pod::new("h2-client");
+    let mut server = Pod::new("h2-server");
+    link(&mut client, &mut server, 94);
+    let server_addr = server.addr.clone().unwrap();
+    let scripts = format!("{}/tests/scripts", env!("CARGO_MANIFEST_DIR"));
+    let bind = format!("{server_addr}:8443");
+    let hypercorn = server.command(&[&python, "-m", "hypercorn", "--bind", &bind, "h2_app:app"]).current_dir(&scripts).spawn().unwrap();
+    let _hypercorn = Killed(hypercorn);
+    wait_for_listener(&server, &server.container_cgroup, 8443);
+
+    let mut podtop = Podtop::start(&["--events", "http,net", "--interval", "0.5"]);
+    // 24 streams at once on one connection (python's h2: curl 7.88 fails
+    // to reuse a prior-knowledge connection), each with the same custom
+    // header, which HPACK sends once and then from its dynamic table.
+    let paths: Vec<String> = (0..24).map(|i| if i % 6 == 5 { format!("/missing/{i}") } else { format!("/item/{i}") }).collect();
+    let client_script = script("h2_client.py");
+    let mut argv = vec![python.as_str(), &client_script, &server_addr, "8443"];
+    argv.extend(paths.iter().map(String::as_str));
+    let out = client.run(&argv);
+    let answered: Vec<String> = out.lines().map(String::from).collect();
+    let said: Vec<String> = paths.iter().map(|p| format!("{p} {}", if p.starts_with("/missing") { 404 } else { 200 })).collect();
+    assert_eq!(answered, said);
+    podtop.wait_for(Duration::from_secs(10), |r| r["type"] == "close" && r["pod"]["uid"] == server.uid);
+    let records = podtop.stop();
+
+    let expected: Vec<(String, Option<u64>)> = sorted(paths.iter().map(|p| (p.clone(), Some(if p.starts_with("/missing") { 404 } else { 200 }))).collect());
+    for (end, uid, role) in [("client", &client.uid, "client"), ("server", &server.uid, "server")] {
+        let rs = http_records(&records, uid, role);
+        let got: Vec<(String, Option<u64>)> = sorted(rs.iter().map(|r| (r["http"]["path"].as_str().unwrap().to_string(), r["http"]["status"].as_u64())).collect());
+        assert_eq!(got, expected, "{end} end: {rs:#?}");
+        let cookies: std::collections::HashSet<u64> = rs.iter().map(|r| r["net"]["cookie"].as_u64().unwrap()).collect();
+        assert_eq!(cookies.len(), 1, "{end}: one connection");
+        for r in &rs {
+            let h = &r["http"];
+            assert_eq!((h["version"].as_str(), h["method"].as_str(), h["heads_lost"].as_bool(), h["grpc"].is_null()), (Some("2"), Some("GET"), Some(false), true), "{r}");
+            assert_eq!(h["authority"].as_str(), Some(bind.as_str()), "{r}");
+            // A HEADERS frame and a 100-byte DATA frame, at least.
+            assert!(h["response_bytes"].as_u64().unwrap() >= 9 + 9 + 100, "{r}");
+        }
+    }
+    let bytes = |uid: &str, role: &str| -> HashMap<String, (u64, u64)> {
+        http_records(&records, uid, role)
+            .iter()
+            .map(|r| (r["http"]["path"].as_str().unwrap().to_string(), (r["http"]["request_bytes"].as_u64().unwrap(), r["http"]["response_bytes"].as_u64().unwrap())))
+            .collect()
+    };
+    assert_eq!(bytes(&client.uid, "client"), bytes(&server.uid, "server"), "each stream's bytes alike at both ends");
+}
