@@ -39,6 +39,12 @@ fn requests_hint(ctx: &Context) -> String {
     }
 }
 
+/// The widest IPv4 end, `255.255.255.255:65535`: the local column's width,
+/// and the least of the remote one's (wider for names and IPv6). At 160
+/// columns it leaves room for the pod's own end beside the longest state,
+/// `200 closed, last 13:08:53` (a pod keeps 200 connections).
+const IPV4_END: usize = 21;
+
 /// One line of the flows' table: an open flow, or closed ones together.
 struct FlowRow {
     dir: &'static str,
@@ -127,16 +133,15 @@ fn flow_lines<'a>(ctx: &Context, group: &Group, theme: &Theme, width: u16) -> Ve
         return vec![Line::styled("not a pod: no sidecar here", theme.dim())];
     }
     let seen = || group.connections.iter().rev().filter(|c| c.connection.sidecar_visible);
-    // As wide as any IPv4 end (255.255.255.255:65535), wider for names and IPv6.
-    let remote_width = remote_width(seen(), 21);
+    let remote_width = remote_width(seen(), IPV4_END);
     let rows: Vec<(String, FlowRow)> = flow_rows(seen(), remote_width).into_iter().map(|f| (f.state(), f)).collect();
     let state_width = rows.iter().map(|(state, _)| state.chars().count()).max().unwrap_or(0).max("STATE".len());
     // The pod's own address only where the rest of a line, its state whole,
     // still fits: DIR, LOCAL and REMOTE, TX and RX, STATE, each with its space.
-    let with_local = width as usize >= 5 + 23 + remote_width + 2 * 8 + 1 + state_width;
+    let with_local = width as usize >= 5 + IPV4_END + 1 + remote_width + 2 * 8 + 1 + state_width;
     let row = |dir: &str, local: &str, remote: &str, tx: &str, rx: &str, state: &str| {
         if with_local {
-            format!("{dir:<4} {local:<22} {remote:<remote_width$} {tx:>7} {rx:>7} {state}")
+            format!("{dir:<4} {local:<IPV4_END$} {remote:<remote_width$} {tx:>7} {rx:>7} {state}")
         } else {
             format!("{dir:<4} {remote:<remote_width$} {tx:>7} {rx:>7} {state}")
         }

@@ -84,8 +84,25 @@ fn closed_flows_are_counted_by_direction_and_ends_open_ones_apart() {
     assert!(flows.iter().any(|l| l.contains("│in   10.244.0.40:* ") && l.contains("closed ") && !l.contains("2 closed")), "{screen}");
     // Wide enough for the pod's own end: the client's port `*`, the server's named.
     let wide = screen_text(&app, 200, 40);
-    assert!(wide.contains("│out  10.244.0.10:*          10.244.0.20:8080 "), "{wide}");
-    assert!(wide.contains("│in   10.244.0.10:8000       10.244.0.30:* "), "{wide}");
+    assert!(wide.contains("│out  10.244.0.10:*         10.244.0.20:8080 "), "{wide}");
+    assert!(wide.contains("│in   10.244.0.10:8000      10.244.0.30:* "), "{wide}");
     assert_snapshot!("closed_flows_120x40", screen);
     assert_snapshot!("closed_flows_80x24", screen_text(&app, 80, 24));
+}
+
+/// At 160 columns (the tmux of tests/tui.rs) the pod's own end stays beside
+/// the longest state a pod's kept connections make, its time whole.
+#[test]
+fn at_160_columns_the_local_end_stays_beside_the_longest_state() {
+    let mut app = scripted_app();
+    let proxy = owner(11, Some(("aaaa-1111", "web-0")), Some(("b", "envoy")));
+    for i in 0..250u64 {
+        let (local, cookie) = (format!("10.244.0.10:{}", 42000 + i), 100 + i);
+        app.model.apply(happened(3, &proxy, 101, 1, "envoy", connection(ConnKind::Connect, &local, "10.244.0.20:8080", 0, 0, cookie, None, true)));
+        app.model.apply(happened(3, &proxy, 101, 1, "envoy", connection(ConnKind::Close, &local, "10.244.0.20:8080", 26, 1019, cookie, None, true)));
+    }
+    press(&mut app, "/web\nc");
+    let screen = screen_text(&app, 160, 45);
+    let line = screen.lines().find(|l| l.contains(" closed, last ")).unwrap_or_else(|| panic!("{screen}"));
+    assert!(line.starts_with("│out  10.244.0.10:*") && line.contains("199 closed, last 03:45:35"), "{line}");
 }
