@@ -29,6 +29,16 @@ fn start_ready(pod: &Pod, argv: &[&str]) -> Killed {
     Killed(child)
 }
 
+/// hypercorn serving tests/scripts/h2_app.py in `pod` on `bind`, once it listens.
+fn start_hypercorn(pod: &Pod, python: &str, bind: &str) -> Killed {
+    let scripts = format!("{}/tests/scripts", env!("CARGO_MANIFEST_DIR"));
+    let child = pod.command(&[python, "-m", "hypercorn", "--bind", bind, "h2_app:app"]).current_dir(&scripts).stderr(Stdio::null()).spawn().unwrap();
+    let port: u16 = bind.rsplit(':').next().unwrap().parse().unwrap();
+    let hypercorn = Killed(child);
+    wait_for_listener(pod, &pod.container_cgroup, port);
+    hypercorn
+}
+
 fn http_records(records: &[Value], pod_uid: &str, role: &str) -> Vec<Value> {
     of_type(records, "http").filter(|r| r["pod"]["uid"] == pod_uid && r["http"]["role"] == role).cloned().collect()
 }
@@ -137,11 +147,8 @@ fn concurrent_streams_on_one_connection_against_hypercorn_every_stream_exact() {
     let mut server = Pod::new("h2-server");
     link(&mut client, &mut server, 94);
     let server_addr = server.addr.clone().unwrap();
-    let scripts = format!("{}/tests/scripts", env!("CARGO_MANIFEST_DIR"));
     let bind = format!("{server_addr}:8443");
-    let hypercorn = server.command(&[&python, "-m", "hypercorn", "--bind", &bind, "h2_app:app"]).current_dir(&scripts).spawn().unwrap();
-    let _hypercorn = Killed(hypercorn);
-    wait_for_listener(&server, &server.container_cgroup, 8443);
+    let _hypercorn = start_hypercorn(&server, &python, &bind);
 
     let mut podtop = Podtop::start(&["--events", "http,net", "--interval", "0.5"]);
     // 24 streams at once on one connection (python's h2: curl 7.88 fails
@@ -190,11 +197,8 @@ fn odd_http2_bytes_never_become_another_streams_request() {
     let mut server = Pod::new("h2-odd-server");
     link(&mut client, &mut server, 95);
     let server_addr = server.addr.clone().unwrap();
-    let scripts = format!("{}/tests/scripts", env!("CARGO_MANIFEST_DIR"));
     let bind = format!("{server_addr}:8443");
-    let hypercorn = server.command(&[&python, "-m", "hypercorn", "--bind", &bind, "h2_app:app"]).current_dir(&scripts).stderr(Stdio::null()).spawn().unwrap();
-    let _hypercorn = Killed(hypercorn);
-    wait_for_listener(&server, &server.container_cgroup, 8443);
+    let _hypercorn = start_hypercorn(&server, &python, &bind);
 
     let mut podtop = Podtop::start(&["--events", "http,net", "--interval", "0.5"]);
     assert_eq!(client.run(&[&python, &script("h2_odd_client.py"), &server_addr, "8443"]).trim(), "done");

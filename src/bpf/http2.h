@@ -188,10 +188,11 @@ static __always_inline void h2_ship(struct h2_scratch *s, struct h2_walk *w)
 	w->used = 0;
 }
 
-/* A piece at `position` in the direction's stream: its header, then `len`
- * of the call's bytes from `at` (none for a lost mark). */
-static __always_inline bool h2_piece(struct h2_scratch *s, struct h2_walk *w, __u8 kind, __u64 position, __u64 at,
-				     __u64 len)
+/* A piece's header at the record's end, for `len` bytes at `position` in the
+ * direction's stream (the record shipped first if the piece would not fit):
+ * the offset its bytes go to. */
+static __always_inline __u32 h2_piece_header(struct h2_scratch *s, struct h2_walk *w, __u8 kind, __u64 position,
+					     __u64 len)
 {
 	struct h2_piece *p;
 
@@ -202,9 +203,18 @@ static __always_inline bool h2_piece(struct h2_scratch *s, struct h2_walk *w, __
 	p->len = len;
 	p->kind = kind;
 	__builtin_memset(p->_pad, 0, sizeof(p->_pad));
-	if (len && !h2_read(s, at, len, w->used + sizeof(*p), false))
+	return w->used + sizeof(*p);
+}
+
+/* A piece of `len` of the call's bytes from `at` (none for a lost mark). */
+static __always_inline bool h2_piece(struct h2_scratch *s, struct h2_walk *w, __u8 kind, __u64 position, __u64 at,
+				     __u64 len)
+{
+	__u32 data = h2_piece_header(s, w, kind, position, len);
+
+	if (len && !h2_read(s, at, len, data, false))
 		return false;
-	w->used += sizeof(*p) + len;
+	w->used = data + len;
 	return true;
 }
 
@@ -216,17 +226,10 @@ static __always_inline bool h2_frame(struct h2_scratch *s, struct h2_walk *w, __
 	struct h2_direction *d = &w->d;
 	__u32 len = (__u32)d->header[0] << 16 | (__u32)d->header[1] << 8 | d->header[2];
 	__u64 position = d->next_header, in_call;
-	struct h2_piece *p;
+	__u32 data = h2_piece_header(s, w, H2_PIECE_HEADER, position, H2_FRAME_HEADER_LEN);
 
-	if (w->used + sizeof(*p) + H2_FRAME_HEADER_LEN > H2_RECORD_DATA)
-		h2_ship(s, w);
-	p = (struct h2_piece *)(s->data + (w->used & H2_OFFSET_MASK));
-	p->position = position;
-	p->len = H2_FRAME_HEADER_LEN;
-	p->kind = H2_PIECE_HEADER;
-	__builtin_memset(p->_pad, 0, sizeof(p->_pad));
-	__builtin_memcpy(s->data + ((w->used + sizeof(*p)) & H2_OFFSET_MASK), d->header, H2_FRAME_HEADER_LEN);
-	w->used += sizeof(*p) + H2_FRAME_HEADER_LEN;
+	__builtin_memcpy(s->data + (data & H2_OFFSET_MASK), d->header, H2_FRAME_HEADER_LEN);
+	w->used = data + H2_FRAME_HEADER_LEN;
 	d->next_header = position + H2_FRAME_HEADER_LEN + len;
 	d->copy_left = h2_copied(d->header[3]) ? (len < H2_BLOCK_MAX ? len : H2_BLOCK_MAX) : 0;
 	if (!d->copy_left || at >= w->bytes)
