@@ -229,3 +229,72 @@ fn odd_http2_bytes_never_become_another_streams_request() {
         assert!(if role == "client" { lost == 1 } else { lost <= 1 }, "{role}: {rs:#?}");
     }
 }
+
+#[test]
+fn grpc_through_an_haproxy_sidecar_a_record_of_each_call_on_each_hop() {
+    require_root();
+    let python = venv_python();
+    let dir = OpenDir::new("haproxy-h2");
+    let mut client = Pod::new("gh-client");
+    let mut server = Pod::new("gh-server");
+    link(&mut client, &mut server, 96);
+    let server_addr = server.addr.clone().unwrap();
+    // The app listens on loopback; its sidecar relays HTTP/2 to it, as a mesh's does.
+    let _grpc_server = start_ready(&server, &[&python, &script("grpc_server.py"), "127.0.0.1", "50051"]);
+    let (proxy_id, proxy_cgroup) = server.add_container();
+    let config = dir.0.join("haproxy.cfg");
+    std::fs::write(
+        &config,
+        format!(
+            "defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\
+             frontend grpc\n  bind {server_addr}:50052 proto h2\n  default_backend app\n\
+             backend app\n  server app 127.0.0.1:50051 proto h2\n"
+        ),
+    )
+    .unwrap();
+    let haproxy = server.command_in(&proxy_cgroup, &["haproxy", "-db", "-f", config.to_str().unwrap()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let haproxy = Killed(haproxy);
+    wait_for_listener(&server, &proxy_cgroup, 50052);
+
+    let mut podtop = Podtop::start(&["--events", "http,net", "--interval", "0.5"]);
+    let statuses = client.run(&[&python, &script("grpc_client.py"), &server_addr, "50052"]);
+    assert_eq!(statuses.split_whitespace().collect::<Vec<_>>(), ["OK", "NOT_FOUND", "DEADLINE_EXCEEDED", "OK"]);
+    let ends = [
+        ("the client -> haproxy", client.uid.clone(), client.container_id.clone(), "client"),
+        ("haproxy's frontend", server.uid.clone(), proxy_id.clone(), "server"),
+        ("haproxy -> the app", server.uid.clone(), proxy_id.clone(), "client"),
+        ("the app", server.uid.clone(), server.container_id.clone(), "server"),
+    ];
+    let of_end = |records: &[Value], (_, uid, container, role): &(&str, String, String, &str)| -> Vec<Value> {
+        http_records(records, uid, role).into_iter().filter(|r| r["container"]["id"] == container.as_str()).collect()
+    };
+    // The slow call's streams end by its deadline at each hop (2 s at most, its handler's time).
+    wait_until(Duration::from_secs(30), "a record of every call at every end", || {
+        let records = podtop.records();
+        ends.iter().all(|end| of_end(&records, end).len() >= 4)
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    let records = podtop.stop();
+    drop(haproxy);
+
+    for end in &ends {
+        let rs = of_end(&records, end);
+        let mut calls: Vec<(String, Option<String>)> =
+            rs.iter().map(|r| (r["http"]["path"].as_str().unwrap().to_string(), r["http"]["grpc"]["status"].as_str().map(str::to_string))).collect();
+        calls.sort();
+        // The slow call ends past its deadline however that hop met it
+        // (DEADLINE_EXCEEDED in the trailers, or a reset without them).
+        let slow = calls.iter().position(|(p, s)| p == "/demo.Echo/Say" && s.as_deref() != Some("OK") && s.as_deref() != Some("NOT_FOUND"));
+        assert!(slow.is_some(), "{}: {rs:#?}", end.0);
+        calls.remove(slow.unwrap());
+        let expected = [("/demo.Echo/List", Some("OK")), ("/demo.Echo/Say", Some("NOT_FOUND")), ("/demo.Echo/Say", Some("OK"))]
+            .map(|(p, s)| (p.to_string(), s.map(str::to_string)))
+            .to_vec();
+        assert_eq!(calls, expected, "{}: {rs:#?}", end.0);
+        for r in &rs {
+            assert_eq!((r["http"]["version"].as_str(), r["http"]["heads_lost"].as_bool()), (Some("2"), Some(false)), "{}: {r}", end.0);
+        }
+    }
+    // The hop from the client crosses the pod's boundary, where the sidecar sees it.
+    assert!(of_end(&records, &ends[0]).iter().all(|r| r["sidecar_visible"] == true));
+}
