@@ -29,7 +29,11 @@
 /* A record's data; a piece that would not fit ships the record and starts the next. */
 #define H2_RECORD_DATA 4096
 #define H2_OFFSET_MASK (H2_RECORD_DATA - 1)
-#define H2_HEADER_MASK 15
+/* Where a frame header is read to, past the record's data, in the same
+ * buffer: one bound on every read's destination (the 6.1 verifier cannot
+ * follow a read whose bounds depend on where it goes). */
+#define H2_HEADER_AT H2_RECORD_DATA
+#define H2_READ_AT_MASK (2 * H2_RECORD_DATA - 1)
 
 enum h2_frame_type {
 	H2_DATA = 0,
@@ -49,10 +53,11 @@ struct h2_iov {
 /* A record in the making, and the call's buffers: per CPU, too big for the stack. */
 struct h2_scratch {
 	struct payload_event e;
-	__u8 data[2 * H2_RECORD_DATA];
+	/* the record's data, then a frame header as read (H2_HEADER_AT); room
+	 * for any read's bounds */
+	__u8 data[3 * H2_RECORD_DATA];
 	struct h2_iov iov[H2_IOVS];
-	__u8 header[2 * H2_HEADER_MASK + 2]; /* a frame header, as read */
-	__u32 iovs;                          /* of iov, filled */
+	__u32 iovs; /* of iov, filled */
 };
 
 struct {
@@ -132,10 +137,10 @@ __noinline int h2_buffers(struct h2_scratch *s, long nr, __u64 si, __u64 dx)
 }
 
 /* The call's bytes [at, at + len) through whichever of its buffers hold
- * them, to the record's data at dst (len at most H2_BLOCK_MAX), or to
- * s->header (len at most H2_FRAME_HEADER_LEN); false if some are not in the
- * buffers followed. A function of its own: the verifier walks its loop once. */
-__noinline bool h2_read(struct h2_scratch *s, __u64 at, __u64 len, __u32 dst, bool to_header)
+ * them, to s->data at dst (len at most H2_BLOCK_MAX); false if some are not
+ * in the buffers followed. A function of its own: the verifier walks its
+ * loop once. */
+__noinline bool h2_read(struct h2_scratch *s, __u64 at, __u64 len, __u32 dst)
 {
 	__u64 copied = 0;
 	__u32 i;
@@ -144,8 +149,6 @@ __noinline bool h2_read(struct h2_scratch *s, __u64 at, __u64 len, __u32 dst, bo
 		return false;
 	for (i = 0; i < H2_IOVS && i < s->iovs; i++) {
 		__u64 lo = s->iov[i].start, hi = lo + s->iov[i].len, n;
-		const void *from;
-		long err;
 
 		if (hi <= at + copied)
 			continue;
@@ -155,12 +158,8 @@ __noinline bool h2_read(struct h2_scratch *s, __u64 at, __u64 len, __u32 dst, bo
 		n = hi - lo;
 		if (n > len - copied)
 			n = len - copied;
-		from = (const void *)(s->iov[i].base + lo - s->iov[i].start);
-		if (to_header)
-			err = bpf_probe_read_user(s->header + ((dst + copied) & H2_HEADER_MASK), n & H2_HEADER_MASK, from);
-		else
-			err = bpf_probe_read_user(s->data + ((dst + copied) & H2_OFFSET_MASK), n & H2_OFFSET_MASK, from);
-		if (err)
+		if (bpf_probe_read_user(s->data + ((dst + copied) & H2_READ_AT_MASK), n & H2_OFFSET_MASK,
+					(const void *)(s->iov[i].base + lo - s->iov[i].start)))
 			return false;
 		copied += n;
 		if (copied >= len)
@@ -169,10 +168,10 @@ __noinline bool h2_read(struct h2_scratch *s, __u64 at, __u64 len, __u32 dst, bo
 	return copied >= len;
 }
 
-/* A frame header's first `len` bytes, from the call's `at`, to s->header. */
+/* A frame header's first `len` bytes, from the call's `at`, to H2_HEADER_AT. */
 static __always_inline bool h2_read_header(struct h2_scratch *s, __u64 at, __u64 len)
 {
-	return h2_read(s, at, len, 0, true);
+	return h2_read(s, at, len, H2_HEADER_AT);
 }
 
 /* A finished record: shipped, and the next begins empty. */
@@ -181,7 +180,7 @@ static __always_inline void h2_ship(struct h2_scratch *s, struct h2_walk *w)
 	if (!w->used)
 		return;
 	s->e.captured = w->used;
-	if (bpf_ringbuf_output(&events, s, sizeof(s->e) + (w->used & H2_OFFSET_MASK), wakeup_flags()))
+	if (bpf_ringbuf_output(&events, s, sizeof(s->e) + (w->used & H2_READ_AT_MASK), wakeup_flags()))
 		count(EVENT_PAYLOAD, true);
 	else
 		count(EVENT_PAYLOAD, false);
@@ -212,7 +211,7 @@ static __always_inline bool h2_piece(struct h2_scratch *s, struct h2_walk *w, __
 {
 	__u32 data = h2_piece_header(s, w, kind, position, len);
 
-	if (len && !h2_read(s, at, len, data, false))
+	if (len && !h2_read(s, at, len, data))
 		return false;
 	w->used = data + len;
 	return true;
@@ -261,7 +260,7 @@ static long h2_walk_frame(__u64 index, void *ctx)
 		d->header_have = w->bytes - at;
 		if (!h2_read_header(s, at, d->header_have))
 			d->lost = 1;
-		__builtin_memcpy(d->header, s->header, H2_FRAME_HEADER_LEN);
+		__builtin_memcpy(d->header, s->data + H2_HEADER_AT, H2_FRAME_HEADER_LEN);
 		w->split = true;
 		return 1;
 	}
@@ -269,7 +268,7 @@ static long h2_walk_frame(__u64 index, void *ctx)
 		d->lost = 1;
 		return 1;
 	}
-	__builtin_memcpy(d->header, s->header, H2_FRAME_HEADER_LEN);
+	__builtin_memcpy(d->header, s->data + H2_HEADER_AT, H2_FRAME_HEADER_LEN);
 	if (!h2_frame(s, w, at + H2_FRAME_HEADER_LEN)) {
 		d->lost = 1;
 		return 1;
@@ -290,7 +289,7 @@ static __always_inline bool h2_resume(struct h2_scratch *s, struct h2_walk *w)
 			return false; /* a header split over three calls: not followed */
 		for (i = 0; i < H2_FRAME_HEADER_LEN; i++)
 			if (i >= d->header_have)
-				d->header[i] = s->header[(i - d->header_have) & H2_HEADER_MASK];
+				d->header[i] = s->data[H2_HEADER_AT + ((i - d->header_have) & 15)];
 		d->header_have = 0;
 		return h2_frame(s, w, need);
 	}
