@@ -213,6 +213,37 @@ def check_sizes(readme, binary, image_bytes):
             fail(f"the README says the image is {said.group(1) if said else '?'} MB; it is {mb:.1f} MB")
 
 
+def check_make_run():
+    """`make run` says what it found and starts the demo only where no pod runs:
+    run against fixture cgroup trees, with `echo` for the binary."""
+    def run(tree):
+        out = subprocess.run(["make", "-s", "-o", "build", "run", "BINARY=echo", f"CGROUP_ROOT={tree}", "RUNTIME_STATE=fixture:" + tree],
+                             cwd=REPO, capture_output=True, text=True, timeout=60)
+        return out.stderr.strip().splitlines(), out.stdout.strip()
+
+    def pod(tree, name, populated):
+        path = os.path.join(tree, "kubepods.slice", "kubepods-besteffort.slice", name)
+        os.makedirs(path)
+        with open(os.path.join(path, "cgroup.events"), "w") as f:
+            f.write(f"populated {int(populated)}\nfrozen 0\n")
+
+    cases = [
+        ([], "no pod runs here (no kubepods cgroup)", "demo"),
+        ([("kubepods-besteffort-poda.slice", False), ("kubepods-besteffort-podb.slice", False)], "no pod runs here (2 pod cgroups under kubepods left empty)", "demo"),
+        ([("kubepods-besteffort-poda.slice", True), ("kubepods-besteffort-podb.slice", False)], "1 pod runs here (1 pod cgroup under kubepods left empty)", ""),
+    ]
+    for pods, said, ran in cases:
+        with tempfile.TemporaryDirectory() as tree:
+            for name, populated in pods:
+                pod(tree, name, populated)
+            stderr, stdout = run(tree)
+            first = stderr[0] if stderr else ""
+            if first != f"make run: {said}; runtime state: fixture.":
+                fail(f"make run with {len(pods)} pod cgroups says {first!r}, not that {said}")
+            if stdout != ran:
+                fail(f"make run with {len(pods)} pod cgroups ran `podtop {stdout}`, not `podtop {ran}`")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--podtop", default=os.path.join(REPO, "target/release/podtop"), help="the binary whose --help is read")
@@ -227,12 +258,13 @@ def main():
         check_kernel_tests(readme)
         check_usage(readme, args.podtop)
         check_dates(readme)
+        check_make_run()
     check_sizes(readme, args.binary, args.image_bytes)
     for what in failures:
         print(f"readme: FAILED: {what}", file=sys.stderr)
     if failures:
         return 1
-    checked = "sizes" if args.sizes_only else "the Makefile's message, packages, kernel tests, usage, flags, dates" + (", sizes" if args.binary or args.image_bytes else "")
+    checked = "sizes" if args.sizes_only else "the Makefile's message, packages, kernel tests, usage, flags, dates, make run's choice" + (", sizes" if args.binary or args.image_bytes else "")
     print(f"readme: ok: {checked}")
     return 0
 
