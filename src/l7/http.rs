@@ -4,8 +4,8 @@
 //! buffer), so a request line cut by that bound is reported with what it has.
 //! Anything that is not plainly HTTP/1 is `None`: not HTTP.
 
-/// Methods recognised at the start of a request (RFC 9110, and PATCH).
-const METHODS: [&str; 9] = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE"];
+/// Methods recognised at the start of a request (RFC 9110, and PATCH), and in HTTP/2's `:method`.
+pub(super) const METHODS: [&str; 9] = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE"];
 
 /// The longest path kept: the rest is cut (and said so).
 pub const MAX_PATH: usize = 512;

@@ -17,7 +17,7 @@ use std::num::NonZeroUsize;
 
 use super::exchanges::{Exchange, Role};
 use super::grpc::GrpcCall;
-use super::http::{RequestHead, ResponseHead, MAX_PATH};
+use super::http::{RequestHead, ResponseHead, MAX_PATH, METHODS};
 use crate::events::{H2Piece, PayloadEvent};
 use crate::skeleton::types::{h2_limits, h2_piece_kind};
 
@@ -373,7 +373,7 @@ struct Stream {
     first: PayloadEvent,
     request: Option<Fields>,
     response: Option<Fields>,
-    /// A block of its could not be read.
+    /// A block of its could not be read (its request's, when `request` is None).
     heads_lost: bool,
     grpc_status: Option<u32>,
     request_bytes: u64,
@@ -386,7 +386,7 @@ struct Stream {
 
 impl Stream {
     fn finish(self, role: Role) -> Exchange {
-        let heads_lost = self.heads_lost || self.request.is_none();
+        let heads_lost = self.heads_lost;
         let request = self.request.unwrap_or_default();
         let path = request.path.clone().unwrap_or_else(|| "*".to_string());
         let grpc = request.content_type.as_deref().and_then(|ct| GrpcCall::of(ct, &path)).map(|mut call| {
@@ -417,7 +417,6 @@ impl Stream {
 
 /// The method as one of HTTP's names (the record's is static); another is `*`.
 fn static_method(method: &str) -> &'static str {
-    const METHODS: [&str; 9] = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE"];
     METHODS.iter().find(|m| **m == method).copied().unwrap_or("*")
 }
 
