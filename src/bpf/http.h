@@ -75,14 +75,16 @@ static __always_inline void capture_payload(const struct sock *sk, struct sock_s
 	__u64 room = 0, len;
 	__u32 zero = 0;
 	__u8 protocol;
-	const void *buf = user_buffer(regs, nr, &room);
+	const void *buf;
 	struct payload_record *r;
 	struct payload_event *e;
 
+	/* before the first bytes are looked up: http2.h reads the call's buffers itself */
 	if (st->l7 == L7_HTTP2) {
 		h2_capture(sk, st, bytes, tx, regs, nr);
 		return;
 	}
+	buf = user_buffer(regs, nr, &room);
 	if (!buf || bpf_probe_read_user(first, sizeof(first), buf))
 		return;
 	protocol = bytes >= sizeof(first) && room >= sizeof(first) ? classify(first) : 0;
